@@ -1,0 +1,31 @@
+"""Reachability checks for /healthz: each returns ok or the error, never raises."""
+
+import time
+
+from django.db import connection
+
+
+def _timed(check):
+    started = time.monotonic()
+    try:
+        check()
+    except Exception as exc:  # reported, not raised: health must answer even when sick
+        return {"ok": False, "error": f"{type(exc).__name__}: {exc}"[:300]}
+    return {"ok": True, "ms": round((time.monotonic() - started) * 1000, 1)}
+
+
+def _database():
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1")
+
+
+def _broker():
+    from portal.celery import app
+
+    with app.connection_for_write() as conn:
+        conn.ensure_connection(max_retries=1, timeout=2)
+
+
+def check_all():
+    checks = {"database": _timed(_database), "broker": _timed(_broker)}
+    return {"status": "ok" if all(c["ok"] for c in checks.values()) else "error", "checks": checks}

@@ -1,0 +1,292 @@
+"""Settings for the connections portal, all read from the environment (django-environ).
+
+Every variable, its default and its meaning is listed in the README's "Configuration"
+section. Defaults suit a first run on a laptop (SQLite, the embedded broker); with
+DEBUG off the portal refuses to start on an unsafe secret instead of running insecurely.
+"""
+
+from pathlib import Path
+
+import environ
+from django.core.exceptions import ImproperlyConfigured
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+VAR_DIR = BASE_DIR / "var"
+
+env = environ.Env()
+# A local .env is read if present; real environment variables win over it.
+environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
+
+
+def _secret(name, default=None):
+    """A secret from NAME, or from the file named by NAME_FILE (docker/k8s secrets)."""
+    path = env.str(f"{name}_FILE", default="")
+    if path:
+        return Path(path).read_text().strip()
+    return env.str(name, default=default)
+
+
+DEBUG = env.bool("DEBUG", default=False)
+
+# --- secrets ---------------------------------------------------------------------------
+_DEV_SECRET_KEY = "django-insecure-dev-only-key-never-use-in-production-0123456789"
+SECRET_KEY = _secret("SECRET_KEY", default="")
+if not SECRET_KEY:
+    if not DEBUG:
+        raise ImproperlyConfigured(
+            "SECRET_KEY is not set. With DEBUG off the portal needs a long random secret: "
+            "set SECRET_KEY (or SECRET_KEY_FILE), e.g. from "
+            "`python -c 'import secrets; print(secrets.token_urlsafe(64))'`."
+        )
+    SECRET_KEY = _DEV_SECRET_KEY
+elif not DEBUG and (
+    SECRET_KEY.startswith("django-insecure") or len(SECRET_KEY) < 50 or len(set(SECRET_KEY)) < 5
+):
+    raise ImproperlyConfigured(
+        "SECRET_KEY is unsafe: it must be at least 50 characters, with at least 5 distinct "
+        "characters, and not a 'django-insecure' development key. Generate a new one."
+    )
+
+ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]"])
+CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
+# The portal's public address, used in links that leave it (invitations, consent links).
+SITE_URL = env.str("SITE_URL", default="http://127.0.0.1:8000").rstrip("/")
+
+# Fernet keys for credentials at rest, newest first; older keys still decrypt, so a key
+# can be rotated (`manage.py rotate_credentials` re-encrypts under the newest).
+CREDENTIAL_ENCRYPTION_KEYS = env.list("CREDENTIAL_ENCRYPTION_KEYS", default=[])
+if not CREDENTIAL_ENCRYPTION_KEYS:
+    _keys_file = env.str("CREDENTIAL_ENCRYPTION_KEYS_FILE", default="")
+    if _keys_file:
+        CREDENTIAL_ENCRYPTION_KEYS = Path(_keys_file).read_text().split()
+if not CREDENTIAL_ENCRYPTION_KEYS:
+    if not DEBUG:
+        raise ImproperlyConfigured(
+            "CREDENTIAL_ENCRYPTION_KEYS is not set. With DEBUG off the portal needs at least one "
+            "Fernet key to encrypt stored tokens: `python -c 'from cryptography.fernet import "
+            "Fernet; print(Fernet.generate_key().decode())'`."
+        )
+    # Development only: a key derived from the development secret, stable across runs.
+    import base64
+    import hashlib
+
+    CREDENTIAL_ENCRYPTION_KEYS = [
+        base64.urlsafe_b64encode(hashlib.sha256(SECRET_KEY.encode()).digest()).decode()
+    ]
+
+# --- applications ------------------------------------------------------------------------
+SANDBOX_ENABLED = env.bool("SANDBOX_ENABLED", default=False)
+if SANDBOX_ENABLED and not DEBUG and not env.bool("SANDBOX_FORCE", default=False):
+    raise ImproperlyConfigured(
+        "SANDBOX_ENABLED is on while DEBUG is off. The sandbox impersonates Microsoft and "
+        "Atlassian and must never run in production; set SANDBOX_FORCE=true only for tests."
+    )
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.humanize",
+    "whitenoise.runserver_nostatic",
+    "django.contrib.staticfiles",
+    "allauth",
+    "allauth.account",
+    "allauth.mfa",
+    "portal",
+    "tenants",
+    "connections",
+]
+if SANDBOX_ENABLED:
+    INSTALLED_APPS += ["sandbox", "sandbox.microsoft", "sandbox.atlassian"]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "allauth.account.middleware.AccountMiddleware",
+    "tenants.middleware.CurrentOrganizationMiddleware",
+]
+
+ROOT_URLCONF = "portal.urls"
+WSGI_APPLICATION = "portal.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+                "tenants.context_processors.organization",
+            ],
+        },
+    },
+]
+
+# --- data ---------------------------------------------------------------------------------
+DATABASES = {
+    "default": env.db("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'portal.sqlite3'}"),
+}
+DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("CONN_MAX_AGE", default=0))
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # The web server, the worker and the sandbox share one file: wait rather than fail.
+    DATABASES["default"].setdefault("OPTIONS", {}).setdefault("timeout", 20)
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+AUTH_USER_MODEL = "tenants.User"
+
+# --- Celery -------------------------------------------------------------------------------
+# Default: kombu's filesystem transport, a broker embedded in the file system, so a first
+# run needs no server. Production and the test suite use Redis.
+CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="filesystem://")
+CELERY_BROKER_TRANSPORT_OPTIONS = {}
+if CELERY_BROKER_URL.startswith("filesystem://"):
+    _queue_dir = VAR_DIR / "celery-queue"
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "data_folder_in": str(_queue_dir),
+        "data_folder_out": str(_queue_dir),
+        "control_folder": str(VAR_DIR / "celery-control"),
+    }
+CELERY_RESULT_BACKEND = env.str("CELERY_RESULT_BACKEND", default="") or None
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
+CELERY_TASK_EAGER_PROPAGATES = True
+CELERY_BEAT_SCHEDULE = {}
+CELERY_TIMEZONE = "UTC"
+
+# --- accounts (django-allauth) ---------------------------------------------------------
+AUTHENTICATION_BACKENDS = [
+    "django.contrib.auth.backends.ModelBackend",
+    "allauth.account.auth_backends.AuthenticationBackend",
+]
+ACCOUNT_LOGIN_METHODS = {"email"}
+ACCOUNT_SIGNUP_FIELDS = ["email*", "password1*", "password2*"]
+ACCOUNT_USER_MODEL_USERNAME_FIELD = None
+ACCOUNT_UNIQUE_EMAIL = True
+ACCOUNT_EMAIL_VERIFICATION = env.str("ACCOUNT_EMAIL_VERIFICATION", default="mandatory")
+ACCOUNT_LOGIN_ON_EMAIL_CONFIRMATION = True
+ACCOUNT_LOGOUT_ON_PASSWORD_CHANGE = False
+ACCOUNT_EMAIL_SUBJECT_PREFIX = "[Connections portal] "
+ACCOUNT_RATE_LIMITS = {"login_failed": "10/m/ip,5/5m/key"}
+LOGIN_REDIRECT_URL = "tenants:dashboard"
+LOGIN_URL = "account_login"
+MFA_SUPPORTED_TYPES = ["totp", "recovery_codes"]
+MFA_TOTP_ISSUER = "Connections portal"
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+
+# --- email --------------------------------------------------------------------------------
+# Default: printed to the console (the demo shows verification links there).
+EMAIL_CONFIG = env.email_url("EMAIL_URL", default="consolemail://")
+vars().update(EMAIL_CONFIG)
+DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="portal@localhost")
+SERVER_EMAIL = DEFAULT_FROM_EMAIL
+
+# --- organizations ----------------------------------------------------------------------
+INVITATION_TTL_DAYS = env.int("INVITATION_TTL_DAYS", default=7)
+
+# --- i18n, static -------------------------------------------------------------------------
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+STATIC_URL = "static/"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+STATIC_ROOT = env.str("STATIC_ROOT", default=str(BASE_DIR / "staticfiles"))
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {
+        "BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"
+        if DEBUG
+        else "whitenoise.storage.CompressedManifestStaticFilesStorage"
+    },
+}
+
+# --- security -----------------------------------------------------------------------------
+SESSION_COOKIE_HTTPONLY = True
+CSRF_COOKIE_HTTPONLY = True
+X_FRAME_OPTIONS = "DENY"
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+if not DEBUG:
+    # Behind a TLS-terminating proxy (see docker-compose.yml) that sets X-Forwarded-Proto.
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=True)
+    SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
+    SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=True)
+    CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", default=True)
+    SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=31536000)
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = True
+    SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=True)
+
+# --- logging ------------------------------------------------------------------------------
+LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "root": {"handlers": ["console"], "level": LOG_LEVEL},
+    "loggers": {
+        # Request lines can carry OAuth codes in query strings: keep them out of logs.
+        "django.server": {"level": "WARNING"},
+    },
+}
+
+# --- Microsoft and Atlassian endpoints ------------------------------------------------------
+# The real services by default; the sandbox's HTTPS origin when SANDBOX_ENABLED is on.
+from sandbox import defaults as _sandbox  # noqa: E402  (plain constants, no Django)
+
+SANDBOX_HOST = env.str("SANDBOX_HOST", default=_sandbox.DEFAULT_HOST)
+SANDBOX_PORT = env.int("SANDBOX_PORT", default=_sandbox.DEFAULT_PORT)
+SANDBOX_DIR = Path(env.str("SANDBOX_DIR", default=str(VAR_DIR / "sandbox")))
+_origin = _sandbox.origin(SANDBOX_HOST, SANDBOX_PORT)
+
+
+def _endpoint(name, real, sandbox_path):
+    return env.str(name, default=_origin + sandbox_path if SANDBOX_ENABLED else real).rstrip("/")
+
+
+MICROSOFT_AUTHORITY_HOST = _endpoint(
+    "MICROSOFT_AUTHORITY_HOST", "https://login.microsoftonline.com", _sandbox.MICROSOFT_AUTHORITY_PATH
+)
+MICROSOFT_GRAPH_URL = _endpoint("MICROSOFT_GRAPH_URL", "https://graph.microsoft.com", _sandbox.GRAPH_PATH)
+ATLASSIAN_AUTH_URL = _endpoint("ATLASSIAN_AUTH_URL", "https://auth.atlassian.com", _sandbox.ATLASSIAN_AUTH_PATH)
+ATLASSIAN_API_URL = _endpoint("ATLASSIAN_API_URL", "https://api.atlassian.com", _sandbox.ATLASSIAN_API_PATH)
+# Extra URL prefixes accepted as Atlassian site URLs besides https://*.atlassian.net.
+ATLASSIAN_EXTRA_SITE_PREFIXES = env.list(
+    "ATLASSIAN_EXTRA_SITE_PREFIXES",
+    default=[_origin + _sandbox.ATLASSIAN_SITES_PATH + "/"] if SANDBOX_ENABLED else [],
+)
+# CA bundle the portal's HTTP clients trust (the sandbox's local CA); empty: the system's.
+HTTP_CA_BUNDLE = env.str(
+    "HTTP_CA_BUNDLE", default=str(SANDBOX_DIR / "ca.pem") if SANDBOX_ENABLED else ""
+)
+
+MICROSOFT_CLIENT_ID = env.str(
+    "MICROSOFT_CLIENT_ID", default=_sandbox.MICROSOFT_CLIENT_ID if SANDBOX_ENABLED else ""
+)
+MICROSOFT_CLIENT_SECRET = _secret(
+    "MICROSOFT_CLIENT_SECRET", default=_sandbox.MICROSOFT_CLIENT_SECRET if SANDBOX_ENABLED else ""
+)
+ATLASSIAN_CLIENT_ID = env.str(
+    "ATLASSIAN_CLIENT_ID", default=_sandbox.ATLASSIAN_CLIENT_ID if SANDBOX_ENABLED else ""
+)
+ATLASSIAN_CLIENT_SECRET = _secret(
+    "ATLASSIAN_CLIENT_SECRET", default=_sandbox.ATLASSIAN_CLIENT_SECRET if SANDBOX_ENABLED else ""
+)

@@ -1,0 +1,27 @@
+"""Test settings: the real PostgreSQL and Redis (127.0.0.1 by default), the sandbox on.
+
+Any variable already in the environment wins, so CI or a developer can point the suite
+elsewhere (e.g. DATABASE_URL=postgres://user@host:5433/db).
+"""
+
+import os
+
+os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/portal")
+os.environ.setdefault("CELERY_BROKER_URL", "redis://127.0.0.1:6379/14")
+os.environ.setdefault("CELERY_RESULT_BACKEND", "redis://127.0.0.1:6379/15")
+os.environ.setdefault("SECRET_KEY", "test-secret-key-" + "x7Qm2Lp9Zr4Vt8Wn3Kd6Hs1Jf5Bg0Yc" * 2)
+os.environ.setdefault("CREDENTIAL_ENCRYPTION_KEYS", "ZhQu4T_lBYMk8yIf-A3QRUlQCWP4rZ3gcM9YzAd0yyY=")
+os.environ.setdefault("SANDBOX_ENABLED", "true")
+os.environ.setdefault("SANDBOX_FORCE", "true")
+os.environ.setdefault("CELERY_TASK_ALWAYS_EAGER", "true")
+os.environ.setdefault("SECURE_SSL_REDIRECT", "false")
+os.environ.setdefault("SESSION_COOKIE_SECURE", "false")
+os.environ.setdefault("CSRF_COOKIE_SECURE", "false")
+os.environ.setdefault("EMAIL_URL", "memorymail://")
+
+from .settings import *  # noqa: E402,F403
+
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+STORAGES["staticfiles"]["BACKEND"] = "django.contrib.staticfiles.storage.StaticFilesStorage"  # noqa: F405
+WHITENOISE_USE_FINDERS = True
+ACCOUNT_RATE_LIMITS = False

@@ -1,0 +1,35 @@
+"""Views that belong to no single app: the front door, health, and error pages."""
+
+from django.http import JsonResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET
+
+from .health import check_all
+
+
+def home(request):
+    if request.user.is_authenticated:
+        return redirect("tenants:dashboard")
+    return render(request, "portal/home.html")
+
+
+@never_cache
+@require_GET
+def healthz(request):
+    """Database and broker reachability as JSON; 503 when either is down."""
+    report = check_all()
+    return JsonResponse(report, status=200 if report["status"] == "ok" else 503)
+
+
+def page_not_found(request, exception=None):
+    return render(request, "404.html", status=404)
+
+
+def server_error(request):
+    # No context processors can be trusted here: render the plain template.
+    from django.template import loader
+
+    from django.http import HttpResponseServerError
+
+    return HttpResponseServerError(loader.get_template("500.html").render())

@@ -1,0 +1,67 @@
+"""The audit trail: who did what to which thing, when, from where. Append-only.
+
+On PostgreSQL a trigger (migration 0002) makes the database itself refuse UPDATE and
+DELETE on these rows, so not even a bug or a shell session can rewrite history. For the
+same reason nothing here cascades: rows point at their organization and actor with
+PROTECT, and at their target only by type, id and a label.
+"""
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+
+from .organizations import Organization
+
+
+class AuditAction(models.TextChoices):
+    # organizations and people
+    ORGANIZATION_CREATED = "organization.created", "Organization created"
+    MEMBER_INVITED = "member.invited", "Member invited"
+    INVITATION_REVOKED = "invitation.revoked", "Invitation revoked"
+    INVITATION_ACCEPTED = "invitation.accepted", "Invitation accepted"
+    MEMBER_ROLE_CHANGED = "member.role_changed", "Member role changed"
+    MEMBER_REMOVED = "member.removed", "Member removed"
+    # the external installs
+    SITE_REGISTERED = "site.registered", "Atlassian site registered"
+    SITE_REMOVED = "site.removed", "Atlassian site removed"
+    TENANT_REGISTERED = "tenant.registered", "Microsoft tenant registered"
+    TENANT_REMOVED = "tenant.removed", "Microsoft tenant removed"
+    # connections
+    CONNECTION_CREATED = "connection.created", "Connection created"
+    CONNECTION_REMOVED = "connection.removed", "Connection removed"
+    # support staff
+    SUPPORT_VIEWED = "support.viewed", "Viewed by support"
+
+
+class ActorType(models.TextChoices):
+    USER = "user", "Portal user"
+    EXTERNAL = "external", "External principal"
+    SYSTEM = "system", "System"
+
+
+class AuditEvent(models.Model):
+    # Null for support looks that span organizations (the organization list).
+    organization = models.ForeignKey(
+        Organization, on_delete=models.PROTECT, null=True, blank=True, related_name="audit_events"
+    )
+    actor_type = models.CharField(max_length=16, choices=ActorType.choices)
+    actor_user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    # Who acted, in words, kept even for external principals (a tenant admin's name and UPN).
+    actor_label = models.CharField(max_length=255)
+    action = models.CharField(max_length=64, choices=AuditAction.choices, db_index=True)
+    target_type = models.CharField(max_length=64, blank=True)
+    target_id = models.CharField(max_length=64, blank=True)
+    target_label = models.CharField(max_length=255, blank=True)
+    details = models.JSONField(default=dict, blank=True)
+    ip_address = models.GenericIPAddressField(null=True, blank=True)
+    user_agent = models.CharField(max_length=300, blank=True)
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["organization", "-created_at"], name="audit_org_time")]
+
+    def __str__(self):
+        return f"{self.created_at:%Y-%m-%d %H:%M} {self.actor_label} {self.action} {self.target_label}"
