@@ -114,6 +114,10 @@ MIDDLEWARE = [
     "tenants.middleware.CurrentOrganizationMiddleware",
 ]
 
+if SANDBOX_ENABLED:
+    # Requests that arrive through the sandbox's own servers get the sandbox's URLconf.
+    MIDDLEWARE.insert(0, "sandbox.middleware.SandboxOriginMiddleware")
+
 ROOT_URLCONF = "portal.urls"
 WSGI_APPLICATION = "portal.wsgi.application"
 

@@ -1,0 +1,16 @@
+"""Routes requests that came in through the sandbox's servers to the sandbox's URLconf.
+
+The sandbox's server (sandbox/server.py) marks each WSGI environ with "sandbox.urlconf";
+requests to the portal's own server never carry it.
+"""
+
+
+class SandboxOriginMiddleware:
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        urlconf = request.META.get("sandbox.urlconf")
+        if urlconf:
+            request.urlconf = urlconf
+        return self.get_response(request)
