@@ -25,3 +25,17 @@ GRAPH_PATH = "/graph"  # https://graph.microsoft.com -> {origin}/graph
 ATLASSIAN_AUTH_PATH = "/atlassian-auth"  # https://auth.atlassian.com -> {origin}/atlassian-auth
 ATLASSIAN_API_PATH = "/atlassian-api"  # https://api.atlassian.com -> {origin}/atlassian-api
 ATLASSIAN_SITES_PATH = "/sites"  # https://{name}.atlassian.net -> {origin}/sites/{name}
+
+# Plain-HTTP loopback port for the browser-facing pages (sign-in, consent, admin consent,
+# Atlassian authorize), so a demo user sees no certificate warning. Token endpoints and
+# APIs stay on the HTTPS origin. Cookies are per host, not per port: the sandbox never
+# uses the portal's cookie names.
+DEFAULT_BROWSER_PORT = DEFAULT_PORT - 1
+
+
+def browser_origin(host=DEFAULT_HOST, port=DEFAULT_BROWSER_PORT):
+    return f"http://{host}:{port}"
+
+
+# The portal's exact redirect URIs, relative to its SITE_URL (no wildcards).
+MICROSOFT_REDIRECT_PATHS = ("/connect/microsoft/callback", "/connect/microsoft/adminconsent/callback")

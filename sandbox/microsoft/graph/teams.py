@@ -1,0 +1,237 @@
+"""Graph Teams endpoints: joined teams, channels, channel messages (beta) and creating chats."""
+
+import json
+import re
+import secrets
+import uuid
+
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_GET, require_POST
+
+from ..models import Channel, ChannelMessage, Chat, DirectoryUser, Team
+from .common import context_url, error, graph_endpoint, link, ok, pack, parse_top, unpack
+
+TEAMS_APP = ("Team.ReadBasic.All", "TeamSettings.Read.All", "Directory.Read.All", "Group.Read.All")
+TEAMS_DELEGATED = (
+    "Team.ReadBasic.All",
+    "Teams.ReadBasic.All",
+    "TeamSettings.Read.All",
+    "Directory.Read.All",
+    "Group.Read.All",
+    "User.Read.All",
+)
+CHANNELS = ("Channel.ReadBasic.All", "ChannelSettings.Read.All", "Directory.Read.All", "Group.Read.All")
+MESSAGES = ("ChannelMessage.Read.All", "Group.Read.All")
+CHAT_CREATE = ("Chat.Create", "Chat.ReadWrite", "Chat.ReadWrite.All")
+
+
+def _not_found(request, what="Team"):
+    return error(404, "NotFound", f"{what} not found or the caller has no access.", request=request)
+
+
+def _team_json(team):
+    return {
+        "id": str(team.id),
+        "displayName": team.display_name,
+        "description": team.description,
+        "isArchived": False,
+        "tenantId": str(team.tenant_id),
+    }
+
+
+def _joined(request, caller, version, user):
+    teams = Team.objects.filter(tenant=caller.tenant, members=user).order_by("display_name")
+    return ok(
+        {
+            "@odata.context": context_url(request, version, "teams"),
+            "@odata.count": teams.count(),
+            "value": [_team_json(t) for t in teams],
+        }
+    )
+
+
+@require_GET
+@graph_endpoint(delegated=TEAMS_DELEGATED, delegated_only=True)
+def my_joined_teams(request, caller, version):
+    return _joined(request, caller, version, caller.user)
+
+
+@require_GET
+@graph_endpoint(application=TEAMS_APP, delegated=TEAMS_DELEGATED)
+def user_joined_teams(request, caller, version, user_id):
+    user = _find_user(caller.tenant, user_id)
+    if user is None:
+        return error(
+            404, "Request_ResourceNotFound", f"Resource '{user_id}' does not exist.", request=request
+        )
+    if not caller.is_app and user.pk != caller.user.pk:
+        return error(
+            403, "accessDenied", "Delegated calls may list only the signed-in user's teams.", request=request
+        )
+    return _joined(request, caller, version, user)
+
+
+def _team_for(caller, team_id):
+    """The team, if the caller may see it: app-only sees all, a user sees teams they belong to."""
+    try:
+        team = Team.objects.filter(pk=uuid.UUID(team_id), tenant=caller.tenant).first()
+    except ValueError:
+        return None
+    if team and not caller.is_app and not team.members.filter(pk=caller.user.pk).exists():
+        return None
+    return team
+
+
+@require_GET
+@graph_endpoint(application=CHANNELS, delegated=CHANNELS)
+def channels(request, caller, version, team_id):
+    team = _team_for(caller, team_id)
+    if team is None:
+        return _not_found(request)
+    rows = team.channels.order_by("created")
+    return ok(
+        {
+            "@odata.context": context_url(request, version, f"teams('{team_id}')/channels"),
+            "@odata.count": rows.count(),
+            "value": [
+                {
+                    "id": c.id,
+                    "createdDateTime": c.created.strftime("%Y-%m-%dT%H:%M:%S.%fZ")[:-4] + "Z",
+                    "displayName": c.display_name,
+                    "description": c.description or None,
+                    "membershipType": c.membership_type,
+                    "email": "",
+                    "tenantId": str(team.tenant_id),
+                    "webUrl": f"https://teams.microsoft.com/l/channel/{c.id}/{c.display_name}",
+                }
+                for c in rows
+            ],
+        }
+    )
+
+
+def _message_json(message, tenant_id):
+    user = message.from_user
+    return {
+        "id": message.id,
+        "replyToId": message.reply_to_id,
+        "etag": message.id,
+        "messageType": "message",
+        "createdDateTime": message.created.strftime("%Y-%m-%dT%H:%M:%S.%fZ")[:-4] + "Z",
+        "lastModifiedDateTime": message.created.strftime("%Y-%m-%dT%H:%M:%S.%fZ")[:-4] + "Z",
+        "deletedDateTime": None,
+        "subject": None,
+        "importance": "normal",
+        "locale": "en-us",
+        "from": {
+            "application": None,
+            "device": None,
+            "user": {
+                "id": str(user.pk),
+                "displayName": user.display_name,
+                "userIdentityType": "aadUser",
+                "tenantId": str(tenant_id),
+            }
+            if user
+            else None,
+        },
+        "body": {"contentType": "html", "content": message.content},
+        "mentions": [
+            {"id": i, "mentionText": "", "mentioned": {"user": {"id": uid, "userIdentityType": "aadUser"}}}
+            for i, uid in enumerate(message.mentions)
+        ],
+        "attachments": [],
+        "reactions": [],
+    }
+
+
+@require_GET
+@graph_endpoint(application=MESSAGES, delegated=MESSAGES)
+def channel_messages(request, caller, version, team_id, channel_id):
+    team = _team_for(caller, team_id)
+    channel = Channel.objects.filter(pk=channel_id, team=team).first() if team else None
+    if channel is None:
+        return _not_found(request, "Channel")
+    if request.GET.get("$skiptoken"):
+        state = unpack(request.GET["$skiptoken"])
+        top, after = state["top"], state["after"]
+    else:
+        top, failure = parse_top(request, 50, 20)
+        if failure:
+            return failure
+        after = None
+    # Newest first, replies excluded, as Teams lists them.
+    rows = ChannelMessage.objects.filter(channel=channel, reply_to_id=None).select_related("from_user")
+    if after:
+        rows = rows.filter(id__lt=after)
+    page = list(rows.order_by("-id")[: top + 1])
+    body = {
+        "@odata.context": context_url(
+            request, version, f"teams('{team_id}')/channels('{channel_id}')/messages"
+        )
+    }
+    if len(page) > top:
+        page = page[:top]
+        body["@odata.nextLink"] = link(
+            request,
+            f"/{version}/teams/{team_id}/channels/{channel_id}/messages",
+            **{"$skiptoken": pack({"top": top, "after": page[-1].id})},
+        )
+    body["value"] = [_message_json(m, caller.tenant.pk) for m in page]
+    return ok(body)
+
+
+def _find_user(tenant, ref):
+    users = DirectoryUser.objects.filter(tenant=tenant, deleted=False)
+    try:
+        return users.filter(pk=uuid.UUID(ref)).first()
+    except ValueError:
+        return users.filter(user_principal_name__iexact=ref).first()
+
+
+_BIND = re.compile(r"users\('([^']+)'\)|users/([^/?]+)$")
+
+
+@csrf_exempt
+@require_POST
+@graph_endpoint(application=CHAT_CREATE, delegated=CHAT_CREATE)
+def create_chat(request, caller, version):
+    try:
+        payload = json.loads(request.body or b"{}")
+    except ValueError:
+        return error(400, "BadRequest", "Invalid request body.", request=request)
+    chat_type = payload.get("chatType")
+    if chat_type not in ("oneOnOne", "group"):
+        return error(400, "BadRequest", "chatType must be 'oneOnOne' or 'group'.", request=request)
+    member_ids = []
+    for member in payload.get("members") or []:
+        match = _BIND.search(member.get("user@odata.bind", ""))
+        user = _find_user(caller.tenant, match.group(1) or match.group(2)) if match else None
+        if user is None:
+            return error(404, "NotFound", "A member of the chat was not found.", request=request)
+        member_ids.append(str(user.pk))
+    if (chat_type == "oneOnOne" and len(member_ids) != 2) or (chat_type == "group" and len(member_ids) < 2):
+        return error(400, "BadRequest", "Not enough members for this chat type.", request=request)
+    if not caller.is_app and str(caller.user.pk) not in member_ids:
+        return error(403, "Forbidden", "The signed-in user must be a member of the chat.", request=request)
+    chat = Chat.objects.create(
+        id=f"19:{secrets.token_hex(16)}@thread.v2",
+        tenant=caller.tenant,
+        chat_type=chat_type,
+        topic=payload.get("topic"),
+        member_ids=member_ids,
+        created_by_app=caller.app_id,
+    )
+    return ok(
+        {
+            "@odata.context": context_url(request, version, "chats/$entity"),
+            "id": chat.id,
+            "topic": chat.topic,
+            "createdDateTime": chat.created.strftime("%Y-%m-%dT%H:%M:%S.%fZ")[:-4] + "Z",
+            "lastUpdatedDateTime": chat.created.strftime("%Y-%m-%dT%H:%M:%S.%fZ")[:-4] + "Z",
+            "chatType": chat.chat_type,
+            "tenantId": str(caller.tenant.pk),
+            "webUrl": f"https://teams.microsoft.com/l/chat/{chat.id}/0?tenantId={caller.tenant.pk}",
+        },
+        status=201,
+    )

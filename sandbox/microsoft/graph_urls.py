@@ -1,0 +1,31 @@
+"""Graph's paths under {origin}/graph: v1.0 and beta share the views."""
+
+from django.urls import re_path
+
+from .graph import batch, teams, tenant_views, users
+
+V = r"(?P<version>v1\.0|beta)"
+
+urlpatterns = [
+    re_path(rf"^{V}/users$", users.list_users),
+    re_path(rf"^{V}/users/delta$", users.users_delta),
+    re_path(rf"^{V}/users/delta\(\)$", users.users_delta),
+    re_path(rf"^{V}/users/(?P<user_id>[^/]+)/joinedTeams$", teams.user_joined_teams),
+    re_path(rf"^{V}/users/(?P<user_id>[^/]+)$", users.get_user),
+    re_path(rf"^{V}/me$", users.me),
+    re_path(rf"^{V}/me/joinedTeams$", teams.my_joined_teams),
+    re_path(rf"^{V}/teams/(?P<team_id>[^/]+)/channels$", teams.channels),
+    re_path(
+        r"^(?P<version>beta)/teams/(?P<team_id>[^/]+)/channels/(?P<channel_id>[^/]+)/messages$",
+        teams.channel_messages,
+    ),
+    re_path(rf"^{V}/chats$", teams.create_chat),
+    re_path(rf"^{V}/domains$", tenant_views.domains),
+    re_path(rf"^{V}/organization$", tenant_views.organization),
+    re_path(rf"^{V}/servicePrincipals$", tenant_views.service_principals),
+    re_path(
+        rf"^{V}/servicePrincipals/(?P<sp_id>[^/]+)/appRoleAssignments$", tenant_views.app_role_assignments
+    ),
+    re_path(rf"^{V}/oauth2PermissionGrants$", tenant_views.oauth2_permission_grants),
+    re_path(rf"^{V}/\$batch$", batch.batch),
+]

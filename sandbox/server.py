@@ -1,0 +1,160 @@
+"""The sandbox's servers: HTTPS for the protocol endpoints, plain loopback HTTP for pages.
+
+Both wrap the portal's own Django WSGI application and mark each request with
+"sandbox.urlconf" (see sandbox/middleware.py), so one project and one database serve the
+portal and the simulated Microsoft and Atlassian. The origins are put into the environ too,
+so views build absolute URLs (nextLink, discovery) for whatever ports are in use.
+"""
+
+import logging
+import ssl
+import threading
+import time
+from dataclasses import dataclass
+from socketserver import ThreadingMixIn
+from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
+
+from django.conf import settings
+from django.db import close_old_connections, connection
+
+from . import requestlog
+from .ca import ensure_certificates
+
+log = logging.getLogger(__name__)
+
+URLCONF = "sandbox.protocol_urls"
+
+
+class _ThreadingWSGIServer(ThreadingMixIn, WSGIServer):
+    daemon_threads = True
+    allow_reuse_address = True
+    request_queue_size = 64
+
+
+class _QuietHandler(WSGIRequestHandler):
+    # Request lines carry OAuth codes and tokens in query strings: never print them.
+    def log_message(self, format, *args):  # noqa: A002
+        pass
+
+    def get_environ(self):
+        env = super().get_environ()
+        env.update(self.server.sandbox_environ)
+        return env
+
+
+class SandboxApp:
+    """WSGI wrapper: routes to the sandbox URLconf and records each request."""
+
+    def __init__(self, app):
+        self.app = app
+
+    def __call__(self, environ, start_response):
+        started = time.monotonic()
+        status_holder = {}
+
+        def _start(status, headers, exc_info=None):
+            status_holder["status"] = int(status.split(" ", 1)[0])
+            return start_response(status, headers, exc_info)
+
+        try:
+            result = self.app(environ, _start)
+            # Buffer the body so the request (and its connection cleanup) is over before logging.
+            try:
+                body = list(result)
+            finally:
+                if hasattr(result, "close"):
+                    result.close()
+            requestlog.record(environ, status_holder.get("status", 500), time.monotonic() - started)
+            return body
+        finally:
+            # Each request runs on its own short-lived thread: never leave a connection behind.
+            close_old_connections()
+            connection.close()
+
+
+@dataclass
+class ServerHandle:
+    origin: str
+    browser_origin: str
+    host: str
+    port: int
+    browser_port: int
+    ca_bundle: str
+    _servers: tuple
+    _threads: tuple
+
+    def stop(self):
+        for server in self._servers:
+            server.shutdown()
+            server.server_close()
+        for thread in self._threads:
+            thread.join(timeout=5)
+
+
+def _build(host, port, browser_port, app):
+    certs = ensure_certificates(settings.SANDBOX_DIR, hosts=(host,))
+    tls = make_server(host, port, app, server_class=_ThreadingWSGIServer, handler_class=_QuietHandler)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(str(certs.cert_pem), str(certs.key_pem))
+    tls.socket = context.wrap_socket(tls.socket, server_side=True)
+    plain = make_server(
+        host, browser_port, app, server_class=_ThreadingWSGIServer, handler_class=_QuietHandler
+    )
+    origin = f"https://{host}:{tls.server_port}"
+    browser_origin = f"http://{host}:{plain.server_port}"
+    shared = {
+        "sandbox.urlconf": URLCONF,
+        "sandbox.origin": origin,
+        "sandbox.browser_origin": browser_origin,
+    }
+    tls.sandbox_environ = {**shared, "wsgi.url_scheme": "https", "HTTPS": "on", "sandbox.port": "tls"}
+    plain.sandbox_environ = {**shared, "sandbox.port": "browser"}
+    return tls, plain, origin, browser_origin, certs
+
+
+def _wsgi_app():
+    from django.core.wsgi import get_wsgi_application
+
+    return SandboxApp(get_wsgi_application())
+
+
+def start_in_thread(host=None, port=None, browser_port=None) -> ServerHandle:
+    """Serve the sandbox on background threads. Port 0 picks a free port (tests)."""
+    host = host or settings.SANDBOX_HOST
+    port = settings.SANDBOX_PORT if port is None else port
+    if browser_port is None:
+        # Beside the TLS port (8443 -> 8442, as in sandbox.defaults); ephemeral with it.
+        browser_port = port - 1 if port else 0
+    tls, plain, origin, browser_origin, certs = _build(host, port, browser_port, _wsgi_app())
+    threads = []
+    for server in (tls, plain):
+        thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.2}, daemon=True)
+        thread.start()
+        threads.append(thread)
+    return ServerHandle(
+        origin=origin,
+        browser_origin=browser_origin,
+        host=host,
+        port=tls.server_port,
+        browser_port=plain.server_port,
+        ca_bundle=str(certs.ca_pem),
+        _servers=(tls, plain),
+        _threads=tuple(threads),
+    )
+
+
+def serve_forever(host=None, port=None, browser_port=None, stdout=None):
+    """Blocking: `manage.py sandbox serve` (the demo)."""
+    handle = start_in_thread(host, port, browser_port)
+    if stdout:
+        stdout.write(
+            f"Sandbox serving {handle.origin} (APIs, TLS; trust {handle.ca_bundle}) "
+            f"and {handle.browser_origin} (sign-in pages). Ctrl-C stops it.\n"
+        )
+    try:
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        handle.stop()
