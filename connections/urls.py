@@ -1,4 +1,11 @@
 from django.urls import path
 
+from . import views
+
 app_name = "connections"
-urlpatterns: list = []
+
+urlpatterns = [
+    path("connections/", views.connection_list, name="connection_list"),
+    path("connections/new/", views.connection_new, name="connection_new"),
+    path("connections/<int:connection_id>/", views.connection_detail, name="connection_detail"),
+]

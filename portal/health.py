@@ -2,6 +2,7 @@
 
 import time
 
+from django.conf import settings
 from django.db import connection
 
 
@@ -20,9 +21,11 @@ def _database():
 
 
 def _broker():
-    from portal.celery import app
+    from kombu import Connection
 
-    with app.connection_for_write() as conn:
+    # A fresh connection (not Celery's pool), so a broker that went away is noticed.
+    with Connection(settings.CELERY_BROKER_URL, transport_options=settings.CELERY_BROKER_TRANSPORT_OPTIONS,
+                    connect_timeout=2) as conn:
         conn.ensure_connection(max_retries=1, timeout=2)
 
 

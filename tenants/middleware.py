@@ -4,6 +4,7 @@ The current organization is remembered in the session; every organization-scoped
 resolves object ids through `request.organization`, never through the id alone.
 """
 
+from .audit import reset_request_origin, set_request_origin
 from .models import Membership
 
 SESSION_KEY = "current_organization_id"
@@ -27,4 +28,8 @@ class CurrentOrganizationMiddleware:
             if membership is not None:
                 request.membership = membership
                 request.organization = membership.organization
-        return self.get_response(request)
+        token = set_request_origin(request)
+        try:
+            return self.get_response(request)
+        finally:
+            reset_request_origin(token)

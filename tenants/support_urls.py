@@ -1,4 +1,11 @@
 from django.urls import path
 
+from . import support_views
+
 app_name = "support"
-urlpatterns: list = []
+
+urlpatterns = [
+    path("", support_views.organization_list, name="organization_list"),
+    path("organizations/<int:organization_id>/", support_views.organization_detail, name="organization_detail"),
+    path("audit/", support_views.audit_list, name="audit_list"),
+]

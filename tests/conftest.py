@@ -1,1 +1,57 @@
+"""Common fixtures. Every test world has two organizations, so each view can be tried
+with the other organization's ids."""
+
+from dataclasses import dataclass
+
+import pytest
+
+from tenants.models import Role
+
+from .factories import ConnectionFactory, MembershipFactory, OrganizationFactory, UserFactory
+
 pytest_plugins = ["sandbox.pytest_plugin"]
+
+
+@dataclass
+class OrgWorld:
+    organization: object
+    admin: object
+    viewer: object
+    site: object
+    tenant: object
+    connection: object
+
+
+def _world(name):
+    org = OrganizationFactory(name=name)
+    admin = MembershipFactory(organization=org, role=Role.ADMIN).user
+    viewer = MembershipFactory(organization=org, role=Role.VIEWER).user
+    connection = ConnectionFactory(organization=org)
+    return OrgWorld(org, admin, viewer, connection.site, connection.tenant, connection)
+
+
+@pytest.fixture
+def acme(db):
+    return _world("Acme")
+
+
+@pytest.fixture
+def globex(db):
+    return _world("Globex")
+
+
+@pytest.fixture
+def admin_client(client, acme):
+    client.force_login(acme.admin)
+    return client
+
+
+@pytest.fixture
+def viewer_client(client, acme):
+    client.force_login(acme.viewer)
+    return client
+
+
+@pytest.fixture
+def staff_user(db):
+    return UserFactory(is_staff=True, email="support@portal.example")

@@ -29,7 +29,8 @@ DROP FUNCTION IF EXISTS tenants_auditevent_refuse_change();
 def _on_postgresql(sql):
     def run(apps, schema_editor):
         if schema_editor.connection.vendor == "postgresql":
-            schema_editor.execute(sql)
+            # params=None: the SQL holds a literal % (plpgsql format) that is no placeholder.
+            schema_editor.execute(sql, params=None)
 
     return run
 

@@ -50,7 +50,12 @@ class Membership(models.Model):
 
 
 class Invitation(models.Model):
-    """An emailed invitation to join an organization. Only the token's hash is stored."""
+    """An emailed invitation to join an organization.
+
+    The link carries the invitation's id signed with the secret key (tenants/invitations.py),
+    so no token is stored and the email task needs only the id. Single use (accepted_at),
+    revocable (revoked_at) and expiring (expires_at) are enforced here, not by the link.
+    """
 
     class Status(models.TextChoices):
         PENDING = "pending", "Pending"
@@ -61,7 +66,6 @@ class Invitation(models.Model):
     organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="invitations")
     email = models.EmailField()
     role = models.CharField(max_length=16, choices=Role.choices, default=Role.VIEWER)
-    token_hash = models.CharField(max_length=64, unique=True)
     invited_by = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+")
     created_at = models.DateTimeField(default=timezone.now)
     expires_at = models.DateTimeField()

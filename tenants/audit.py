@@ -1,0 +1,83 @@
+"""Writing the audit trail.
+
+`audit_record` is called by services inside their transaction, so an event exists if
+and only if the change it describes was committed. Where the request came from (IP, user
+agent) is picked up from a context variable the middleware sets, so services need not
+know about HTTP.
+"""
+
+import contextvars
+from dataclasses import dataclass
+
+from .models import AuditEvent
+from .models.audit import ActorType
+
+# Keys never written into audit details, whatever a caller passes: credentials belong in
+# the credential store, not in a permanent record.
+_SECRET_KEYS = {"token", "access_token", "refresh_token", "secret", "password", "api_token", "code"}
+
+
+@dataclass(frozen=True)
+class RequestOrigin:
+    ip_address: str | None = None
+    user_agent: str = ""
+
+
+_origin = contextvars.ContextVar("audit_request_origin", default=None)
+
+
+def set_request_origin(request):
+    """Remember where the current request came from; returns a token to reset it."""
+    forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "") if _trust_forwarded() else ""
+    ip = forwarded.split(",")[0].strip() or request.META.get("REMOTE_ADDR") or None
+    return _origin.set(RequestOrigin(ip, request.META.get("HTTP_USER_AGENT", "")[:300]))
+
+
+def reset_request_origin(token):
+    _origin.reset(token)
+
+
+def _trust_forwarded():
+    from django.conf import settings
+
+    # Only behind the proxy of docker-compose.yml is X-Forwarded-For ours to believe.
+    return bool(getattr(settings, "SECURE_PROXY_SSL_HEADER", None))
+
+
+@dataclass(frozen=True)
+class ExternalActor:
+    """Someone acting without a portal account, e.g. a tenant admin granting consent."""
+
+    label: str
+
+
+def _scrub(value):
+    if isinstance(value, dict):
+        return {k: ("[redacted]" if k.lower() in _SECRET_KEYS else _scrub(v)) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_scrub(v) for v in value]
+    return value
+
+
+def audit_record(*, organization, action, actor=None, target=None, target_label="", details=None):
+    """Append one event. `actor` is a User, an ExternalActor, or None for the system."""
+    if actor is None:
+        actor_type, actor_user, actor_label = ActorType.SYSTEM, None, "system"
+    elif isinstance(actor, ExternalActor):
+        actor_type, actor_user, actor_label = ActorType.EXTERNAL, None, actor.label
+    else:
+        actor_type, actor_user, actor_label = ActorType.USER, actor, actor.email or actor.username
+    origin = _origin.get() or RequestOrigin()
+    return AuditEvent.objects.create(
+        organization=organization,
+        actor_type=actor_type,
+        actor_user=actor_user,
+        actor_label=actor_label[:255],
+        action=action,
+        target_type=target._meta.model_name if target is not None else "",
+        target_id=str(target.pk) if target is not None else "",
+        target_label=(target_label or (str(target) if target is not None else ""))[:255],
+        details=_scrub(details or {}),
+        ip_address=origin.ip_address,
+        user_agent=origin.user_agent,
+    )

@@ -1,0 +1,88 @@
+from django import forms
+
+from .models import AuditAction, Organization, Role
+from .models.directory import AtlassianProduct
+from .validators import normalize_site_url, parse_domains, parse_tenant_id, site_name_from_url
+
+
+class OrganizationForm(forms.Form):
+    name = forms.CharField(max_length=120, help_text="Usually your company's name.")
+
+
+class InvitationForm(forms.Form):
+    email = forms.EmailField()
+    role = forms.ChoiceField(
+        choices=Role.choices,
+        initial=Role.VIEWER,
+        help_text="Admins change sites, tenants and connections; viewers only look.",
+    )
+
+
+class RoleForm(forms.Form):
+    role = forms.ChoiceField(choices=Role.choices)
+
+
+class SiteForm(forms.Form):
+    url = forms.CharField(
+        label="Site address", max_length=255, help_text="For example https://your-site.atlassian.net"
+    )
+    name = forms.CharField(max_length=120, required=False, help_text="Defaults to the site's name in the address.")
+    products = forms.MultipleChoiceField(
+        choices=AtlassianProduct.choices,
+        widget=forms.CheckboxSelectMultiple,
+        help_text="Which products run on this site.",
+    )
+
+    def clean_url(self):
+        return normalize_site_url(self.cleaned_data["url"])
+
+    def clean(self):
+        data = super().clean()
+        if data.get("url") and not data.get("name"):
+            data["name"] = site_name_from_url(data["url"])
+        return data
+
+
+class TenantForm(forms.Form):
+    tenant_id = forms.CharField(label="Tenant id", max_length=40, help_text="A GUID, from the Entra admin center.")
+    display_name = forms.CharField(max_length=120, help_text="For example Contoso.")
+    domains = forms.CharField(
+        required=False,
+        help_text="The tenant's domains, separated by commas (e.g. contoso.com). Verification is "
+        "read from Microsoft once the tenant has granted consent.",
+    )
+
+    def clean_tenant_id(self):
+        return parse_tenant_id(self.cleaned_data["tenant_id"])
+
+    def clean_domains(self):
+        return parse_domains(self.cleaned_data["domains"])
+
+
+class AuditFilterForm(forms.Form):
+    organization = forms.ModelChoiceField(queryset=Organization.objects.all(), required=False)
+    actor = forms.CharField(required=False, help_text="Part of an email or name.")
+    action = forms.ChoiceField(choices=[("", "Any action"), *AuditAction.choices], required=False)
+    date_from = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    date_to = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
+
+    def __init__(self, *args, with_organization=False, **kwargs):
+        super().__init__(*args, **kwargs)
+        if not with_organization:
+            del self.fields["organization"]
+
+    def filter(self, queryset):
+        if not self.is_valid():
+            return queryset
+        data = self.cleaned_data
+        if data.get("organization"):
+            queryset = queryset.filter(organization=data["organization"])
+        if data.get("actor"):
+            queryset = queryset.filter(actor_label__icontains=data["actor"])
+        if data.get("action"):
+            queryset = queryset.filter(action=data["action"])
+        if data.get("date_from"):
+            queryset = queryset.filter(created_at__date__gte=data["date_from"])
+        if data.get("date_to"):
+            queryset = queryset.filter(created_at__date__lte=data["date_to"])
+        return queryset

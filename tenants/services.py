@@ -1,0 +1,284 @@
+"""State changes of organizations, members, sites and tenants.
+
+Each function is keyword-only, takes `acting_user`, runs in one transaction and writes
+its audit event in that same transaction. Problems a person can fix are raised as
+ValidationError with a sentence that says what to do; views show them next to the form.
+"""
+
+from datetime import timedelta
+
+from django.conf import settings
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from django.utils.text import slugify
+
+from .audit import audit_record
+from .models import (
+    AtlassianSite,
+    AuditAction,
+    Invitation,
+    Membership,
+    MicrosoftTenant,
+    Organization,
+    Role,
+)
+
+
+def _require_admin(organization, user):
+    if not Membership.objects.filter(organization=organization, user=user, role=Role.ADMIN).exists():
+        raise PermissionDenied("Only an admin of this organization can do this.")
+
+
+# --- organizations and members ------------------------------------------------------------
+
+
+@transaction.atomic
+def organization_create(*, name, acting_user):
+    base = slugify(name)[:120] or "organization"
+    slug, n = base, 1
+    while Organization.objects.filter(slug=slug).exists():
+        n += 1
+        slug = f"{base}-{n}"
+    organization = Organization.objects.create(name=name, slug=slug)
+    Membership.objects.create(organization=organization, user=acting_user, role=Role.ADMIN)
+    audit_record(
+        organization=organization,
+        action=AuditAction.ORGANIZATION_CREATED,
+        actor=acting_user,
+        target=organization,
+    )
+    return organization
+
+
+@transaction.atomic
+def invitation_create(*, organization, email, role, acting_user):
+    _require_admin(organization, acting_user)
+    email = email.strip()
+    if Membership.objects.filter(organization=organization, user__email__iexact=email).exists():
+        raise ValidationError({"email": f"{email} is already a member of {organization}."})
+    # A new invitation replaces a pending one, so only the latest link works.
+    now = timezone.now()
+    Invitation.objects.filter(
+        organization=organization,
+        email__iexact=email,
+        accepted_at__isnull=True,
+        revoked_at__isnull=True,
+        expires_at__gt=now,
+    ).update(revoked_at=now)
+    invitation = Invitation.objects.create(
+        organization=organization,
+        email=email,
+        role=role,
+        invited_by=acting_user,
+        expires_at=now + timedelta(days=settings.INVITATION_TTL_DAYS),
+    )
+    audit_record(
+        organization=organization,
+        action=AuditAction.MEMBER_INVITED,
+        actor=acting_user,
+        target=invitation,
+        target_label=email,
+        details={"role": role},
+    )
+    from .tasks import send_invitation_email
+
+    transaction.on_commit(lambda: send_invitation_email.delay(invitation_id=invitation.pk))
+    return invitation
+
+
+@transaction.atomic
+def invitation_revoke(*, invitation, acting_user):
+    _require_admin(invitation.organization, acting_user)
+    invitation = Invitation.objects.select_for_update().get(pk=invitation.pk)
+    if invitation.status != Invitation.Status.PENDING:
+        raise ValidationError(f"This invitation is already {invitation.status.label.lower()}.")
+    invitation.revoked_at = timezone.now()
+    invitation.save(update_fields=["revoked_at"])
+    audit_record(
+        organization=invitation.organization,
+        action=AuditAction.INVITATION_REVOKED,
+        actor=acting_user,
+        target=invitation,
+        target_label=invitation.email,
+    )
+    return invitation
+
+
+@transaction.atomic
+def invitation_accept(*, invitation_id, acting_user):
+    """Join the organization; the signed-in account's email must be the invited one."""
+    invitation = Invitation.objects.select_for_update().select_related("organization").filter(
+        pk=invitation_id
+    ).first()
+    if invitation is None:
+        raise ValidationError("This invitation does not exist. Ask an admin of the organization for a new one.")
+    status = invitation.status
+    if status != Invitation.Status.PENDING:
+        raise ValidationError(
+            f"This invitation is {status.label.lower()}. "
+            f"Ask an admin of {invitation.organization} for a new one."
+        )
+    if (acting_user.email or "").lower() != invitation.email.lower():
+        raise ValidationError(
+            f"This invitation was sent to {invitation.email}, but you are signed in as "
+            f"{acting_user.email}. Sign in with the invited address, or ask for an invitation to yours."
+        )
+    membership, created = Membership.objects.get_or_create(
+        organization=invitation.organization, user=acting_user, defaults={"role": invitation.role}
+    )
+    invitation.accepted_at = timezone.now()
+    invitation.accepted_by = acting_user
+    invitation.save(update_fields=["accepted_at", "accepted_by"])
+    audit_record(
+        organization=invitation.organization,
+        action=AuditAction.INVITATION_ACCEPTED,
+        actor=acting_user,
+        target=membership,
+        target_label=acting_user.email,
+        details={"role": membership.role, "already_member": not created},
+    )
+    return membership
+
+
+def _other_admins(membership):
+    return Membership.objects.filter(organization=membership.organization, role=Role.ADMIN).exclude(
+        pk=membership.pk
+    )
+
+
+@transaction.atomic
+def membership_set_role(*, membership, role, acting_user):
+    _require_admin(membership.organization, acting_user)
+    membership = Membership.objects.select_for_update().get(pk=membership.pk)
+    if membership.role == role:
+        return membership
+    if membership.role == Role.ADMIN and not _other_admins(membership).exists():
+        raise ValidationError("An organization needs at least one admin: make someone else admin first.")
+    old = membership.role
+    membership.role = role
+    membership.save(update_fields=["role"])
+    audit_record(
+        organization=membership.organization,
+        action=AuditAction.MEMBER_ROLE_CHANGED,
+        actor=acting_user,
+        target=membership,
+        target_label=membership.user.email,
+        details={"from": old, "to": role},
+    )
+    return membership
+
+
+@transaction.atomic
+def membership_remove(*, membership, acting_user):
+    _require_admin(membership.organization, acting_user)
+    membership = Membership.objects.select_for_update().get(pk=membership.pk)
+    if membership.role == Role.ADMIN and not _other_admins(membership).exists():
+        raise ValidationError("An organization needs at least one admin: make someone else admin first.")
+    audit_record(
+        organization=membership.organization,
+        action=AuditAction.MEMBER_REMOVED,
+        actor=acting_user,
+        target=membership,
+        target_label=membership.user.email,
+        details={"role": membership.role},
+    )
+    membership.delete()
+
+
+# --- Atlassian sites and Microsoft tenants ----------------------------------------------
+
+
+@transaction.atomic
+def site_register(*, organization, url, name, products, acting_user, cloud_id=""):
+    _require_admin(organization, acting_user)
+    if AtlassianSite.objects.filter(organization=organization, url=url).exists():
+        raise ValidationError({"url": f"{url} is already registered in {organization}."})
+    try:
+        with transaction.atomic():
+            site = AtlassianSite.objects.create(
+                organization=organization,
+                url=url,
+                name=name,
+                products=list(products),
+                cloud_id=cloud_id,
+                created_by=acting_user,
+            )
+    except IntegrityError as exc:  # a concurrent registration of the same URL
+        raise ValidationError({"url": f"{url} is already registered in {organization}."}) from exc
+    audit_record(
+        organization=organization,
+        action=AuditAction.SITE_REGISTERED,
+        actor=acting_user,
+        target=site,
+        details={"url": url, "products": list(products)},
+    )
+    return site
+
+
+@transaction.atomic
+def site_remove(*, site, acting_user):
+    _require_admin(site.organization, acting_user)
+    _remove_connections(site.connections.all(), acting_user)
+    audit_record(
+        organization=site.organization,
+        action=AuditAction.SITE_REMOVED,
+        actor=acting_user,
+        target=site,
+        details={"url": site.url},
+    )
+    site.delete()
+
+
+@transaction.atomic
+def tenant_register(*, organization, tenant_id, display_name, domains, acting_user):
+    _require_admin(organization, acting_user)
+    if MicrosoftTenant.objects.filter(organization=organization, tenant_id=tenant_id).exists():
+        raise ValidationError({"tenant_id": f"Tenant {tenant_id} is already registered in {organization}."})
+    try:
+        with transaction.atomic():
+            tenant = MicrosoftTenant.objects.create(
+                organization=organization,
+                tenant_id=tenant_id,
+                display_name=display_name,
+                domains=[{"name": d, "verified": False} for d in domains],
+                created_by=acting_user,
+            )
+    except IntegrityError as exc:
+        raise ValidationError(
+            {"tenant_id": f"Tenant {tenant_id} is already registered in {organization}."}
+        ) from exc
+    audit_record(
+        organization=organization,
+        action=AuditAction.TENANT_REGISTERED,
+        actor=acting_user,
+        target=tenant,
+        details={"tenant_id": str(tenant_id), "domains": list(domains)},
+    )
+    return tenant
+
+
+@transaction.atomic
+def tenant_remove(*, tenant, acting_user):
+    _require_admin(tenant.organization, acting_user)
+    _remove_connections(tenant.connections.all(), acting_user)
+    audit_record(
+        organization=tenant.organization,
+        action=AuditAction.TENANT_REMOVED,
+        actor=acting_user,
+        target=tenant,
+        details={"tenant_id": str(tenant.tenant_id)},
+    )
+    tenant.delete()
+
+
+def _remove_connections(connections, acting_user):
+    for connection in connections.select_related("site", "tenant"):
+        audit_record(
+            organization=connection.organization,
+            action=AuditAction.CONNECTION_REMOVED,
+            actor=acting_user,
+            target=connection,
+            details={"site": connection.site.url, "tenant_id": str(connection.tenant.tenant_id)},
+        )
+        connection.delete()

@@ -1,0 +1,155 @@
+"""The organization's own pages: dashboard, sites, tenants, the audit trail."""
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
+from django.core.paginator import Paginator
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_POST
+
+from connections.models import Connection
+
+from . import services
+from .access import admin_required, member_required, scoped
+from .forms import AuditFilterForm, OrganizationForm, SiteForm, TenantForm
+from .middleware import SESSION_KEY
+from .models import AtlassianSite, Membership, MicrosoftTenant
+
+AUDIT_PAGE_SIZE = 50
+
+
+@member_required
+def dashboard(request):
+    org = request.organization
+    sites = list(org.sites.all())
+    tenants = list(org.tenants.all())
+    connections = {(c.site_id, c.tenant_id): c for c in Connection.objects.filter(organization=org)}
+    matrix = [(site, [(tenant, connections.get((site.id, tenant.id))) for tenant in tenants]) for site in sites]
+    return render(
+        request,
+        "tenants/dashboard.html",
+        {
+            "sites": sites,
+            "tenants": tenants,
+            "matrix": matrix,
+            "connection_count": len(connections),
+            "events": org.audit_events.select_related("actor_user")[:10],
+        },
+    )
+
+
+@login_required
+def organization_new(request):
+    form = OrganizationForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        org = services.organization_create(name=form.cleaned_data["name"], acting_user=request.user)
+        request.session[SESSION_KEY] = org.pk
+        messages.success(request, f"{org} is ready. Register an Atlassian site and a Microsoft tenant next.")
+        return redirect("tenants:dashboard")
+    return render(request, "tenants/organization_new.html", {"form": form})
+
+
+@login_required
+@require_POST
+def organization_switch(request, organization_id):
+    membership = get_object_or_404(Membership, user=request.user, organization_id=organization_id)
+    request.session[SESSION_KEY] = membership.organization_id
+    messages.info(request, f"You are now working in {membership.organization}.")
+    return redirect("tenants:dashboard")
+
+
+# --- sites ----------------------------------------------------------------------------------
+
+
+@member_required
+def site_list(request):
+    return render(request, "tenants/site_list.html", {"sites": request.organization.sites.all()})
+
+
+@admin_required
+def site_new(request):
+    form = SiteForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            site = services.site_register(
+                organization=request.organization, acting_user=request.user, **form.cleaned_data
+            )
+        except ValidationError as exc:
+            form.add_error(None, exc)
+        else:
+            messages.success(request, f"Site {site} registered.")
+            return redirect("tenants:site_detail", site_id=site.pk)
+    return render(request, "tenants/site_form.html", {"form": form})
+
+
+@member_required
+def site_detail(request, site_id):
+    site = scoped(request, AtlassianSite, pk=site_id)
+    connections = site.connections.select_related("tenant")
+    return render(request, "tenants/site_detail.html", {"site": site, "connections": connections})
+
+
+@admin_required
+def site_remove(request, site_id):
+    site = scoped(request, AtlassianSite, pk=site_id)
+    if request.method == "POST":
+        services.site_remove(site=site, acting_user=request.user)
+        messages.success(request, f"Site {site} removed.")
+        return redirect("tenants:site_list")
+    return render(
+        request, "tenants/confirm_remove.html", {"object": site, "connections": site.connections.all()}
+    )
+
+
+# --- tenants --------------------------------------------------------------------------------
+
+
+@member_required
+def tenant_list(request):
+    return render(request, "tenants/tenant_list.html", {"tenants": request.organization.tenants.all()})
+
+
+@admin_required
+def tenant_new(request):
+    form = TenantForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            tenant = services.tenant_register(
+                organization=request.organization, acting_user=request.user, **form.cleaned_data
+            )
+        except ValidationError as exc:
+            form.add_error(None, exc)
+        else:
+            messages.success(request, f"Tenant {tenant} registered.")
+            return redirect("tenants:tenant_detail", tenant_id=tenant.pk)
+    return render(request, "tenants/tenant_form.html", {"form": form})
+
+
+@member_required
+def tenant_detail(request, tenant_id):
+    tenant = scoped(request, MicrosoftTenant, pk=tenant_id)
+    connections = tenant.connections.select_related("site")
+    return render(request, "tenants/tenant_detail.html", {"tenant": tenant, "connections": connections})
+
+
+@admin_required
+def tenant_remove(request, tenant_id):
+    tenant = scoped(request, MicrosoftTenant, pk=tenant_id)
+    if request.method == "POST":
+        services.tenant_remove(tenant=tenant, acting_user=request.user)
+        messages.success(request, f"Tenant {tenant} removed.")
+        return redirect("tenants:tenant_list")
+    return render(
+        request, "tenants/confirm_remove.html", {"object": tenant, "connections": tenant.connections.all()}
+    )
+
+
+# --- audit ----------------------------------------------------------------------------------
+
+
+@admin_required
+def audit_list(request):
+    form = AuditFilterForm(request.GET or None)
+    events = form.filter(request.organization.audit_events.select_related("actor_user"))
+    page = Paginator(events, AUDIT_PAGE_SIZE).get_page(request.GET.get("page"))
+    return render(request, "tenants/audit_list.html", {"form": form, "page": page})

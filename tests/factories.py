@@ -1,0 +1,73 @@
+"""Factories for every model the tests touch, in one place."""
+
+import uuid
+
+import factory
+from allauth.account.models import EmailAddress
+
+from connections.models import Connection
+from tenants.models import AtlassianSite, Membership, MicrosoftTenant, Organization, Role, User
+
+PASSWORD = "correct-horse-battery-staple"
+
+
+class UserFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = User
+        skip_postgeneration_save = True
+
+    username = factory.Sequence(lambda n: f"user{n}")
+    email = factory.Sequence(lambda n: f"person{n}@example.com")
+    password = factory.PostGenerationMethodCall("set_password", PASSWORD)
+
+    @factory.post_generation
+    def verified_email(self, create, extracted, **kwargs):
+        self.save()
+        if create and extracted is not False:
+            EmailAddress.objects.create(user=self, email=self.email, verified=True, primary=True)
+
+
+class OrganizationFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Organization
+
+    name = factory.Sequence(lambda n: f"Organization {n}")
+    slug = factory.Sequence(lambda n: f"organization-{n}")
+
+
+class MembershipFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Membership
+
+    organization = factory.SubFactory(OrganizationFactory)
+    user = factory.SubFactory(UserFactory)
+    role = Role.ADMIN
+
+
+class SiteFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = AtlassianSite
+
+    organization = factory.SubFactory(OrganizationFactory)
+    name = factory.Sequence(lambda n: f"site{n}")
+    url = factory.LazyAttribute(lambda o: f"https://{o.name}.atlassian.net")
+    products = ["jira", "confluence"]
+
+
+class TenantFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = MicrosoftTenant
+
+    organization = factory.SubFactory(OrganizationFactory)
+    tenant_id = factory.LazyFunction(uuid.uuid4)
+    display_name = factory.Sequence(lambda n: f"Tenant {n}")
+    domains = factory.Sequence(lambda n: [{"name": f"tenant{n}.example", "verified": False}])
+
+
+class ConnectionFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Connection
+
+    organization = factory.SubFactory(OrganizationFactory)
+    site = factory.SubFactory(SiteFactory, organization=factory.SelfAttribute("..organization"))
+    tenant = factory.SubFactory(TenantFactory, organization=factory.SelfAttribute("..organization"))

@@ -1,0 +1,90 @@
+"""The audit trail: written with the change, append-only in PostgreSQL, filterable."""
+
+import pytest
+from django.db import DatabaseError, connection, transaction
+from django.urls import reverse
+
+from tenants import services
+from tenants.audit import audit_record
+from tenants.models import AtlassianSite, AuditAction, AuditEvent
+
+
+def _one_event(org):
+    return audit_record(organization=org, action=AuditAction.SITE_REGISTERED, target_label="x")
+
+
+def test_postgresql_refuses_to_update_an_audit_row(acme):
+    assert connection.vendor == "postgresql"
+    event = _one_event(acme.organization)
+    with pytest.raises(DatabaseError, match="append-only"), transaction.atomic():
+        AuditEvent.objects.filter(pk=event.pk).update(actor_label="someone else")
+    with pytest.raises(DatabaseError, match="append-only"), transaction.atomic():
+        with connection.cursor() as cursor:
+            cursor.execute("UPDATE tenants_auditevent SET details = '{}' WHERE id = %s", [event.pk])
+    event.refresh_from_db()
+    assert event.actor_label == "system"
+
+
+def test_postgresql_refuses_to_delete_an_audit_row(acme):
+    event = _one_event(acme.organization)
+    with pytest.raises(DatabaseError, match="append-only"), transaction.atomic():
+        AuditEvent.objects.filter(pk=event.pk).delete()
+    assert AuditEvent.objects.filter(pk=event.pk).exists()
+
+
+def test_a_failed_change_leaves_no_event(acme, monkeypatch):
+    def explode(*args, **kwargs):
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(AtlassianSite.objects, "create", explode)
+    with pytest.raises(RuntimeError):
+        services.site_register(
+            organization=acme.organization,
+            url="https://new.atlassian.net",
+            name="new",
+            products=["jira"],
+            acting_user=acme.admin,
+        )
+    assert not AuditEvent.objects.filter(action="site.registered").exists()
+
+
+def test_secrets_never_reach_audit_details(acme):
+    event = audit_record(
+        organization=acme.organization,
+        action=AuditAction.SITE_REGISTERED,
+        details={"refresh_token": "r-123", "nested": [{"access_token": "a-456", "scope": "read"}]},
+    )
+    assert "r-123" not in str(event.details) and "a-456" not in str(event.details)
+    assert event.details["nested"][0]["scope"] == "read"
+
+
+def test_events_record_ip_and_user_agent(admin_client, acme):
+    admin_client.post(
+        reverse("tenants:site_new"),
+        {"url": "https://ua.atlassian.net", "products": ["jira"]},
+        HTTP_USER_AGENT="Firefox/140",
+        REMOTE_ADDR="203.0.113.9",
+    )
+    event = AuditEvent.objects.get(action="site.registered")
+    assert (event.ip_address, event.user_agent) == ("203.0.113.9", "Firefox/140")
+
+
+def test_admins_see_and_filter_their_own_trail_only(admin_client, acme, globex):
+    services.site_register(
+        organization=globex.organization, url="https://g.atlassian.net", name="g", products=["jira"],
+        acting_user=globex.admin,
+    )
+    services.tenant_remove(tenant=acme.tenant, acting_user=acme.admin)
+    services.site_register(
+        organization=acme.organization, url="https://a.atlassian.net", name="a", products=["jira"],
+        acting_user=acme.admin,
+    )
+    page = admin_client.get(reverse("tenants:audit_list")).content.decode()
+    assert "https://g.atlassian.net" not in page and globex.admin.email not in page
+    filtered = admin_client.get(reverse("tenants:audit_list"), {"action": "tenant.removed"})
+    events = list(filtered.context["page"].object_list)
+    assert [e.action for e in events] == ["tenant.removed"]
+
+
+def test_viewers_do_not_see_the_audit_trail(viewer_client):
+    assert viewer_client.get(reverse("tenants:audit_list")).status_code == 403

@@ -1,0 +1,57 @@
+"""Support staff: two-factor first, read everything, change nothing, every look audited."""
+
+from allauth.mfa.models import Authenticator
+from django.urls import reverse
+
+from tenants.models import AuditEvent
+
+
+def _with_totp(user):
+    Authenticator.objects.create(user=user, type=Authenticator.Type.TOTP, data={"secret": "x"})
+    return user
+
+
+def test_staff_must_enable_two_factor_before_support_pages(client, staff_user):
+    client.force_login(staff_user)
+    response = client.get(reverse("support:organization_list"))
+    assert response.status_code == 302
+    assert response.url == reverse("mfa_activate_totp")
+
+
+def test_people_who_are_not_staff_get_not_found(admin_client):
+    assert admin_client.get(reverse("support:organization_list")).status_code == 404
+    assert admin_client.get(reverse("support:audit_list")).status_code == 404
+
+
+def test_staff_read_every_organization_and_each_look_is_audited(client, staff_user, acme, globex):
+    client.force_login(_with_totp(staff_user))
+    listing = client.get(reverse("support:organization_list")).content.decode()
+    assert "Acme" in listing and "Globex" in listing
+    detail = client.get(reverse("support:organization_detail", args=[globex.organization.pk])).content.decode()
+    assert globex.site.name in detail and globex.admin.email in detail
+    look = AuditEvent.objects.get(action="support.viewed", organization=globex.organization)
+    assert look.actor_user == staff_user
+
+    found = client.get(reverse("support:organization_list"), {"q": acme.site.url}).context["organizations"]
+    assert [o.name for o in found] == ["Acme"]
+
+
+def test_support_filters_the_trail_across_organizations(client, staff_user, acme, globex):
+    from tenants import services
+
+    services.tenant_remove(tenant=globex.tenant, acting_user=globex.admin)
+    services.tenant_remove(tenant=acme.tenant, acting_user=acme.admin)
+    client.force_login(_with_totp(staff_user))
+    response = client.get(
+        reverse("support:audit_list"),
+        {"organization": globex.organization.pk, "action": "tenant.removed", "actor": globex.admin.email[:8]},
+    )
+    events = list(response.context["page"].object_list)
+    assert [(e.organization, e.action) for e in events] == [(globex.organization, "tenant.removed")]
+
+
+def test_staff_change_nothing_in_organizations_they_are_not_members_of(client, staff_user, acme):
+    client.force_login(_with_totp(staff_user))
+    # No membership: the organization pages are not theirs; the site stays.
+    client.post(reverse("tenants:site_remove", args=[acme.site.pk]))
+    assert acme.site.__class__.objects.filter(pk=acme.site.pk).exists()

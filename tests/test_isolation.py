@@ -1,0 +1,84 @@
+"""Every URL that takes an object id, tried by Acme's admin with Globex's ids: 404 or 403.
+
+The walk covers every pattern of the project, so a new view that forgets to scope its
+lookup through the signed-in member's organization fails here. A new URL keyword must be
+added to OTHER_ORG_IDS (or, for capability links that are meant to be shared, to
+CAPABILITY_URLS with the reason).
+"""
+
+from datetime import timedelta
+
+import pytest
+from django.urls import URLPattern, URLResolver, get_resolver, reverse
+from django.utils import timezone
+
+from tenants.models import AtlassianSite, Invitation, Membership, MicrosoftTenant
+
+# Namespaces that are not organization-scoped: allauth's own account pages (scoped to
+# the signed-in user by allauth), Django's admin (superusers only), and the sandbox
+# (a stand-in for Microsoft and Atlassian, not part of the portal).
+UNSCOPED_PREFIXES = ("accounts/", "django-admin/", "_sandbox/")
+
+# URLs whose argument is a bearer capability meant to be opened by someone outside the
+# organization; each checks its own signature, expiry and single use (tested elsewhere).
+CAPABILITY_URLS = {
+    "tenants:invitation_accept": "an emailed, signed invitation link",
+}
+
+
+def _invitation(world):
+    return Invitation.objects.create(
+        organization=world.organization,
+        email="someone@globex.example",
+        invited_by=world.admin,
+        expires_at=timezone.now() + timedelta(days=1),
+    )
+
+
+OTHER_ORG_IDS = {
+    "organization_id": lambda w: w.organization.pk,
+    "site_id": lambda w: w.site.pk,
+    "tenant_id": lambda w: w.tenant.pk,
+    "connection_id": lambda w: w.connection.pk,
+    "membership_id": lambda w: Membership.objects.get(user=w.viewer, organization=w.organization).pk,
+    "invitation_id": lambda w: _invitation(w).pk,
+}
+
+
+def _walk(patterns, prefix="", namespace=""):
+    for p in patterns:
+        if isinstance(p, URLResolver):
+            ns = f"{namespace}{p.namespace}:" if p.namespace else namespace
+            yield from _walk(p.url_patterns, prefix + str(p.pattern), ns)
+        elif isinstance(p, URLPattern):
+            yield prefix + str(p.pattern), f"{namespace}{p.name}", p
+
+
+def _id_patterns():
+    found = []
+    for route, name, pattern in _walk(get_resolver().url_patterns):
+        if route.startswith(UNSCOPED_PREFIXES) or name in CAPABILITY_URLS:
+            continue
+        kwargs = list(pattern.pattern.converters)
+        if kwargs:
+            found.append((name, kwargs))
+    return found
+
+
+def test_the_walk_finds_the_organization_scoped_urls():
+    names = {name for name, _ in _id_patterns()}
+    assert {"tenants:site_detail", "tenants:tenant_remove", "connections:connection_detail"} <= names
+
+
+@pytest.mark.parametrize("name, kwargs", _id_patterns(), ids=[n for n, _ in _id_patterns()])
+def test_another_organizations_ids_are_not_found(name, kwargs, admin_client, acme, globex):
+    missing = [k for k in kwargs if k not in OTHER_ORG_IDS]
+    assert not missing, f"{name} takes {missing}: add them to OTHER_ORG_IDS so isolation is tested"
+    url = reverse(name, kwargs={k: OTHER_ORG_IDS[k](globex) for k in kwargs})
+    statuses = {method: getattr(admin_client, method)(url).status_code for method in ("get", "post")}
+    assert set(statuses.values()) <= {403, 404, 405}, f"{url} answered {statuses} to another organization"
+    assert {403, 404} & set(statuses.values()), f"{url} answered {statuses}"
+    # And nothing of Globex's changed.
+    assert AtlassianSite.objects.filter(pk=globex.site.pk).exists()
+    assert MicrosoftTenant.objects.filter(pk=globex.tenant.pk).exists()
+    assert Membership.objects.filter(organization=globex.organization).count() == 2
