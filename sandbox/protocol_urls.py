@@ -21,3 +21,8 @@ else:
     urlpatterns.append(path("", include("sandbox.atlassian.urls")))
 
 urlpatterns.append(path("", include("sandbox.microsoft.urls")))
+
+handler400 = "sandbox.views.bad_request"
+handler403 = "sandbox.views.permission_denied"
+handler404 = "sandbox.views.not_found"
+handler500 = "sandbox.views.server_error"
