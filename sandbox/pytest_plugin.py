@@ -41,6 +41,8 @@ def sandbox(transactional_db, settings, sandbox_server, monkeypatch):
     monkeypatch.delenv("CURL_CA_BUNDLE", raising=False)
     point_settings(settings, sandbox_server.origin, sandbox_server.ca_bundle)
     yield Sandbox(
-        origin=sandbox_server.origin, browser_origin=sandbox_server.browser_origin,
-        ca_bundle=sandbox_server.ca_bundle, tenants=tenant_infos(),
+        origin=sandbox_server.origin,
+        browser_origin=sandbox_server.browser_origin,
+        ca_bundle=sandbox_server.ca_bundle,
+        tenants=tenant_infos(),
     )

@@ -39,8 +39,7 @@ def _redirect(response):
     return response.headers["Location"] if response.status_code in (301, 302, 303, 307, 308) else None
 
 
-def sign_in(url, username, password, *, consent="accept", for_organization=False, session=None,
-            stop_prefix=None):
+def sign_in(url, username, password, *, consent="accept", for_organization=False, session=None, stop_prefix=None):
     """Open a sign-in URL (authorize or adminconsent) and go through the pages like a user.
 
     Returns the URL the sandbox finally redirects to (the app's redirect URI with code/error).
@@ -125,8 +124,12 @@ class Sandbox:
         import msal
 
         return msal.ConfidentialClientApplication(
-            self.client_id, client_credential=self.client_secret, authority=self.authority(tenant),
-            instance_discovery=False, verify=self.ca_bundle, **kwargs,
+            self.client_id,
+            client_credential=self.client_secret,
+            authority=self.authority(tenant),
+            instance_discovery=False,
+            verify=self.ca_bundle,
+            **kwargs,
         )
 
     def http(self):
@@ -154,12 +157,18 @@ class Sandbox:
     def grant_admin_consent(self, tenant, **kwargs):
         info = self.tenants[tenant]
         admin = self.user(tenant, info.admin[0])
-        return directory.grant_admin_consent(tenant=admin.tenant, app=App.objects.get(pk=self.client_id),
-                                             admin=admin, **kwargs)
+        return directory.grant_admin_consent(
+            tenant=admin.tenant, app=App.objects.get(pk=self.client_id), admin=admin, **kwargs
+        )
 
     def revoke(self, tenant, permission=None, *, application=True, delegated=True, client_id=None):
-        return directory.revoke(tenant=self.tenant(tenant), app=App.objects.get(pk=client_id or self.client_id),
-                                permission=permission, application=application, delegated=delegated)
+        return directory.revoke(
+            tenant=self.tenant(tenant),
+            app=App.objects.get(pk=client_id or self.client_id),
+            permission=permission,
+            application=application,
+            delegated=delegated,
+        )
 
     def delete_user(self, tenant, username):
         return directory.delete_user(self.user(tenant, username))
@@ -198,8 +207,12 @@ def tenant_infos():
         member = users.filter(is_admin=False, user_type="Member").exclude(mail=None).first()
         short = initial.split(".")[0]
         infos[short] = TenantInfo(
-            id=str(tenant.pk), name=tenant.display_name, domain=default, initial_domain=initial,
-            admin=(admin.user_principal_name, admin.password), user=(member.user_principal_name, member.password),
+            id=str(tenant.pk),
+            name=tenant.display_name,
+            domain=default,
+            initial_domain=initial,
+            admin=(admin.user_principal_name, admin.password),
+            user=(member.user_principal_name, member.password),
             domains=[d.name for d in domains],
         )
     return infos
@@ -217,4 +230,3 @@ def point_settings(settings_obj, origin, ca_bundle):
     settings_obj.MICROSOFT_CLIENT_SECRET = defaults.MICROSOFT_CLIENT_SECRET
     settings_obj.ATLASSIAN_CLIENT_ID = defaults.ATLASSIAN_CLIENT_ID
     settings_obj.ATLASSIAN_CLIENT_SECRET = defaults.ATLASSIAN_CLIENT_SECRET
-

@@ -26,10 +26,50 @@ from .models import (
 
 PASSWORD = "Sandbox-Pass-1"  # every seeded user; sandbox only
 ADMIN_PASSWORD = "Sandbox-Admin-1"
-FIRST = ["Alice", "Bob", "Carol", "Dave", "Erin", "Frank", "Grace", "Heidi", "Ivan", "Judy", "Mallory",
-         "Niaj", "Olivia", "Peggy", "Rupert", "Sybil", "Trent", "Victor", "Walter", "Zoe"]
-LAST = ["Smith", "Jones", "Brown", "Garcia", "Miller", "Davis", "Martin", "Lopez", "Clark", "Lewis", "Walker",
-        "Young", "King", "Wright", "Hill", "Green", "Adams", "Baker", "Nelson", "Carter"]
+FIRST = [
+    "Alice",
+    "Bob",
+    "Carol",
+    "Dave",
+    "Erin",
+    "Frank",
+    "Grace",
+    "Heidi",
+    "Ivan",
+    "Judy",
+    "Mallory",
+    "Niaj",
+    "Olivia",
+    "Peggy",
+    "Rupert",
+    "Sybil",
+    "Trent",
+    "Victor",
+    "Walter",
+    "Zoe",
+]
+LAST = [
+    "Smith",
+    "Jones",
+    "Brown",
+    "Garcia",
+    "Miller",
+    "Davis",
+    "Martin",
+    "Lopez",
+    "Clark",
+    "Lewis",
+    "Walker",
+    "Young",
+    "King",
+    "Wright",
+    "Hill",
+    "Green",
+    "Adams",
+    "Baker",
+    "Nelson",
+    "Carter",
+]
 BATCH = 5000
 
 # name, initial domain label, extra verified domains, unverified domains, consented by the admin
@@ -47,9 +87,11 @@ def _uuid(rng):
 def _user(rng, tenant, seq, **fields):
     first, last = fields.pop("first", None), fields.pop("last", None)
     values = {
-        "given_name": first, "surname": last,
+        "given_name": first,
+        "surname": last,
         "display_name": f"{first} {last}" if first else fields.get("user_principal_name"),
-        "password": PASSWORD, "change_seq": seq,
+        "password": PASSWORD,
+        "change_seq": seq,
     }
     values.update(fields)
     return DirectoryUser(id=_uuid(rng), tenant=tenant, **values)
@@ -58,22 +100,44 @@ def _user(rng, tenant, seq, **fields):
 def _awkward_users(rng, tenant, domain, initial, seq):
     """The cases a sync or a matcher must survive, one of each."""
     cases = [
-        dict(first="Admin", last="User", user_principal_name=f"admin@{domain}", mail=f"admin@{domain}",
-             is_admin=True, password=ADMIN_PASSWORD, job_title="Global Administrator"),
+        dict(
+            first="Admin",
+            last="User",
+            user_principal_name=f"admin@{domain}",
+            mail=f"admin@{domain}",
+            is_admin=True,
+            password=ADMIN_PASSWORD,
+            job_title="Global Administrator",
+        ),
         dict(first="Alice", last="Member", user_principal_name=f"alice@{domain}", mail=f"alice@{domain}"),
         # Same address, different case in mail and UPN.
         dict(first="Bob", last="Case", user_principal_name=f"bob.case@{domain}", mail=f"Bob.Case@{domain.upper()}"),
         # Mail unlike the UPN.
         dict(first="Carol", last="Alias", user_principal_name=f"c.alias@{initial}", mail=f"carol.alias@{domain}"),
         # A guest from another organization.
-        dict(first="Dave", last="Guest", user_principal_name=f"dave_partner.example#EXT#@{initial}",
-             mail="dave@partner.example", user_type="Guest"),
+        dict(
+            first="Dave",
+            last="Guest",
+            user_principal_name=f"dave_partner.example#EXT#@{initial}",
+            mail="dave@partner.example",
+            user_type="Guest",
+        ),
         # No mailbox.
         dict(first="Erin", last="Nomail", user_principal_name=f"erin.nomail@{domain}", mail=None),
-        dict(first="Frank", last="Disabled", user_principal_name=f"frank.disabled@{domain}",
-             mail=f"frank.disabled@{domain}", account_enabled=False),
-        dict(first="Grace", last="Deleted", user_principal_name=f"grace.deleted@{domain}",
-             mail=f"grace.deleted@{domain}", deleted=True),
+        dict(
+            first="Frank",
+            last="Disabled",
+            user_principal_name=f"frank.disabled@{domain}",
+            mail=f"frank.disabled@{domain}",
+            account_enabled=False,
+        ),
+        dict(
+            first="Grace",
+            last="Deleted",
+            user_principal_name=f"grace.deleted@{domain}",
+            mail=f"grace.deleted@{domain}",
+            deleted=True,
+        ),
     ]
     users = []
     for case in cases:
@@ -87,32 +151,50 @@ def _generated_users(rng, tenant, domain, count, seq):
         first, last = FIRST[rng.randrange(len(FIRST))], LAST[rng.randrange(len(LAST))]
         local = f"{first}.{last}{i}".lower()
         seq += 1
-        yield _user(rng, tenant, seq, first=first, last=last, user_principal_name=f"{local}@{domain}",
-                    mail=f"{local}@{domain}", job_title=rng.choice(["Engineer", "Support", "Sales", None]))
+        yield _user(
+            rng,
+            tenant,
+            seq,
+            first=first,
+            last=last,
+            user_principal_name=f"{local}@{domain}",
+            mail=f"{local}@{domain}",
+            job_title=rng.choice(["Engineer", "Support", "Sales", None]),
+        )
 
 
 def _teams(rng, tenant, members, serial):
     """Two teams with channels and messages; `serial` keeps message ids unique across tenants."""
     start = datetime.datetime(2026, 1, 5, 9, 0, tzinfo=datetime.UTC)
-    for t, (name, channels) in enumerate([("Service Desk", ["General", "Incidents", "Changes"]),
-                                          ("Engineering", ["General", "Releases"])]):
-        team = Team.objects.create(id=_uuid(rng), tenant=tenant, display_name=name,
-                                   description=f"The {name.lower()} team")
+    for t, (name, channels) in enumerate(
+        [("Service Desk", ["General", "Incidents", "Changes"]), ("Engineering", ["General", "Releases"])]
+    ):
+        team = Team.objects.create(
+            id=_uuid(rng), tenant=tenant, display_name=name, description=f"The {name.lower()} team"
+        )
         team.members.set(members[: 4 + t])
         for c, channel_name in enumerate(channels):
             channel = Channel.objects.create(
-                id=f"19:{rng.getrandbits(128):032x}@thread.tacv2", team=team, display_name=channel_name,
-                description=f"{channel_name} of {name}", created=start + datetime.timedelta(days=c),
+                id=f"19:{rng.getrandbits(128):032x}@thread.tacv2",
+                team=team,
+                display_name=channel_name,
+                description=f"{channel_name} of {name}",
+                created=start + datetime.timedelta(days=c),
             )
             messages = []
             for m in range(12):
                 author = members[m % len(members)]
                 created = start + datetime.timedelta(days=c, hours=m)
-                messages.append(ChannelMessage(
-                    id=str(int(created.timestamp() * 1000) + next(serial)), channel=channel, created=created, from_user=author,
-                    content=f"<p>Message {m} in {channel_name}</p>",
-                    mentions=[str(members[(m + 1) % len(members)].pk)] if m % 3 == 0 else [],
-                ))
+                messages.append(
+                    ChannelMessage(
+                        id=str(int(created.timestamp() * 1000) + next(serial)),
+                        channel=channel,
+                        created=created,
+                        from_user=author,
+                        content=f"<p>Message {m} in {channel_name}</p>",
+                        mentions=[str(members[(m + 1) % len(members)].pk)] if m % 3 == 0 else [],
+                    )
+                )
             ChannelMessage.objects.bulk_create(messages)
 
 

@@ -20,8 +20,9 @@ def test_tls_origin_trusted_with_the_ca_bundle_only(sandbox):
 def test_server_certificate_names_loopback(sandbox):
     context = ssl.create_default_context(cafile=sandbox.ca_bundle)
     host_port = sandbox.origin.removeprefix("https://")
-    with urllib.request.urlopen(f"https://localhost:{host_port.split(':')[1]}/common/discovery/v2.0/keys",
-                                context=context, timeout=10) as response:
+    with urllib.request.urlopen(
+        f"https://localhost:{host_port.split(':')[1]}/common/discovery/v2.0/keys", context=context, timeout=10
+    ) as response:
         assert response.status == 200
 
 
@@ -36,9 +37,16 @@ def test_every_request_is_logged_with_client_id_and_status(sandbox):
     tenant = sandbox.tenants["contoso"].id
     http = sandbox.http()
     http.get(f"{sandbox.origin}/{tenant}/v2.0/.well-known/openid-configuration", timeout=10)
-    http.post(f"{sandbox.origin}/{tenant}/oauth2/v2.0/token",
-              data={"client_id": sandbox.client_id, "client_secret": "wrong", "grant_type": "client_credentials",
-                    "scope": "https://graph.microsoft.com/.default"}, timeout=10)
+    http.post(
+        f"{sandbox.origin}/{tenant}/oauth2/v2.0/token",
+        data={
+            "client_id": sandbox.client_id,
+            "client_secret": "wrong",
+            "grant_type": "client_credentials",
+            "scope": "https://graph.microsoft.com/.default",
+        },
+        timeout=10,
+    )
     rows = requestlog.entries(path_contains="/oauth2/v2.0/token")
     assert [(r.method, r.status, r.client_id) for r in rows] == [("POST", 401, sandbox.client_id)]
     assert requestlog.entries(path_contains="openid-configuration")[0].port == "tls"

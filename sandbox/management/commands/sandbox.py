@@ -43,8 +43,7 @@ class Command(BaseCommand):
         seed = sub.add_parser("seed", help="replace the sandbox data with deterministic data")
         seed.add_argument("--seed", type=int, default=1)
         seed.add_argument("--users", type=int, default=20, help="generated users per tenant")
-        seed.add_argument("--big-tenant-users", type=int, default=None,
-                          help="users in the last tenant (e.g. 100000)")
+        seed.add_argument("--big-tenant-users", type=int, default=None, help="users in the last tenant (e.g. 100000)")
         seed.add_argument("--atlassian-size", type=int, default=20)
         info = sub.add_parser("info", help="base URLs, CA, apps, tenants, sites")
         info.add_argument("--json", action="store_true")
@@ -52,8 +51,9 @@ class Command(BaseCommand):
         fault.add_argument("op", choices=["set", "clear", "list"])
         fault.add_argument("kind", nargs="?", choices=[k.value for k in faults.Kind])
         fault.add_argument("target", nargs="?", help="tenant GUID or domain, site name, tenant:<id>, site:<n>, *")
-        fault.add_argument("--param", action="append", help="name=value, e.g. limit=5 window=60 share=0.5 "
-                           "ms=200 seconds=60")
+        fault.add_argument(
+            "--param", action="append", help="name=value, e.g. limit=5 window=60 share=0.5 ms=200 seconds=60"
+        )
         revoke = sub.add_parser("revoke", help="revoke what a tenant granted an app")
         revoke.add_argument("tenant")
         revoke.add_argument("--app", default=None, help="client id (default: the portal's)")
@@ -100,12 +100,14 @@ class Command(BaseCommand):
             self.stdout.write(json_module.dumps(info, indent=2))
             return
         ms = info["microsoft"]
-        self.stdout.write(f"Sandbox origin {info['origin']} (CA {info['ca_bundle']}), "
-                          f"sign-in pages {info['browser_origin']}")
+        self.stdout.write(
+            f"Sandbox origin {info['origin']} (CA {info['ca_bundle']}), sign-in pages {info['browser_origin']}"
+        )
         self.stdout.write(f"Authority host {ms['authority_host']}  Graph {ms['graph']}")
         for tenant in ms["tenants"]:
-            self.stdout.write(f"- {tenant['display_name']} {tenant['id']} "
-                              f"{', '.join(d['name'] for d in tenant['domains'])}")
+            self.stdout.write(
+                f"- {tenant['display_name']} {tenant['id']} {', '.join(d['name'] for d in tenant['domains'])}"
+            )
             for role in ("admin", "user"):
                 if tenant[role]:
                     self.stdout.write(f"    {role}: {tenant[role]['username']} / {tenant[role]['password']}")
@@ -132,8 +134,13 @@ class Command(BaseCommand):
         if found is None:
             raise CommandError(f"No tenant {tenant}.")
         app_obj = App.objects.get(client_id=app or settings.MICROSOFT_CLIENT_ID)
-        removed = directory.revoke(tenant=found, app=app_obj, permission=permission,
-                                   delegated=only != "application", application=only != "delegated")
+        removed = directory.revoke(
+            tenant=found,
+            app=app_obj,
+            permission=permission,
+            delegated=only != "application",
+            application=only != "delegated",
+        )
         self.stdout.write(f"Revoked {removed} permission(s) of {app_obj.display_name} in {found.display_name}.")
 
     def do_redirect_uri(self, uri, app, **_):
@@ -145,5 +152,7 @@ class Command(BaseCommand):
 
         for row in reversed(RequestLog.objects.order_by("-pk")[:limit]):
             query = f"?{row.query}" if row.query else ""
-            self.stdout.write(f"{row.created:%H:%M:%S} {row.status} {row.method} {row.path}{query[:120]} "
-                              f"{row.client_id} {row.duration_ms}ms")
+            self.stdout.write(
+                f"{row.created:%H:%M:%S} {row.status} {row.method} {row.path}{query[:120]} "
+                f"{row.client_id} {row.duration_ms}ms"
+            )
