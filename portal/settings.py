@@ -143,8 +143,12 @@ DATABASES = {
 }
 DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("CONN_MAX_AGE", default=0))
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
-    # The web server, the worker and the sandbox share one file: wait rather than fail.
-    DATABASES["default"].setdefault("OPTIONS", {}).setdefault("timeout", 20)
+    # The web server, the worker and the sandbox share one file: WAL lets readers and a
+    # writer work at once, IMMEDIATE transactions avoid lock-upgrade deadlocks, and the
+    # timeout makes a writer wait rather than fail.
+    DATABASES["default"].setdefault("OPTIONS", {}).update(
+        {"timeout": 20, "transaction_mode": "IMMEDIATE", "init_command": "PRAGMA journal_mode=WAL;"}
+    )
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_USER_MODEL = "tenants.User"
 
@@ -160,6 +164,8 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
         "data_folder_out": str(_queue_dir),
         "control_folder": str(VAR_DIR / "celery-control"),
     }
+    for _folder in (_queue_dir, VAR_DIR / "celery-control"):
+        _folder.mkdir(parents=True, exist_ok=True)
 CELERY_RESULT_BACKEND = env.str("CELERY_RESULT_BACKEND", default="") or None
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True

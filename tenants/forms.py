@@ -24,7 +24,7 @@ class RoleForm(forms.Form):
 
 class SiteForm(forms.Form):
     url = forms.CharField(
-        label="Site address", max_length=255, help_text="For example https://your-site.atlassian.net"
+        label="Site address", max_length=255, help_text="The address you open Jira or Confluence at."
     )
     name = forms.CharField(max_length=120, required=False, help_text="Defaults to the site's name in the address.")
     products = forms.MultipleChoiceField(

@@ -1,0 +1,115 @@
+"""`manage.py demo`: the whole portal on one machine with no server to install.
+
+Migrates the SQLite database, seeds the sandbox and demo data, then runs side by side:
+the web server, a real Celery worker (with embedded beat) on the filesystem broker, and
+the sandbox's HTTPS server. Prints where to go and how to sign in; Ctrl-C stops all.
+"""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from io import StringIO
+
+from django.conf import settings
+from django.core.management import call_command, get_commands
+from django.core.management.base import BaseCommand, CommandError
+
+from portal.demo_data import DEMO_EMAIL, DEMO_PASSWORD, STAFF_EMAIL, seed_demo
+
+
+class Command(BaseCommand):
+    help = "Run the portal with the sandbox, a Celery worker and demo data (for a first look)."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--host", default=os.environ.get("HOST", "127.0.0.1"))
+        parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", "8000")))
+        parser.add_argument("--no-serve", action="store_true", help="Set up and seed, then exit.")
+
+    def handle(self, *args, host, port, no_serve, **options):
+        if not settings.DEBUG:
+            raise CommandError("The demo runs with DEBUG=true (it serves static files and prints emails).")
+        settings.VAR_DIR.mkdir(parents=True, exist_ok=True)
+        call_command("migrate", interactive=False, verbosity=0)
+        info = self._seed_sandbox()
+        seed_demo(sites=info.get("demo_sites", []), tenants=info.get("demo_tenants", []))
+        if no_serve:
+            self.stdout.write("Demo data ready.")
+            return
+        self._serve(host, port, info)
+
+    def _seed_sandbox(self):
+        if not settings.SANDBOX_ENABLED or "sandbox" not in get_commands():
+            return {}
+        call_command("sandbox", "seed", verbosity=0)
+        out = StringIO()
+        call_command("sandbox", "info", "--json", stdout=out)
+        return json.loads(out.getvalue() or "{}")
+
+    def _serve(self, host, port, info):
+        python = sys.executable
+        children = {
+            "web": [python, "manage.py", "runserver", f"{host}:{port}", "--noreload", "--skip-checks"],
+            "worker": [python, "-m", "celery", "-A", "portal", "worker", "--beat", "--concurrency=2",
+                       "--loglevel=WARNING", "--schedule", str(settings.VAR_DIR / "celerybeat-schedule")],
+        }
+        if settings.SANDBOX_ENABLED and "sandbox" in get_commands():
+            children["sandbox"] = [python, "manage.py", "sandbox", "serve"]
+        processes = {name: subprocess.Popen(cmd, cwd=settings.BASE_DIR) for name, cmd in children.items()}
+
+        def stop(*_):
+            for process in processes.values():
+                if process.poll() is None:
+                    process.terminate()
+            for process in processes.values():
+                try:
+                    process.wait(timeout=10)
+                except subprocess.TimeoutExpired:
+                    process.kill()
+
+        signal.signal(signal.SIGTERM, lambda *_: (stop(), sys.exit(0)))
+        try:
+            self._wait_until_up(f"http://{host}:{port}/healthz", processes)
+            self._banner(host, port, info)
+            while all(p.poll() is None for p in processes.values()):
+                time.sleep(0.5)
+            dead = [name for name, p in processes.items() if p.poll() is not None]
+            raise CommandError(f"The {', '.join(dead)} process stopped; see its output above.")
+        except KeyboardInterrupt:
+            self.stdout.write("\nStopping…")
+        finally:
+            stop()
+
+    def _wait_until_up(self, url, processes, timeout=90):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if any(p.poll() is not None for p in processes.values()):
+                return
+            try:
+                with urllib.request.urlopen(url, timeout=2):  # noqa: S310 (our own loopback URL)
+                    return
+            except OSError as exc:
+                # 503 from /healthz still means the web server answers.
+                if getattr(exc, "code", None):
+                    return
+                time.sleep(0.5)
+
+    def _banner(self, host, port, info):
+        url = f"http://{host}:{port}/"
+        lines = [
+            "",
+            "  Connections portal is running",
+            f"    open        {url}",
+            f"    sign in     {DEMO_EMAIL}  /  {DEMO_PASSWORD}",
+            f"    support     {STAFF_EMAIL}  /  {DEMO_PASSWORD}  (asks for two-factor set-up first)",
+        ]
+        if info:
+            lines += [
+                f"    sandbox     {info.get('urls', {}).get('origin', '')}  (a local Microsoft + Atlassian)",
+                f"                its admin page: {url}_sandbox/",
+            ]
+        lines += ["    emails      are printed here (verification, invitations)", "    stop        Ctrl-C", ""]
+        self.stdout.write(self.style.SUCCESS("\n".join(lines)))
