@@ -60,6 +60,7 @@ PORTAL_APPLICATION_PERMISSIONS = [
     "Domain.Read.All",
     "Organization.Read.All",
     "Application.Read.All",
+    "DelegatedPermissionGrant.Read.All",
 ]
 PORTAL_DELEGATED_SCOPES = [
     "User.Read",
