@@ -20,6 +20,28 @@ from django.core.management.base import BaseCommand, CommandError
 
 from portal.demo_data import DEMO_EMAIL, DEMO_PASSWORD, STAFF_EMAIL, seed_demo
 
+# The sandbox names products as Atlassian does; the portal's choices are shorter.
+_PRODUCTS = {"jira-software": "jira", "jira": "jira", "confluence": "confluence",
+             "jira-servicedesk": "jsm", "jira-service-management": "jsm", "jsm": "jsm"}
+
+
+def _sandbox_records(info):
+    """The sandbox's tenants and sites, as the demo organization registers them."""
+    tenants = [
+        {"tenant_id": t["id"], "display_name": t["display_name"], "domains": [d["name"] for d in t["domains"]]}
+        for t in info.get("microsoft", {}).get("tenants", [])
+    ]
+    sites = [
+        {
+            "url": s["url"],
+            "name": s["name"],
+            "products": sorted({_PRODUCTS[p] for p in s.get("products", []) if p in _PRODUCTS}) or ["jira"],
+            "cloud_id": s.get("cloud_id") or s.get("id", ""),
+        }
+        for s in info.get("atlassian", {}).get("sites", [])
+    ]
+    return {"sites": sites, "tenants": tenants}
+
 
 class Command(BaseCommand):
     help = "Run the portal with the sandbox, a Celery worker and demo data (for a first look)."
@@ -35,7 +57,7 @@ class Command(BaseCommand):
         settings.VAR_DIR.mkdir(parents=True, exist_ok=True)
         call_command("migrate", interactive=False, verbosity=0)
         info = self._seed_sandbox()
-        seed_demo(sites=info.get("demo_sites", []), tenants=info.get("demo_tenants", []))
+        seed_demo(**_sandbox_records(info))
         if no_serve:
             self.stdout.write("Demo data ready.")
             return
@@ -108,7 +130,7 @@ class Command(BaseCommand):
         ]
         if info:
             lines += [
-                f"    sandbox     {info.get('urls', {}).get('origin', '')}  (a local Microsoft + Atlassian)",
+                f"    sandbox     {info.get('origin', '')}  (a local Microsoft + Atlassian)",
                 f"                its admin page: {url}_sandbox/",
             ]
         lines += ["    emails      are printed here (verification, invitations)", "    stop        Ctrl-C", ""]
