@@ -7,6 +7,7 @@ so views build absolute URLs (nextLink, discovery) for whatever ports are in use
 """
 
 import logging
+import signal
 import ssl
 import threading
 import time
@@ -143,9 +144,15 @@ def start_in_thread(host=None, port=None, browser_port=None) -> ServerHandle:
     )
 
 
+def _interrupt(signum, frame):
+    raise KeyboardInterrupt
+
+
 def serve_forever(host=None, port=None, browser_port=None, stdout=None):
     """Blocking: `manage.py sandbox serve` (the demo)."""
     handle = start_in_thread(host, port, browser_port)
+    # `docker stop`, `kill`: shut the servers down the same way as Ctrl-C.
+    signal.signal(signal.SIGTERM, _interrupt)
     if stdout:
         stdout.write(
             f"Sandbox serving {handle.origin} (APIs, TLS; trust {handle.ca_bundle}) "
