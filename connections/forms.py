@@ -2,10 +2,17 @@ from django import forms
 
 from tenants.models import AtlassianSite, MicrosoftTenant
 
+from .permissions import FEATURE_CHOICES
+
 
 class ConnectionForm(forms.Form):
     site = forms.ModelChoiceField(queryset=AtlassianSite.objects.none(), empty_label="Choose a site")
     tenant = forms.ModelChoiceField(queryset=MicrosoftTenant.objects.none(), empty_label="Choose a tenant")
+    features = forms.MultipleChoiceField(
+        choices=FEATURE_CHOICES,
+        widget=forms.CheckboxSelectMultiple,
+        help_text="The connection asks for exactly the permissions these need, and nothing more.",
+    )
 
     def __init__(self, *args, organization, **kwargs):
         super().__init__(*args, **kwargs)

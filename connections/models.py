@@ -1,10 +1,19 @@
-"""The link between an Atlassian site and a Microsoft tenant of one organization."""
+"""What links the two sides: connections, the permissions granted for them, credentials.
+
+Kept apart on purpose (learned from Sentry): the external installs (tenants app), the
+link between them (Connection), and the credential (Credential: encrypted, never
+rendered, never logged).
+"""
+
+from datetime import timedelta
 
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
 from tenants.models import AtlassianSite, MicrosoftTenant, Organization
+
+from . import crypto
 
 
 class Connection(models.Model):
@@ -19,6 +28,9 @@ class Connection(models.Model):
     site = models.ForeignKey(AtlassianSite, on_delete=models.CASCADE, related_name="connections")
     tenant = models.ForeignKey(MicrosoftTenant, on_delete=models.CASCADE, related_name="connections")
     status = models.CharField(max_length=32, choices=Status.choices, default=Status.PENDING_CONSENT)
+    # Keys of connections.permissions.FEATURES: what this connection is for, and so what
+    # it may ask for (least privilege).
+    features = models.JSONField(default=list, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(auto_now=True)
     created_by = models.ForeignKey(
@@ -33,3 +45,137 @@ class Connection(models.Model):
 
     def __str__(self):
         return f"{self.site} ↔ {self.tenant}"
+
+
+class Provider(models.TextChoices):
+    MICROSOFT = "microsoft", "Microsoft Graph"
+    ATLASSIAN = "atlassian", "Atlassian"
+
+
+class PermissionKind(models.TextChoices):
+    DELEGATED = "delegated", "Delegated"
+    APPLICATION = "application", "Application"
+    SCOPE = "scope", "OAuth scope"
+
+
+class PermissionGrant(models.Model):
+    """One permission of one connection: requested, granted, observed.
+
+    requested: what the portal asked for (from the features' needs); granted: what the
+    provider said it granted (a consent callback, a token response's `scope`); observed:
+    what a token the portal fetched itself actually carries (`roles`, `scp`, scopes).
+    Only `observed` is trusted for the connection's status; drift between the three is shown.
+    """
+
+    connection = models.ForeignKey(Connection, on_delete=models.CASCADE, related_name="grants")
+    provider = models.CharField(max_length=16, choices=Provider.choices)
+    kind = models.CharField(max_length=16, choices=PermissionKind.choices)
+    name = models.CharField(max_length=120)
+
+    requested_at = models.DateTimeField(null=True, blank=True)
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    # The consent link (or direct consent) that asked for it; set by the Microsoft flow.
+    consent_request_id = models.BigIntegerField(null=True, blank=True)
+
+    granted_at = models.DateTimeField(null=True, blank=True)
+    granted_by_name = models.CharField(max_length=255, blank=True)
+    granted_by_upn = models.CharField(max_length=255, blank=True)
+    granted_by_oid = models.CharField(max_length=64, blank=True)
+    redirect_uri = models.URLField(max_length=500, blank=True)
+    cloud = models.CharField(max_length=16, blank=True)
+
+    observed = models.BooleanField(default=False)
+    observed_at = models.DateTimeField(null=True, blank=True)
+
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["provider", "kind", "name"]
+        constraints = [
+            models.UniqueConstraint(fields=["connection", "provider", "kind", "name"], name="grant_unique"),
+        ]
+
+    def __str__(self):
+        return f"{self.name} ({self.get_kind_display().lower()})"
+
+    @property
+    def state(self):
+        """In words, for the grant table."""
+        if self.observed:
+            return "observed"
+        if self.revoked_at:
+            return "revoked"
+        if self.granted_at:
+            return "granted, not observed"
+        return "requested" if self.requested_at else "not requested"
+
+
+class Credential(models.Model):
+    """Tokens the portal keeps, encrypted. Belongs to a connection (Microsoft delegated
+    tokens) or to a site (Atlassian OAuth tokens or an API token).
+
+    Never rendered, logged or put in audit details: read the secrets through the
+    properties below only where a client is built.
+    """
+
+    class Kind(models.TextChoices):
+        MICROSOFT_DELEGATED = "microsoft_delegated", "Microsoft delegated token"
+        ATLASSIAN_OAUTH = "atlassian_oauth", "Atlassian OAuth 2.0 token"
+        ATLASSIAN_API_TOKEN = "atlassian_api_token", "Atlassian API token"
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="credentials")
+    connection = models.ForeignKey(
+        Connection, on_delete=models.CASCADE, null=True, blank=True, related_name="credentials"
+    )
+    site = models.ForeignKey(
+        AtlassianSite, on_delete=models.CASCADE, null=True, blank=True, related_name="credentials"
+    )
+    kind = models.CharField(max_length=32, choices=Kind.choices)
+    # Whose credential: a UPN, an Atlassian account's email, or the API token's email.
+    principal = models.CharField(max_length=255, blank=True)
+    principal_id = models.CharField(max_length=128, blank=True)
+    scopes = models.JSONField(default=list, blank=True)
+    _access_token = models.TextField(db_column="access_token", blank=True)
+    _refresh_token = models.TextField(db_column="refresh_token", blank=True)
+    expires_at = models.DateTimeField(null=True, blank=True)
+    last_refreshed_at = models.DateTimeField(null=True, blank=True)
+    last_error = models.CharField(max_length=500, blank=True)
+    last_error_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(connection__isnull=False) | models.Q(site__isnull=False),
+                name="credential_has_owner",
+            ),
+        ]
+
+    def __str__(self):
+        # Never the secret itself.
+        return f"{self.get_kind_display()} for {self.principal or 'unknown principal'}"
+
+    def __repr__(self):
+        return f"<Credential {self.pk} {self.kind}>"
+
+    @property
+    def access_token(self):
+        return crypto.decrypt(self._access_token)
+
+    @access_token.setter
+    def access_token(self, value):
+        self._access_token = crypto.encrypt(value or "")
+
+    @property
+    def refresh_token(self):
+        return crypto.decrypt(self._refresh_token)
+
+    @refresh_token.setter
+    def refresh_token(self, value):
+        self._refresh_token = crypto.encrypt(value or "")
+
+    def is_stale(self, margin_seconds=300):
+        return self.expires_at is None or self.expires_at <= timezone.now() + timedelta(seconds=margin_seconds)

@@ -2,16 +2,37 @@
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
+from django.utils import timezone
 
 from tenants.audit import audit_record
 from tenants.models import AuditAction
 from tenants.services import _require_admin
 
-from .models import Connection
+from . import permissions
+from .models import Connection, PermissionGrant, Provider
+
+
+def grants_request(*, connection, acting_user, consent_request_id=None):
+    """Record, as requested, every Graph permission the connection's features need.
+
+    Idempotent: existing rows keep their granted/observed state and get the new request's
+    time and author; permissions no feature needs any more are left as they are (their
+    history matters), and simply no longer count towards the connection's status.
+    """
+    now = timezone.now()
+    for permission in permissions.graph_permissions(connection.features):
+        grant, _ = PermissionGrant.objects.get_or_create(
+            connection=connection, provider=Provider.MICROSOFT, kind=permission.kind, name=permission.name
+        )
+        grant.requested_at = now
+        grant.requested_by = acting_user
+        if consent_request_id is not None:
+            grant.consent_request_id = consent_request_id
+        grant.save(update_fields=["requested_at", "requested_by", "consent_request_id"])
 
 
 @transaction.atomic
-def connection_create(*, site, tenant, acting_user):
+def connection_create(*, site, tenant, acting_user, features=()):
     """Link a site and a tenant of the same organization; it starts pending consent."""
     if site.organization_id != tenant.organization_id:
         raise ValidationError("A site and a tenant can only be connected within one organization.")
@@ -21,7 +42,11 @@ def connection_create(*, site, tenant, acting_user):
     try:
         with transaction.atomic():
             connection = Connection.objects.create(
-                organization=site.organization, site=site, tenant=tenant, created_by=acting_user
+                organization=site.organization,
+                site=site,
+                tenant=tenant,
+                features=[f for f in features if f in permissions.FEATURES],
+                created_by=acting_user,
             )
     except IntegrityError as exc:  # the same pair connected concurrently
         raise ValidationError(f"{site} is already connected to {tenant}.") from exc
@@ -30,6 +55,7 @@ def connection_create(*, site, tenant, acting_user):
         action=AuditAction.CONNECTION_CREATED,
         actor=acting_user,
         target=connection,
-        details={"site": site.url, "tenant_id": str(tenant.tenant_id)},
+        details={"site": site.url, "tenant_id": str(tenant.tenant_id), "features": connection.features},
     )
+    grants_request(connection=connection, acting_user=acting_user)
     return connection

@@ -9,10 +9,22 @@ from tests.factories import SiteFactory, TenantFactory
 
 def test_admin_connects_a_site_and_a_tenant(admin_client, acme):
     tenant = TenantFactory(organization=acme.organization, display_name="Fabrikam")
-    response = admin_client.post(reverse("connections:connection_new"), {"site": acme.site.pk, "tenant": tenant.pk})
+    response = admin_client.post(
+        reverse("connections:connection_new"),
+        {"site": acme.site.pk, "tenant": tenant.pk, "features": ["user_mapping", "teams_notifications"]},
+    )
     connection = Connection.objects.get(site=acme.site, tenant=tenant)
     assert response.url == reverse("connections:connection_detail", args=[connection.pk])
     assert connection.status == Connection.Status.PENDING_CONSENT
+    # Exactly what the two features need is recorded as requested, nothing more.
+    requested = set(connection.grants.values_list("kind", "name"))
+    assert requested == {
+        ("delegated", "User.Read"),
+        ("delegated", "Team.ReadBasic.All"),
+        ("delegated", "Channel.ReadBasic.All"),
+        ("application", "User.Read.All"),
+    }
+    assert all(g.requested_by == acme.admin and not g.observed for g in connection.grants.all())
     page = admin_client.get(response.url).content.decode()
     assert "Pending consent" in page and "Connection created" in page
     assert AuditEvent.objects.filter(action="connection.created", target_id=str(connection.pk)).exists()
@@ -20,7 +32,8 @@ def test_admin_connects_a_site_and_a_tenant(admin_client, acme):
 
 def test_the_same_pair_cannot_be_connected_twice(admin_client, acme):
     response = admin_client.post(
-        reverse("connections:connection_new"), {"site": acme.site.pk, "tenant": acme.tenant.pk}
+        reverse("connections:connection_new"),
+        {"site": acme.site.pk, "tenant": acme.tenant.pk, "features": ["user_mapping"]},
     )
     assert response.status_code == 200
     assert "already connected" in response.content.decode()
@@ -29,7 +42,8 @@ def test_the_same_pair_cannot_be_connected_twice(admin_client, acme):
 
 def test_another_organizations_site_is_not_a_choice(admin_client, acme, globex):
     response = admin_client.post(
-        reverse("connections:connection_new"), {"site": globex.site.pk, "tenant": acme.tenant.pk}
+        reverse("connections:connection_new"),
+        {"site": globex.site.pk, "tenant": acme.tenant.pk, "features": ["user_mapping"]},
     )
     assert response.status_code == 200
     assert "not one of the available choices" in response.context["form"].errors["site"][0]
@@ -40,7 +54,9 @@ def test_a_site_connects_to_many_tenants_and_a_tenant_to_many_sites(admin_client
     other_site = SiteFactory(organization=acme.organization)
     other_tenant = TenantFactory(organization=acme.organization)
     for site, tenant in [(acme.site, other_tenant), (other_site, acme.tenant), (other_site, other_tenant)]:
-        admin_client.post(reverse("connections:connection_new"), {"site": site.pk, "tenant": tenant.pk})
+        admin_client.post(
+            reverse("connections:connection_new"), {"site": site.pk, "tenant": tenant.pk, "features": ["user_mapping"]}
+        )
     assert Connection.objects.filter(organization=acme.organization).count() == 4
     dashboard = admin_client.get(reverse("tenants:dashboard")).content.decode()
     assert dashboard.count("Pending consent") == 4

@@ -1,0 +1,306 @@
+"""The permission catalog: what each feature of a connection needs, and why.
+
+A connection asks for exactly what its chosen features need (least privilege). The
+consent pages render these tables, so every line is written for the tenant admin who has
+to decide: what it reads, what the portal keeps, and why it is needed.
+
+Names, types and endpoints come from Microsoft's and Atlassian's references (and the
+products described in shared/seeds/); the descriptions are ours.
+"""
+
+from dataclasses import dataclass, field
+
+DELEGATED = "delegated"
+APPLICATION = "application"
+
+
+@dataclass(frozen=True)
+class GraphPermission:
+    name: str
+    kind: str  # DELEGATED or APPLICATION
+    reads: str
+    stores: str
+    why: str
+
+
+@dataclass(frozen=True)
+class AtlassianScope:
+    name: str
+    reads: str
+    why: str
+
+
+@dataclass(frozen=True)
+class Feature:
+    key: str
+    title: str
+    summary: str
+    graph: tuple[GraphPermission, ...] = ()
+    atlassian: tuple[AtlassianScope, ...] = ()
+    products: tuple[str, ...] = field(default=("jira", "confluence", "jsm"))
+
+
+# --- Microsoft Graph permissions ------------------------------------------------------------
+
+USER_READ = GraphPermission(
+    "User.Read",
+    DELEGATED,
+    reads="The signed-in admin's own profile: name, user principal name, object id.",
+    stores="Name, user principal name and object id of whoever granted consent, in the grant record.",
+    why="To record who granted the permissions, and to sign the admin in.",
+)
+TEAM_READBASIC_DELEGATED = GraphPermission(
+    "Team.ReadBasic.All",
+    DELEGATED,
+    reads="Names, descriptions and ids of the teams the signed-in user has joined.",
+    stores="Team id and name of the teams chosen as notification targets.",
+    why="So an admin can pick, in the portal, which team receives notifications.",
+)
+CHANNEL_READBASIC_DELEGATED = GraphPermission(
+    "Channel.ReadBasic.All",
+    DELEGATED,
+    reads="Names, descriptions and ids of channels in those teams.",
+    stores="Channel id and name of the channels chosen as notification targets.",
+    why="So an admin can pick the channel that Jira or Confluence notifications go to.",
+)
+USER_READBASIC_ALL_DELEGATED = GraphPermission(
+    "User.ReadBasic.All",
+    DELEGATED,
+    reads="Basic profiles of people in the organization: display name and email address.",
+    stores="Nothing beyond the Microsoft user id matched to an Atlassian account.",
+    why="To add the right responders to incident chats and meetings.",
+)
+CHAT_CREATE_DELEGATED = GraphPermission(
+    "Chat.Create",
+    DELEGATED,
+    reads="Nothing; it creates group chats as the signed-in user.",
+    stores="The chat id, linked to the incident it was created for.",
+    why="To open an incident chat from the incident view in Jira Service Management.",
+)
+CHATMEMBER_READWRITE_DELEGATED = GraphPermission(
+    "ChatMember.ReadWrite",
+    DELEGATED,
+    reads="Members of chats the signed-in user is in.",
+    stores="Nothing.",
+    why="To add the portal's app and the responders to an incident chat.",
+)
+ONLINE_MEETINGS_DELEGATED = GraphPermission(
+    "OnlineMeetings.ReadWrite",
+    DELEGATED,
+    reads="Online meetings the signed-in user organizes.",
+    stores="The meeting's join link, linked to its incident.",
+    why="To start a Teams meeting for an incident from Jira Service Management.",
+)
+APP_IN_CHAT_DELEGATED = GraphPermission(
+    "TeamsAppInstallation.ReadWriteSelfForChat",
+    DELEGATED,
+    reads="Whether the portal's Teams app is installed in a chat.",
+    stores="Nothing.",
+    why="To install the portal's app in an incident chat so it can post incident updates there.",
+)
+APP_IN_TEAM_DELEGATED = GraphPermission(
+    "TeamsAppInstallation.ReadWriteSelfForTeam",
+    DELEGATED,
+    reads="Whether the portal's Teams app is installed in a team.",
+    stores="Nothing.",
+    why="To install the portal's app in the teams chosen for incident work.",
+)
+CHAT_CREATE_APP = GraphPermission(
+    "Chat.Create",
+    APPLICATION,
+    reads="Nothing; it creates group chats without a signed-in user.",
+    stores="The chat id, linked to its incident.",
+    why="Automation rules open incident chats on their own; as a delegated call the rule's author "
+    "would be added to every chat.",
+)
+CHATMEMBER_READWRITE_APP = GraphPermission(
+    "ChatMember.ReadWrite.All",
+    APPLICATION,
+    reads="Members of the chats the portal's app manages.",
+    stores="Nothing.",
+    why="Automation rules add and remove responders in incident chats without a signed-in user.",
+)
+APP_IN_CHAT_APP = GraphPermission(
+    "TeamsAppInstallation.ReadWriteSelfForChat.All",
+    APPLICATION,
+    reads="Whether the portal's Teams app is installed in a chat.",
+    stores="Nothing.",
+    why="Automation rules install the portal's app in the incident chats they create.",
+)
+USER_READ_ALL_APP = GraphPermission(
+    "User.Read.All",
+    APPLICATION,
+    reads="Every user's id, mail, user principal name and other addresses (only these fields are selected).",
+    stores="Only Microsoft user ids, paired with Atlassian account ids. Email addresses are used for "
+    "matching and not stored, unless your organization turns that on.",
+    why="To match Atlassian accounts with Microsoft 365 users by email, so people are mentioned and "
+    "invited as themselves.",
+)
+TEAM_READBASIC_APP = GraphPermission(
+    "Team.ReadBasic.All",
+    APPLICATION,
+    reads="Names, descriptions, visibility and ids of teams.",
+    stores="Team ids, names and visibility, for choosing which channels to read.",
+    why="To list the teams whose channels are read, without depending on one person's account.",
+)
+CHANNEL_READBASIC_APP = GraphPermission(
+    "Channel.ReadBasic.All",
+    APPLICATION,
+    reads="Names and ids of channels in those teams.",
+    stores="Channel ids and names.",
+    why="To list the channels whose new messages are read.",
+)
+CHANNEL_MESSAGE_READ_APP = GraphPermission(
+    "ChannelMessage.Read.All",
+    APPLICATION,
+    reads="Messages posted in the chosen channels since the last run: id, author id, mentions, time, "
+    "and the text only where the feature needs it.",
+    stores="Message id, author id, the ids of people mentioned and the time; no message text unless "
+    "the feature needs it.",
+    why="To link Teams conversations to the Jira issues and Confluence pages they talk about.",
+)
+EXTERNAL_CONNECTION_APP = GraphPermission(
+    "ExternalConnection.ReadWrite.OwnedBy",
+    APPLICATION,
+    reads="The Microsoft Search connection the portal created, and nothing else.",
+    stores="The connection's id.",
+    why="To create and maintain the Microsoft Search connection that holds Confluence content.",
+)
+EXTERNAL_ITEM_APP = GraphPermission(
+    "ExternalItem.ReadWrite.OwnedBy",
+    APPLICATION,
+    reads="The items the portal itself put into that search connection.",
+    stores="Nothing in the portal; the pages and who may see them are written to Microsoft Search.",
+    why="To index Confluence pages with their permissions, so people find in Microsoft Search only "
+    "what they may see in Confluence.",
+)
+
+# --- Atlassian scopes -------------------------------------------------------------------------
+
+OFFLINE_ACCESS = AtlassianScope(
+    "offline_access",
+    reads="Nothing by itself.",
+    why="Keeps access working without a person signed in (a refresh token).",
+)
+READ_JIRA_WORK = AtlassianScope(
+    "read:jira-work", reads="Projects, issues and their fields.", why="To read issues and list projects."
+)
+WRITE_JIRA_WORK = AtlassianScope(
+    "write:jira-work",
+    reads="Nothing; it adds comments and internal notes.",
+    why="To add Teams chat messages to an incident as internal notes.",
+)
+READ_JIRA_USER = AtlassianScope(
+    "read:jira-user",
+    reads="Account ids, names and, where people allow it, email addresses.",
+    why="To match Atlassian accounts with Microsoft 365 users.",
+)
+CONFLUENCE_SCOPES = (
+    AtlassianScope("read:space:confluence", reads="Spaces: names, keys, ids.", why="To choose what to index."),
+    AtlassianScope("read:page:confluence", reads="Pages and their content.", why="To index the pages."),
+    AtlassianScope(
+        "read:content-details:confluence", reads="Content properties and labels.", why="To index page details."
+    ),
+    AtlassianScope(
+        "read:content.metadata:confluence", reads="Page metadata (versions, dates).", why="For incremental crawls."
+    ),
+    AtlassianScope(
+        "read:permission:confluence",
+        reads="Space permissions and page restrictions.",
+        why="So search results respect who may see each page.",
+    ),
+    AtlassianScope("read:group:confluence", reads="Groups named in permissions.", why="To resolve group permissions."),
+    AtlassianScope(
+        "read:user:confluence", reads="Users named in permissions.", why="To map people to Microsoft 365 users."
+    ),
+    AtlassianScope("search:confluence", reads="CQL search results.", why="To preview and apply the CQL filter."),
+)
+
+# --- Features -------------------------------------------------------------------------------
+
+FEATURES = {
+    f.key: f
+    for f in (
+        Feature(
+            "teams_notifications",
+            "Teams notifications from Jira and Confluence",
+            "Sends Jira and Confluence notifications to chosen Teams channels.",
+            graph=(USER_READ, TEAM_READBASIC_DELEGATED, CHANNEL_READBASIC_DELEGATED),
+            atlassian=(OFFLINE_ACCESS, READ_JIRA_WORK),
+            products=("jira", "confluence"),
+        ),
+        Feature(
+            "jsm_chatops",
+            "Incident chats and meetings (Jira Service Management)",
+            "Creates Teams chats and meetings for incidents, with the responders in them.",
+            graph=(
+                USER_READ,
+                USER_READBASIC_ALL_DELEGATED,
+                TEAM_READBASIC_DELEGATED,
+                CHANNEL_READBASIC_DELEGATED,
+                CHAT_CREATE_DELEGATED,
+                CHATMEMBER_READWRITE_DELEGATED,
+                ONLINE_MEETINGS_DELEGATED,
+                APP_IN_CHAT_DELEGATED,
+                APP_IN_TEAM_DELEGATED,
+                CHAT_CREATE_APP,
+                CHATMEMBER_READWRITE_APP,
+                APP_IN_CHAT_APP,
+                USER_READ_ALL_APP,
+            ),
+            atlassian=(OFFLINE_ACCESS, READ_JIRA_WORK, WRITE_JIRA_WORK, READ_JIRA_USER),
+            products=("jsm",),
+        ),
+        Feature(
+            "user_mapping",
+            "User matching by email",
+            "Pairs each Atlassian account with its Microsoft 365 user, by email address.",
+            graph=(USER_READ, USER_READ_ALL_APP),
+            atlassian=(OFFLINE_ACCESS, READ_JIRA_USER),
+        ),
+        Feature(
+            "channel_knowledge",
+            "Channel knowledge from Teams messages",
+            "Reads new messages in chosen channels and links them to the issues and pages they mention.",
+            graph=(USER_READ, TEAM_READBASIC_APP, CHANNEL_READBASIC_APP, CHANNEL_MESSAGE_READ_APP),
+            atlassian=(OFFLINE_ACCESS, READ_JIRA_WORK),
+        ),
+        Feature(
+            "confluence_search",
+            "Confluence in Microsoft Search",
+            "Indexes Confluence pages into Microsoft Search, with their permissions.",
+            graph=(USER_READ, EXTERNAL_CONNECTION_APP, EXTERNAL_ITEM_APP),
+            atlassian=(OFFLINE_ACCESS, *CONFLUENCE_SCOPES),
+            products=("confluence",),
+        ),
+    )
+}
+
+FEATURE_CHOICES = [(f.key, f.title) for f in FEATURES.values()]
+
+
+def features(keys):
+    return [FEATURES[k] for k in keys if k in FEATURES]
+
+
+def graph_permissions(keys):
+    """The Graph permissions the features need, each once, delegated first."""
+    seen = {}
+    for feature in features(keys):
+        for permission in feature.graph:
+            seen.setdefault((permission.kind, permission.name), permission)
+    return sorted(seen.values(), key=lambda p: (p.kind != DELEGATED, p.name))
+
+
+def delegated_scopes(keys):
+    return [p.name for p in graph_permissions(keys) if p.kind == DELEGATED]
+
+
+def application_permissions(keys):
+    return [p.name for p in graph_permissions(keys) if p.kind == APPLICATION]
+
+
+def atlassian_scopes(keys):
+    """The Atlassian scopes the features need, each once, offline_access last."""
+    names = {s.name for feature in features(keys) for s in feature.atlassian}
+    return sorted(names, key=lambda n: (n == "offline_access", n))
