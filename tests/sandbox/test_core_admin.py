@@ -79,3 +79,9 @@ def test_seed_is_deterministic(sandbox):
 
     seed(seed=1, users=5, atlassian_size=5)
     assert tenant_infos() == sandbox.tenants
+
+
+def test_seed_keep_existing_keeps_grants(sandbox):
+    sandbox.grant_admin_consent("contoso")
+    call_command("sandbox", "seed", "--keep-existing", stdout=StringIO())
+    assert "Chat.Create" in _roles(sandbox, "contoso")

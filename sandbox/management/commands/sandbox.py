@@ -45,6 +45,8 @@ class Command(BaseCommand):
         seed.add_argument("--users", type=int, default=20, help="generated users per tenant")
         seed.add_argument("--big-tenant-users", type=int, default=None, help="users in the last tenant (e.g. 100000)")
         seed.add_argument("--atlassian-size", type=int, default=20)
+        seed.add_argument("--keep-existing", action="store_true",
+                          help="do nothing when sandbox data exists (keeps grants and tokens across demo runs)")
         info = sub.add_parser("info", help="base URLs, CA, apps, tenants, sites")
         info.add_argument("--json", action="store_true")
         fault = sub.add_parser("fault", help="switch faults on or off")
@@ -79,9 +81,13 @@ class Command(BaseCommand):
         directory.ensure_portal_app()
         serve_forever(host, port, browser_port, stdout=self.stdout)
 
-    def do_seed(self, seed, users, big_tenant_users, atlassian_size, **_):
+    def do_seed(self, seed, users, big_tenant_users, atlassian_size, keep_existing=False, **_):
+        from sandbox.microsoft.models import Tenant
         from sandbox.seeding import seed as run_seed
 
+        if keep_existing and Tenant.objects.exists():
+            self.stdout.write("Sandbox data exists; kept (--keep-existing).")
+            return
         started = time.monotonic()
         tenants, atlassian = run_seed(seed, users, big_tenant_users, atlassian_size)
         for tenant in tenants:
