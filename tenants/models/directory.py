@@ -45,10 +45,17 @@ class AtlassianSite(models.Model):
         return [labels.get(p, p) for p in self.products]
 
 
+class MicrosoftCloud(models.TextChoices):
+    PUBLIC = "public", "Microsoft 365 (global)"
+    USGOV = "usgov", "Microsoft 365 US Government (GCC High / DoD)"
+
+
 class MicrosoftTenant(models.Model):
     organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="tenants")
     tenant_id = models.UUIDField("tenant id")
     display_name = models.CharField(max_length=120)
+    # Which national cloud: it decides the login and Graph hosts the portal talks to.
+    cloud = models.CharField(max_length=16, choices=MicrosoftCloud.choices, default=MicrosoftCloud.PUBLIC)
     # [{"name": "contoso.com", "verified": true}, ...]; verification is read from Graph
     # /domains once the tenant has consented, so registered-by-hand domains start unverified.
     domains = models.JSONField(default=list, blank=True)
