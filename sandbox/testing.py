@@ -170,8 +170,8 @@ class Sandbox:
             delegated=delegated,
         )
 
-    def delete_user(self, tenant, username):
-        return directory.delete_user(self.user(tenant, username))
+    def delete_user(self, tenant, username, permanently=False):
+        return directory.delete_user(self.user(tenant, username), permanently=permanently)
 
     def update_user(self, tenant, username, **fields):
         return directory.update_user(self.user(tenant, username), **fields)

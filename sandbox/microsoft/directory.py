@@ -137,5 +137,6 @@ def update_user(user, **fields):
     return user
 
 
-def delete_user(user):
-    return update_user(user, deleted=True)
+def delete_user(user, permanently=False):
+    """Soft delete (delta: reason "changed", restorable for 30 days) or permanent ("deleted")."""
+    return update_user(user, deleted=True, purged=permanently)

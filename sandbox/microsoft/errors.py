@@ -57,9 +57,7 @@ def error_page(request, code, message, status=400):
     )
 
 
-def redirect_error(
-    redirect_uri, *, error, code, message, state=None, response_mode="query", extra=None, request=None
-):
+def redirect_error(redirect_uri, *, error, code, message, state=None, response_mode="query", extra=None, request=None):
     """Back to the app with `error` and `error_description` (and the state it sent)."""
     text, *_ = _describe(code, message)
     params = {"error": error, "error_description": text, **(extra or {})}

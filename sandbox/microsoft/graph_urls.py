@@ -23,9 +23,7 @@ urlpatterns = [
     re_path(rf"^{V}/domains$", tenant_views.domains),
     re_path(rf"^{V}/organization$", tenant_views.organization),
     re_path(rf"^{V}/servicePrincipals$", tenant_views.service_principals),
-    re_path(
-        rf"^{V}/servicePrincipals/(?P<sp_id>[^/]+)/appRoleAssignments$", tenant_views.app_role_assignments
-    ),
+    re_path(rf"^{V}/servicePrincipals/(?P<sp_id>[^/]+)/appRoleAssignments$", tenant_views.app_role_assignments),
     re_path(rf"^{V}/oauth2PermissionGrants$", tenant_views.oauth2_permission_grants),
     re_path(rf"^{V}/\$batch$", batch.batch),
 ]

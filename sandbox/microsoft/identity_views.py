@@ -173,8 +173,7 @@ def _client_credentials(request, app, tenant, segment):
         return token_error(
             "invalid_request",
             50059,
-            "No tenant-identifying information found in either the request or implied by any provided "
-            "credentials.",
+            "No tenant-identifying information found in either the request or implied by any provided credentials.",
         )
     scope = request.POST.get("scope", "").strip()
     if not scope.endswith("/.default") or " " in scope:
@@ -189,8 +188,7 @@ def _client_credentials(request, app, tenant, segment):
         return token_error(
             "invalid_resource",
             500011,
-            f"The resource principal named {resource} was not found in the tenant named "
-            f"{tenant.display_name}.",
+            f"The resource principal named {resource} was not found in the tenant named {tenant.display_name}.",
         )
     roles = directory.application_permissions_for(tenant, app)
     if roles is None:
@@ -202,9 +200,7 @@ def _client_credentials(request, app, tenant, segment):
             "administrator of the tenant or consented to by any user in the tenant.",
         )
     lifetime = _lifetime(tenant.pk)
-    access = tokens.access_token(
-        origin=origin(request), app=app, tenant_id=tenant.pk, lifetime=lifetime, roles=roles
-    )
+    access = tokens.access_token(origin=origin(request), app=app, tenant_id=tenant.pk, lifetime=lifetime, roles=roles)
     return JsonResponse(
         {"token_type": "Bearer", "expires_in": lifetime, "ext_expires_in": lifetime, "access_token": access}
     )
@@ -256,14 +252,11 @@ def _authorization_code(request, app, tenant, segment):
         return token_error(
             "invalid_grant",
             50148,
-            "The code_verifier does not match the code_challenge supplied in the authorization "
-            "request for PKCE.",
+            "The code_verifier does not match the code_challenge supplied in the authorization request for PKCE.",
         )
     with transaction.atomic():
         # Single use even when two redemptions race.
-        if not AuthorizationCode.objects.filter(pk=code.pk, redeemed_at=None).update(
-            redeemed_at=timezone.now()
-        ):
+        if not AuthorizationCode.objects.filter(pk=code.pk, redeemed_at=None).update(redeemed_at=timezone.now()):
             return token_error("invalid_grant", 54005, "OAuth2 Authorization code was already redeemed.")
     graph = [s for s in code.scopes if s not in ("openid", "profile", "email", "offline_access")]
     oidc = [s for s in code.scopes if s in ("openid", "profile", "email", "offline_access")]

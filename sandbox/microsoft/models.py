@@ -47,6 +47,7 @@ class DirectoryUser(models.Model):
     is_admin = models.BooleanField(default=False)  # holds a role that may grant tenant-wide consent
     password = models.CharField(max_length=100)  # sandbox only: printed by `sandbox info`
     deleted = models.BooleanField(default=False)  # soft-deleted: gone from lists, @removed in delta
+    purged = models.BooleanField(default=False)  # permanently deleted: delta says reason "deleted"
     change_seq = models.BigIntegerField(default=0)
     created = models.DateTimeField(auto_now_add=True)
 
@@ -112,9 +113,7 @@ class DelegatedGrant(models.Model):
     service_principal = models.ForeignKey(ServicePrincipal, on_delete=models.CASCADE, related_name="grants")
     principal = models.ForeignKey(DirectoryUser, null=True, blank=True, on_delete=models.CASCADE)
     scopes = models.JSONField(default=list)
-    granted_by = models.ForeignKey(
-        DirectoryUser, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
-    )
+    granted_by = models.ForeignKey(DirectoryUser, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     updated = models.DateTimeField(auto_now=True)
 
     def __str__(self):

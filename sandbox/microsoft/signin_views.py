@@ -33,11 +33,7 @@ def _signed_in(request):
         uid = signing.loads(request.COOKIES.get(COOKIE, ""), salt=_COOKIE_SALT, max_age=8 * 3600)
     except signing.BadSignature:
         return None
-    return (
-        DirectoryUser.objects.select_related("tenant")
-        .filter(pk=uid, deleted=False, account_enabled=True)
-        .first()
-    )
+    return DirectoryUser.objects.select_related("tenant").filter(pk=uid, deleted=False, account_enabled=True).first()
 
 
 def _remember(response, user):
@@ -131,9 +127,7 @@ def _sign_in_step(request, tenant, flow):
         return user, None
     if prompt == "none":
         return None, "login_required"
-    return None, _page(
-        request, "signin.html", flow, tenant=tenant, username=flow["params"].get("login_hint", "")
-    )
+    return None, _page(request, "signin.html", flow, tenant=tenant, username=flow["params"].get("login_hint", ""))
 
 
 def _issue_code(request, app, user, params, graph, oidc):
@@ -146,9 +140,7 @@ def _issue_code(request, app, user, params, graph, oidc):
         scopes=[*graph, *oidc],
         nonce=params.get("nonce", ""),
         code_challenge=params.get("code_challenge", ""),
-        code_challenge_method=params.get(
-            "code_challenge_method", "plain" if params.get("code_challenge") else ""
-        ),
+        code_challenge_method=params.get("code_challenge_method", "plain" if params.get("code_challenge") else ""),
         expires_at=timezone.now() + datetime.timedelta(seconds=CODE_SECONDS),
     )
     result = {"code": value, "client_info": tokens.client_info(user), "session_state": secrets.token_hex(16)}
@@ -239,9 +231,7 @@ def authorize(request, tenant):
         )
         return _issue_code(request, app, user, params, graph, oidc)
     if step == "back_to_app":
-        return redirect_error(
-            params["redirect_uri"], error="access_denied", code=90094, message=NEEDS_ADMIN, **back
-        )
+        return redirect_error(params["redirect_uri"], error="access_denied", code=90094, message=NEEDS_ADMIN, **back)
     if not missing and params.get("prompt") != "consent":
         return _issue_code(request, app, user, params, graph, oidc)
     if params.get("prompt") == "none":
@@ -258,9 +248,7 @@ def authorize(request, tenant):
             _page(request, "needs_admin.html", flow, app=app, user=user, permissions=_describe(missing)), user
         )
     return _remember(
-        _page(
-            request, "consent.html", flow, app=app, user=user, permissions=_describe(graph), delegated=True
-        ),
+        _page(request, "consent.html", flow, app=app, user=user, permissions=_describe(graph), delegated=True),
         user,
     )
 
@@ -305,13 +293,9 @@ def admin_consent(request, tenant, version="v2"):
         return page if page != "login_required" else error_page(request, 50058, "No user is signed in.")
     requestlog.note(request, target=faults.tenant_target(user.tenant_id))
     if not user.is_admin:
-        return redirect_error(
-            params["redirect_uri"], error="access_denied", code=90094, message=NEEDS_ADMIN, **back
-        )
+        return redirect_error(params["redirect_uri"], error="access_denied", code=90094, message=NEEDS_ADMIN, **back)
     if request.method == "POST" and request.POST.get("step") == "consent":
-        if request.POST.get("decision") != "accept" or faults.consent_declined(
-            faults.tenant_target(user.tenant_id)
-        ):
+        if request.POST.get("decision") != "accept" or faults.consent_declined(faults.tenant_target(user.tenant_id)):
             # Microsoft may send admin_consent=True even on failure: clients must not trust it.
             return redirect_error(
                 params["redirect_uri"],

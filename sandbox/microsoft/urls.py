@@ -16,7 +16,5 @@ urlpatterns = [
     path("<str:tenant>/oauth2/v2.0/authorize", signin_views.authorize, name="ms-authorize"),
     path("<str:tenant>/oauth2/v2.0/logout", signin_views.logout, name="ms-logout"),
     path("<str:tenant>/v2.0/adminconsent", signin_views.admin_consent, name="ms-adminconsent"),
-    path(
-        "<str:tenant>/adminconsent", signin_views.admin_consent, {"version": "v1"}, name="ms-adminconsent-v1"
-    ),
+    path("<str:tenant>/adminconsent", signin_views.admin_consent, {"version": "v1"}, name="ms-adminconsent-v1"),
 ]

@@ -59,11 +59,13 @@ def test_delta_reports_deletions_then_gives_a_new_delta_link(sandbox, graph):
     assert len([u for p in pages for u in p["value"]]) == 12
     domain = sandbox.tenants["northwind"].domain
     deleted = sandbox.delete_user("northwind", f"alice@{domain}")
+    purged = sandbox.delete_user("northwind", "c.alias@northwind.onmicrosoft.com", permanently=True)
     sandbox.update_user("northwind", f"bob.case@{domain}", display_name="Bob Renamed")
 
     changes = _all_pages(graph, pages[-1]["@odata.deltaLink"])
     items = [u for p in changes for u in p["value"]]
-    assert {"id": str(deleted.pk), "@removed": {"reason": "changed"}} in items
+    assert {"id": str(deleted.pk), "@removed": {"reason": "changed"}} in items  # soft-deleted
+    assert {"id": str(purged.pk), "@removed": {"reason": "deleted"}} in items  # permanently
     assert [u["userPrincipalName"] for u in items if "@removed" not in u] == [f"bob.case@{domain}"]
     quiet = graph.get(changes[-1]["@odata.deltaLink"], timeout=10).json()
     assert quiet["value"] == [] and "@odata.deltaLink" in quiet

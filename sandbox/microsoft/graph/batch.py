@@ -51,18 +51,14 @@ def _run(outer, version, item):
     try:
         match = resolve(path, urlconf=getattr(outer, "urlconf", None))
     except Resolver404:
-        response = error(
-            404, "BadRequest", f"Resource not found for the segment '{parts.path}'.", request=outer
-        )
+        response = error(404, "BadRequest", f"Resource not found for the segment '{parts.path}'.", request=outer)
     else:
         response = match.func(inner, *match.args, **match.kwargs)
     requestlog.record(inner.META, response.status_code, 0)
     result = {
         "id": item.get("id"),
         "status": response.status_code,
-        "headers": {
-            k: v for k, v in response.items() if k.lower() in ("content-type", "retry-after", "location")
-        },
+        "headers": {k: v for k, v in response.items() if k.lower() in ("content-type", "retry-after", "location")},
         "body": _body(response),
     }
     return result
@@ -109,8 +105,7 @@ def batch(request, version):
                 "body": {
                     "error": {
                         "code": "FailedDependency",
-                        "message": "The request could not be performed because a request it "
-                        "depends on failed.",
+                        "message": "The request could not be performed because a request it depends on failed.",
                     }
                 },
             }

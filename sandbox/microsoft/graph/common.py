@@ -73,16 +73,12 @@ def authenticate(request):
         return None, error(401, "InvalidAuthenticationToken", str(bad), request=request)
     tenant = Tenant.objects.filter(pk=claims.get("tid")).first()
     if tenant is None:
-        return None, error(
-            401, "InvalidAuthenticationToken", "Access token validation failure.", request=request
-        )
+        return None, error(401, "InvalidAuthenticationToken", "Access token validation failure.", request=request)
     user = None
     if claims.get("idtyp") == "user":
         user = DirectoryUser.objects.filter(pk=claims.get("oid"), tenant=tenant, deleted=False).first()
         if user is None:
-            return None, error(
-                401, "InvalidAuthenticationToken", "The user no longer exists.", request=request
-            )
+            return None, error(401, "InvalidAuthenticationToken", "The user no longer exists.", request=request)
     requestlog.note(request, client_id=claims.get("appid"), target=faults.tenant_target(tenant.pk))
     return Caller(claims=claims, tenant=tenant, app_id=claims.get("appid", ""), user=user), None
 

@@ -61,13 +61,9 @@ def my_joined_teams(request, caller, version):
 def user_joined_teams(request, caller, version, user_id):
     user = _find_user(caller.tenant, user_id)
     if user is None:
-        return error(
-            404, "Request_ResourceNotFound", f"Resource '{user_id}' does not exist.", request=request
-        )
+        return error(404, "Request_ResourceNotFound", f"Resource '{user_id}' does not exist.", request=request)
     if not caller.is_app and user.pk != caller.user.pk:
-        return error(
-            403, "accessDenied", "Delegated calls may list only the signed-in user's teams.", request=request
-        )
+        return error(403, "accessDenied", "Delegated calls may list only the signed-in user's teams.", request=request)
     return _joined(request, caller, version, user)
 
 
@@ -165,11 +161,7 @@ def channel_messages(request, caller, version, team_id, channel_id):
     if after:
         rows = rows.filter(id__lt=after)
     page = list(rows.order_by("-id")[: top + 1])
-    body = {
-        "@odata.context": context_url(
-            request, version, f"teams('{team_id}')/channels('{channel_id}')/messages"
-        )
-    }
+    body = {"@odata.context": context_url(request, version, f"teams('{team_id}')/channels('{channel_id}')/messages")}
     if len(page) > top:
         page = page[:top]
         body["@odata.nextLink"] = link(

@@ -135,12 +135,8 @@ def service_principals(request, caller, version):
     raw = request.GET.get("$filter", "")
     match = _APP_ID_FILTER.match(raw) if raw else None
     if raw and not match:
-        return error(
-            400, "Request_UnsupportedQuery", "Only appId eq '...' is supported here.", request=request
-        )
-    items = [
-        _sp_json(sp) for sp in ServicePrincipal.objects.filter(tenant=caller.tenant).select_related("app")
-    ]
+        return error(400, "Request_UnsupportedQuery", "Only appId eq '...' is supported here.", request=request)
+    items = [_sp_json(sp) for sp in ServicePrincipal.objects.filter(tenant=caller.tenant).select_related("app")]
     items.append(_graph_sp(caller.tenant))
     if match:
         items = [sp for sp in items if sp["appId"].lower() == match.group(1).lower()]
@@ -160,9 +156,7 @@ def app_role_assignments(request, caller, version, sp_id):
         return error(404, "Request_ResourceNotFound", f"Resource '{sp_id}' does not exist.", request=request)
     return ok(
         {
-            "@odata.context": context_url(
-                request, version, f"servicePrincipals('{sp_id}')/appRoleAssignments"
-            ),
+            "@odata.context": context_url(request, version, f"servicePrincipals('{sp_id}')/appRoleAssignments"),
             "value": [
                 {
                     "id": str(uuid.uuid5(sp.pk, name)),
@@ -202,9 +196,7 @@ def oauth2_permission_grants(request, caller, version):
             except ValueError:
                 grants = grants.none()
             else:
-                grants = grants.filter(
-                    **{"service_principal_id" if field == "clientid" else "principal_id": value}
-                )
+                grants = grants.filter(**{"service_principal_id" if field == "clientid" else "principal_id": value})
     return ok(
         {
             "@odata.context": context_url(request, version, "oauth2PermissionGrants"),

@@ -66,9 +66,7 @@ def parse_select(raw):
     for item in raw.split(","):
         name = _BY_LOWER.get(item.strip().lower())
         if name is None:
-            raise QueryError(
-                f"Could not find a property named '{item.strip()}' on type 'microsoft.graph.user'."
-            )
+            raise QueryError(f"Could not find a property named '{item.strip()}' on type 'microsoft.graph.user'.")
         names.append(name)
     return list(dict.fromkeys(names))
 
@@ -83,8 +81,7 @@ def parse_filter(raw):
         column = _FILTER_FIELDS.get(match.group(1).lower()) if match else None
         if column is None:
             raise QueryError(
-                "Unsupported or invalid query filter clause specified for property of resource "
-                f"'User': {part.strip()}"
+                f"Unsupported or invalid query filter clause specified for property of resource 'User': {part.strip()}"
             )
         value = match.group(2)
         value = value[1:-1].replace("''", "'") if value.startswith("'") else value.lower() == "true"
@@ -152,8 +149,7 @@ def _needs_eventual(request):
         return error(
             400,
             "Request_UnsupportedQuery",
-            "The request uses a filter or search that requires "
-            "the ConsistencyLevel header set to 'eventual'.",
+            "The request uses a filter or search that requires the ConsistencyLevel header set to 'eventual'.",
             request=request,
         )
     return None
@@ -224,11 +220,7 @@ def get_user(request, caller, version, user_id):
         users = users.filter(id=uuid.UUID(user_id))
     except ValueError:
         users = users.filter(user_principal_name__iexact=user_id)
-    if (
-        not caller.is_app
-        and "User.Read" in caller.permissions
-        and not (set(READ_ALL_DELEGATED) & caller.permissions)
-    ):
+    if not caller.is_app and "User.Read" in caller.permissions and not (set(READ_ALL_DELEGATED) & caller.permissions):
         users = users.filter(id=caller.user.pk)  # User.Read alone reaches only the signed-in user
     return _one_user(request, caller, version, users)
 
@@ -288,7 +280,7 @@ def users_delta(request, caller, version):
     else:
         rows = rows.filter(change_seq__gt=state["after"] or state["since"], change_seq__lte=state["upto"])
         rows = rows.order_by("change_seq")
-    page = list(rows.values(*_columns(select), "deleted", "change_seq")[: top + 1])
+    page = list(rows.values(*_columns(select), "deleted", "purged", "change_seq")[: top + 1])
     body = {"@odata.context": context_url(request, version, "users(" + ",".join(select) + ")")}
     if len(page) > top:
         page = page[:top]
@@ -313,7 +305,7 @@ def users_delta(request, caller, version):
             },
         )
     body["value"] = [
-        {"id": str(row["id"]), "@removed": {"reason": "changed"}}
+        {"id": str(row["id"]), "@removed": {"reason": "deleted" if row["purged"] else "changed"}}
         if row["deleted"]
         else serialize(row, select)
         for row in page

@@ -73,9 +73,7 @@ class Migration(migrations.Migration):
                 ("redeemed_at", models.DateTimeField(blank=True, null=True)),
                 (
                     "app",
-                    models.ForeignKey(
-                        on_delete=django.db.models.deletion.CASCADE, to="sandbox_microsoft.app"
-                    ),
+                    models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, to="sandbox_microsoft.app"),
                 ),
                 (
                     "user",
@@ -94,9 +92,7 @@ class Migration(migrations.Migration):
                 ("created", models.DateTimeField(auto_now_add=True)),
                 (
                     "app",
-                    models.ForeignKey(
-                        on_delete=django.db.models.deletion.CASCADE, to="sandbox_microsoft.app"
-                    ),
+                    models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, to="sandbox_microsoft.app"),
                 ),
                 (
                     "user",
@@ -182,9 +178,7 @@ class Migration(migrations.Migration):
                 ("description", models.CharField(blank=True, max_length=500)),
                 (
                     "members",
-                    models.ManyToManyField(
-                        blank=True, related_name="teams", to="sandbox_microsoft.directoryuser"
-                    ),
+                    models.ManyToManyField(blank=True, related_name="teams", to="sandbox_microsoft.directoryuser"),
                 ),
                 (
                     "tenant",
@@ -219,9 +213,7 @@ class Migration(migrations.Migration):
             fields=[
                 (
                     "id",
-                    models.BigAutoField(
-                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
-                    ),
+                    models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID"),
                 ),
                 ("name", models.CharField(max_length=253, unique=True)),
                 ("is_verified", models.BooleanField(default=True)),
@@ -299,9 +291,7 @@ class Migration(migrations.Migration):
             fields=[
                 (
                     "id",
-                    models.BigAutoField(
-                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
-                    ),
+                    models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID"),
                 ),
                 ("uri", models.CharField(max_length=1000)),
                 (
@@ -314,9 +304,7 @@ class Migration(migrations.Migration):
                 ),
             ],
             options={
-                "constraints": [
-                    models.UniqueConstraint(fields=("app", "uri"), name="sbx_ms_redirect_unique")
-                ],
+                "constraints": [models.UniqueConstraint(fields=("app", "uri"), name="sbx_ms_redirect_unique")],
             },
         ),
         migrations.AddConstraint(
@@ -333,9 +321,7 @@ class Migration(migrations.Migration):
         ),
         migrations.AddIndex(
             model_name="directoryuser",
-            index=models.Index(
-                django.db.models.functions.text.Upper("user_principal_name"), name="sbx_ms_user_upn"
-            ),
+            index=models.Index(django.db.models.functions.text.Upper("user_principal_name"), name="sbx_ms_user_upn"),
         ),
         migrations.AddIndex(
             model_name="directoryuser",
