@@ -7,7 +7,15 @@ import uuid
 from urllib.parse import urlencode
 
 from django.http import HttpResponse, HttpResponseRedirect
-from django.shortcuts import render
+from django.template.loader import render_to_string
+
+
+def page(template, context, status=200):
+    """A sandbox page, rendered without the portal's context processors (which may reverse
+    portal URLs that do not exist in the sandbox's URLconf)."""
+    response = HttpResponse(render_to_string(f"sandbox_microsoft/{template}", context), status=status)
+    response["Cache-Control"] = "no-store"
+    return response
 
 
 def _describe(code, message):
@@ -49,9 +57,8 @@ def fault_error(status, code, message, headers=None):
 def error_page(request, code, message, status=400):
     """Shown in the browser when the redirect URI cannot be trusted (unknown app, mismatch)."""
     text, trace, correlation, now = _describe(code, message)
-    return render(
-        request,
-        "sandbox_microsoft/error.html",
+    return page(
+        "error.html",
         {"code": code, "message": message, "trace": trace, "correlation": correlation, "now": now},
         status=status,
     )
@@ -68,6 +75,6 @@ def redirect_error(redirect_uri, *, error, code, message, state=None, response_m
 
 def redirect_to(redirect_uri, params, response_mode="query", request=None):
     if response_mode == "form_post" and request is not None:
-        return render(request, "sandbox_microsoft/form_post.html", {"action": redirect_uri, "params": params})
+        return page("form_post.html", {"action": redirect_uri, "params": params})
     separator = "#" if response_mode == "fragment" else ("&" if "?" in redirect_uri else "?")
     return HttpResponseRedirect(redirect_uri + separator + urlencode(params))

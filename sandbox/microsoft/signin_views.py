@@ -10,13 +10,12 @@ import datetime
 import secrets
 
 from django.core import signing
-from django.shortcuts import render
 from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 
 from .. import faults, requestlog
 from . import directory, tokens
-from .errors import error_page, redirect_error, redirect_to
+from .errors import error_page, page, redirect_error, redirect_to
 from .models import App, AuthorizationCode, DirectoryUser
 from .permissions import DELEGATED, ScopeError, needs_admin, split_scopes
 
@@ -93,7 +92,7 @@ def _flow_params(request):
 
 def _page(request, template, flow, **context):
     context["flow"] = signing.dumps(flow, salt=_FLOW_SALT)
-    return render(request, f"sandbox_microsoft/{template}", context)
+    return page(template, context)
 
 
 def _sign_in_step(request, tenant, flow):
@@ -330,6 +329,6 @@ def admin_consent(request, tenant, version="v2"):
 
 def logout(request, tenant):
     target = request.GET.get("post_logout_redirect_uri")
-    response = render(request, "sandbox_microsoft/signed_out.html", {"target": target})
+    response = page("signed_out.html", {"target": target})
     response.delete_cookie(COOKIE)
     return response
