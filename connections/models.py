@@ -179,3 +179,63 @@ class Credential(models.Model):
 
     def is_stale(self, margin_seconds=300):
         return self.expires_at is None or self.expires_at <= timezone.now() + timedelta(seconds=margin_seconds)
+
+
+class ConsentRequest(models.Model):
+    """A request for a tenant admin's consent: a shared link, or the site admin's own
+    "Give permission". Only the link token's SHA-256 is stored; the link is shown once."""
+
+    class Kind(models.TextChoices):
+        LINK = "link", "Consent link"
+        DIRECT = "direct", "Given directly"
+
+    class State(models.TextChoices):
+        SENT = "sent", "Sent"
+        OPENED = "opened", "Opened"
+        CONSENTED = "consented", "Consented"
+        DECLINED = "declined", "Declined"
+        EXPIRED = "expired", "Expired"
+        REVOKED = "revoked", "Revoked"
+        FAILED = "failed", "Failed"
+
+    OPEN_STATES = (State.SENT, State.OPENED)
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="consent_requests")
+    connection = models.ForeignKey(Connection, on_delete=models.CASCADE, related_name="consent_requests")
+    kind = models.CharField(max_length=16, choices=Kind.choices, default=Kind.LINK)
+    token_hash = models.CharField(max_length=64, unique=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField()
+    state = models.CharField(max_length=16, choices=State.choices, default=State.SENT)
+    opened_at = models.DateTimeField(null=True, blank=True)
+    consented_at = models.DateTimeField(null=True, blank=True)
+    declined_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    failed_at = models.DateTimeField(null=True, blank=True)
+    # What went wrong, as the provider said it (code and description) and in plain words.
+    error_code = models.CharField(max_length=64, blank=True)
+    error_description = models.TextField(blank=True)
+    # Who granted (or declined), as a verified id_token named them.
+    granted_by_name = models.CharField(max_length=255, blank=True)
+    granted_by_upn = models.CharField(max_length=255, blank=True)
+    granted_by_oid = models.CharField(max_length=64, blank=True)
+    # What it asked for, frozen at creation (features can change later).
+    requested_delegated = models.JSONField(default=list, blank=True)
+    requested_application = models.JSONField(default=list, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self):
+        return f"{self.get_kind_display()} for {self.connection}"
+
+    @property
+    def effective_state(self):
+        if self.state in self.OPEN_STATES and self.expires_at <= timezone.now():
+            return self.State.EXPIRED
+        return self.State(self.state)
+
+    @property
+    def is_usable(self):
+        return self.effective_state in self.OPEN_STATES

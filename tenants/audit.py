@@ -9,7 +9,7 @@ know about HTTP.
 import contextvars
 from dataclasses import dataclass
 
-from .models import AuditEvent
+from .models import AuditAction, AuditEvent
 from .models.audit import ActorType
 
 # Keys never written into audit details, whatever a caller passes: credentials belong in
@@ -61,6 +61,7 @@ def _scrub(value):
 
 def audit_record(*, organization, action, actor=None, target=None, target_label="", details=None):
     """Append one event. `actor` is a User, an ExternalActor, or None for the system."""
+    action = AuditAction(action)  # a fixed vocabulary: an unknown action is a bug, raise
     if actor is None:
         actor_type, actor_user, actor_label = ActorType.SYSTEM, None, "system"
     elif isinstance(actor, ExternalActor):

@@ -1,0 +1,194 @@
+"""All of the portal's outbound calls to the Microsoft identity platform, in one place.
+
+msal does the OAuth work (auth code + PKCE + nonce, client credentials). What msal leaves
+to us, we do here: msal decodes the id_token without checking its signature, so
+`verify_id_token` checks it against the tenant's JWKS before the portal believes who
+signed in; and roles are read only from tokens the portal fetched itself over TLS.
+"""
+
+import logging
+from dataclasses import dataclass
+from functools import cache
+from urllib.parse import urlencode, urlsplit
+
+import jwt
+import msal
+import requests
+from django.conf import settings
+
+logger = logging.getLogger(__name__)
+
+GRAPH_DEFAULT_SCOPE = "https://graph.microsoft.com/.default"
+# Hosts msal knows; any other authority host (the sandbox) needs instance_discovery=False,
+# or msal asks login.microsoftonline.com about it from its constructor.
+_MICROSOFT_HOSTS = {"login.microsoftonline.com", "login.microsoftonline.us", "login.partner.microsoftonline.cn"}
+# The real login host per national cloud; the setting overrides the public one (sandbox).
+_CLOUD_HOSTS = {"usgov": "https://login.microsoftonline.us"}
+
+
+class MicrosoftError(Exception):
+    """A call to Microsoft failed; `code` is the AADSTS code (or an OAuth error) when known."""
+
+    def __init__(self, message, *, code="", error=""):
+        super().__init__(message)
+        self.code = code
+        self.error = error
+
+
+@dataclass(frozen=True)
+class SignedInAdmin:
+    """Who signed in, from an id_token whose signature the portal checked."""
+
+    tenant_id: str
+    object_id: str
+    name: str
+    upn: str
+
+
+def _verify():
+    return settings.HTTP_CA_BUNDLE or True
+
+
+def authority_host(cloud="public"):
+    if cloud in _CLOUD_HOSTS and settings.MICROSOFT_AUTHORITY_HOST == "https://login.microsoftonline.com":
+        return _CLOUD_HOSTS[cloud]
+    return settings.MICROSOFT_AUTHORITY_HOST
+
+
+def authority(tenant_id, cloud="public"):
+    return f"{authority_host(cloud)}/{tenant_id}"
+
+
+def _app(tenant_id, cloud):
+    host = urlsplit(authority_host(cloud)).hostname
+    # Reference: https://learn.microsoft.com/entra/msal/python/ (ConfidentialClientApplication)
+    return msal.ConfidentialClientApplication(
+        settings.MICROSOFT_CLIENT_ID,
+        client_credential=settings.MICROSOFT_CLIENT_SECRET,
+        authority=authority(tenant_id, cloud),
+        instance_discovery=host in _MICROSOFT_HOSTS,
+        verify=_verify(),
+        # No shared token cache: each call asks for what it needs; nothing lingers in memory.
+        token_cache=None,
+    )
+
+
+def start_sign_in(*, tenant_id, cloud, scopes, redirect_uri, login_hint=None):
+    """Begin auth code + PKCE + nonce. Returns (flow to keep in the session, URL to send the admin to)."""
+    try:
+        flow = _app(tenant_id, cloud).initiate_auth_code_flow(
+            scopes=scopes,
+            redirect_uri=redirect_uri,
+            login_hint=login_hint,
+            prompt="select_account",
+        )
+    except (ValueError, requests.RequestException) as exc:
+        raise MicrosoftError(f"Could not reach Microsoft's sign-in service: {exc}") from exc
+    return flow, flow["auth_uri"]
+
+
+def finish_sign_in(*, tenant_id, cloud, flow, params):
+    """Redeem the code (msal checks state and nonce). Returns (admin, delegated scopes granted)."""
+    try:
+        result = _app(tenant_id, cloud).acquire_token_by_auth_code_flow(flow, params)
+    except ValueError as exc:  # state mismatch, nonce mismatch: msal raises
+        raise MicrosoftError(str(exc), error="invalid_state") from exc
+    except requests.RequestException as exc:
+        raise MicrosoftError(f"Could not reach Microsoft's token service: {exc}") from exc
+    if "error" in result:
+        raise MicrosoftError(
+            result.get("error_description", result["error"]),
+            code=_aadsts(result),
+            error=result["error"],
+        )
+    admin = verify_id_token(result["id_token"], tenant_id=tenant_id, cloud=cloud, nonce=flow.get("nonce"))
+    return admin, result
+
+
+def _aadsts(result):
+    codes = result.get("error_codes") or []
+    if codes:
+        return f"AADSTS{codes[0]}"
+    description = result.get("error_description", "")
+    return description.split(":", 1)[0] if description.startswith("AADSTS") else ""
+
+
+@cache
+def _jwks_client(jwks_uri, ca_bundle):
+    import ssl
+
+    context = ssl.create_default_context(cafile=ca_bundle or None)
+    return jwt.PyJWKClient(jwks_uri, cache_keys=True, ssl_context=context)
+
+
+def _discovery(tenant_id, cloud):
+    url = f"{authority(tenant_id, cloud)}/v2.0/.well-known/openid-configuration"
+    # Reference: https://learn.microsoft.com/entra/identity-platform/v2-protocols-oidc
+    response = requests.get(url, verify=_verify(), timeout=15)
+    response.raise_for_status()
+    return response.json()
+
+
+def verify_id_token(id_token, *, tenant_id, cloud, nonce=None):
+    """Check the id_token's signature, audience, issuer, expiry and tenant; return who it names."""
+    try:
+        discovery = _discovery(tenant_id, cloud)
+        key = _jwks_client(discovery["jwks_uri"], settings.HTTP_CA_BUNDLE).get_signing_key_from_jwt(id_token)
+        claims = jwt.decode(
+            id_token,
+            key.key,
+            algorithms=["RS256"],
+            audience=settings.MICROSOFT_CLIENT_ID,
+            issuer=discovery["issuer"].replace("{tenantid}", str(tenant_id)),
+            options={"require": ["exp", "iat", "aud", "iss", "tid", "oid"]},
+        )
+    except (jwt.PyJWTError, requests.RequestException, KeyError) as exc:
+        raise MicrosoftError(f"The sign-in could not be verified: {exc}", error="invalid_id_token") from exc
+    if claims["tid"].lower() != str(tenant_id).lower():
+        raise MicrosoftError("The sign-in belongs to another tenant.", error="wrong_tenant")
+    return SignedInAdmin(
+        tenant_id=claims["tid"],
+        object_id=claims["oid"],
+        name=claims.get("name", ""),
+        upn=claims.get("preferred_username", ""),
+    )
+
+
+def admin_consent_url(*, tenant_id, cloud, redirect_uri, state):
+    """Where a tenant admin grants the app's application permissions (v2 admin consent)."""
+    # Reference: https://learn.microsoft.com/entra/identity-platform/v2-admin-consent
+    query = urlencode(
+        {
+            "client_id": settings.MICROSOFT_CLIENT_ID,
+            "scope": GRAPH_DEFAULT_SCOPE,
+            "redirect_uri": redirect_uri,
+            "state": state,
+        }
+    )
+    return f"{authority(tenant_id, cloud)}/v2.0/adminconsent?{query}"
+
+
+def application_roles(*, tenant_id, cloud):
+    """The application permissions the tenant has granted the portal, from an app-only token.
+
+    The token comes from the token endpoint over TLS, to us: its claims can be read
+    without a signature check (and a consent callback's word is never taken instead).
+    """
+    try:
+        result = _app(tenant_id, cloud).acquire_token_for_client(scopes=[GRAPH_DEFAULT_SCOPE])
+    except requests.RequestException as exc:
+        raise MicrosoftError(f"Could not reach Microsoft's token service: {exc}") from exc
+    if "error" in result:
+        raise MicrosoftError(
+            result.get("error_description", result["error"]), code=_aadsts(result), error=result["error"]
+        )
+    claims = jwt.decode(result["access_token"], options={"verify_signature": False})
+    if claims.get("tid", "").lower() != str(tenant_id).lower():
+        raise MicrosoftError("The token belongs to another tenant.", error="wrong_tenant")
+    return sorted(claims.get("roles", []))
+
+
+def delegated_scopes(token_result):
+    """Delegated permissions from a token response: the `scp` claim of its access token."""
+    claims = jwt.decode(token_result["access_token"], options={"verify_signature": False})
+    return sorted(claims.get("scp", "").split())
