@@ -142,7 +142,9 @@ def _issue_code(request, app, user, params, graph, oidc):
         code_challenge_method=params.get("code_challenge_method", "plain" if params.get("code_challenge") else ""),
         expires_at=timezone.now() + datetime.timedelta(seconds=CODE_SECONDS),
     )
-    result = {"code": value, "client_info": tokens.client_info(user), "session_state": secrets.token_hex(16)}
+    result = {"code": value, "session_state": secrets.token_hex(16)}
+    if params.get("client_info") == "1":  # msal asks for it, for its routing header
+        result["client_info"] = tokens.client_info(user)
     if "state" in params:
         result["state"] = params["state"]
     response = redirect_to(params["redirect_uri"], result, params.get("response_mode", "query"), request)
