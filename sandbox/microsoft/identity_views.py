@@ -7,6 +7,7 @@ import hashlib
 from django.db import transaction
 from django.http import JsonResponse
 from django.utils import timezone
+from django.utils.crypto import constant_time_compare
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
 
@@ -125,7 +126,7 @@ def _client(request, segment):
             "The request body must contain the following parameter: 'client_assertion' or 'client_secret'.",
             status=401,
         )
-    if secret != app.client_secret:
+    if not constant_time_compare(secret, app.client_secret):
         return None, token_error(
             "invalid_client",
             7000215,

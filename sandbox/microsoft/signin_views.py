@@ -11,6 +11,7 @@ import secrets
 
 from django.core import signing
 from django.utils import timezone
+from django.utils.crypto import constant_time_compare
 from django.views.decorators.csrf import csrf_exempt
 
 from .. import faults, requestlog
@@ -96,16 +97,18 @@ def _page(request, template, flow, **context):
 
 
 def _sign_in_step(request, tenant, flow):
-    """None when a user is signed in for this flow, else the sign-in page (or its error)."""
+    """(user, None) when someone is signed in for this flow, else (None, the sign-in page) or
+    (None, "login_required") for prompt=none."""
     prompt = flow["params"].get("prompt", "")
     if request.method == "POST" and request.POST.get("step") == "signin":
         user = directory.find_user(tenant, request.POST.get("username", ""))
-        if user is None or user.password != request.POST.get("password") or not user.account_enabled:
-            message = (
-                "Your account or password is incorrect."
-                if user is None or user.account_enabled
-                else "Your account has been locked. Contact your support person to unlock it."
-            )
+        if user is None or not constant_time_compare(user.password, request.POST.get("password", "")):
+            message = "Your account or password is incorrect."
+        elif not user.account_enabled:
+            message = "Your account has been locked. Contact your support person to unlock it."
+        else:
+            message = None
+        if message:
             return None, _page(
                 request,
                 "signin.html",
