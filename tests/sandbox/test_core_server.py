@@ -55,3 +55,14 @@ def test_every_request_is_logged_with_client_id_and_status(sandbox):
 def test_unknown_path_is_404_not_the_portal(sandbox):
     response = sandbox.http().get(f"{sandbox.origin}/accounts/login/", timeout=10)
     assert response.status_code in (400, 404)
+
+
+def test_request_log_is_bounded(sandbox, monkeypatch):
+    from sandbox.models import RequestLog
+
+    monkeypatch.setattr(requestlog, "KEEP", 3)
+    monkeypatch.setattr(requestlog, "_PRUNE_EVERY", 1)
+    http = sandbox.http()
+    for _ in range(6):
+        http.get(f"{sandbox.origin}/common/discovery/v2.0/keys", timeout=10)
+    assert RequestLog.objects.count() <= 3
