@@ -10,15 +10,24 @@ from django.urls import include, path
 
 urlpatterns = [path("graph/", include("sandbox.microsoft.graph_urls"))]
 
-# The Atlassian side is written separately: its URLconf lists full paths under
-# atlassian-auth/, atlassian-api/ and sites/<name>/.
+# The Atlassian side is written separately (sandbox/atlassian/urls.py). Its paths either
+# start with the prefixes themselves, or are relative to them: then the same list is
+# mounted under each prefix, sites with the site's name as `name`.
+_PREFIXES = ("atlassian-auth/", "atlassian-api/", "sites/")
 try:
-    importlib.import_module("sandbox.atlassian.urls")
+    _atlassian = importlib.import_module("sandbox.atlassian.urls")
 except ModuleNotFoundError as missing:
     if missing.name != "sandbox.atlassian.urls":
         raise
 else:
-    urlpatterns.append(path("", include("sandbox.atlassian.urls")))
+    if any(str(p.pattern).lstrip("^").startswith(_PREFIXES) for p in _atlassian.urlpatterns):
+        urlpatterns.append(path("", include(_atlassian)))
+    else:
+        urlpatterns += [
+            path("atlassian-auth/", include(_atlassian)),
+            path("atlassian-api/", include(_atlassian)),
+            path("sites/<str:name>/", include(_atlassian)),
+        ]
 
 urlpatterns.append(path("", include("sandbox.microsoft.urls")))
 
