@@ -19,3 +19,11 @@ class ConnectionForm(forms.Form):
         # Only this organization's sites and tenants can be chosen: another's id is "not a choice".
         self.fields["site"].queryset = organization.sites.all()
         self.fields["tenant"].queryset = organization.tenants.all()
+
+
+class FeaturesForm(forms.Form):
+    features = forms.MultipleChoiceField(
+        choices=FEATURE_CHOICES,
+        widget=forms.CheckboxSelectMultiple,
+        help_text="Adding a feature may need new permissions: the connection then asks for re-consent.",
+    )

@@ -239,3 +239,10 @@ class ConsentRequest(models.Model):
     @property
     def is_usable(self):
         return self.effective_state in self.OPEN_STATES
+
+    @property
+    def advice(self):
+        """(what happened, what to do) in plain words, for a declined or failed request."""
+        from .microsoft.errors import explain
+
+        return explain(self.error_code, self.error_code)

@@ -1,12 +1,14 @@
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.shortcuts import redirect, render
+from django.views.decorators.http import require_GET, require_POST
 
 from tenants.access import admin_required, member_required, scoped
 
-from . import services
-from .forms import ConnectionForm
-from .models import Connection
+from . import consent, permissions, services
+from .forms import ConnectionForm, FeaturesForm
+from .models import Connection, Provider
+from .tasks import verify_microsoft_grants
 
 
 @member_required
@@ -29,10 +31,61 @@ def connection_new(request):
     return render(request, "connections/connection_form.html", {"form": form})
 
 
+def _live_context(connection):
+    required = {(p.kind, p.name) for p in permissions.graph_permissions(connection.features)}
+    grants = list(connection.grants.filter(provider=Provider.MICROSOFT).select_related("requested_by"))
+    for grant in grants:
+        grant.required = (grant.kind, grant.name) in required
+    return {
+        "connection": connection,
+        "grants": grants,
+        "missing": consent.missing_permissions(connection),
+        "consent_requests": connection.consent_requests.select_related("created_by")[:10],
+    }
+
+
 @member_required
 def connection_detail(request, connection_id):
     connection = scoped(request, Connection, pk=connection_id)
     events = request.organization.audit_events.filter(
         target_type="connection", target_id=str(connection.pk)
     ).select_related("actor_user")[:20]
-    return render(request, "connections/connection_detail.html", {"connection": connection, "events": events})
+    context = _live_context(connection)
+    context.update(events=events, features_form=FeaturesForm(initial={"features": connection.features}))
+    return render(request, "connections/connection_detail.html", context)
+
+
+@member_required
+@require_GET
+def connection_live(request, connection_id):
+    """The part of the connection page that changes on its own (polled by static/js/portal.js)."""
+    connection = scoped(request, Connection, pk=connection_id)
+    return render(request, "connections/_live.html", _live_context(connection))
+
+
+@admin_required
+@require_POST
+def connection_features(request, connection_id):
+    connection = scoped(request, Connection, pk=connection_id)
+    form = FeaturesForm(request.POST)
+    if form.is_valid():
+        connection = consent.connection_set_features(
+            connection=connection, features=form.cleaned_data["features"], acting_user=request.user
+        )
+        missing = consent.missing_permissions(connection)
+        if missing and connection.status != Connection.Status.PENDING_CONSENT:
+            messages.warning(request, f"Features saved. They need more permissions: {', '.join(missing)}.")
+        else:
+            messages.success(request, "Features saved.")
+    else:
+        messages.error(request, "Choose at least one feature.")
+    return redirect("connections:connection_detail", connection_id=connection.pk)
+
+
+@admin_required
+@require_POST
+def connection_verify(request, connection_id):
+    connection = scoped(request, Connection, pk=connection_id)
+    verify_microsoft_grants.delay(connection_id=connection.pk, acting_user_id=request.user.pk)
+    messages.info(request, "Checking the grants with Microsoft; the table below updates by itself.")
+    return redirect("connections:connection_detail", connection_id=connection.pk)

@@ -208,8 +208,15 @@ vars().update(EMAIL_CONFIG)
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="portal@localhost")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
 
-# --- organizations ----------------------------------------------------------------------
+# --- organizations and consent links ------------------------------------------------------
 INVITATION_TTL_DAYS = env.int("INVITATION_TTL_DAYS", default=7)
+CONSENT_LINK_TTL_DAYS = env.int("CONSENT_LINK_TTL_DAYS", default=7)
+# Requests per minute per IP address on consent link pages (they need no account).
+CONSENT_LINK_RATE_LIMIT = env.int("CONSENT_LINK_RATE_LIMIT", default=30)
+
+# --- cache --------------------------------------------------------------------------------
+# Rate limits live here: in production use Redis so every web process shares the counts.
+CACHES = {"default": env.cache_url("CACHE_URL", default="locmemcache://")}
 
 # --- i18n, static -------------------------------------------------------------------------
 LANGUAGE_CODE = "en-us"

@@ -7,8 +7,8 @@ signed in; and roles are read only from tokens the portal fetched itself over TL
 """
 
 import logging
+import ssl
 from dataclasses import dataclass
-from functools import cache
 from urllib.parse import urlencode, urlsplit
 
 import jwt
@@ -113,12 +113,11 @@ def _aadsts(result):
     return description.split(":", 1)[0] if description.startswith("AADSTS") else ""
 
 
-@cache
 def _jwks_client(jwks_uri, ca_bundle):
-    import ssl
-
+    # A fresh client per verification: consents are rare, and a long-lived key cache would
+    # have to handle keys replaced under the same kid.
     context = ssl.create_default_context(cafile=ca_bundle or None)
-    return jwt.PyJWKClient(jwks_uri, cache_keys=True, ssl_context=context)
+    return jwt.PyJWKClient(jwks_uri, cache_keys=False, ssl_context=context)
 
 
 def _discovery(tenant_id, cloud):
@@ -155,8 +154,17 @@ def verify_id_token(id_token, *, tenant_id, cloud, nonce=None):
 
 
 def admin_consent_url(*, tenant_id, cloud, redirect_uri, state):
-    """Where a tenant admin grants the app's application permissions (v2 admin consent)."""
+    """Where a tenant admin grants the app's application permissions (v2 admin consent).
+
+    Built beside the tenant's advertised authorization endpoint (the browser-facing host),
+    as Microsoft serves both from the same place.
+    """
     # Reference: https://learn.microsoft.com/entra/identity-platform/v2-admin-consent
+    try:
+        authorize = _discovery(tenant_id, cloud)["authorization_endpoint"]
+    except (requests.RequestException, KeyError) as exc:
+        raise MicrosoftError(f"Could not reach Microsoft's sign-in service: {exc}") from exc
+    base = authorize.split("/oauth2/", 1)[0]
     query = urlencode(
         {
             "client_id": settings.MICROSOFT_CLIENT_ID,
@@ -165,7 +173,7 @@ def admin_consent_url(*, tenant_id, cloud, redirect_uri, state):
             "state": state,
         }
     )
-    return f"{authority(tenant_id, cloud)}/v2.0/adminconsent?{query}"
+    return f"{base}/v2.0/adminconsent?{query}"
 
 
 def application_roles(*, tenant_id, cloud):

@@ -1,0 +1,295 @@
+"""Consent for a Microsoft tenant: links, their states, and what a grant records.
+
+State changes only; the HTTP dance lives in connections/microsoft/views.py and the calls
+to Microsoft in connections/microsoft/client.py. Every function writes its audit event
+in its own transaction, with the tenant admin as an external actor where they act.
+"""
+
+import hashlib
+import secrets
+from datetime import timedelta
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+
+from tenants.audit import ExternalActor, audit_record
+from tenants.models import AuditAction
+from tenants.services import _require_admin
+
+from . import permissions
+from .microsoft.errors import explain
+from .models import Connection, ConsentRequest, Credential, PermissionGrant, PermissionKind, Provider
+from .services import grants_request
+
+ANONYMOUS_LINK_HOLDER = ExternalActor("someone with the consent link")
+
+
+def hash_token(raw):
+    return hashlib.sha256(raw.encode()).hexdigest()
+
+
+def admin_actor(name, upn):
+    return ExternalActor(f"{name} <{upn}> (tenant admin)" if name else f"{upn} (tenant admin)")
+
+
+def consent_request_find(raw_token):
+    """The consent request a link's token names, or None. Compared by hash only."""
+    if not raw_token or len(raw_token) > 200:
+        return None
+    return (
+        ConsentRequest.objects.select_related("connection__site", "connection__tenant", "organization", "created_by")
+        .filter(token_hash=hash_token(raw_token))
+        .first()
+    )
+
+
+@transaction.atomic
+def consent_request_create(*, connection, acting_user, kind=ConsentRequest.Kind.LINK):
+    """A new consent request; returns (request, raw token). The raw token is shown once.
+
+    A new link replaces the connection's open ones, so only the latest link works.
+    """
+    _require_admin(connection.organization, acting_user)
+    if not connection.features:
+        raise ValidationError("Choose at least one feature for this connection first: consent asks for what they need.")
+    now = timezone.now()
+    for old in ConsentRequest.objects.select_for_update().filter(
+        connection=connection, state__in=ConsentRequest.OPEN_STATES
+    ):
+        old.state, old.revoked_at = ConsentRequest.State.REVOKED, now
+        old.save(update_fields=["state", "revoked_at"])
+    raw = secrets.token_urlsafe(32)
+    consent_request = ConsentRequest.objects.create(
+        organization=connection.organization,
+        connection=connection,
+        kind=kind,
+        token_hash=hash_token(raw),
+        created_by=acting_user,
+        expires_at=now + timedelta(days=settings.CONSENT_LINK_TTL_DAYS),
+        requested_delegated=permissions.delegated_scopes(connection.features),
+        requested_application=permissions.application_permissions(connection.features),
+    )
+    grants_request(connection=connection, acting_user=acting_user, consent_request_id=consent_request.pk)
+    audit_record(
+        organization=connection.organization,
+        action=AuditAction.CONSENT_LINK_CREATED if kind == ConsentRequest.Kind.LINK else AuditAction.CONSENT_STARTED,
+        actor=acting_user,
+        target=connection,
+        details={
+            "consent_request": consent_request.pk,
+            "kind": kind,
+            "expires_at": consent_request.expires_at.isoformat(),
+            "delegated": consent_request.requested_delegated,
+            "application": consent_request.requested_application,
+        },
+    )
+    return consent_request, raw
+
+
+@transaction.atomic
+def consent_request_open(*, consent_request):
+    """The link's page was opened: remember the first time."""
+    consent_request = ConsentRequest.objects.select_for_update().get(pk=consent_request.pk)
+    if consent_request.state == ConsentRequest.State.SENT and consent_request.is_usable:
+        consent_request.state, consent_request.opened_at = ConsentRequest.State.OPENED, timezone.now()
+        consent_request.save(update_fields=["state", "opened_at"])
+        audit_record(
+            organization=consent_request.organization,
+            action=AuditAction.CONSENT_LINK_OPENED,
+            actor=ANONYMOUS_LINK_HOLDER,
+            target=consent_request.connection,
+            details={"consent_request": consent_request.pk},
+        )
+    return consent_request
+
+
+@transaction.atomic
+def consent_request_revoke(*, consent_request, acting_user):
+    _require_admin(consent_request.organization, acting_user)
+    consent_request = ConsentRequest.objects.select_for_update().get(pk=consent_request.pk)
+    if not consent_request.is_usable:
+        raise ValidationError(f"This link is already {consent_request.effective_state.label.lower()}.")
+    consent_request.state, consent_request.revoked_at = ConsentRequest.State.REVOKED, timezone.now()
+    consent_request.save(update_fields=["state", "revoked_at"])
+    audit_record(
+        organization=consent_request.organization,
+        action=AuditAction.CONSENT_LINK_REVOKED,
+        actor=acting_user,
+        target=consent_request.connection,
+        details={"consent_request": consent_request.pk},
+    )
+    return consent_request
+
+
+def _claim(consent_request):
+    """Lock the request and make sure it can still be used (single use)."""
+    locked = ConsentRequest.objects.select_for_update().get(pk=consent_request.pk)
+    if not locked.is_usable:
+        raise ValidationError(f"This consent link is {locked.effective_state.label.lower()}.")
+    return locked
+
+
+@transaction.atomic
+def consent_record_failure(*, consent_request, error="", code="", description="", admin=None, declined=False):
+    """The admin declined, or something failed: record it in words; the link is used up."""
+    consent_request = _claim(consent_request)
+    now = timezone.now()
+    if declined:
+        consent_request.state, consent_request.declined_at = ConsentRequest.State.DECLINED, now
+    else:
+        consent_request.state, consent_request.failed_at = ConsentRequest.State.FAILED, now
+    consent_request.error_code = code or error
+    consent_request.error_description = description[:2000]
+    if admin is not None:
+        consent_request.granted_by_name = admin.name
+        consent_request.granted_by_upn = admin.upn
+        consent_request.granted_by_oid = admin.object_id
+    consent_request.save()
+    what, todo = explain(code, error)
+    audit_record(
+        organization=consent_request.organization,
+        action=AuditAction.CONSENT_DECLINED if declined else AuditAction.CONSENT_FAILED,
+        actor=admin_actor(admin.name, admin.upn) if admin else ANONYMOUS_LINK_HOLDER,
+        target=consent_request.connection,
+        details={"consent_request": consent_request.pk, "code": code or error, "what": what, "todo": todo},
+    )
+    _notify_on_commit(consent_request)
+    return consent_request
+
+
+@transaction.atomic
+def consent_record_grant(
+    *, consent_request, admin, delegated_observed, application_observed, token_result, redirect_uri, cloud
+):
+    """Consent verified by tokens the portal fetched itself: record grants, keep the
+    delegated token (encrypted), and set the connection's status from what was observed."""
+    consent_request = _claim(consent_request)
+    connection = Connection.objects.select_for_update().get(pk=consent_request.connection_id)
+    now = timezone.now()
+    observed = {(PermissionKind.DELEGATED, n) for n in delegated_observed} | {
+        (PermissionKind.APPLICATION, n) for n in application_observed
+    }
+    for grant in PermissionGrant.objects.filter(connection=connection, provider=Provider.MICROSOFT):
+        if (grant.kind, grant.name) in observed:
+            grant.granted_at = now
+            grant.granted_by_name, grant.granted_by_upn, grant.granted_by_oid = admin.name, admin.upn, admin.object_id
+            grant.redirect_uri, grant.cloud = redirect_uri, cloud
+            grant.observed, grant.observed_at, grant.revoked_at = True, now, None
+            grant.consent_request_id = consent_request.pk
+        else:
+            grant.observed, grant.observed_at = False, now
+        grant.save()
+    _store_delegated_token(connection, admin, token_result)
+
+    consent_request.state, consent_request.consented_at = ConsentRequest.State.CONSENTED, now
+    consent_request.granted_by_name, consent_request.granted_by_upn = admin.name, admin.upn
+    consent_request.granted_by_oid = admin.object_id
+    consent_request.save()
+    missing = missing_permissions(connection)
+    connection.status = Connection.Status.DEGRADED if missing else Connection.Status.ACTIVE
+    connection.save(update_fields=["status", "updated_at"])
+    audit_record(
+        organization=connection.organization,
+        action=AuditAction.CONSENT_GRANTED,
+        actor=admin_actor(admin.name, admin.upn),
+        target=connection,
+        details={
+            "consent_request": consent_request.pk,
+            "admin_object_id": admin.object_id,
+            "delegated": sorted(delegated_observed),
+            "application": sorted(application_observed),
+            "missing": missing,
+            "redirect_uri": redirect_uri,
+            "cloud": cloud,
+        },
+    )
+    _notify_on_commit(consent_request)
+    return consent_request
+
+
+def _store_delegated_token(connection, admin, token_result):
+    if not token_result.get("refresh_token"):
+        return
+    credential, _ = Credential.objects.get_or_create(
+        organization=connection.organization, connection=connection, kind=Credential.Kind.MICROSOFT_DELEGATED
+    )
+    credential.principal, credential.principal_id = admin.upn, admin.object_id
+    credential.scopes = sorted(token_result.get("scope", "").split())
+    credential.access_token = token_result["access_token"]
+    credential.refresh_token = token_result["refresh_token"]
+    credential.expires_at = timezone.now() + timedelta(seconds=int(token_result.get("expires_in", 3600)))
+    credential.last_refreshed_at = timezone.now()
+    credential.last_error = ""
+    credential.save()
+
+
+def missing_permissions(connection):
+    """Graph permissions the connection's features need that no token has shown: 'Name (kind)'."""
+    observed = set(connection.grants.filter(provider=Provider.MICROSOFT, observed=True).values_list("kind", "name"))
+    return [
+        f"{p.name} ({p.kind})"
+        for p in permissions.graph_permissions(connection.features)
+        if (p.kind, p.name) not in observed
+    ]
+
+
+@transaction.atomic
+def connection_record_observed_roles(*, connection, application_observed, acting_user=None):
+    """A fresh app-only token's roles, compared with the grants: drift shows up here
+    (a permission revoked in the tenant after consent)."""
+    connection = Connection.objects.select_for_update().get(pk=connection.pk)
+    now = timezone.now()
+    lost, regained = [], []
+    for grant in connection.grants.filter(provider=Provider.MICROSOFT, kind=PermissionKind.APPLICATION):
+        present = grant.name in application_observed
+        if grant.observed and not present:
+            lost.append(grant.name)
+            grant.revoked_at = now
+        elif present and not grant.observed:
+            regained.append(grant.name)
+            grant.revoked_at = None
+        grant.observed, grant.observed_at = present, now
+        grant.save(update_fields=["observed", "observed_at", "revoked_at"])
+    missing = missing_permissions(connection)
+    if connection.status in (Connection.Status.ACTIVE, Connection.Status.DEGRADED):
+        connection.status = Connection.Status.DEGRADED if missing else Connection.Status.ACTIVE
+        connection.save(update_fields=["status", "updated_at"])
+    audit_record(
+        organization=connection.organization,
+        action=AuditAction.CONNECTION_VERIFIED,
+        actor=acting_user,
+        target=connection,
+        details={"lost": lost, "regained": regained, "missing": missing},
+    )
+    return lost, missing
+
+
+@transaction.atomic
+def connection_set_features(*, connection, features, acting_user):
+    """Change what the connection is for. New needs are recorded as requested; if tokens
+    have not shown them, the connection needs re-consent."""
+    _require_admin(connection.organization, acting_user)
+    connection = Connection.objects.select_for_update().get(pk=connection.pk)
+    old = list(connection.features)
+    connection.features = [f for f in features if f in permissions.FEATURES]
+    grants_request(connection=connection, acting_user=acting_user)
+    if connection.status in (Connection.Status.ACTIVE, Connection.Status.DEGRADED):
+        connection.status = Connection.Status.DEGRADED if missing_permissions(connection) else Connection.Status.ACTIVE
+    connection.save(update_fields=["features", "status", "updated_at"])
+    audit_record(
+        organization=connection.organization,
+        action=AuditAction.CONNECTION_FEATURES_CHANGED,
+        actor=acting_user,
+        target=connection,
+        details={"from": old, "to": connection.features},
+    )
+    return connection
+
+
+def _notify_on_commit(consent_request):
+    from .tasks import notify_consent_result
+
+    if consent_request.kind == ConsentRequest.Kind.LINK:
+        transaction.on_commit(lambda: notify_consent_result.delay(consent_request_id=consent_request.pk))

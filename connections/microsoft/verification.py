@@ -1,0 +1,24 @@
+"""Checking what a tenant has really granted, from tokens the portal fetches itself."""
+
+from django.utils import timezone
+
+from .. import consent
+from ..models import PermissionGrant
+from . import client
+
+
+def verify(*, connection, acting_user=None):
+    """Ask for an app-only token and record its roles; returns a short summary."""
+    try:
+        roles = client.application_roles(tenant_id=connection.tenant.tenant_id, cloud=connection.tenant.cloud)
+    except client.MicrosoftError as exc:
+        # No token at all (consent withdrawn entirely, app removed): nothing is observed.
+        if exc.code in ("AADSTS65001", "AADSTS7000229", "AADSTS700016") or exc.error in ("unauthorized_client",):
+            roles = []
+        else:
+            PermissionGrant.objects.filter(connection=connection).update(observed_at=timezone.now())
+            raise
+    lost, missing = consent.connection_record_observed_roles(
+        connection=connection, application_observed=roles, acting_user=acting_user
+    )
+    return {"roles": roles, "lost": lost, "missing": missing}

@@ -1,0 +1,372 @@
+"""Consent for a Microsoft tenant, in the browser.
+
+Two ways in, one flow: "Give permission" (the site admin is the tenant's admin) and a
+shared consent link (opened by a tenant admin with no portal account). Both sign the
+admin in with Microsoft (auth code + PKCE + nonce, id_token signature checked), then,
+when the features need application permissions, send them to admin consent. Nothing is
+believed from a callback alone: grants are recorded from tokens the portal fetched.
+
+Flow state lives in the session, keyed by the OAuth `state`, popped on callback: a
+callback whose state this browser did not start changes nothing and is audited.
+"""
+
+import json
+import secrets
+
+from django.conf import settings
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET, require_POST
+
+from tenants.access import admin_required, scoped
+from tenants.audit import audit_record
+from tenants.models import AuditAction
+
+from .. import consent, crypto, permissions
+from ..models import Connection, ConsentRequest
+from ..ratelimit import rate_limited
+from . import client
+from .errors import code_from_description, explain
+
+SESSION_FLOWS = "microsoft_consent_flows"
+SESSION_RESULT = "microsoft_consent_result"
+MAX_FLOWS = 5  # a browser rarely has more consent sign-ins under way; older ones are dropped
+
+
+def _callback_uri():
+    return settings.SITE_URL + reverse("connections:microsoft:callback")
+
+
+def _adminconsent_uri():
+    return settings.SITE_URL + reverse("connections:microsoft:adminconsent_callback")
+
+
+def _remember(request, state, entry):
+    flows = request.session.get(SESSION_FLOWS, {})
+    flows[state] = entry
+    request.session[SESSION_FLOWS] = dict(list(flows.items())[-MAX_FLOWS:])
+
+
+def _pop(request, state):
+    flows = request.session.get(SESSION_FLOWS, {})
+    entry = flows.pop(state, None) if state else None
+    request.session[SESSION_FLOWS] = flows
+    return entry
+
+
+def _begin(request, consent_request):
+    """Send the admin to Microsoft to sign in, for this consent request."""
+    connection = consent_request.connection
+    scopes = consent_request.requested_delegated or ["User.Read"]
+    try:
+        flow, url = client.start_sign_in(
+            tenant_id=connection.tenant.tenant_id,
+            cloud=connection.tenant.cloud,
+            scopes=scopes,
+            redirect_uri=_callback_uri(),
+        )
+    except client.MicrosoftError as exc:
+        return _result(
+            request,
+            consent_request,
+            ok=False,
+            what="Microsoft's sign-in service could not be reached.",
+            todo="Try again in a few minutes.",
+            detail=str(exc),
+            status=502,
+        )
+    _remember(request, flow["state"], {"flow": flow, "consent_request": consent_request.pk, "stage": "signin"})
+    return redirect(url)
+
+
+def _result(request, consent_request, *, ok, what, todo="", detail="", status=200):
+    return render(
+        request,
+        "connections/microsoft/consent_result.html",
+        {"consent_request": consent_request, "ok": ok, "what": what, "todo": todo, "detail": detail},
+        status=status,
+    )
+
+
+def _finish(request, consent_request, *, admin, token_result, delegated, application):
+    consent.consent_record_grant(
+        consent_request=consent_request,
+        admin=admin,
+        delegated_observed=delegated,
+        application_observed=application,
+        token_result=token_result,
+        redirect_uri=_adminconsent_uri() if consent_request.requested_application else _callback_uri(),
+        cloud=consent_request.connection.tenant.cloud,
+    )
+    if consent_request.kind == ConsentRequest.Kind.DIRECT and request.user.is_authenticated:
+        messages.success(request, "Permissions granted and verified with Microsoft.")
+        return redirect("connections:connection_detail", connection_id=consent_request.connection_id)
+    request.session[SESSION_RESULT] = consent_request.pk
+    return redirect("connections:microsoft:consent_done")
+
+
+def _fail(request, consent_request, *, error="", code="", description="", admin=None):
+    declined = error == "access_denied" or code == "AADSTS65004"
+    try:
+        consent.consent_record_failure(
+            consent_request=consent_request,
+            error=error,
+            code=code,
+            description=description,
+            admin=admin,
+            declined=declined,
+        )
+    except ValidationError:
+        pass  # already used up: the result page says what happened anyway
+    what, todo = explain(code, error)
+    return _result(request, consent_request, ok=False, what=what, todo=todo, detail=code or error, status=400)
+
+
+def _reject_callback(request, reason, details):
+    """A callback this browser did not start (forged, replayed, or very old): audited, no change."""
+    consent_request = None
+    if details.get("consent_request"):
+        consent_request = ConsentRequest.objects.filter(pk=details["consent_request"]).first()
+    audit_record(
+        organization=consent_request.organization if consent_request else None,
+        action=AuditAction.CONSENT_CALLBACK_REJECTED,
+        actor=request.user if request.user.is_authenticated else consent.ANONYMOUS_LINK_HOLDER,
+        target=consent_request.connection if consent_request else None,
+        target_label="" if consent_request else "unknown consent",
+        details={"reason": reason, **{k: v for k, v in details.items() if k != "consent_request"}},
+    )
+    what, todo = explain(error="invalid_state")
+    return render(
+        request,
+        "connections/microsoft/consent_result.html",
+        {"ok": False, "what": what, "todo": todo, "detail": reason},
+        status=403,
+    )
+
+
+# --- starting -------------------------------------------------------------------------------
+
+
+@admin_required
+@require_POST
+def give_permission(request, connection_id):
+    connection = scoped(request, Connection, pk=connection_id)
+    try:
+        consent_request, _ = consent.consent_request_create(
+            connection=connection, acting_user=request.user, kind=ConsentRequest.Kind.DIRECT
+        )
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+        return redirect("connections:connection_detail", connection_id=connection.pk)
+    return _begin(request, consent_request)
+
+
+@admin_required
+@require_POST
+def link_create(request, connection_id):
+    connection = scoped(request, Connection, pk=connection_id)
+    try:
+        consent_request, raw = consent.consent_request_create(connection=connection, acting_user=request.user)
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+        return redirect("connections:connection_detail", connection_id=connection.pk)
+    url = settings.SITE_URL + reverse("connections:microsoft:consent_link", args=[raw])
+    # Shown this once: only the token's hash is stored.
+    return render(
+        request,
+        "connections/microsoft/link_created.html",
+        {"connection": connection, "consent_request": consent_request, "url": url},
+    )
+
+
+@admin_required
+@require_POST
+def link_revoke(request, consent_request_id):
+    consent_request = scoped(request, ConsentRequest, pk=consent_request_id)
+    try:
+        consent.consent_request_revoke(consent_request=consent_request, acting_user=request.user)
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    else:
+        messages.success(request, "The consent link no longer works.")
+    return redirect("connections:connection_detail", connection_id=consent_request.connection_id)
+
+
+# --- the shared link (no portal account needed) ---------------------------------------------
+
+
+def _link_or_gone(request, token):
+    consent_request = consent.consent_request_find(token)
+    if consent_request is None:
+        return None, render(request, "connections/microsoft/link_gone.html", {"reason": "unknown"}, status=404)
+    if not consent_request.is_usable:
+        return None, render(
+            request,
+            "connections/microsoft/link_gone.html",
+            {"reason": consent_request.effective_state, "consent_request": consent_request},
+            status=410,
+        )
+    return consent_request, None
+
+
+@never_cache
+@require_GET
+@rate_limited("consent-link")
+def consent_link(request, token):
+    consent_request, gone = _link_or_gone(request, token)
+    if gone:
+        return gone
+    consent_request = consent.consent_request_open(consent_request=consent_request)
+    connection = consent_request.connection
+    return render(
+        request,
+        "connections/microsoft/consent_link.html",
+        {
+            "consent_request": consent_request,
+            "connection": connection,
+            "features": permissions.features(connection.features),
+            "graph_permissions": permissions.graph_permissions(connection.features),
+            "token": token,
+        },
+    )
+
+
+@never_cache
+@require_POST
+@rate_limited("consent-link")
+def consent_link_start(request, token):
+    consent_request, gone = _link_or_gone(request, token)
+    if gone:
+        return gone
+    return _begin(request, consent_request)
+
+
+# --- Microsoft's callbacks -------------------------------------------------------------------
+
+
+@never_cache
+@require_GET
+def callback(request):
+    """Back from sign-in: redeem the code, verify who signed in, then admin consent if needed."""
+    params = request.GET.dict()
+    entry = _pop(request, params.get("state"))
+    if entry is None or entry.get("stage") != "signin":
+        return _reject_callback(request, "unknown state", {"has_code": "code" in params})
+    consent_request = ConsentRequest.objects.select_related("connection__tenant").get(pk=entry["consent_request"])
+    tenant = consent_request.connection.tenant
+    if "error" in params:
+        description = params.get("error_description", "")
+        return _fail(
+            request,
+            consent_request,
+            error=params["error"],
+            code=code_from_description(description),
+            description=description,
+        )
+    try:
+        admin, token_result = client.finish_sign_in(
+            tenant_id=tenant.tenant_id, cloud=tenant.cloud, flow=entry["flow"], params=params
+        )
+    except client.MicrosoftError as exc:
+        if exc.error == "invalid_state":
+            return _reject_callback(request, str(exc), {"consent_request": consent_request.pk})
+        return _fail(request, consent_request, error=exc.error, code=exc.code, description=str(exc))
+    delegated = client.delegated_scopes(token_result)
+    if not consent_request.requested_application:
+        return _finish(
+            request, consent_request, admin=admin, token_result=token_result, delegated=delegated, application=[]
+        )
+    state = secrets.token_urlsafe(24)
+    _remember(
+        request,
+        state,
+        {
+            "stage": "adminconsent",
+            "consent_request": consent_request.pk,
+            "admin": [admin.tenant_id, admin.object_id, admin.name, admin.upn],
+            "delegated": delegated,
+            # Kept in the session only until admin consent returns, and encrypted there too.
+            "token_result": crypto.encrypt(
+                json.dumps({k: token_result.get(k) for k in ("access_token", "refresh_token", "expires_in", "scope")})
+            ),
+        },
+    )
+    try:
+        url = client.admin_consent_url(
+            tenant_id=tenant.tenant_id, cloud=tenant.cloud, redirect_uri=_adminconsent_uri(), state=state
+        )
+    except client.MicrosoftError as exc:
+        return _fail(request, consent_request, error=exc.error, code=exc.code, description=str(exc), admin=admin)
+    return redirect(url)
+
+
+@never_cache
+@require_GET
+def adminconsent_callback(request):
+    """Back from admin consent. The `tenant` it names is checked against the link's, and
+    the grant is believed only from an app-only token the portal obtains itself."""
+    params = request.GET.dict()
+    entry = _pop(request, params.get("state"))
+    if entry is None or entry.get("stage") != "adminconsent":
+        return _reject_callback(request, "unknown state", {"tenant": params.get("tenant", "")[:64]})
+    consent_request = ConsentRequest.objects.select_related("connection__tenant").get(pk=entry["consent_request"])
+    tenant = consent_request.connection.tenant
+    admin = client.SignedInAdmin(*entry["admin"])
+    if "error" in params:
+        description = params.get("error_description", "")
+        return _fail(
+            request,
+            consent_request,
+            error=params["error"],
+            code=code_from_description(description),
+            description=description,
+            admin=admin,
+        )
+    if params.get("tenant", "").lower() != str(tenant.tenant_id).lower():
+        return _reject_callback(
+            request,
+            "tenant mismatch",
+            {
+                "consent_request": consent_request.pk,
+                "tenant": params.get("tenant", "")[:64],
+            },
+        )
+    try:
+        roles = client.application_roles(tenant_id=tenant.tenant_id, cloud=tenant.cloud)
+    except client.MicrosoftError as exc:
+        return _fail(request, consent_request, error=exc.error, code=exc.code, description=str(exc), admin=admin)
+    token_result = json.loads(crypto.decrypt(entry["token_result"]))
+    return _finish(
+        request,
+        consent_request,
+        admin=admin,
+        token_result=token_result,
+        delegated=entry["delegated"],
+        application=roles,
+    )
+
+
+@never_cache
+def consent_done(request):
+    consent_request = (
+        ConsentRequest.objects.select_related("connection__site", "connection__tenant")
+        .filter(pk=request.session.get(SESSION_RESULT))
+        .first()
+    )
+    if consent_request is None:
+        return redirect("home")
+    connection = consent_request.connection
+    grants = connection.grants.filter(observed=True, provider="microsoft")
+    return render(
+        request,
+        "connections/microsoft/consent_result.html",
+        {
+            "consent_request": consent_request,
+            "ok": True,
+            "grants": grants,
+            "missing": consent.missing_permissions(connection),
+        },
+    )

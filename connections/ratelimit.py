@@ -1,0 +1,38 @@
+"""A small per-IP rate limit for pages anyone can reach (consent links), against guessing."""
+
+import time
+from functools import wraps
+
+from django.conf import settings
+from django.core.cache import cache
+from django.shortcuts import render
+
+
+def _client_ip(request):
+    return request.META.get("REMOTE_ADDR", "unknown")
+
+
+def rate_limited(scope):
+    """At most CONSENT_LINK_RATE_LIMIT requests per minute per IP address for `scope`."""
+
+    def decorator(view):
+        @wraps(view)
+        def wrapper(request, *args, **kwargs):
+            limit = settings.CONSENT_LINK_RATE_LIMIT
+            window = int(time.time() // 60)
+            key = f"ratelimit:{scope}:{_client_ip(request)}:{window}"
+            count = cache.get_or_set(key, 0, timeout=90)
+            try:
+                count = cache.incr(key)
+            except ValueError:  # expired between the two calls
+                cache.set(key, 1, timeout=90)
+                count = 1
+            if count > limit:
+                response = render(request, "connections/microsoft/rate_limited.html", status=429)
+                response["Retry-After"] = str(60 - int(time.time()) % 60)
+                return response
+            return view(request, *args, **kwargs)
+
+        return wrapper
+
+    return decorator

@@ -1,0 +1,52 @@
+"""Thin Celery tasks for connections: take ids, reload, call a service."""
+
+from celery import shared_task
+from django.conf import settings
+from django.core.mail import send_mail
+from django.template.loader import render_to_string
+from django.urls import reverse
+
+from .microsoft.errors import explain
+from .models import Connection, ConsentRequest
+
+
+@shared_task(name="connections.notify_consent_result", acks_late=True, autoretry_for=(OSError,),
+             retry_backoff=True, max_retries=5)
+def notify_consent_result(*, consent_request_id):
+    """Tell the site admin who sent a consent link that it was granted or declined."""
+    consent_request = ConsentRequest.objects.select_related(
+        "connection__site", "connection__tenant", "created_by"
+    ).filter(pk=consent_request_id).first()
+    if consent_request is None or not consent_request.created_by.email:
+        return "skipped"
+    what, todo = explain(consent_request.error_code, consent_request.error_code)
+    context = {
+        "consent_request": consent_request,
+        "connection": consent_request.connection,
+        "what": what,
+        "todo": todo,
+        "url": settings.SITE_URL
+        + reverse("connections:connection_detail", args=[consent_request.connection_id]),
+    }
+    verb = {"consented": "granted", "declined": "declined"}.get(consent_request.state, consent_request.state)
+    send_mail(
+        subject=f"[Connections portal] Consent {verb} for {consent_request.connection}",
+        message=render_to_string("connections/email/consent_result.txt", context),
+        from_email=None,
+        recipient_list=[consent_request.created_by.email],
+    )
+    return "sent"
+
+
+@shared_task(name="connections.verify_microsoft_grants", acks_late=True)
+def verify_microsoft_grants(*, connection_id, acting_user_id=None):
+    """Re-read the tenant's application grants from a fresh app-only token (drift check)."""
+    from tenants.models import User
+
+    from .microsoft import verification
+
+    connection = Connection.objects.select_related("tenant").filter(pk=connection_id).first()
+    if connection is None or connection.status == Connection.Status.DISCONNECTED:
+        return "skipped"
+    user = User.objects.filter(pk=acting_user_id).first() if acting_user_id else None
+    return verification.verify(connection=connection, acting_user=user)

@@ -1,0 +1,28 @@
+// Small progressive enhancements; every page works without them.
+(function () {
+  // "Copy" buttons: data-copy="#selector" copies that input's value.
+  document.addEventListener("click", function (event) {
+    var button = event.target.closest("[data-copy]");
+    if (!button) return;
+    var input = document.querySelector(button.getAttribute("data-copy"));
+    input.select();
+    var done = function () { button.textContent = "Copied"; };
+    if (navigator.clipboard) { navigator.clipboard.writeText(input.value).then(done, function () { document.execCommand("copy"); done(); }); }
+    else { document.execCommand("copy"); done(); }
+  });
+
+  // Live regions: data-live-url is fetched every few seconds and its HTML swapped in, so a
+  // site admin sees a consent link's state change without reloading.
+  document.querySelectorAll("[data-live-url]").forEach(function (region) {
+    var url = region.getAttribute("data-live-url");
+    var every = parseInt(region.getAttribute("data-live-every") || "3000", 10);
+    var tick = function () {
+      if (document.hidden) return;
+      fetch(url, { credentials: "same-origin", headers: { "X-Requested-With": "fetch" } })
+        .then(function (r) { return r.ok ? r.text() : null; })
+        .then(function (html) { if (html !== null && html !== region.innerHTML) region.innerHTML = html; })
+        .catch(function () {});
+    };
+    setInterval(tick, every);
+  });
+})();
