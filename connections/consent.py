@@ -153,7 +153,7 @@ def consent_record_failure(*, consent_request, error="", code="", description=""
         action=AuditAction.CONSENT_DECLINED if declined else AuditAction.CONSENT_FAILED,
         actor=admin_actor(admin.name, admin.upn) if admin else ANONYMOUS_LINK_HOLDER,
         target=consent_request.connection,
-        details={"consent_request": consent_request.pk, "code": code or error, "what": what, "todo": todo},
+        details={"consent_request": consent_request.pk, "error_code": code or error, "what": what, "todo": todo},
     )
     _notify_on_commit(consent_request)
     return consent_request

@@ -23,6 +23,8 @@ UNSCOPED_PREFIXES = ("accounts/", "django-admin/", "_sandbox/")
 # organization; each checks its own signature, expiry and single use (tested elsewhere).
 CAPABILITY_URLS = {
     "tenants:invitation_accept": "an emailed, signed invitation link",
+    "connections:microsoft:consent_link": "a consent link for a tenant admin (random token, hash stored)",
+    "connections:microsoft:consent_link_start": "the same consent link's sign-in button",
 }
 
 
@@ -35,6 +37,14 @@ def _invitation(world):
     )
 
 
+def _consent_request(world):
+    from connections.consent import consent_request_create
+
+    world.connection.features = ["user_mapping"]
+    world.connection.save()
+    return consent_request_create(connection=world.connection, acting_user=world.admin)[0]
+
+
 OTHER_ORG_IDS = {
     "organization_id": lambda w: w.organization.pk,
     "site_id": lambda w: w.site.pk,
@@ -42,6 +52,7 @@ OTHER_ORG_IDS = {
     "connection_id": lambda w: w.connection.pk,
     "membership_id": lambda w: Membership.objects.get(user=w.viewer, organization=w.organization).pk,
     "invitation_id": lambda w: _invitation(w).pk,
+    "consent_request_id": lambda w: _consent_request(w).pk,
 }
 
 

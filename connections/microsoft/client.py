@@ -35,6 +35,14 @@ class MicrosoftError(Exception):
         self.error = error
 
 
+class WrongTenant(MicrosoftError):
+    """Someone from another tenant signed in (verified); `admin` says who."""
+
+    def __init__(self, message, *, admin):
+        super().__init__(message, error="wrong_tenant")
+        self.admin = admin
+
+
 @dataclass(frozen=True)
 class SignedInAdmin:
     """Who signed in, from an id_token whose signature the portal checked."""
@@ -73,10 +81,17 @@ def _app(tenant_id, cloud):
     )
 
 
+# Sign-in goes through `organizations`, not the tenant itself: an admin of another tenant
+# then comes back to the portal, which checks the verified `tid` and says so in its own
+# words (and keeps the link usable for the right admin), instead of stranding them on
+# Microsoft's error page.
+SIGN_IN_AUTHORITY = "organizations"
+
+
 def start_sign_in(*, tenant_id, cloud, scopes, redirect_uri, login_hint=None):
     """Begin auth code + PKCE + nonce. Returns (flow to keep in the session, URL to send the admin to)."""
     try:
-        flow = _app(tenant_id, cloud).initiate_auth_code_flow(
+        flow = _app(SIGN_IN_AUTHORITY, cloud).initiate_auth_code_flow(
             scopes=scopes,
             redirect_uri=redirect_uri,
             login_hint=login_hint,
@@ -90,7 +105,7 @@ def start_sign_in(*, tenant_id, cloud, scopes, redirect_uri, login_hint=None):
 def finish_sign_in(*, tenant_id, cloud, flow, params):
     """Redeem the code (msal checks state and nonce). Returns (admin, delegated scopes granted)."""
     try:
-        result = _app(tenant_id, cloud).acquire_token_by_auth_code_flow(flow, params)
+        result = _app(SIGN_IN_AUTHORITY, cloud).acquire_token_by_auth_code_flow(flow, params)
     except ValueError as exc:  # state mismatch, nonce mismatch: msal raises
         raise MicrosoftError(str(exc), error="invalid_state") from exc
     except requests.RequestException as exc:
@@ -131,26 +146,30 @@ def _discovery(tenant_id, cloud):
 def verify_id_token(id_token, *, tenant_id, cloud, nonce=None):
     """Check the id_token's signature, audience, issuer, expiry and tenant; return who it names."""
     try:
-        discovery = _discovery(tenant_id, cloud)
+        discovery = _discovery(SIGN_IN_AUTHORITY, cloud)
         key = _jwks_client(discovery["jwks_uri"], settings.HTTP_CA_BUNDLE).get_signing_key_from_jwt(id_token)
+        # The multi-tenant issuer is a template; fill it with the token's own tenant, then
+        # check the signature, and only then compare that tenant with the one expected.
+        token_tid = jwt.decode(id_token, options={"verify_signature": False}).get("tid", "")
         claims = jwt.decode(
             id_token,
             key.key,
             algorithms=["RS256"],
             audience=settings.MICROSOFT_CLIENT_ID,
-            issuer=discovery["issuer"].replace("{tenantid}", str(tenant_id)),
+            issuer=discovery["issuer"].replace("{tenantid}", token_tid),
             options={"require": ["exp", "iat", "aud", "iss", "tid", "oid"]},
         )
     except (jwt.PyJWTError, requests.RequestException, KeyError) as exc:
         raise MicrosoftError(f"The sign-in could not be verified: {exc}", error="invalid_id_token") from exc
-    if claims["tid"].lower() != str(tenant_id).lower():
-        raise MicrosoftError("The sign-in belongs to another tenant.", error="wrong_tenant")
-    return SignedInAdmin(
+    admin = SignedInAdmin(
         tenant_id=claims["tid"],
         object_id=claims["oid"],
         name=claims.get("name", ""),
         upn=claims.get("preferred_username", ""),
     )
+    if claims["tid"].lower() != str(tenant_id).lower():
+        raise WrongTenant(f"{admin.upn} belongs to tenant {claims['tid']}, not {tenant_id}.", admin=admin)
+    return admin
 
 
 def admin_consent_url(*, tenant_id, cloud, redirect_uri, state):

@@ -147,6 +147,31 @@ def _reject_callback(request, reason, details):
     )
 
 
+def _wrong_tenant(request, consent_request, admin):
+    tenant = consent_request.connection.tenant
+    audit_record(
+        organization=consent_request.organization,
+        action=AuditAction.CONSENT_FAILED,
+        actor=consent.admin_actor(admin.name, admin.upn),
+        target=consent_request.connection,
+        details={
+            "consent_request": consent_request.pk,
+            "error_code": "wrong_tenant",
+            "signed_in_tenant": admin.tenant_id,
+        },
+    )
+    return _result(
+        request,
+        consent_request,
+        ok=False,
+        what=f"You signed in as {admin.upn}, an account of another Microsoft 365 tenant. This link is for "
+        f"{tenant.display_name} ({tenant.tenant_id}).",
+        todo=f"Open the link again and sign in with an administrator account of {tenant.display_name}. "
+        "The link still works.",
+        status=403,
+    )
+
+
 # --- starting -------------------------------------------------------------------------------
 
 
@@ -270,6 +295,9 @@ def callback(request):
         admin, token_result = client.finish_sign_in(
             tenant_id=tenant.tenant_id, cloud=tenant.cloud, flow=entry["flow"], params=params
         )
+    except client.WrongTenant as exc:
+        # The link stays usable: the right admin may still open it.
+        return _wrong_tenant(request, consent_request, exc.admin)
     except client.MicrosoftError as exc:
         if exc.error == "invalid_state":
             return _reject_callback(request, str(exc), {"consent_request": consent_request.pk})
