@@ -1,7 +1,7 @@
 from django import forms
 
 from .models import AuditAction, Organization, Role
-from .models.directory import AtlassianProduct
+from .models.directory import AtlassianProduct, MicrosoftCloud
 from .validators import normalize_site_url, parse_domains, parse_tenant_id, site_name_from_url
 
 
@@ -46,6 +46,11 @@ class SiteForm(forms.Form):
 class TenantForm(forms.Form):
     tenant_id = forms.CharField(label="Tenant id", max_length=40, help_text="A GUID, from the Entra admin center.")
     display_name = forms.CharField(max_length=120, help_text="For example Contoso.")
+    cloud = forms.ChoiceField(
+        choices=MicrosoftCloud.choices,
+        initial=MicrosoftCloud.PUBLIC,
+        help_text="US Government tenants sign in at their own Microsoft hosts.",
+    )
     domains = forms.CharField(
         required=False,
         help_text="The tenant's domains, separated by commas (e.g. contoso.com). Verification is "

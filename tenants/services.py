@@ -231,7 +231,7 @@ def site_remove(*, site, acting_user):
 
 
 @transaction.atomic
-def tenant_register(*, organization, tenant_id, display_name, domains, acting_user):
+def tenant_register(*, organization, tenant_id, display_name, domains, acting_user, cloud="public"):
     _require_admin(organization, acting_user)
     if MicrosoftTenant.objects.filter(organization=organization, tenant_id=tenant_id).exists():
         raise ValidationError({"tenant_id": f"Tenant {tenant_id} is already registered in {organization}."})
@@ -241,6 +241,7 @@ def tenant_register(*, organization, tenant_id, display_name, domains, acting_us
                 organization=organization,
                 tenant_id=tenant_id,
                 display_name=display_name,
+                cloud=cloud,
                 domains=[{"name": d, "verified": False} for d in domains],
                 created_by=acting_user,
             )
@@ -253,7 +254,7 @@ def tenant_register(*, organization, tenant_id, display_name, domains, acting_us
         action=AuditAction.TENANT_REGISTERED,
         actor=acting_user,
         target=tenant,
-        details={"tenant_id": str(tenant_id), "domains": list(domains)},
+        details={"tenant_id": str(tenant_id), "domains": list(domains), "cloud": cloud},
     )
     return tenant
 

@@ -40,3 +40,12 @@ def test_password_reset_sends_a_link(client, db):
     client.post(reverse("account_reset_password"), {"email": user.email})
     assert mail.outbox[-1].to == ["forgetful@example.com"]
     assert "/accounts/password/reset/key/" in mail.outbox[-1].body
+
+
+def test_sign_in_never_redirects_off_the_portal(client, acme):
+    response = client.post(
+        reverse("account_login") + "?next=https://evil.example/phish",
+        {"login": acme.admin.email, "password": PASSWORD, "next": "https://evil.example/phish"},
+    )
+    assert response.status_code == 302
+    assert response.url.startswith("/") and "evil" not in response.url

@@ -57,10 +57,16 @@ def test_admin_registers_a_tenant(admin_client, acme):
     guid = uuid.uuid4()
     response = admin_client.post(
         reverse("tenants:tenant_new"),
-        {"tenant_id": str(guid).upper(), "display_name": "Contoso", "domains": "contoso.com, Contoso.onmicrosoft.com"},
+        {
+            "tenant_id": str(guid).upper(),
+            "display_name": "Contoso",
+            "cloud": "usgov",
+            "domains": "contoso.com, Contoso.onmicrosoft.com",
+        },
     )
     tenant = MicrosoftTenant.objects.get(tenant_id=guid)
     assert response.status_code == 302
+    assert tenant.cloud == "usgov"
     assert tenant.domains == [
         {"name": "contoso.com", "verified": False},
         {"name": "contoso.onmicrosoft.com", "verified": False},
@@ -77,7 +83,8 @@ def test_bad_tenant_input_is_explained(admin_client, acme):
     assert errors["display_name"]
     assert "not domain names" in errors["domains"][0]
     response = admin_client.post(
-        reverse("tenants:tenant_new"), {"tenant_id": str(acme.tenant.tenant_id), "display_name": "Again"}
+        reverse("tenants:tenant_new"),
+        {"tenant_id": str(acme.tenant.tenant_id), "display_name": "Again", "cloud": "public"},
     )
     assert "already registered" in response.context["form"].errors["tenant_id"][0]
     assert MicrosoftTenant.objects.filter(organization=acme.organization).count() == 1
