@@ -7,6 +7,7 @@ from django.core.paginator import Paginator
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
+from connections.atlassian.needs import site_authorization
 from connections.models import Connection
 
 from . import services
@@ -86,7 +87,8 @@ def site_new(request):
 def site_detail(request, site_id):
     site = scoped(request, AtlassianSite, pk=site_id)
     connections = site.connections.select_related("tenant")
-    return render(request, "tenants/site_detail.html", {"site": site, "connections": connections})
+    context = {"site": site, "connections": connections, **site_authorization(site)}
+    return render(request, "tenants/site_detail.html", context)
 
 
 @admin_required

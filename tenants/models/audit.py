@@ -24,6 +24,13 @@ class AuditAction(models.TextChoices):
     # the external installs
     SITE_REGISTERED = "site.registered", "Atlassian site registered"
     SITE_REMOVED = "site.removed", "Atlassian site removed"
+    SITE_AUTHORIZATION_STARTED = "site.authorization_started", "Atlassian authorization started"
+    SITE_AUTHORIZED = "site.authorized", "Atlassian site authorized (OAuth 2.0)"
+    SITE_API_TOKEN_SAVED = "site.api_token_saved", "Atlassian API token saved"
+    SITE_AUTHORIZATION_DECLINED = "site.authorization_declined", "Atlassian authorization declined"
+    SITE_AUTHORIZATION_FAILED = "site.authorization_failed", "Atlassian authorization failed"
+    SITE_CALLBACK_REJECTED = "site.callback_rejected", "Atlassian callback rejected"
+    SITE_NEEDS_REAUTH = "site.needs_reauthorization", "Atlassian site needs re-authorization"
     TENANT_REGISTERED = "tenant.registered", "Microsoft tenant registered"
     TENANT_REMOVED = "tenant.removed", "Microsoft tenant removed"
     # connections

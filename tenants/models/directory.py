@@ -17,6 +17,19 @@ class AtlassianProduct(models.TextChoices):
     JSM = "jsm", "Jira Service Management"
 
 
+class SiteAuthMode(models.TextChoices):
+    NONE = "", "Not connected"
+    OAUTH = "oauth", "OAuth 2.0 (3LO)"
+    API_TOKEN = "api_token", "API token"
+
+
+class SiteAuthStatus(models.TextChoices):
+    NOT_AUTHORIZED = "not_authorized", "Not authorized"
+    AUTHORIZED = "authorized", "Authorized"
+    # The grant died (refresh token refused, API token revoked): someone must authorize again.
+    NEEDS_REAUTH = "needs_reauth", "Needs re-authorization"
+
+
 class AtlassianSite(models.Model):
     organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="sites")
     url = models.URLField("site URL", max_length=255)
@@ -29,6 +42,28 @@ class AtlassianSite(models.Model):
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
+
+    # How the portal reaches the site (the secrets themselves live in connections.Credential).
+    auth_mode = models.CharField(max_length=16, choices=SiteAuthMode.choices, blank=True, default="")
+    auth_status = models.CharField(
+        max_length=16, choices=SiteAuthStatus.choices, default=SiteAuthStatus.NOT_AUTHORIZED
+    )
+    # Features chosen when authorizing, on top of those of the site's connections: what the
+    # site's scopes must cover.
+    features = models.JSONField(default=list, blank=True)
+    # What Atlassian said the grant covers for this site (OAuth only).
+    granted_scopes = models.JSONField(default=list, blank=True)
+    authorized_at = models.DateTimeField(null=True, blank=True)
+    authorized_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    # The Atlassian account the portal acts as (from /me, or the API token's account).
+    account_id = models.CharField("Atlassian account id", max_length=128, blank=True)
+    account_name = models.CharField("Atlassian account name", max_length=255, blank=True)
+    account_email = models.CharField("Atlassian account email", max_length=255, blank=True)
+    # The last authorization problem, in words a site admin can act on.
+    auth_error = models.CharField(max_length=500, blank=True)
+    auth_error_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["name"]

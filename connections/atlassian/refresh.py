@@ -1,0 +1,132 @@
+"""A working access token for a site, refreshed single-flight.
+
+Atlassian rotates refresh tokens: each refresh returns a new one and kills the old. Two
+workers refreshing with the same token would leave one of them holding a dead token, and
+the next refresh would break the site. So whoever finds the token stale takes a row lock
+on the credential, re-reads it, and refreshes only if it is still stale; everyone who
+waited on the lock then reads the fresh token instead of refreshing again. The rotated
+refresh token is saved in the same transaction as the refresh that produced it.
+(The idea follows Nango's credentials/refresh.ts.)
+
+Clients for a site (Jira, Confluence) are built here from a fresh token every time,
+because atlassian-python-api never refreshes one itself.
+"""
+
+from datetime import timedelta
+
+from django.db import transaction
+from django.utils import timezone
+
+from tenants.models.directory import SiteAuthMode, SiteAuthStatus
+
+from ..models import Credential
+from . import client, services
+
+# Refresh a little before expiry, so a token never runs out in the middle of a job.
+MARGIN_SECONDS = 300
+
+
+class NotAuthorized(Exception):
+    """The site has no usable credential: it was never authorized, or its grant is dead."""
+
+    def __init__(self, site, message):
+        super().__init__(message)
+        self.site = site
+
+
+class NeedsReauthorization(NotAuthorized):
+    """Atlassian refused the refresh token (invalid_grant): an admin must authorize again."""
+
+
+def _oauth_credential(site):
+    return Credential.objects.filter(site=site, kind=Credential.Kind.ATLASSIAN_OAUTH).order_by("pk").first()
+
+
+def access_token(site):
+    """A valid access token for the site's OAuth grant, refreshing it if needed (single-flight)."""
+    credential = _oauth_credential(site)
+    if credential is None:
+        raise NotAuthorized(site, f"{site} is not authorized with OAuth 2.0.")
+    if not credential.is_stale(MARGIN_SECONDS):
+        return credential.access_token
+    return _refresh(credential.pk, site)
+
+
+def _refresh(credential_id, site):
+    failure = None
+    with transaction.atomic():
+        # Everyone who found the token stale queues here; only the first one refreshes.
+        credential = Credential.objects.select_for_update().get(pk=credential_id)
+        if not credential.is_stale(MARGIN_SECONDS):
+            return credential.access_token  # someone refreshed while we waited
+        site = credential.site
+        if site.auth_status == SiteAuthStatus.NEEDS_REAUTH:
+            # The token was refused before: sending it again cannot help and looks like replay.
+            raise NeedsReauthorization(site, site.auth_error or f"{site} needs to be authorized again.")
+        try:
+            tokens = client.refresh(refresh_token=credential.refresh_token)
+        except client.InvalidGrant:
+            message = (
+                f"Atlassian no longer accepts the portal's authorization for {site} (the grant was revoked, "
+                "expired, or the authorizing account changed its password). Authorize the site again."
+            )
+            credential.last_error, credential.last_error_at = message[:500], timezone.now()
+            credential.save(update_fields=["last_error", "last_error_at", "updated_at"])
+            services.site_mark_needs_reauth(site=site, error=message)
+            failure = NeedsReauthorization(site, message)
+        except client.AtlassianError as exc:
+            # Transient (network, 5xx, 429): keep the grant, note the error, let the caller retry.
+            credential.last_error, credential.last_error_at = str(exc)[:500], timezone.now()
+            credential.save(update_fields=["last_error", "last_error_at", "updated_at"])
+            failure = exc
+        else:
+            now = timezone.now()
+            credential.access_token = tokens.access_token
+            # The old refresh token is dead from now on: store its successor in this same transaction.
+            credential.refresh_token = tokens.refresh_token or credential.refresh_token
+            credential.expires_at = now + timedelta(seconds=tokens.expires_in)
+            credential.last_refreshed_at = now
+            if tokens.scopes:
+                credential.scopes = list(tokens.scopes)
+            credential.last_error, credential.last_error_at = "", None
+            credential.save()
+            return tokens.access_token
+    raise failure
+
+
+def api_token_credential(site):
+    credential = (
+        Credential.objects.filter(site=site, kind=Credential.Kind.ATLASSIAN_API_TOKEN).order_by("pk").first()
+    )
+    if credential is None:
+        raise NotAuthorized(site, f"{site} has no API token.")
+    return credential
+
+
+def _check_usable(site):
+    if site.auth_status == SiteAuthStatus.NEEDS_REAUTH:
+        raise NeedsReauthorization(site, site.auth_error or f"{site} needs to be authorized again.")
+
+
+def jira_for(site):
+    """A Jira client for the site, with a fresh token (OAuth) or its API token."""
+    _check_usable(site)
+    if site.auth_mode == SiteAuthMode.OAUTH:
+        return client.jira(cloud_id=site.cloud_id, access_token=access_token(site))
+    if site.auth_mode == SiteAuthMode.API_TOKEN:
+        credential = api_token_credential(site)
+        return client.jira_basic(site_url=site.url, email=credential.principal, api_token=credential.access_token)
+    raise NotAuthorized(site, f"{site} is not authorized yet.")
+
+
+def confluence_for(site):
+    """A Confluence (REST v2) client for the site, with a fresh token (OAuth) or its API token."""
+    _check_usable(site)
+    if site.auth_mode == SiteAuthMode.OAUTH:
+        return client.confluence(cloud_id=site.cloud_id, access_token=access_token(site))
+    if site.auth_mode == SiteAuthMode.API_TOKEN:
+        credential = api_token_credential(site)
+        return client.confluence_basic(
+            site_url=site.url, email=credential.principal, api_token=credential.access_token
+        )
+    raise NotAuthorized(site, f"{site} is not authorized yet.")
