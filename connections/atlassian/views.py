@@ -201,6 +201,8 @@ def choose(request):
     key = request.POST.get("pending") or request.GET.get("pending", "")
     entry = oauth.peek_pending(request, key)
     if entry is None:
+        services.authorization_failed(organization=request.organization, acting_user=request.user,
+                                      reason="choice_expired")
         return _problem(
             request,
             title="This choice is no longer open",

@@ -97,6 +97,7 @@ def test_an_old_or_used_site_choice_is_refused(admin_client):
     response = admin_client.get(reverse("connections:atlassian:choose"), {"pending": "nothing-here"})
     assert response.status_code == 410
     assert "Start the connection again" in response.content.decode()
+    assert AuditEvent.objects.filter(action="site.authorization_failed", details__reason="choice_expired").exists()
 
 
 def test_the_site_page_shows_scope_drift_with_the_reason(admin_client, acme):
