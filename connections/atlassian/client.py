@@ -17,6 +17,9 @@ from atlassian import ConfluenceV2, Jira
 from django.conf import settings
 
 logger = logging.getLogger(__name__)
+# At DEBUG, atlassian-python-api logs every response body (people's names and email
+# addresses); the portal keeps personal data out of its logs whatever LOG_LEVEL says.
+logging.getLogger("atlassian").setLevel(max(logging.getLogger("atlassian").level, logging.INFO))
 
 TIMEOUT = 20  # seconds: a provider that hangs must not hold a web request or a worker
 
