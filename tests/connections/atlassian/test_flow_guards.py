@@ -132,3 +132,22 @@ def test_a_dead_grant_shows_needs_reauthorization_with_a_button(admin_client, ac
 def test_registering_offers_oauth_first_then_api_token(admin_client):
     page = admin_client.get(reverse("tenants:site_new")).content.decode()
     assert page.index("Connect with OAuth (recommended)") < page.index("API token")
+
+
+def test_an_api_token_is_never_shown_back(admin_client):
+    response = admin_client.post(
+        reverse("connections:atlassian:api_token_new"),
+        {"url": "not a site", "email": "ada@example.com", "api_token": "secret-token-value"},
+    )
+    assert response.status_code == 200
+    body = response.content.decode()
+    assert "is not an Atlassian Cloud site address" in body and "secret-token-value" not in body
+
+
+def test_a_site_never_authorized_has_no_token_to_give(acme):
+    from connections.atlassian import refresh
+
+    with pytest.raises(refresh.NotAuthorized):
+        refresh.access_token(acme.site)
+    with pytest.raises(refresh.NotAuthorized):
+        refresh.jira_for(acme.site)
