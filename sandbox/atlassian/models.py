@@ -1,0 +1,162 @@
+"""State of the simulated Atlassian Cloud: sites, accounts, the portal's OAuth app, grants and
+tokens, and the Confluence/Jira content the APIs serve. Kept in the database so the web
+process and Celery workers see the same grants and tokens."""
+
+from django.db import models
+
+
+class Site(models.Model):
+    name = models.CharField(max_length=100, unique=True)  # {name}.atlassian.net
+    cloud_id = models.CharField(max_length=36, unique=True)
+    # e.g. ["jira-software", "confluence"] or ["jira-servicedesk"]
+    products = models.JSONField(default=list)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self):
+        return self.name
+
+    @property
+    def has_confluence(self):
+        return "confluence" in self.products
+
+    @property
+    def has_jira(self):
+        return any(p.startswith("jira") for p in self.products)
+
+
+class Account(models.Model):
+    """An Atlassian account. Emails are not unique: two accounts may share one (real case)."""
+
+    account_id = models.CharField(max_length=128, unique=True)  # keyset paging column
+    email = models.CharField(max_length=254, db_index=True)
+    email_visible = models.BooleanField(default=True)  # profile privacy: hidden from user search
+    display_name = models.CharField(max_length=200)
+    active = models.BooleanField(default=True)
+    account_type = models.CharField(max_length=20, default="atlassian")  # or "app", "customer"
+    password = models.CharField(max_length=128, blank=True)  # sandbox sign-in only, plain on purpose
+    sites = models.ManyToManyField(Site, related_name="accounts", blank=True)
+    admin_of = models.ManyToManyField(Site, related_name="admins", blank=True)
+
+    class Meta:
+        ordering = ["account_id"]
+
+    def __str__(self):
+        return self.display_name
+
+
+class ApiToken(models.Model):
+    """Basic auth credential (email + token). Kept readable: `sandbox info` prints it."""
+
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="api_tokens")
+    label = models.CharField(max_length=100, default="sandbox")
+    token = models.CharField(max_length=200, unique=True)
+
+
+class App(models.Model):
+    """An OAuth 2.0 (3LO) app registration; redirect URIs match exactly, no wildcards."""
+
+    client_id = models.CharField(max_length=100, unique=True)
+    client_secret = models.CharField(max_length=200)
+    name = models.CharField(max_length=200)
+    redirect_uris = models.JSONField(default=list)
+
+
+class Grant(models.Model):
+    """What one account allowed one app: scopes and the sites covered (consent accumulates)."""
+
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="grants")
+    app = models.ForeignKey(App, on_delete=models.CASCADE, related_name="grants")
+    scopes = models.JSONField(default=list)
+    sites = models.ManyToManyField(Site, related_name="grants")
+    revoked = models.BooleanField(default=False)
+
+    class Meta:
+        unique_together = [("account", "app")]
+
+
+class AuthCode(models.Model):
+    code_hash = models.CharField(max_length=64, unique=True)
+    grant = models.ForeignKey(Grant, on_delete=models.CASCADE)
+    redirect_uri = models.TextField()
+    scopes = models.JSONField(default=list)
+    expires_at = models.FloatField()
+    used = models.BooleanField(default=False)
+
+
+class AccessToken(models.Model):
+    """Opaque bearer token, stored as a SHA-256 hash."""
+
+    token_hash = models.CharField(max_length=64, unique=True)
+    grant = models.ForeignKey(Grant, on_delete=models.CASCADE, related_name="access_tokens")
+    scopes = models.JSONField(default=list)
+    expires_at = models.FloatField()
+
+
+class RefreshToken(models.Model):
+    """Rotating: a refresh marks this one used; using it again is invalid_grant."""
+
+    token_hash = models.CharField(max_length=64, unique=True)
+    grant = models.ForeignKey(Grant, on_delete=models.CASCADE, related_name="refresh_tokens")
+    scopes = models.JSONField(default=list)
+    used = models.BooleanField(default=False)
+    created_at = models.FloatField()
+
+
+class Space(models.Model):
+    site = models.ForeignKey(Site, on_delete=models.CASCADE, related_name="spaces")
+    space_id = models.BigIntegerField(unique=True)
+    key = models.CharField(max_length=50)
+    name = models.CharField(max_length=200)
+    type = models.CharField(max_length=20, default="global")
+    anonymous_access = models.BooleanField(default=False)
+
+    class Meta:
+        ordering = ["space_id"]
+
+
+class SpacePermission(models.Model):
+    perm_id = models.BigIntegerField(unique=True)
+    space = models.ForeignKey(Space, on_delete=models.CASCADE, related_name="permissions")
+    principal_type = models.CharField(max_length=20)  # user | group | role | anonymous
+    principal_id = models.CharField(max_length=128, blank=True)
+    operation = models.CharField(max_length=30, default="read")  # read | create | delete ...
+    target_type = models.CharField(max_length=30, default="space")
+
+    class Meta:
+        ordering = ["perm_id"]
+
+
+class Page(models.Model):
+    site = models.ForeignKey(Site, on_delete=models.CASCADE, related_name="pages")
+    space = models.ForeignKey(Space, on_delete=models.CASCADE, related_name="pages")
+    page_id = models.BigIntegerField(unique=True)
+    type = models.CharField(max_length=20, default="page")  # page | blogpost
+    title = models.CharField(max_length=255)
+    body = models.TextField(default="")  # storage format
+    author_id = models.CharField(max_length=128)
+    created_at = models.DateTimeField()
+    modified_at = models.DateTimeField()
+    version = models.IntegerField(default=1)
+
+    class Meta:
+        ordering = ["page_id"]
+
+
+class PageRestriction(models.Model):
+    page = models.ForeignKey(Page, on_delete=models.CASCADE, related_name="restrictions")
+    operation = models.CharField(max_length=10)  # read | update
+    account = models.ForeignKey(Account, null=True, blank=True, on_delete=models.CASCADE)
+    group = models.CharField(max_length=100, blank=True)
+
+
+class Project(models.Model):
+    site = models.ForeignKey(Site, on_delete=models.CASCADE, related_name="projects")
+    project_id = models.BigIntegerField(unique=True)
+    key = models.CharField(max_length=20)
+    name = models.CharField(max_length=200)
+    project_type_key = models.CharField(max_length=30)  # software | service_desk | business
+
+    class Meta:
+        ordering = ["project_id"]

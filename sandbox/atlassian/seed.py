@@ -1,0 +1,212 @@
+"""Deterministic Atlassian data: three sites (one Jira Service Management), accounts with the
+awkward cases real directories have, spaces and pages enough for several pages of cursor
+paging, space permissions, page restrictions, Jira projects and API tokens.
+
+`size` scales the generated accounts (100,000 in the benchmark: bulk inserts only)."""
+
+import random
+import uuid
+from datetime import UTC, datetime, timedelta
+
+from django.db import transaction
+
+from .apps_registry import ensure_portal_app
+from .models import Account, ApiToken, Page, PageRestriction, Project, Site, Space, SpacePermission
+
+BATCH = 5000
+ADMIN_PASSWORD = "atlassian-admin-Pw1"  # noqa: S105  sandbox-only credentials, printed by `sandbox info`
+USER_PASSWORD = "atlassian-user-Pw1"  # noqa: S105
+
+SITES = [
+    ("acme", ["jira-software", "confluence"]),
+    ("acme-support", ["jira-servicedesk", "jira-software"]),
+    ("globex", ["confluence", "jira-software"]),
+]
+
+# (key, display name, email, sites, extra fields); the awkward cases are named for what they are.
+NAMED = [
+    ("admin", "Ada Admin", "ada.admin@acme.example", ["acme", "acme-support", "globex"], {"admin": True}),
+    ("mixed-case", "Bea Member", "Bea.Member@Acme.example", ["acme", "acme-support"], {}),
+    ("hidden-email", "Hal Hidden", "hal.hidden@acme.example", ["acme", "acme-support"], {"email_visible": False}),
+    ("shared-email-1", "Sam Shared", "shared@acme.example", ["acme"], {}),
+    ("shared-email-2", "Sam Shared (second account)", "shared@acme.example", ["acme"], {}),
+    ("inactive", "Ian Inactive", "ian.inactive@acme.example", ["acme"], {"active": False}),
+    ("customer", "Cora Customer", "cora@customer.example", ["acme-support"], {"account_type": "customer"}),
+    (
+        "app",
+        "Automation for Jira",
+        "noreply@automation.example",
+        ["acme", "acme-support"],
+        {"account_type": "app", "email_visible": False},
+    ),
+    ("globex-only", "Gil Globex", "gil@globex.example", ["globex"], {"admin_of": ["globex"]}),
+]
+
+
+def _uuid(rng):
+    return str(uuid.UUID(int=rng.getrandbits(128), version=4))
+
+
+def _account_id(rng):
+    return "557058:" + _uuid(rng)
+
+
+def _when(rng):
+    start = datetime(2017, 1, 1, tzinfo=UTC)
+    return start + timedelta(seconds=rng.randrange(0, 8 * 365 * 86400))
+
+
+@transaction.atomic
+def seed_atlassian(rng: random.Random, size: int):
+    Site.objects.all().delete()
+    Account.objects.all().delete()
+    sites = {name: Site.objects.create(name=name, cloud_id=_uuid(rng), products=products) for name, products in SITES}
+    ensure_portal_app()
+
+    named = {}
+    for key, name, email, site_names, extra in NAMED:
+        account = Account.objects.create(
+            account_id=_account_id(rng),
+            email=email,
+            display_name=name,
+            email_visible=extra.get("email_visible", True),
+            active=extra.get("active", True),
+            account_type=extra.get("account_type", "atlassian"),
+            password=ADMIN_PASSWORD if key == "admin" else USER_PASSWORD,
+        )
+        account.sites.set([sites[s] for s in site_names])
+        admin_of = site_names if extra.get("admin") else extra.get("admin_of", [])
+        account.admin_of.set([sites[s] for s in admin_of])
+        if account.account_type == "atlassian" and account.active:
+            ApiToken.objects.create(account=account, token=f"ATATT3x{rng.getrandbits(160):040x}")
+        named[key] = account
+
+    _generated_users(rng, size, sites)
+    _confluence(rng, sites, named)
+    _jira(sites)
+    return {"sites": len(sites), "accounts": Account.objects.count()}
+
+
+def _generated_users(rng, size, sites):
+    """Plain members of acme (every third also on acme-support); every 10th hides its email,
+    every 7th has an upper-case email (directories differ in case)."""
+    first = ["Alex", "Kim", "Noor", "Jo", "Ravi", "Mia", "Lena", "Omar", "Yuki", "Zoe"]
+    last = ["Smith", "Garcia", "Okafor", "Tanaka", "Novak", "Müller", "Silva", "Khan", "Berg", "Rossi"]
+    Through = Account.sites.through
+    for offset in range(0, size, BATCH):
+        accounts = []
+        for n in range(offset, min(size, offset + BATCH)):
+            given, family = first[n % 10], last[(n // 10) % 10]
+            email = f"{given.lower()}.{family.lower()}{n}@acme.example".replace("ü", "u")
+            if n % 7 == 3:
+                email = email.upper()
+            accounts.append(
+                Account(
+                    account_id=_account_id(rng),
+                    email=email,
+                    display_name=f"{given} {family} {n}",
+                    email_visible=n % 10 != 5,
+                    active=n % 50 != 7,
+                )
+            )
+        created = Account.objects.bulk_create(accounts, batch_size=BATCH)
+        links = [Through(account_id=a.pk, site_id=sites["acme"].pk) for a in created]
+        links += [
+            Through(account_id=a.pk, site_id=sites["acme-support"].pk) for i, a in enumerate(created) if i % 3 == 0
+        ]
+        Through.objects.bulk_create(links, batch_size=BATCH)
+
+
+def _confluence(rng, sites, named):
+    admin = named["admin"]
+    author = admin.account_id
+    space_specs = [
+        ("acme", "ENG", "Engineering", 60, False),
+        ("acme", "HR", "People", 12, False),
+        ("acme", "PUB", "Public handbook", 6, True),
+    ]
+    space_specs += [("acme", f"TEAM{i:02d}", f"Team space {i}", 1, False) for i in range(1, 28)]
+    space_specs += [("globex", "GX", "Globex wiki", 8, False), ("globex", "OPS", "Operations", 3, False)]
+    spaces, pages, perms = [], [], []
+    page_id, perm_id = 65537, 1
+    for index, (site_name, key, name, page_count, anonymous) in enumerate(space_specs):
+        space = Space(
+            site=sites[site_name], space_id=32769 + index, key=key, name=name, anonymous_access=anonymous, type="global"
+        )
+        spaces.append(space)
+        grants = [("group", "confluence-users", "read"), ("user", author, "read"), ("user", author, "administer")]
+        if anonymous:
+            grants.append(("anonymous", "", "read"))
+        if key == "HR":
+            grants = [("group", "hr", "read"), ("user", author, "read"), ("user", author, "administer")]
+        for principal_type, principal_id, operation in grants:
+            perms.append(
+                (
+                    space,
+                    SpacePermission(
+                        perm_id=perm_id, principal_type=principal_type, principal_id=principal_id, operation=operation
+                    ),
+                )
+            )
+            perm_id += 1
+        for n in range(page_count):
+            created = _when(rng)
+            modified = created + timedelta(days=rng.randrange(0, 400))
+            kind = "blogpost" if key == "ENG" and n % 20 == 19 else "page"
+            title = f"{name} {'post' if kind == 'blogpost' else 'page'} {n + 1}"
+            body = (
+                f'<p>{title}.</p><ac:structured-macro ac:name="info"><ac:rich-text-body><p>Seeded.</p>'
+                f"</ac:rich-text-body></ac:structured-macro>"
+            )
+            pages.append(
+                (
+                    space,
+                    Page(
+                        site=sites[site_name],
+                        page_id=page_id,
+                        type=kind,
+                        title=title,
+                        body=body,
+                        author_id=author,
+                        created_at=created,
+                        modified_at=modified,
+                        version=1 + n % 4,
+                    ),
+                )
+            )
+            page_id += 1
+    Space.objects.bulk_create(spaces)
+    for space, perm in perms:
+        perm.space = space
+    SpacePermission.objects.bulk_create([p for _, p in perms])
+    for space, page in pages:
+        page.space = space
+    Page.objects.bulk_create([p for _, p in pages])
+    hr_pages = list(Page.objects.filter(space__key="HR").order_by("page_id")[:2])
+    PageRestriction.objects.bulk_create(
+        [
+            PageRestriction(page=hr_pages[0], operation="read", account=admin),
+            PageRestriction(page=hr_pages[0], operation="read", group="hr"),
+            PageRestriction(page=hr_pages[0], operation="update", account=admin),
+            PageRestriction(page=hr_pages[1], operation="read", account=named["hidden-email"]),
+        ]
+    )
+
+
+def _jira(sites):
+    specs = [
+        ("acme", "ENG", "Engineering", "software"),
+        ("acme", "WEB", "Website", "software"),
+        ("acme", "MKT", "Marketing", "business"),
+        ("acme-support", "IT", "IT Support", "service_desk"),
+        ("acme-support", "HRSD", "HR Service Desk", "service_desk"),
+        ("acme-support", "FAC", "Facilities", "service_desk"),
+        ("acme-support", "DEV", "Development", "software"),
+        ("globex", "GX", "Globex", "software"),
+    ]
+    Project.objects.bulk_create(
+        [
+            Project(site=sites[s], project_id=10000 + i, key=k, name=n, project_type_key=t)
+            for i, (s, k, n, t) in enumerate(specs)
+        ]
+    )

@@ -1,0 +1,68 @@
+"""URLs of the simulated Atlassian Cloud, in three lists mounted by sandbox/protocol_urls.py:
+auth (auth.atlassian.com), the API gateway (api.atlassian.com) and each site
+({name}.atlassian.net). The gateway and site lists route to the same Confluence/Jira views;
+the views tell them apart by the `cloud_id` or `site_name` keyword."""
+
+from django.urls import include, path
+
+from . import confluence_views as c
+from . import identity_views, jira_views, oauth_views
+from .apps_registry import register_redirect_uri  # noqa: F401  (the tests' and core's entry point)
+
+auth_urlpatterns = [
+    path("authorize", oauth_views.authorize, name="atl-authorize"),
+    path("signin", oauth_views.signin, name="atl-signin"),
+    path("choose-sites", oauth_views.choose_sites, name="atl-choose-sites"),
+    path("consent", oauth_views.consent, name="atl-consent"),
+    path("oauth/token", oauth_views.token, name="atl-token"),
+]
+
+
+def _product_patterns(suffix):
+    """Confluence (under wiki/) and Jira (under rest/api/3/) routes; `suffix` keeps names unique."""
+    wiki = [
+        path("wiki/api/v2/spaces", c.spaces, name=f"atl-spaces{suffix}"),
+        path("wiki/api/v2/spaces/<str:space_id>", c.space_detail, name=f"atl-space{suffix}"),
+        path("wiki/api/v2/spaces/<str:space_id>/pages", c.space_pages, name=f"atl-space-pages{suffix}"),
+        path(
+            "wiki/api/v2/spaces/<str:space_id>/permissions", c.space_permissions, name=f"atl-space-permissions{suffix}"
+        ),
+        path("wiki/api/v2/pages", c.pages, name=f"atl-pages{suffix}"),
+        path("wiki/api/v2/pages/<int:page_id>", c.page_detail, name=f"atl-page{suffix}"),
+        path("wiki/rest/api/search", c.search, name=f"atl-cql-search{suffix}"),
+        path(
+            "wiki/rest/api/content/<int:content_id>/restriction/byOperation",
+            c.restrictions_by_operation,
+            name=f"atl-restrictions{suffix}",
+        ),
+    ]
+    jira = [
+        path("rest/api/3/user/search", jira_views.user_search, name=f"atl-user-search{suffix}"),
+        path("rest/api/3/users/search", jira_views.users_search, name=f"atl-users-search{suffix}"),
+        path("rest/api/3/project/search", jira_views.project_search, name=f"atl-project-search{suffix}"),
+        path("rest/api/3/myself", jira_views.myself, name=f"atl-myself{suffix}"),
+    ]
+    return wiki, jira
+
+
+_gw_wiki, _gw_jira = _product_patterns("")
+api_urlpatterns = [
+    path("oauth/token/accessible-resources", identity_views.accessible_resources, name="atl-accessible-resources"),
+    path("me", identity_views.me, name="atl-me"),
+    path("ex/confluence/<str:cloud_id>/", include(_gw_wiki)),
+    path("ex/jira/<str:cloud_id>/", include(_gw_jira)),
+]
+
+_site_wiki, _site_jira = _product_patterns("-site")
+site_urlpatterns = [
+    path("_edge/tenant_info", identity_views.tenant_info, name="atl-tenant-info"),
+    *_site_wiki,
+    *_site_jira,
+]
+
+# Mounted at the sandbox origin's root (protocol_urls sees the prefixes and includes us there).
+urlpatterns = [
+    path("atlassian-auth/", include(auth_urlpatterns)),
+    path("atlassian-api/", include(api_urlpatterns)),
+    path("sites/<str:site_name>/", include(site_urlpatterns)),
+]
