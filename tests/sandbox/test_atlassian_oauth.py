@@ -3,7 +3,7 @@ token exchange (JSON / form, secret in body / Basic), rotating refresh tokens, d
 
 import pytest
 
-from tests.sandbox.atlassian_helpers import (
+from tests.sandbox.test_atlassian_helpers import (
     SCOPES,
     authorize_url,
     consent,
