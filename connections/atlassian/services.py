@@ -30,6 +30,13 @@ def canonical_url(url):
         return url.rstrip("/")
 
 
+def granted_scopes(resource, tokens):
+    """The site's scopes (accessible-resources) plus the grant's site-neutral ones, which
+    Atlassian lists only in the token response (offline_access, read:me)."""
+    neutral = {s for s in tokens.scopes if not client.products_from_scopes([s])}
+    return sorted(set(resource.scopes or tokens.scopes) | neutral)
+
+
 def _replace_credential(site, *, kind, principal, principal_id, access_token, refresh_token="", expires_in=None,
                         scopes=()):
     """One credential per site: update it in place (its row is what refreshers lock)."""
@@ -98,7 +105,7 @@ def site_authorize_oauth(*, organization, resource, tokens, account, features, a
     site.auth_mode = SiteAuthMode.OAUTH
     site.auth_status = SiteAuthStatus.AUTHORIZED
     site.features = list(dict.fromkeys([*(site.features or []), *features]))
-    site.granted_scopes = sorted(resource.scopes or tokens.scopes)
+    site.granted_scopes = granted_scopes(resource, tokens)
     site.authorized_at = timezone.now()
     site.authorized_by = acting_user
     site.account_id, site.account_name, site.account_email = account.account_id, account.name, account.email
@@ -278,3 +285,22 @@ def site_mark_needs_reauth(*, site, error):
             details={"error": error[:500]},
         )
     return site
+
+
+def site_check(site):
+    """One harmless real call with the site's credential; a sentence saying what answered.
+
+    Lists one Jira project (read:jira-work) or one Confluence space, whichever the site runs
+    and the grant allows; an API token may do both.
+    """
+    from . import refresh
+
+    scopes = set(site.granted_scopes or [])
+    api_token = site.auth_mode == SiteAuthMode.API_TOKEN
+    if "jira" in site.products and (api_token or "read:jira-work" in scopes):
+        found = refresh.jira_for(site).get("rest/api/3/project/search", params={"maxResults": 1})
+        return f"Jira answered: {found.get('total', len(found.get('values', [])))} project(s) visible."
+    if "confluence" in site.products:
+        found = refresh.confluence_for(site).get("api/v2/spaces", params={"limit": 1})
+        return f"Confluence answered: {len(found.get('results', []))} space(s) on the first page."
+    raise refresh.NotAuthorized(site, f"Nothing the portal may read on {site} yet: authorize it for a feature first.")

@@ -287,13 +287,7 @@ def check(request, site_id):
     """One harmless real call with the site's credential (refreshing it if needed)."""
     site = scoped(request, AtlassianSite, pk=site_id)
     try:
-        if "jira" in site.products or "jsm" in site.products:
-            who = refresh.jira_for(site).myself()
-            messages.success(request, f"Jira answered: the portal acts as {who.get('displayName', 'the account')}.")
-        else:
-            spaces = refresh.confluence_for(site).get("api/v2/spaces", params={"limit": 1})
-            count = len(spaces.get("results", []))
-            messages.success(request, f"Confluence answered: {count} space(s) on the first page.")
+        messages.success(request, services.site_check(site))
     except refresh.NotAuthorized as exc:
         messages.error(request, str(exc))
     except Exception as exc:  # noqa: BLE001 - any failure is shown in words, never as a 500

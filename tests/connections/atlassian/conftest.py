@@ -54,8 +54,7 @@ def atlassian_consent(url, *, user, password, sites=None, decision="accept", ses
             if f["_tag"].startswith("<button") or kind == "submit":
                 buttons.append((name, f.get("value", "")))
             elif kind in ("checkbox", "radio"):
-                label = (f.get("value", "") + " " + f.get("data-site", "")).lower()
-                wanted = sites is None and "checked" in f or (sites and any(s in label for s in sites))
+                wanted = "checked" in f if sites is None else (f.get("data-site") in sites or f.get("value") in sites)
                 if wanted:
                     data.setdefault(name, [])
                     data[name].append(f.get("value", "on"))
@@ -102,6 +101,11 @@ class ConnectWorld:
         info = self.sandbox.atlassian
         admin = info.get("admin") or (info.get("users") or [{}])[0]
         return admin.get("email") or admin.get("username"), admin.get("password")
+
+    def site_url(self, name):
+        from django.conf import settings
+
+        return settings.ATLASSIAN_EXTRA_SITE_PREFIXES[0] + name
 
     @property
     def site_names(self):

@@ -16,7 +16,7 @@ def _token_user(world):
 
 
 def _site_url(world, name):
-    return world.sandbox.atlassian["sites_prefix"] + name
+    return world.site_url(name)
 
 
 def _post(world, url, email, token):

@@ -24,6 +24,11 @@ def _connected_site(world):
     return AtlassianSite.objects.get(organization=world.organization)
 
 
+def _projects(site):
+    """A harmless real call with the site's token (read:jira-work)."""
+    return refresh.jira_for(site).get("rest/api/3/project/search", params={"maxResults": 1})["values"]
+
+
 def _expire(site):
     Credential.objects.filter(site=site).update(expires_at=timezone.now() - timedelta(minutes=1))
 
@@ -52,7 +57,7 @@ def test_twenty_concurrent_refreshers_make_one_refresh_call(world):
             barrier.wait(timeout=30)
             mine = AtlassianSite.objects.get(pk=site.pk)  # each thread: its own DB connection
             tokens.append(refresh.access_token(mine))
-            accounts.append(refresh.jira_for(mine).myself()["accountId"])  # the token works
+            accounts.append(len(_projects(mine)))  # the token works
         except Exception as exc:  # noqa: BLE001 - collected and asserted below
             errors.append(exc)
         finally:
@@ -71,7 +76,7 @@ def test_twenty_concurrent_refreshers_make_one_refresh_call(world):
     print(f"\n{REFRESHERS} refreshers: {len(posts)} refresh call(s), {elapsed:.2f}s")  # the resolve note's figures
     assert len(posts) == 1 and posts[0].status == 200
     assert len(tokens) == REFRESHERS and len(set(tokens)) == 1
-    assert accounts == [site.account_id] * REFRESHERS
+    assert len(accounts) == REFRESHERS and accounts[0] > 0
     credential = Credential.objects.get(site=site)
     assert credential.expires_at > timezone.now() + timedelta(minutes=30)
 
@@ -129,7 +134,7 @@ def test_a_dead_grant_asks_for_reauthorization_with_a_button(world):
     assert back.status_code == 302 and back.url == reverse("tenants:site_detail", args=[site.pk])
     site.refresh_from_db()
     assert site.auth_status == "authorized"
-    assert refresh.jira_for(site).myself()["accountId"] == site.account_id
+    assert _projects(site)
 
 
 def test_key_rotation_re_encrypts_and_the_site_keeps_working(world, settings):
@@ -140,4 +145,4 @@ def test_key_rotation_re_encrypts_and_the_site_keeps_working(world, settings):
     call_command("rotate_credentials")
     settings.CREDENTIAL_ENCRYPTION_KEYS = [new_key]  # the old key is gone
     _expire(site)
-    assert refresh.jira_for(site).myself()["accountId"] == site.account_id
+    assert _projects(site)
