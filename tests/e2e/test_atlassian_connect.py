@@ -11,24 +11,21 @@ from .conftest import sign_in
 
 
 def _atlassian_pages(page, username, password, sites):
-    """The sandbox's Atlassian pages: sign in if asked, tick the sites, accept."""
+    """The sandbox's Atlassian pages: sign in, tick the sites, continue, accept."""
     for _ in range(5):
         page.wait_for_load_state()
         if "/connect/atlassian/" in page.url:
             return
-        if page.locator("input[type=password]").count():
-            login = page.locator("input[type=email], input[name=username], input[name=email]")
-            if login.count():
-                login.first.fill(username)
-            page.fill("input[type=password]", password)
-            page.locator("button[type=submit]").first.click()
-            continue
-        for name in sites:
-            box = page.locator(f"input[type=checkbox][value*='{name}'], input[type=checkbox][data-site='{name}']")
-            if box.count():
-                box.first.check()
-        accept = page.locator("button[value=accept], button:has-text('Accept'), button:has-text('Allow')")
-        accept.first.click()
+        if page.locator("input[name=password]").count():
+            page.fill("input[name=email]", username)
+            page.fill("input[name=password]", password)
+            page.click("button[type=submit]")
+        elif page.locator("input[name=site]").count():
+            for name in sites:
+                page.check(f"input[name=site][data-site='{name}']")
+            page.click("button[value=next]")
+        else:
+            page.click("button[value=accept]")
 
 
 def test_oauth_connect_with_an_explicit_site_choice(page, live_server, sandbox, settings):
