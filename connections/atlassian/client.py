@@ -148,7 +148,10 @@ def authorize_url(*, scopes, state, redirect_uri):
         # Always show the consent screen, so the scopes asked for now are the ones granted.
         "prompt": "consent",
     }
-    return f"{settings.ATLASSIAN_AUTH_URL}/authorize?{urlencode(query)}"
+    # Only the browser opens this URL: a deployment may serve it elsewhere than the token
+    # endpoint (the sandbox's plain-http page port, so a demo shows no certificate warning).
+    base = getattr(settings, "ATLASSIAN_AUTHORIZE_URL", "") or f"{settings.ATLASSIAN_AUTH_URL}/authorize"
+    return f"{base}?{urlencode(query)}"
 
 
 def _tokens(body, what):
