@@ -99,3 +99,17 @@ def test_authorize_rejects_unregistered_redirect_and_wrong_password(sandbox, adm
         f"{sandbox.atlassian_auth_url}/signin", data={"flow": flow, "email": admin["email"], "password": "wrong"}
     )
     assert "Incorrect email" in wrong.text
+
+
+def test_expired_access_token_is_refused(sandbox):
+    import time
+
+    from sandbox import faults
+
+    faults.set_fault("token_lifetime", "site:acme", seconds=1)
+    body = token_for(sandbox, sites=["acme"])
+    assert body["expires_in"] == 1
+    time.sleep(1.5)
+    bearer = {"Authorization": f"Bearer {body['access_token']}"}
+    response = http(sandbox).get(f"{sandbox.atlassian_api_url}/oauth/token/accessible-resources", headers=bearer)
+    assert response.status_code == 401
