@@ -113,3 +113,14 @@ def test_expired_access_token_is_refused(sandbox):
     bearer = {"Authorization": f"Bearer {body['access_token']}"}
     response = http(sandbox).get(f"{sandbox.atlassian_api_url}/oauth/token/accessible-resources", headers=bearer)
     assert response.status_code == 401
+
+
+def test_racing_refreshers_exactly_one_wins(sandbox):
+    from concurrent.futures import ThreadPoolExecutor
+
+    body = token_for(sandbox, sites=["acme"])
+    with ThreadPoolExecutor(8) as pool:
+        statuses = list(
+            pool.map(lambda _: refresh(sandbox, http(sandbox), body["refresh_token"]).status_code, range(8))
+        )
+    assert sorted(statuses) == [200] + [403] * 7
