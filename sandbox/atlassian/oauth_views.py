@@ -6,6 +6,7 @@ signed-in account in the sandbox's own signed cookie `sbx_atl`.
 """
 
 import base64
+import hmac
 import json
 import time
 from urllib.parse import parse_qs, urlencode
@@ -223,8 +224,6 @@ def _client(request, data):
 
 
 def _equal(a, b):
-    import hmac
-
     return hmac.compare_digest(a.encode(), b.encode())
 
 
