@@ -32,20 +32,8 @@ def scopes_for(feature_keys):
     return sorted(names, key=lambda n: (n == "offline_access", n))
 
 
-def _applies_to(scope, products):
-    """A product's scope is needed only on a site that runs the product: Atlassian grants
-    Confluence scopes only for sites with Confluence, so asking again could never help."""
-    if not products:
-        return True
-    if "confluence" in scope:
-        return "confluence" in products
-    if "jira" in scope:
-        return bool({"jira", "jsm"} & set(products))
-    return True
-
-
 def required_scopes(site):
-    return [s for s in scopes_for(site_feature_keys(site)) if _applies_to(s, site.products)]
+    return scopes_for(site_feature_keys(site))
 
 
 @dataclass(frozen=True)

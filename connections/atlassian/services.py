@@ -31,10 +31,11 @@ def canonical_url(url):
 
 
 def granted_scopes(resource, tokens):
-    """The site's scopes (accessible-resources) plus the grant's site-neutral ones, which
-    Atlassian lists only in the token response (offline_access, read:me)."""
-    neutral = {s for s in tokens.scopes if not client.products_from_scopes([s])}
-    return sorted(set(resource.scopes or tokens.scopes) | neutral)
+    """What the grant holds for this site: the site's scopes from accessible-resources plus
+    the token's. accessible-resources leaves out site-neutral scopes (offline_access,
+    read:me) and a product's scopes on a site without that product; the grant still holds
+    them, and asking again would not change that, so they count as granted."""
+    return sorted(set(resource.scopes) | set(tokens.scopes))
 
 
 def _replace_credential(site, *, kind, principal, principal_id, access_token, refresh_token="", expires_in=None,

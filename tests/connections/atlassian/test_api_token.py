@@ -73,3 +73,12 @@ def test_no_site_at_the_address(world):
     assert response.status_code == 200
     assert "There is no Jira or Confluence at" in response.content.decode()
     assert not AtlassianSite.objects.filter(organization=world.organization).exists()
+
+
+def test_the_connection_check_works_with_an_api_token(world):
+    user = _token_user(world)
+    name = user.get("sites", world.site_names)[0]
+    response = _post(world, _site_url(world, name), user["email"], user["api_token"])
+    site = AtlassianSite.objects.get(organization=world.organization)
+    checked = world.client.post(reverse("connections:atlassian:check", args=[site.pk]), follow=True)
+    assert "answered" in checked.content.decode() and response.status_code == 302

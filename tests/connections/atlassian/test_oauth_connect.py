@@ -95,3 +95,34 @@ def test_a_choice_outside_the_grant_is_refused(world):
     forged = world.client.post(reverse("connections:atlassian:choose"), {"pending": pending, "cloud_id": "other"})
     assert forged.status_code == 400 and "does not cover that site" in forged.content.decode()
     assert not AtlassianSite.objects.filter(organization=world.organization).exists()
+
+
+def test_scope_drift_asks_for_reauthentication_and_reauthorizing_clears_it(world):
+    from connections.models import PermissionGrant
+    from tests.factories import ConnectionFactory, TenantFactory
+
+    first = world.site_names[0]
+    world.connect(sites=[first], choose=first, features=["teams_notifications"])
+    site = AtlassianSite.objects.get(organization=world.organization)
+    # Later, a connection of this site wants Confluence in Microsoft Search: the catalog
+    # now requires the granular Confluence scopes the first grant never held.
+    connection = ConnectionFactory(
+        organization=world.organization,
+        site=site,
+        tenant=TenantFactory(organization=world.organization),
+        features=["confluence_search"],
+    )
+    page = world.client.get(reverse("tenants:site_detail", args=[site.pk])).content.decode()
+    assert "Re-authentication required" in page and "read:page:confluence" in page
+    assert "(for Confluence in Microsoft Search)" in page
+
+    start = world.client.post(reverse("connections:atlassian:reauthorize", args=[site.pk]))
+    assert "read%3Apage%3Aconfluence" in start.url
+    back = world.back_to_portal(world.authorize(start.url, sites=[first]))
+    assert back.status_code == 302
+    page = world.client.get(reverse("tenants:site_detail", args=[site.pk])).content.decode()
+    assert "Re-authentication required" not in page
+    grant = PermissionGrant.objects.get(connection=connection, provider="atlassian", name="read:page:confluence")
+    assert grant.granted_at and grant.observed
+    messages = world.client.post(reverse("connections:atlassian:check", args=[site.pk]), follow=True)
+    assert "Jira answered" in messages.content.decode()
