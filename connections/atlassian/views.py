@@ -240,6 +240,10 @@ def choose(request):
             )
             verb = "connected" if created else "authorized again"
             messages.success(request, f"{site} is {verb}, as {account.email or account.name}.")
+            others = [r.name for r in resources if r is not chosen]
+            if others:
+                messages.info(request, f"The authorization also covers {', '.join(others)}: not added. Connect "
+                                       "them the same way if the portal should use them.")
             return redirect("tenants:site_detail", site_id=site.pk)
     registered = {s.cloud_id: s for s in request.organization.sites.exclude(cloud_id="")}
     rows = [(r, registered.get(r.cloud_id)) for r in resources]

@@ -40,6 +40,7 @@ def test_the_admin_chooses_the_site_and_the_others_are_only_listed(world):
 
     page = world.client.get(done.url).content.decode()
     assert "Re-authentication required" not in page and "✓ granted" in page
+    assert f"The authorization also covers {first}: not added." in page
     assert credential.access_token not in page and credential.refresh_token not in page
 
 
