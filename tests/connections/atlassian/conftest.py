@@ -98,9 +98,8 @@ class ConnectWorld:
 
     @property
     def account(self):
-        info = self.sandbox.atlassian
-        admin = info.get("admin") or (info.get("users") or [{}])[0]
-        return admin.get("email") or admin.get("username"), admin.get("password")
+        admin = self.sandbox.atlassian["admin"]  # Ada Admin: a member of every sandbox site
+        return admin["email"], admin["password"]
 
     def site_url(self, name):
         from django.conf import settings
@@ -128,11 +127,10 @@ class ConnectWorld:
 
 @pytest.fixture
 def world(sandbox, settings, client):
-    pytest.importorskip("sandbox.atlassian.urls", reason="the Atlassian sandbox is not there yet")
+    from sandbox.atlassian.apps_registry import register_redirect_uri
+
     settings.SITE_URL = PORTAL
-    register = getattr(sandbox, "register_atlassian_redirect_uri", None)
-    if register:
-        register(PORTAL + "/connect/atlassian/callback")
+    register_redirect_uri(settings.ATLASSIAN_CLIENT_ID, PORTAL + "/connect/atlassian/callback")
     membership = MembershipFactory(role=Role.ADMIN, organization__name="Acme")
     client.force_login(membership.user)
     return ConnectWorld(sandbox, client, membership.user, membership.organization)
