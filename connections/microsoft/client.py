@@ -16,6 +16,8 @@ import msal
 import requests
 from django.conf import settings
 
+from .. import http
+
 logger = logging.getLogger(__name__)
 
 GRAPH_DEFAULT_SCOPE = "https://graph.microsoft.com/.default"
@@ -53,10 +55,6 @@ class SignedInAdmin:
     upn: str
 
 
-def _verify():
-    return settings.HTTP_CA_BUNDLE or True
-
-
 def authority_host(cloud="public"):
     if cloud in _CLOUD_HOSTS and settings.MICROSOFT_AUTHORITY_HOST == "https://login.microsoftonline.com":
         return _CLOUD_HOSTS[cloud]
@@ -75,7 +73,8 @@ def _app(tenant_id, cloud):
         client_credential=settings.MICROSOFT_CLIENT_SECRET,
         authority=authority(tenant_id, cloud),
         instance_discovery=host in _MICROSOFT_HOSTS,
-        verify=_verify(),
+        # Our own session: msal then uses exactly our CA bundle and timeouts.
+        http_client=http.session(),
         # No shared token cache: each call asks for what it needs; nothing lingers in memory.
         token_cache=None,
     )
@@ -138,7 +137,7 @@ def _jwks_client(jwks_uri, ca_bundle):
 def _discovery(tenant_id, cloud):
     url = f"{authority(tenant_id, cloud)}/v2.0/.well-known/openid-configuration"
     # Reference: https://learn.microsoft.com/entra/identity-platform/v2-protocols-oidc
-    response = requests.get(url, verify=_verify(), timeout=15)
+    response = http.session().get(url)
     response.raise_for_status()
     return response.json()
 
