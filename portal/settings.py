@@ -285,6 +285,14 @@ MICROSOFT_AUTHORITY_HOST = _endpoint(
 MICROSOFT_GRAPH_URL = _endpoint("MICROSOFT_GRAPH_URL", "https://graph.microsoft.com", _sandbox.GRAPH_PATH)
 ATLASSIAN_AUTH_URL = _endpoint("ATLASSIAN_AUTH_URL", "https://auth.atlassian.com", _sandbox.ATLASSIAN_AUTH_PATH)
 ATLASSIAN_API_URL = _endpoint("ATLASSIAN_API_URL", "https://api.atlassian.com", _sandbox.ATLASSIAN_API_PATH)
+# Where the browser is sent to authorize (the real one lives under ATLASSIAN_AUTH_URL); the
+# sandbox serves its sign-in pages on plain-http loopback, sparing a certificate warning.
+ATLASSIAN_AUTHORIZE_URL = env.str(
+    "ATLASSIAN_AUTHORIZE_URL",
+    default=_sandbox.browser_origin(SANDBOX_HOST, SANDBOX_PORT - 1) + _sandbox.ATLASSIAN_AUTH_PATH + "/authorize"
+    if SANDBOX_ENABLED
+    else "",
+)
 # Extra URL prefixes accepted as Atlassian site URLs besides https://*.atlassian.net.
 ATLASSIAN_EXTRA_SITE_PREFIXES = env.list(
     "ATLASSIAN_EXTRA_SITE_PREFIXES",

@@ -225,6 +225,8 @@ def point_settings(settings_obj, origin, ca_bundle):
     settings_obj.ATLASSIAN_AUTH_URL = origin + defaults.ATLASSIAN_AUTH_PATH
     settings_obj.ATLASSIAN_API_URL = origin + defaults.ATLASSIAN_API_PATH
     settings_obj.ATLASSIAN_EXTRA_SITE_PREFIXES = [origin + defaults.ATLASSIAN_SITES_PATH + "/"]
+    # Tests send the browser to the HTTPS origin (the browser contexts accept its CA).
+    settings_obj.ATLASSIAN_AUTHORIZE_URL = ""
     settings_obj.HTTP_CA_BUNDLE = ca_bundle
     settings_obj.MICROSOFT_CLIENT_ID = defaults.MICROSOFT_CLIENT_ID
     settings_obj.MICROSOFT_CLIENT_SECRET = defaults.MICROSOFT_CLIENT_SECRET

@@ -66,7 +66,8 @@ class Command(BaseCommand):
     def _seed_sandbox(self):
         if not settings.SANDBOX_ENABLED or "sandbox" not in get_commands():
             return {}
-        call_command("sandbox", "seed", verbosity=0)
+        # --keep-existing: a restarted demo keeps its grants and tokens.
+        call_command("sandbox", "seed", "--keep-existing", verbosity=0)
         out = StringIO()
         call_command("sandbox", "info", "--json", stdout=out)
         return json.loads(out.getvalue() or "{}")
