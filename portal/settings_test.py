@@ -18,6 +18,8 @@ os.environ.setdefault("SECURE_SSL_REDIRECT", "false")
 os.environ.setdefault("SESSION_COOKIE_SECURE", "false")
 os.environ.setdefault("CSRF_COOKIE_SECURE", "false")
 os.environ.setdefault("EMAIL_URL", "memorymail://")
+# Tests send the browser to {ATLASSIAN_AUTH_URL}/authorize (the demo uses the sandbox http port).
+os.environ.setdefault("ATLASSIAN_AUTHORIZE_URL", "")
 
 from .settings import *  # noqa: E402,F403
 
