@@ -6,7 +6,6 @@ from django.core.mail import send_mail
 from django.template.loader import render_to_string
 from django.urls import reverse
 
-from .microsoft.errors import explain
 from .models import Connection, ConsentRequest
 
 
@@ -19,7 +18,7 @@ def notify_consent_result(*, consent_request_id):
     ).filter(pk=consent_request_id).first()
     if consent_request is None or not consent_request.created_by.email:
         return "skipped"
-    what, todo = explain(consent_request.error_code, consent_request.error_code)
+    what, todo = consent_request.advice
     context = {
         "consent_request": consent_request,
         "connection": consent_request.connection,

@@ -14,19 +14,24 @@ from .middleware import SESSION_KEY
 from .models import Invitation, Membership
 
 
-@member_required
-def member_list(request):
+def _member_page(request, form, status=200):
     org = request.organization
     return render(
         request,
         "tenants/member_list.html",
         {
             "memberships": org.memberships.select_related("user").order_by("user__email"),
-            "invitations": [i for i in org.invitations.select_related("invited_by")[:50]],
-            "form": InvitationForm(),
+            "invitations": list(org.invitations.select_related("invited_by")[:50]),
+            "form": form,
             "role_form": RoleForm(),
         },
+        status=status,
     )
+
+
+@member_required
+def member_list(request):
+    return _member_page(request, InvitationForm())
 
 
 @admin_required
@@ -43,18 +48,7 @@ def member_invite(request):
         else:
             messages.success(request, f"Invitation sent to {invitation.email}.")
             return redirect("tenants:member_list")
-    org = request.organization
-    return render(
-        request,
-        "tenants/member_list.html",
-        {
-            "memberships": org.memberships.select_related("user").order_by("user__email"),
-            "invitations": list(org.invitations.select_related("invited_by")[:50]),
-            "form": form,
-            "role_form": RoleForm(),
-        },
-        status=400,
-    )
+    return _member_page(request, form, status=400)
 
 
 @admin_required
