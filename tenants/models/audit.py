@@ -47,6 +47,16 @@ class AuditAction(models.TextChoices):
     CONSENT_DECLINED = "consent.declined", "Consent declined"
     CONSENT_FAILED = "consent.failed", "Consent failed"
     CONSENT_CALLBACK_REJECTED = "consent.callback_rejected", "Consent callback rejected"
+    # health checks (issue 6, helper A)
+
+    # projects, disconnect and reconnect (issue 6, helper B)
+
+    # sync runs (issue 7)
+
+    # sync: user matching (issue 7, helper D)
+
+    # sync: Teams directory and channel messages (issue 7, helper C)
+
     # support staff
     SUPPORT_VIEWED = "support.viewed", "Viewed by support"
 

@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from tenants.models import AtlassianSite, MicrosoftTenant, Organization
 
-from . import crypto
+from .. import crypto
 
 
 class Connection(models.Model):

@@ -1,0 +1,25 @@
+"""The connections app's models, one module per area.
+
+core: Connection, grants, credentials, consent requests (issues 4 and 5).
+health: feature health checks. projects: per-project switches (JSM).
+sync: sync runs, schedules and what they keep (issue 7).
+"""
+
+from .core import (  # noqa: F401
+    Connection,
+    ConsentRequest,
+    Credential,
+    PermissionGrant,
+    PermissionKind,
+    Provider,
+)
+
+# health checks (issue 6, helper A)
+
+# projects and disconnect (issue 6, helper B)
+
+# sync runs (issue 7)
+
+# sync: user matching (issue 7, helper D)
+
+# sync: Teams directory and channel messages (issue 7, helper C)
