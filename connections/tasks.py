@@ -49,3 +49,11 @@ def verify_microsoft_grants(*, connection_id, acting_user_id=None):
         return "skipped"
     user = User.objects.filter(pk=acting_user_id).first() if acting_user_id else None
     return verification.verify(connection=connection, acting_user=user)
+
+
+@shared_task(name="connections.sync_run_execute", acks_late=True)
+def sync_run_execute(*, run_id):
+    """Run one sync run (user matching, Teams directory, messages) to its end."""
+    from .sync.runner import run_execute
+
+    return run_execute(run_id)

@@ -214,6 +214,11 @@ CONSENT_LINK_TTL_DAYS = env.int("CONSENT_LINK_TTL_DAYS", default=7)
 # Requests per minute per IP address on consent link pages (they need no account).
 CONSENT_LINK_RATE_LIMIT = env.int("CONSENT_LINK_RATE_LIMIT", default=30)
 
+# --- sync jobs (issue 7) --------------------------------------------------------------------
+# A running sync run that has not saved progress for this long is taken as stuck: its worker
+# died. It is resumed from its checkpoint (see connections/sync/runner.py).
+SYNC_STUCK_AFTER = env.int("SYNC_STUCK_AFTER", default=300)
+
 # --- cache --------------------------------------------------------------------------------
 # Rate limits live here: in production use Redis so every web process shares the counts.
 CACHES = {"default": env.cache_url("CACHE_URL", default="locmemcache://")}

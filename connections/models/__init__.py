@@ -1,3 +1,4 @@
+# ruff: noqa: I001 - one import block per area, so parallel work does not collide
 """The connections app's models, one module per area.
 
 core: Connection, grants, credentials, consent requests (issues 4 and 5).
@@ -19,6 +20,7 @@ from .core import (  # noqa: F401
 # projects and disconnect (issue 6, helper B)
 
 # sync runs (issue 7)
+from .sync import SyncRun  # noqa: F401
 
 # sync: user matching (issue 7, helper D)
 

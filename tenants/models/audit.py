@@ -52,6 +52,10 @@ class AuditAction(models.TextChoices):
     # projects, disconnect and reconnect (issue 6, helper B)
 
     # sync runs (issue 7)
+    SYNC_RUN_STARTED = "sync.run_started", "Sync run started"
+    SYNC_RUN_CANCELLED = "sync.run_cancelled", "Sync run cancelled"
+    SYNC_RUN_RETRIED = "sync.run_retried", "Sync run retried"
+    SYNC_RUN_FINISHED = "sync.run_finished", "Sync run finished"
 
     # sync: user matching (issue 7, helper D)
 

@@ -1,0 +1,93 @@
+"""What a running job sees: its run, its connection, and ways to save progress safely."""
+
+import logging
+from contextlib import contextmanager
+
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+
+from ..models import Connection, SyncRun
+from .errors import RunStopped
+
+COUNTERS = ("fetched", "created", "updated", "deleted", "unchanged")
+
+
+class RunContext:
+    def __init__(self, run):
+        self.run = run
+        self.connection = run.connection
+        self.organization = run.organization
+        self.mode = run.mode
+        # A resumed run starts where the last written batch left off.
+        self.checkpoint = dict(run.checkpoint or {})
+        # Which claim of the run this worker holds; a resume by another worker bumps it.
+        self.attempt = run.attempts
+        self.logger = logging.getLogger(f"connections.sync.{run.kind}")
+
+    # -- saving -------------------------------------------------------------------------
+
+    def _update(self, **fields):
+        fields["heartbeat_at"] = timezone.now()
+        # Only while it is still ours: the stuck detector may have taken the run over.
+        SyncRun.objects.filter(pk=self.run.pk, state=SyncRun.State.RUNNING, attempts=self.attempt).update(**fields)
+
+    @staticmethod
+    def _counter_updates(counts):
+        unknown = set(counts) - set(COUNTERS)
+        if unknown:
+            raise TypeError(f"unknown counters: {sorted(unknown)}")
+        return {name: F(name) + value for name, value in counts.items() if value}
+
+    def save_checkpoint(self, checkpoint, **counts):
+        """Persist the checkpoint and add the counts in one UPDATE, then check whether to go on.
+
+        Call it inside `ctx.batch()` with the batch's writes, so data and checkpoint commit
+        together: a worker killed after the commit resumes after this batch, one killed
+        before it redoes the batch (upserts, so no duplicates)."""
+        self.checkpoint = dict(checkpoint)
+        self._update(checkpoint=self.checkpoint, **self._counter_updates(counts))
+        self.check()
+
+    def add_counts(self, **counts):
+        self._update(**self._counter_updates(counts))
+
+    def progress(self, *, done=None, total=None):
+        fields = {}
+        if done is not None:
+            fields["progress_done"] = done
+        if total is not None:
+            fields["progress_total"] = total
+        self._update(**fields)
+        self.check()
+
+    # -- stopping -----------------------------------------------------------------------
+
+    def check(self):
+        """Raise RunStopped if the run was cancelled or taken over, or its connection was
+        disconnected. Cheap (one indexed read); call it between pages."""
+        row = (
+            SyncRun.objects.filter(pk=self.run.pk)
+            .values_list("state", "attempts", "cancel_requested", "connection__status")
+            .first()
+        )
+        if row is None:
+            raise RunStopped("the run was deleted")
+        state, attempt, cancel_requested, connection_status = row
+        if cancel_requested:
+            raise RunStopped("cancelled")
+        if connection_status == Connection.Status.DISCONNECTED:
+            raise RunStopped("the connection was disconnected")
+        if attempt != self.attempt:
+            raise RunStopped("another worker resumed the run", taken_over=True)
+        if state != SyncRun.State.RUNNING:
+            raise RunStopped(f"the run is {state}")
+
+    @contextmanager
+    def batch(self):
+        """One batch of writes: a transaction holding the connection row, so a disconnect
+        (which locks it FOR UPDATE) waits for the batch, and no batch writes after it."""
+        with transaction.atomic():
+            Connection.objects.select_for_update(no_key=True).filter(pk=self.connection.pk).first()
+            self.check()
+            yield

@@ -1,0 +1,100 @@
+"""Run one sync run to its end: claim it, hand the job a context, record how it ended."""
+
+import logging
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import F, Q
+from django.db.models.functions import Coalesce
+from django.utils import timezone
+
+from tenants.audit import audit_record
+from tenants.models import AuditAction
+
+from ..models import Connection, SyncRun
+from .context import RunContext
+from .errors import JobError, RunStopped
+from .jobs import job_for
+
+logger = logging.getLogger(__name__)
+
+UNEXPECTED_REMEDY = "Retry the run. If it fails again, contact support with the run number."
+
+
+def claim(run_id):
+    """Take the run for this worker, atomically: a queued run, or a running one whose worker
+    stopped beating (killed mid-run), which then resumes from its checkpoint. Returns the
+    run, or None when someone else has it or it has ended."""
+    now = timezone.now()
+    stale = now - timedelta(seconds=settings.SYNC_STUCK_AFTER)
+    taken = (
+        SyncRun.objects.filter(pk=run_id, cancel_requested=False)
+        .filter(Q(state=SyncRun.State.QUEUED) | Q(state=SyncRun.State.RUNNING, heartbeat_at__lt=stale))
+        .update(
+            state=SyncRun.State.RUNNING,
+            started_at=Coalesce(F("started_at"), now),
+            heartbeat_at=now,
+            attempts=F("attempts") + 1,
+        )
+    )
+    if not taken:
+        return None
+    return SyncRun.objects.select_related("connection__site", "connection__tenant", "organization").get(pk=run_id)
+
+
+def run_execute(run_id):
+    """Returns the state the run ended in (or "skipped" when it was not ours to run)."""
+    _cancel_if_requested_before_start(run_id)
+    run = claim(run_id)
+    if run is None:
+        return "skipped"
+    job = job_for(run.kind)
+    if job is None:
+        return _finish(run, SyncRun.State.FAILED, error=f"No job is registered for {run.kind}.",
+                       remedy=UNEXPECTED_REMEDY)
+    ctx = RunContext(run)
+    try:
+        if run.connection.status == Connection.Status.DISCONNECTED:
+            raise RunStopped("the connection was disconnected")
+        job(ctx)
+    except RunStopped as stop:
+        if stop.taken_over:
+            return "taken over"  # the run goes on in the worker that resumed it
+        return _finish(run, SyncRun.State.CANCELLED, error=f"Stopped: {stop.reason}.", attempt=ctx.attempt)
+    except JobError as failure:
+        return _finish(run, SyncRun.State.FAILED, error=failure.message, remedy=failure.remedy,
+                       attempt=ctx.attempt)
+    except Exception as exc:  # noqa: BLE001 - a run must end, whatever the job raised
+        logger.exception("sync run %s (%s) failed", run.pk, run.kind)
+        return _finish(run, SyncRun.State.FAILED, error=f"Unexpected error ({type(exc).__name__}).",
+                       remedy=UNEXPECTED_REMEDY, attempt=ctx.attempt)
+    return _finish(run, SyncRun.State.SUCCEEDED, attempt=ctx.attempt)
+
+
+def _cancel_if_requested_before_start(run_id):
+    SyncRun.objects.filter(pk=run_id, state=SyncRun.State.QUEUED, cancel_requested=True).update(
+        state=SyncRun.State.CANCELLED, finished_at=timezone.now(), error="Cancelled before it started."
+    )
+
+
+def _finish(run, state, *, error="", remedy="", attempt=None):
+    with transaction.atomic():
+        rows = SyncRun.objects.filter(pk=run.pk, state=SyncRun.State.RUNNING)
+        if attempt is not None:
+            rows = rows.filter(attempts=attempt)
+        ended = rows.update(state=state, error=error, remedy=remedy, finished_at=timezone.now())
+        if not ended:
+            return "skipped"
+        run.refresh_from_db()
+        audit_record(
+            organization=run.organization,
+            action=AuditAction.SYNC_RUN_FINISHED,
+            actor=None,
+            target=run.connection,
+            details={
+                "run": run.pk, "kind": run.kind, "mode": run.mode, "state": state, "error": error,
+                **{name: getattr(run, name) for name in ("fetched", "created", "updated", "deleted", "unchanged")},
+            },
+        )
+    return state

@@ -1,0 +1,99 @@
+"""Starting, cancelling and retrying sync runs: for people on the page and for schedules."""
+
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from tenants.audit import audit_record
+from tenants.models import AuditAction
+from tenants.services import _require_admin
+
+from ..models import Connection, SyncRun
+
+RUNNABLE = (Connection.Status.ACTIVE, Connection.Status.DEGRADED)
+
+
+def _enqueue(run):
+    from ..tasks import sync_run_execute
+
+    transaction.on_commit(lambda: sync_run_execute.delay(run_id=run.pk))
+
+
+def _create(*, connection, kind, mode, trigger, acting_user, resumed_from=None, checkpoint=None):
+    try:
+        # A savepoint: the unique constraint may refuse the row without spoiling the caller's
+        # transaction.
+        with transaction.atomic():
+            return SyncRun.objects.create(
+                organization=connection.organization, connection=connection, kind=kind, mode=mode,
+                trigger=trigger, requested_by=acting_user, resumed_from=resumed_from,
+                checkpoint=checkpoint or {},
+            )
+    except IntegrityError:
+        label = SyncRun.Kind(kind).label
+        raise ValidationError(
+            f"A {label.lower()} run is already queued or running on this connection. "
+            "Wait for it to finish, or cancel it first."
+        ) from None
+
+
+@transaction.atomic
+def sync_run_start(*, connection, kind, mode=SyncRun.Mode.FULL, acting_user=None, trigger=SyncRun.Trigger.MANUAL):
+    if acting_user is not None:
+        _require_admin(connection.organization, acting_user)
+    kind, mode = SyncRun.Kind(kind), SyncRun.Mode(mode)
+    connection = Connection.objects.select_for_update().get(pk=connection.pk)
+    if connection.status not in RUNNABLE:
+        raise ValidationError(
+            f"This connection is {connection.get_status_display().lower()}: sync jobs run only on an "
+            "active or degraded connection. Fix what the status section says first."
+        )
+    run = _create(connection=connection, kind=kind, mode=mode, trigger=trigger, acting_user=acting_user)
+    audit_record(
+        organization=connection.organization, action=AuditAction.SYNC_RUN_STARTED, actor=acting_user,
+        target=connection, details={"run": run.pk, "kind": kind, "mode": mode, "trigger": trigger},
+    )
+    _enqueue(run)
+    return run
+
+
+@transaction.atomic
+def sync_run_cancel(*, run, acting_user):
+    _require_admin(run.organization, acting_user)
+    run = SyncRun.objects.select_for_update().get(pk=run.pk)
+    if not run.is_active:
+        raise ValidationError(f"This run has already ended ({run.get_state_display().lower()}).")
+    if run.state == SyncRun.State.QUEUED:
+        # Not started: end it now; the queued task finds nothing to do.
+        run.state, run.finished_at, run.error = SyncRun.State.CANCELLED, timezone.now(), "Cancelled before it started."
+    # A running one stops at its next step (RunContext.check) and ends itself as cancelled.
+    run.cancel_requested = True
+    run.save(update_fields=["state", "finished_at", "error", "cancel_requested"])
+    audit_record(
+        organization=run.organization, action=AuditAction.SYNC_RUN_CANCELLED, actor=acting_user,
+        target=run.connection, details={"run": run.pk, "kind": run.kind},
+    )
+    return run
+
+
+@transaction.atomic
+def sync_run_retry(*, run, acting_user):
+    """A new run of the same job, starting from where the failed or cancelled one stopped."""
+    _require_admin(run.organization, acting_user)
+    if run.state not in (SyncRun.State.FAILED, SyncRun.State.CANCELLED):
+        raise ValidationError("Only a failed or cancelled run can be retried.")
+    connection = Connection.objects.select_for_update().get(pk=run.connection_id)
+    if connection.status not in RUNNABLE:
+        raise ValidationError(
+            f"This connection is {connection.get_status_display().lower()}: fix that before retrying."
+        )
+    retry = _create(
+        connection=connection, kind=run.kind, mode=run.mode, trigger=SyncRun.Trigger.RETRY,
+        acting_user=acting_user, resumed_from=run, checkpoint=run.checkpoint,
+    )
+    audit_record(
+        organization=run.organization, action=AuditAction.SYNC_RUN_RETRIED, actor=acting_user,
+        target=connection, details={"run": retry.pk, "retry_of": run.pk, "kind": run.kind},
+    )
+    _enqueue(retry)
+    return retry

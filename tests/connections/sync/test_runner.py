@@ -1,0 +1,193 @@
+"""The sync run life cycle: start, one active run per job, end states, cancel, disconnect,
+resume after a dead worker, retry. The jobs here are stand-ins; each real job has its own tests."""
+
+from datetime import timedelta
+
+import pytest
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from connections.models import Connection, SyncRun
+from connections.sync import runner, services
+from connections.sync.context import RunContext
+from connections.sync.errors import JobError, RunStopped
+from tenants.models import AuditEvent
+
+KIND = SyncRun.Kind.TEAMS_DIRECTORY
+
+
+@pytest.fixture
+def connection(acme):
+    acme.connection.status = Connection.Status.ACTIVE
+    acme.connection.save()
+    return acme.connection
+
+
+@pytest.fixture
+def use_job(monkeypatch):
+    def install(func):
+        monkeypatch.setattr(runner, "job_for", lambda kind: func)
+
+    return install
+
+
+def start(connection, acme, **kwargs):
+    # on_commit never fires inside the test's transaction: the run stays queued until the
+    # test executes it, as a worker would.
+    return services.sync_run_start(connection=connection, kind=KIND, acting_user=acme.admin, **kwargs)
+
+
+def test_a_run_goes_from_queued_to_succeeded_with_its_counts_and_audit(acme, connection, use_job):
+    def job(ctx):
+        with ctx.batch():
+            ctx.save_checkpoint({"page": 1}, fetched=10, created=7, unchanged=3)
+        ctx.progress(done=10, total=10)
+
+    use_job(job)
+    run = start(connection, acme)
+    assert run.state == SyncRun.State.QUEUED
+    assert runner.run_execute(run.pk) == SyncRun.State.SUCCEEDED
+    run.refresh_from_db()
+    assert (run.state, run.fetched, run.created, run.unchanged, run.percent) == ("succeeded", 10, 7, 3, 100)
+    assert run.checkpoint == {"page": 1} and run.started_at and run.finished_at
+    actions = list(AuditEvent.objects.filter(target_id=str(connection.pk)).values_list("action", flat=True))
+    assert "sync.run_started" in actions and "sync.run_finished" in actions
+
+
+def test_only_one_active_run_per_connection_and_kind(acme, connection):
+    start(connection, acme)
+    with pytest.raises(ValidationError, match="already queued or running"):
+        start(connection, acme)
+    # Another kind may run beside it.
+    services.sync_run_start(connection=connection, kind=SyncRun.Kind.USER_MATCHING, acting_user=acme.admin)
+    # The database itself refuses a second active row, whoever writes it.
+    with pytest.raises(IntegrityError), transaction.atomic():
+        SyncRun.objects.create(organization=acme.organization, connection=connection, kind=KIND,
+                               state=SyncRun.State.RUNNING)
+
+
+def test_runs_start_only_on_a_working_connection_and_only_for_admins(acme, connection):
+    with pytest.raises(PermissionDenied):
+        services.sync_run_start(connection=connection, kind=KIND, acting_user=acme.viewer)
+    connection.status = Connection.Status.PENDING_CONSENT
+    connection.save()
+    with pytest.raises(ValidationError, match="pending consent"):
+        start(connection, acme)
+    assert not SyncRun.objects.exists()
+
+
+def test_a_job_error_fails_the_run_with_its_remedy(acme, connection, use_job):
+    def job(ctx):
+        raise JobError("Graph refused the users list (403).", remedy="Grant User.Read.All again.")
+
+    use_job(job)
+    run = start(connection, acme)
+    assert runner.run_execute(run.pk) == SyncRun.State.FAILED
+    run.refresh_from_db()
+    assert run.error == "Graph refused the users list (403)." and run.remedy == "Grant User.Read.All again."
+
+
+def test_an_unexpected_error_still_ends_the_run(acme, connection, use_job):
+    use_job(lambda ctx: 1 / 0)
+    run = start(connection, acme)
+    assert runner.run_execute(run.pk) == SyncRun.State.FAILED
+    run.refresh_from_db()
+    assert "ZeroDivisionError" in run.error and "Retry" in run.remedy
+
+
+def test_cancel_a_queued_run_ends_it_at_once_and_the_worker_skips_it(acme, connection, use_job):
+    use_job(lambda ctx: pytest.fail("a cancelled run must not start"))
+    run = start(connection, acme)
+    services.sync_run_cancel(run=run, acting_user=acme.admin)
+    run.refresh_from_db()
+    assert run.state == SyncRun.State.CANCELLED
+    assert runner.run_execute(run.pk) == "skipped"
+
+
+def test_cancel_a_running_run_stops_it_at_its_next_step(acme, connection, use_job):
+    written = []
+
+    def job(ctx):
+        for page in range(5):
+            with ctx.batch():
+                written.append(page)
+                ctx.save_checkpoint({"page": page}, created=1)
+            if page == 1:
+                services.sync_run_cancel(run=ctx.run, acting_user=acme.admin)
+
+    use_job(job)
+    run = start(connection, acme)
+    assert runner.run_execute(run.pk) == SyncRun.State.CANCELLED
+    run.refresh_from_db()
+    assert written == [0, 1] and run.checkpoint == {"page": 1} and "cancelled" in run.error
+
+
+def test_a_disconnected_connection_stops_the_run_before_it_writes_again(acme, connection, use_job):
+    written = []
+
+    def job(ctx):
+        for page in range(5):
+            with ctx.batch():
+                written.append(page)
+                ctx.save_checkpoint({"page": page})
+            if page == 0:
+                Connection.objects.filter(pk=connection.pk).update(status=Connection.Status.DISCONNECTED)
+
+    use_job(job)
+    run = start(connection, acme)
+    assert runner.run_execute(run.pk) == SyncRun.State.CANCELLED
+    run.refresh_from_db()
+    assert written == [0] and "disconnected" in run.error
+
+
+def test_a_run_whose_worker_died_resumes_from_its_checkpoint(acme, connection, use_job, settings):
+    run = start(connection, acme)
+    assert runner.claim(run.pk) is not None
+    # The worker wrote two pages, then died: its heartbeat stops.
+    SyncRun.objects.filter(pk=run.pk).update(checkpoint={"page": 2}, created=2)
+    assert runner.claim(run.pk) is None, "a live run is not taken from its worker"
+    old = timezone.now() - timedelta(seconds=settings.SYNC_STUCK_AFTER + 1)
+    SyncRun.objects.filter(pk=run.pk).update(heartbeat_at=old)
+
+    seen = {}
+
+    def job(ctx):
+        seen["checkpoint"] = dict(ctx.checkpoint)
+        with ctx.batch():
+            ctx.save_checkpoint({"page": 3}, created=1)
+
+    use_job(job)
+    assert runner.run_execute(run.pk) == SyncRun.State.SUCCEEDED
+    run.refresh_from_db()
+    assert seen["checkpoint"] == {"page": 2} and run.created == 3 and run.attempts == 2
+
+
+def test_the_worker_that_lost_its_run_stops_writing(acme, connection, settings):
+    run = start(connection, acme)
+    first = RunContext(runner.claim(run.pk))
+    SyncRun.objects.filter(pk=run.pk).update(heartbeat_at=timezone.now() - timedelta(hours=1))
+    second = RunContext(runner.claim(run.pk))
+    second.save_checkpoint({"page": 9})
+    with pytest.raises(RunStopped) as stopped:
+        first.save_checkpoint({"page": 1})
+    assert stopped.value.taken_over
+    run.refresh_from_db()
+    assert run.checkpoint == {"page": 9}
+
+
+def test_retry_starts_a_new_run_from_the_failed_runs_checkpoint(acme, connection, use_job):
+    def failing(ctx):
+        with ctx.batch():
+            ctx.save_checkpoint({"page": 4})
+        raise JobError("Jira timed out.", remedy="Retry.")
+
+    use_job(failing)
+    run = start(connection, acme)
+    runner.run_execute(run.pk)
+    run.refresh_from_db()
+    retry = services.sync_run_retry(run=run, acting_user=acme.admin)
+    assert (retry.state, retry.trigger, retry.resumed_from_id) == ("queued", "retry", run.pk)
+    assert retry.checkpoint == {"page": 4}
+    with pytest.raises(ValidationError, match="already queued or running"):
+        services.sync_run_retry(run=run, acting_user=acme.admin)
