@@ -1,10 +1,10 @@
-# ruff: noqa: I001 - one import block per area, so parallel work does not collide
 """The connections app's models, one module per area.
 
 core: Connection, grants, credentials, consent requests (issues 4 and 5).
 health: feature health checks. projects: per-project switches (JSM).
 sync: sync runs, schedules and what they keep (issue 7).
 """
+# ruff: noqa: I001 - one import block per area, so parallel work does not collide
 
 from .core import (  # noqa: F401
     Connection,
