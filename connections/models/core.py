@@ -243,6 +243,6 @@ class ConsentRequest(models.Model):
     @property
     def advice(self):
         """(what happened, what to do) in plain words, for a declined or failed request."""
-        from .microsoft.errors import explain
+        from ..microsoft.errors import explain
 
         return explain(self.error_code, self.error_code)
