@@ -16,12 +16,20 @@ from .core import (  # noqa: F401
 )
 
 # health checks (issue 6, helper A)
-
 # projects and disconnect (issue 6, helper B)
-
 # sync runs (issue 7)
 from .sync import SyncRun  # noqa: F401
 
 # sync: user matching (issue 7, helper D)
+from .matching import (  # noqa: F401
+    IdentityMode,
+    ManualMapping,
+    MatchMethod,
+    MatchOutcome,
+    MicrosoftUserKey,
+    OrganizationMatchingSettings,
+    UserMatch,
+    UserMatchingState,
+)
 
 # sync: Teams directory and channel messages (issue 7, helper C)

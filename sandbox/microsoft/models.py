@@ -42,6 +42,8 @@ class DirectoryUser(models.Model):
     given_name = models.CharField(max_length=100, null=True, blank=True)
     surname = models.CharField(max_length=100, null=True, blank=True)
     job_title = models.CharField(max_length=100, null=True, blank=True)
+    # Exchange addresses: "SMTP:" marks the primary one, "smtp:" the aliases.
+    proxy_addresses = models.JSONField(default=list, blank=True)
     user_type = models.CharField(max_length=10, default="Member")  # Member / Guest
     account_enabled = models.BooleanField(default=True)
     is_admin = models.BooleanField(default=False)  # holds a role that may grant tenant-wide consent

@@ -111,9 +111,21 @@ def _awkward_users(rng, tenant, domain, initial, seq):
         ),
         dict(first="Alice", last="Member", user_principal_name=f"alice@{domain}", mail=f"alice@{domain}"),
         # Same address, different case in mail and UPN.
-        dict(first="Bob", last="Case", user_principal_name=f"bob.case@{domain}", mail=f"Bob.Case@{domain.upper()}"),
-        # Mail unlike the UPN.
-        dict(first="Carol", last="Alias", user_principal_name=f"c.alias@{initial}", mail=f"carol.alias@{domain}"),
+        dict(
+            first="Bob",
+            last="Case",
+            user_principal_name=f"bob.case@{domain}",
+            mail=f"Bob.Case@{domain.upper()}",
+            proxy_addresses=[f"SMTP:Bob.Case@{domain.upper()}"],
+        ),
+        # Mail unlike the UPN, and an alias (smtp:) found only among the proxy addresses.
+        dict(
+            first="Carol",
+            last="Alias",
+            user_principal_name=f"c.alias@{initial}",
+            mail=f"carol.alias@{domain}",
+            proxy_addresses=[f"SMTP:carol.alias@{domain}", f"smtp:carol@{domain}", f"smtp:c.alias@{initial}"],
+        ),
         # A guest from another organization.
         dict(
             first="Dave",
@@ -159,6 +171,7 @@ def _generated_users(rng, tenant, domain, count, seq):
             last=last,
             user_principal_name=f"{local}@{domain}",
             mail=f"{local}@{domain}",
+            proxy_addresses=[f"SMTP:{local}@{domain}"],
             job_title=rng.choice(["Engineer", "Support", "Sales", None]),
         )
 

@@ -58,6 +58,10 @@ class AuditAction(models.TextChoices):
     SYNC_RUN_FINISHED = "sync.run_finished", "Sync run finished"
 
     # sync: user matching (issue 7, helper D)
+    USER_MATCHING_SETTINGS_CHANGED = "user_matching.settings_changed", "User matching identity mode changed"
+    USER_MAPPING_SET = "user_matching.mapping_set", "Manual user mapping set"
+    USER_MAPPING_CLEARED = "user_matching.mapping_cleared", "Manual user mapping removed"
+    EMAIL_STORAGE_CHANGED = "organization.email_storage_changed", "Email storage for user matching changed"
 
     # sync: Teams directory and channel messages (issue 7, helper C)
 

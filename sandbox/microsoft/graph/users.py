@@ -23,6 +23,7 @@ PROPERTIES = {
     "mail": "mail",
     "userPrincipalName": "user_principal_name",
     "jobTitle": "job_title",
+    "proxyAddresses": "proxy_addresses",
     "accountEnabled": "account_enabled",
     "userType": "user_type",
     "createdDateTime": "created",
@@ -268,9 +269,12 @@ def users_delta(request, caller, version):
         except QueryError as bad:
             return error(400, "Request_BadRequest", str(bad), request=request)
         state = {"sel": select, "since": None, "upto": tenant_seq, "after": None, "t": str(caller.tenant.pk)}
-    top, failure = parse_top(request, 999, 200)
-    if failure:
-        return failure
+    if "$skiptoken" in request.GET and state.get("top"):
+        top = state["top"]  # as Graph: a nextLink keeps the page size the round started with
+    else:
+        top, failure = parse_top(request, 999, 200)
+        if failure:
+            return failure
     select = state["sel"]
     rows = DirectoryUser.objects.filter(tenant=caller.tenant)
     if state["since"] is None:
@@ -287,7 +291,7 @@ def users_delta(request, caller, version):
         last = page[-1]
         after = str(last["id"]) if state["since"] is None else last["change_seq"]
         body["@odata.nextLink"] = link(
-            request, f"/{version}/users/delta", **{"$skiptoken": pack({**state, "after": after})}
+            request, f"/{version}/users/delta", **{"$skiptoken": pack({**state, "after": after, "top": top})}
         )
     else:
         body["@odata.deltaLink"] = link(

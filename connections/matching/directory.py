@@ -1,0 +1,77 @@
+"""Reading both directories, a page at a time (nothing here holds a whole directory).
+
+Microsoft: Graph `users/delta` for full runs too. Its first round pages through every user
+(with `$select`, which Graph takes only on the first call, and `$top=999`) and its last page
+carries the deltaLink, so a full run gets the starting point of the next incremental run
+for free. Later rounds (the deltaLink) return only what changed.
+
+Atlassian: Jira's `users/search` (every account of the site, paged by startAt). Jira has no
+change feed for users, so accounts are re-read on full runs only; incremental runs follow
+Microsoft's changes (see job.py).
+"""
+
+from dataclasses import dataclass
+
+import requests
+from django.conf import settings
+
+from ..atlassian import refresh
+from ..atlassian.client import AtlassianError
+from .graph_standin import DeltaExpired, Forbidden, Graph, GraphError  # noqa: F401
+
+# Only what matching needs (seed 003: declare what is read). Nothing else is requested.
+GRAPH_USER_FIELDS = ("id", "mail", "userPrincipalName", "proxyAddresses")
+GRAPH_PAGE_SIZE = 999
+JIRA_PAGE_SIZE = 1000
+
+
+@dataclass
+class GraphPage:
+    users: list  # [{"id", "mail", "userPrincipalName", "proxyAddresses"}] or {"id", "@removed"}
+    next_link: str = ""
+    delta_link: str = ""
+
+
+def graph_for(connection):
+    return Graph(tenant=connection.tenant)
+
+
+def delta_start_url():
+    return f"{settings.MICROSOFT_GRAPH_URL}/v1.0/users/delta"
+
+
+def delta_start_params():
+    return {"$select": ",".join(GRAPH_USER_FIELDS), "$top": str(GRAPH_PAGE_SIZE)}
+
+
+def graph_page(graph, url, params=None):
+    """One page of users/delta (first call with params; nextLink/deltaLink without)."""
+    # Reference: https://learn.microsoft.com/graph/api/user-delta
+    body = graph.get(url, params=params)
+    return GraphPage(
+        users=body.get("value") or [],
+        next_link=body.get("@odata.nextLink", ""),
+        delta_link=body.get("@odata.deltaLink", ""),
+    )
+
+
+class JiraUnavailable(Exception):
+    """The site could not be read; the message says why in plain words."""
+
+
+def jira_page(site, start_at, limit=None):
+    """One page of the site's accounts: [{accountId, displayName, emailAddress?, active, accountType}]."""
+    try:
+        jira = refresh.jira_for(site)
+        # Reference: https://developer.atlassian.com/cloud/jira/platform/rest/v3/api-group-users/#api-rest-api-3-users-search-get
+        page = jira.users_get_all(start=start_at, limit=limit or JIRA_PAGE_SIZE)
+    except refresh.NotAuthorized as exc:
+        raise JiraUnavailable(str(exc)) from None
+    except requests.HTTPError as exc:
+        status = getattr(getattr(exc, "response", None), "status_code", 0)
+        raise JiraUnavailable(f"Jira refused to list the site's users (HTTP {status}).") from None
+    except (requests.RequestException, AtlassianError) as exc:
+        raise JiraUnavailable(f"Jira could not be reached ({type(exc).__name__}).") from None
+    if not isinstance(page, list):
+        raise JiraUnavailable("Jira's answer to the user listing was not a list.")
+    return page

@@ -1,0 +1,381 @@
+"""The user matching job: full runs and incremental runs, written batch by batch.
+
+Full run, in two phases, each page written as one set-based batch with its checkpoint:
+1. microsoft: Graph users/delta from the start; each user's address digests go to
+   MicrosoftUserKey (bulk upsert) and into an in-memory index of small tuples. The last
+   page's deltaLink is kept for the next incremental run.
+2. atlassian: Jira users/search page by page; each account is decided against the index and
+   its UserMatch row upserted (unique on connection + account id).
+Then rows of both tables this run did not see (an older `generation`) are deleted.
+A resumed run reloads the index it already wrote from the database and carries on from the
+checkpoint's page: upserts make a page written twice a no-op, never a duplicate.
+
+Incremental run: the stored deltaLink gives only the Microsoft users that changed (incl.
+`@removed`); their keys are replaced and only the accounts whose email/UPN digest touches
+an old or new key of theirs are decided again. Jira has no change feed for users, so
+Atlassian accounts are re-read by full runs (schedule those, e.g. nightly). An expired
+delta token (410 syncStateNotFound) turns the run into a full run by itself; the run's mode
+says "full" afterwards and its checkpoint says why.
+"""
+
+from django.db import transaction
+from django.db.models import F, Q
+from django.utils import timezone
+
+from ..models import (
+    ManualMapping,
+    MicrosoftUserKey,
+    OrganizationMatchingSettings,
+    UserMatch,
+    UserMatchingState,
+)
+from . import directory, keys
+from .match import Index, Rule, decide, user_digests
+
+MATCH_FIELDS = [
+    "display_name",
+    "account_type",
+    "active",
+    "email_key",
+    "upn_key",
+    "email",
+    "outcome",
+    "method",
+    "microsoft_user_id",
+    "candidates",
+    "generation",
+    "updated_at",
+]
+
+
+class JobFailure(Exception):
+    """Raised with (message, remedy); the sync core's JobError when it is there."""
+
+
+def _job_error(message, remedy):
+    try:
+        from ..sync.errors import JobError
+    except ImportError:  # the sync core not landed yet
+        return JobFailure(message, remedy)
+    return JobError(message, remedy=remedy)
+
+
+def _batch(ctx):
+    """One transaction per batch: the rows and the checkpoint commit together."""
+    batch = getattr(ctx, "batch", None)
+    return batch() if batch else transaction.atomic()
+
+
+def stores_emails(organization):
+    return OrganizationMatchingSettings.objects.filter(organization=organization, store_emails=True).exists()
+
+
+def match_users(ctx):
+    """Entry point (registered as the user_matching job)."""
+    connection = ctx.connection
+    state, _ = UserMatchingState.objects.get_or_create(connection=connection)
+    checkpoint = dict(ctx.checkpoint or {})
+    full = ctx.mode == "full" or checkpoint.get("phase") in ("microsoft", "atlassian")
+    if not full:
+        if not state.delta_link and not checkpoint.get("next"):
+            return _fall_back(ctx, state, "no earlier full run to continue from")
+        try:
+            return _incremental(ctx, state, checkpoint)
+        except directory.DeltaExpired:
+            return _fall_back(ctx, state, "Microsoft's delta token expired")
+    return _full(ctx, state, checkpoint)
+
+
+def _fall_back(ctx, state, reason):
+    ctx.logger.info("user matching: incremental run becomes a full run (%s)", reason)
+    run = getattr(ctx, "run", None)
+    if run is not None and run.pk:
+        type(run).objects.filter(pk=run.pk).update(mode="full")
+    ctx.mode = "full"
+    return _full(ctx, state, {"fallback": reason})
+
+
+def _graph(ctx):
+    try:
+        return directory.graph_for(ctx.connection)
+    except directory.GraphError as exc:
+        raise _job_error(
+            f"The portal could not get a Microsoft Graph token for the tenant: {exc}",
+            "Check that the tenant's admin granted consent (User.Read.All), then retry.",
+        ) from None
+
+
+def _graph_page(graph, url, params=None):
+    try:
+        return directory.graph_page(graph, url, params)
+    except directory.DeltaExpired:
+        raise
+    except directory.Forbidden:
+        raise _job_error(
+            "Microsoft Graph refused to list the tenant's users.",
+            "Ask the tenant's admin to grant the User.Read.All application permission, then retry.",
+        ) from None
+    except directory.GraphError as exc:
+        raise _job_error(f"Microsoft Graph failed: {exc}", "Retry; if it fails again, contact support.") from None
+
+
+# --- full run ------------------------------------------------------------------------------
+
+
+def _full(ctx, state, checkpoint):
+    generation = checkpoint.get("generation")
+    if not generation:
+        # A new generation per full run (a resumed run keeps its own): what it does not see
+        # again, including rows an abandoned run wrote, is deleted at the end.
+        UserMatchingState.objects.filter(pk=state.pk).update(generation=F("generation") + 1)
+        state.refresh_from_db(fields=["generation"])
+        generation = state.generation
+    base = {"generation": generation, **({"fallback": checkpoint["fallback"]} if "fallback" in checkpoint else {})}
+    store = stores_emails(ctx.organization)
+    phase = checkpoint.get("phase", "microsoft")
+    if phase == "microsoft":
+        index, delta_link, ms_users = _read_microsoft(ctx, base, checkpoint, store)
+    else:
+        index, delta_link, ms_users = (
+            _load_index(ctx.connection, generation),
+            checkpoint["delta_link"],
+            checkpoint["ms_users"],
+        )
+    base = {**base, "delta_link": delta_link, "ms_users": ms_users}
+    _read_atlassian(ctx, state, base, checkpoint if phase == "atlassian" else {}, index, store)
+    del index
+    with _batch(ctx):
+        deleted, _ = UserMatch.objects.filter(connection=ctx.connection).exclude(generation=generation).delete()
+        MicrosoftUserKey.objects.filter(connection=ctx.connection).exclude(generation=generation).delete()
+        now = timezone.now()
+        UserMatchingState.objects.filter(pk=state.pk).update(
+            delta_link=delta_link, microsoft_users=ms_users, last_full_at=now, updated_at=now
+        )
+        ctx.save_checkpoint({**base, "phase": "done"}, deleted=deleted)
+
+
+def _read_microsoft(ctx, base, checkpoint, store):
+    graph = _graph(ctx)
+    generation = base["generation"]
+    if checkpoint.get("next"):  # resumed: what was written already is the start of the index
+        index, url, params = _load_index(ctx.connection, generation), checkpoint["next"], None
+        ms_users = checkpoint.get("ms_users", 0)
+    else:
+        index, url, params = Index(), directory.delta_start_url(), directory.delta_start_params()
+        ms_users = 0
+    while True:
+        ctx.check()
+        page = _graph_page(graph, url, params)
+        rows = []
+        for user in page.users:
+            if "@removed" in user or not user.get("id"):
+                continue
+            ms_users += 1
+            for digest, (address, kinds) in user_digests(user).items():
+                index.add(user["id"], digest, kinds)
+                rows.append(
+                    MicrosoftUserKey(
+                        connection_id=ctx.connection.pk,
+                        user_id=user["id"],
+                        digest=digest,
+                        kinds=kinds,
+                        value=address if store else "",
+                        generation=generation,
+                    )
+                )
+        with _batch(ctx):
+            if rows:
+                MicrosoftUserKey.objects.bulk_create(
+                    rows,
+                    update_conflicts=True,
+                    unique_fields=["connection", "user_id", "digest"],
+                    update_fields=["kinds", "value", "generation"],
+                )
+            ctx.save_checkpoint(
+                {**base, "phase": "microsoft", "next": page.next_link, "ms_users": ms_users},
+                fetched=len(page.users),
+            )
+        if not page.next_link:
+            return index, page.delta_link, ms_users
+        url, params = page.next_link, None
+
+
+def _load_index(connection, generation=None):
+    index = Index()
+    rows = MicrosoftUserKey.objects.filter(connection=connection)
+    if generation is not None:
+        rows = rows.filter(generation=generation)
+    for user_id, digest, kinds in rows.values_list("user_id", "digest", "kinds").iterator(chunk_size=5000):
+        index.add(user_id, digest, kinds)
+    return index
+
+
+def _account_keys(account, rule):
+    """(email digest, derived-UPN digest, normalized email) of one Jira account."""
+    email = keys.normalize(account.get("emailAddress"))
+    if not email:
+        return "", "", ""
+    upn = rule.upn_for(email)
+    return keys.digest(email), keys.digest(upn), email
+
+
+def _read_atlassian(ctx, state, base, checkpoint, index, store):
+    connection, generation = ctx.connection, base["generation"]
+    rule = Rule.of(state)
+    manual = dict(ManualMapping.objects.filter(connection=connection).values_list("account_id", "microsoft_user_id"))
+    start_at = checkpoint.get("start_at", 0)
+    while True:
+        ctx.check()
+        try:
+            accounts = directory.jira_page(connection.site, start_at)
+        except directory.JiraUnavailable as exc:
+            raise _job_error(
+                str(exc),
+                "Check the site's authorization on the connection page (authorize again if asked), then retry.",
+            ) from None
+        now = timezone.now()
+        rows = []
+        for account in accounts:
+            account_id = account.get("accountId")
+            if not account_id:
+                continue
+            email_key, upn_key, email = _account_keys(account, rule)
+            decision = decide(email_key, upn_key, rule, index, manual.get(account_id, ""))
+            rows.append(
+                UserMatch(
+                    connection_id=connection.pk,
+                    account_id=account_id,
+                    display_name=(account.get("displayName") or "")[:255],
+                    account_type=(account.get("accountType") or "")[:32],
+                    active=bool(account.get("active", True)),
+                    email_key=email_key,
+                    upn_key=upn_key,
+                    email=email if store else "",
+                    outcome=decision.outcome,
+                    method=decision.method,
+                    microsoft_user_id=decision.microsoft_user_id,
+                    candidates=list(decision.candidates),
+                    generation=generation,
+                    updated_at=now,
+                )
+            )
+        with _batch(ctx):
+            counts = _upsert_matches(connection, rows)
+            start_at += len(accounts)
+            ctx.save_checkpoint({**base, "phase": "atlassian", "start_at": start_at}, fetched=len(accounts), **counts)
+        if len(accounts) < directory.JIRA_PAGE_SIZE:
+            return
+
+
+def _upsert_matches(connection, rows):
+    """Write a page of decisions in one statement; count created / updated / unchanged."""
+    if not rows:
+        return {}
+    before = {
+        account_id: (outcome, method, ms_id)
+        for account_id, outcome, method, ms_id in UserMatch.objects.filter(
+            connection=connection, account_id__in=[r.account_id for r in rows]
+        ).values_list("account_id", "outcome", "method", "microsoft_user_id")
+    }
+    created = updated = unchanged = 0
+    for row in rows:
+        old = before.get(row.account_id)
+        if old is None:
+            created += 1
+        elif old == (row.outcome, row.method, row.microsoft_user_id):
+            unchanged += 1
+        else:
+            updated += 1
+    UserMatch.objects.bulk_create(
+        rows, update_conflicts=True, unique_fields=["connection", "account_id"], update_fields=MATCH_FIELDS
+    )
+    return {"created": created, "updated": updated, "unchanged": unchanged}
+
+
+# --- incremental run -----------------------------------------------------------------------
+
+
+def _incremental(ctx, state, checkpoint):
+    connection = ctx.connection
+    graph = _graph(ctx)
+    store = stores_emails(ctx.organization)
+    rule = Rule.of(state)
+    url = checkpoint.get("next") or state.delta_link
+    while True:
+        ctx.check()
+        page = _graph_page(graph, url)  # DeltaExpired propagates: the caller falls back to full
+        changed, removed = {}, set()
+        for user in page.users:
+            if not user.get("id"):
+                continue
+            if "@removed" in user:
+                removed.add(user["id"])
+            else:
+                changed[user["id"]] = user_digests(user)
+        with _batch(ctx):
+            counts = _apply_changes(connection, state, changed, removed, rule, store)
+            ctx.save_checkpoint(
+                {"phase": "delta", "next": page.next_link}, fetched=len(page.users), deleted=len(removed), **counts
+            )
+        if not page.next_link:
+            break
+        url = page.next_link
+    now = timezone.now()
+    UserMatchingState.objects.filter(pk=state.pk).update(
+        delta_link=page.delta_link or state.delta_link, last_incremental_at=now, updated_at=now
+    )
+
+
+def _apply_changes(connection, state, changed, removed, rule, store):
+    ids = set(changed) | removed
+    if not ids:
+        return {}
+    old_digests = set(
+        MicrosoftUserKey.objects.filter(connection=connection, user_id__in=ids).values_list("digest", flat=True)
+    )
+    MicrosoftUserKey.objects.filter(connection=connection, user_id__in=ids).delete()
+    MicrosoftUserKey.objects.bulk_create(
+        [
+            MicrosoftUserKey(
+                connection_id=connection.pk,
+                user_id=user_id,
+                digest=digest,
+                kinds=kinds,
+                value=address if store else "",
+                generation=state.generation,
+            )
+            for user_id, digests in changed.items()
+            for digest, (address, kinds) in digests.items()
+        ]
+    )
+    touched = old_digests | {d for digests in changed.values() for d in digests}
+    affected = list(
+        UserMatch.objects.filter(connection=connection).filter(
+            Q(email_key__in=touched) | Q(upn_key__in=touched) | Q(microsoft_user_id__in=ids)
+        )
+    )
+    if not affected:
+        return {}
+    wanted = {d for m in affected for d in (m.email_key, m.upn_key) if d}
+    index = Index()
+    for user_id, digest, kinds in MicrosoftUserKey.objects.filter(connection=connection, digest__in=wanted).values_list(
+        "user_id", "digest", "kinds"
+    ):
+        index.add(user_id, digest, kinds)
+    account_ids = [m.account_id for m in affected]
+    manual = dict(
+        ManualMapping.objects.filter(connection=connection, account_id__in=account_ids).values_list(
+            "account_id", "microsoft_user_id"
+        )
+    )
+    now, dirty = timezone.now(), []
+    for row in affected:
+        decision = decide(row.email_key, row.upn_key, rule, index, manual.get(row.account_id, ""))
+        new = (decision.outcome, decision.method, decision.microsoft_user_id, list(decision.candidates))
+        if new != (row.outcome, row.method, row.microsoft_user_id, list(row.candidates)):
+            row.outcome, row.method, row.microsoft_user_id, row.candidates = new
+            row.updated_at = now
+            dirty.append(row)
+    if dirty:
+        UserMatch.objects.bulk_update(dirty, ["outcome", "method", "microsoft_user_id", "candidates", "updated_at"])
+    return {"updated": len(dirty), "unchanged": len(affected) - len(dirty)}

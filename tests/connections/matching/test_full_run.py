@@ -1,0 +1,141 @@
+"""A full run against the sandbox: every awkward directory case ends as it should."""
+
+import pytest
+
+from connections.matching import directory
+from connections.matching.job import match_users
+from connections.models import MicrosoftUserKey, UserMatch, UserMatchingState
+
+from .conftest import FakeContext, Killed
+
+DOMAIN, INITIAL = "fabrikam.com", "fabrikam.onmicrosoft.com"
+
+
+def outcome(world, account_id):
+    row = UserMatch.objects.get(connection=world.connection, account_id=account_id)
+    return row.outcome, row.method, row.microsoft_user_id, sorted(row.candidates)
+
+
+@pytest.fixture
+def cases(matching):
+    w = matching
+    ids = {
+        # Microsoft's awkward users, each met by an Atlassian account with the address that should find it.
+        "bob": w.add_account(f"bob.case@{DOMAIN}"),  # Microsoft mail is Bob.Case@FABRIKAM.COM
+        "carol_upn": w.add_account(f"c.alias@{INITIAL}"),  # mail differs from the UPN
+        "carol_proxy": w.add_account(f"carol@{DOMAIN}"),  # only an smtp: alias
+        "dave": w.add_account("DAVE@partner.example"),  # a guest, found by mail
+        "erin": w.add_account(f"erin.nomail@{DOMAIN}"),  # no mailbox: by UPN
+        "frank": w.add_account(f"frank.disabled@{DOMAIN}"),  # disabled, still the same person
+        "grace": w.add_account(f"grace.deleted@{DOMAIN}"),  # deleted: gone from the directory
+        "helpdesk": w.add_account(f"helpdesk@{DOMAIN}"),
+        # Atlassian's awkward accounts.
+        "ada": w.account_id("ada.admin@acme.example"),
+        "bea": w.account_id("Bea.Member@Acme.example"),
+        "hal": w.account_id("hal.hidden@acme.example"),
+        "app": w.account_id("noreply@automation.example"),
+        "ian": w.account_id("ian.inactive@acme.example"),
+    }
+    shared = __import__("sandbox.atlassian.models", fromlist=["Account"]).Account.objects.filter(
+        email="shared@acme.example"
+    )
+    ids["shared"] = sorted(shared.values_list("account_id", flat=True))
+    ms = {
+        "ada": w.add_ms_user(f"ada@{DOMAIN}", mail="Ada.Admin@ACME.example"),
+        "bea": w.add_ms_user("bea.member@acme.example"),
+        "shared": w.add_ms_user(f"sam@{DOMAIN}", mail=f"sam@{DOMAIN}", proxies=["smtp:shared@acme.example"]),
+        "help1": w.add_ms_user(f"helpdesk1@{DOMAIN}", mail=f"helpdesk@{DOMAIN}"),
+        "help2": w.add_ms_user(f"helpdesk2@{DOMAIN}", mail=f"HelpDesk@{DOMAIN}"),
+    }
+    return ids, ms
+
+
+def test_every_awkward_case_ends_as_it_should(matching, cases):
+    w, (ids, ms) = matching, cases
+    ctx = w.run()
+    assert outcome(w, ids["bob"]) == ("matched", "mail", w.ms_id(f"bob.case@{DOMAIN}"), [])
+    assert outcome(w, ids["carol_upn"]) == ("matched", "upn", w.ms_id(f"c.alias@{INITIAL}"), [])
+    assert outcome(w, ids["carol_proxy"]) == ("matched", "proxy", w.ms_id(f"c.alias@{INITIAL}"), [])
+    assert outcome(w, ids["dave"]) == ("matched", "mail", w.ms_id(f"dave_partner.example#EXT#@{INITIAL}"), [])
+    assert outcome(w, ids["erin"]) == ("matched", "upn", w.ms_id(f"erin.nomail@{DOMAIN}"), [])
+    assert outcome(w, ids["frank"]) == ("matched", "mail", w.ms_id(f"frank.disabled@{DOMAIN}"), [])
+    assert outcome(w, ids["grace"]) == ("unmatched", "", "", [])
+    assert outcome(w, ids["helpdesk"]) == ("ambiguous", "", "", sorted([ms["help1"], ms["help2"]]))
+    assert outcome(w, ids["ada"]) == ("matched", "mail", ms["ada"], [])
+    assert outcome(w, ids["bea"]) == ("matched", "upn", ms["bea"], [])
+    assert outcome(w, ids["hal"])[0] == "hidden"
+    assert outcome(w, ids["app"])[0] == "hidden"
+    assert outcome(w, ids["ian"]) == ("unmatched", "", "", [])
+    # Two Atlassian accounts sharing one address are both that one person.
+    assert [outcome(w, a) for a in ids["shared"]] == [("matched", "proxy", ms["shared"], [])] * 2
+    # Every account of the site has exactly one row; the run counted what it wrote.
+    from sandbox.atlassian.models import Account
+
+    site_accounts = Account.objects.filter(sites__name="acme").count()
+    assert UserMatch.objects.filter(connection=w.connection).count() == site_accounts
+    assert ctx.counts["created"] == site_accounts
+    state = UserMatchingState.objects.get(connection=w.connection)
+    assert state.delta_link and state.last_full_at and state.microsoft_users > 10
+
+
+def test_emails_are_not_stored_unless_the_organization_says_so(matching, cases):
+    from connections.models import OrganizationMatchingSettings
+
+    w = matching
+    w.run()
+    assert not UserMatch.objects.filter(connection=w.connection).exclude(email="").exists()
+    assert not MicrosoftUserKey.objects.filter(connection=w.connection).exclude(value="").exists()
+    assert not UserMatch.objects.filter(connection=w.connection, email_key__contains="@").exists()
+
+    OrganizationMatchingSettings.objects.create(organization=w.organization, store_emails=True)
+    w.run()
+    bob = UserMatch.objects.get(connection=w.connection, account_id=cases[0]["bob"])
+    assert bob.email == f"bob.case@{DOMAIN}"
+    assert MicrosoftUserKey.objects.filter(connection=w.connection, value=f"bob.case@{DOMAIN}").exists()
+
+
+def test_only_the_declared_fields_are_requested(matching, cases):
+    w = matching
+    since = max([r.pk for r in w.sandbox.requests()] or [0])
+    w.run()
+    graph = [r for r in w.sandbox.requests(since_id=since) if "/users" in r.path and "graph" in r.path]
+    assert graph, "the run read the directory through Graph"
+    first = graph[0]
+    assert "users/delta" in first.path
+    assert "%24select=id%2Cmail%2CuserPrincipalName%2CproxyAddresses" in first.query or (
+        "$select=id,mail,userPrincipalName,proxyAddresses" in first.query
+    ), first.query
+    assert "top=999" in first.query
+
+
+def test_a_killed_run_resumes_without_duplicates(matching, cases, monkeypatch):
+    w = matching
+    monkeypatch.setattr(directory, "GRAPH_PAGE_SIZE", 4)
+    monkeypatch.setattr(directory, "JIRA_PAGE_SIZE", 5)
+    reference = w.run()
+    expected = set(
+        UserMatch.objects.filter(connection=w.connection).values_list("account_id", "outcome", "microsoft_user_id")
+    )
+    keys = MicrosoftUserKey.objects.filter(connection=w.connection).count()
+    ms_pages = reference.checkpoint["ms_users"] // 4 + 1
+    assert reference.saves > ms_pages + 3  # several pages on both sides
+
+    # Killed in the Microsoft phase, then (the resumed run) killed in the Atlassian phase.
+    first = FakeContext(w.connection, kill_after=2)
+    with pytest.raises(Killed):
+        match_users(first)
+    assert first.checkpoint["phase"] == "microsoft" and first.checkpoint["next"]
+    second = FakeContext(w.connection, checkpoint=first.checkpoint, kill_after=ms_pages + 1)
+    with pytest.raises(Killed):
+        match_users(second)
+    assert second.checkpoint["phase"] == "atlassian" and second.checkpoint["start_at"] > 0
+    third = FakeContext(w.connection, checkpoint=second.checkpoint)
+    match_users(third)
+
+    fetched = first.counts["fetched"] + second.counts["fetched"] + third.counts["fetched"]
+    assert fetched == reference.counts["fetched"]  # no page read twice: each resumed where the last stopped
+    rows = list(
+        UserMatch.objects.filter(connection=w.connection).values_list("account_id", "outcome", "microsoft_user_id")
+    )
+    assert len(rows) == len({r[0] for r in rows}) and set(rows) == expected
+    assert MicrosoftUserKey.objects.filter(connection=w.connection).count() == keys
