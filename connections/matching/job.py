@@ -29,6 +29,7 @@ from ..models import (
     UserMatch,
     UserMatchingState,
 )
+from ..sync.errors import JobError
 from . import directory, keys
 from .match import Index, Rule, decide, user_digests
 
@@ -48,20 +49,13 @@ MATCH_FIELDS = [
 ]
 
 
-class JobFailure(Exception):
-    """Raised with (message, remedy); the sync core's JobError when it is there."""
-
-
 def _job_error(message, remedy):
-    try:
-        from ..sync.errors import JobError
-    except ImportError:  # the sync core not landed yet
-        return JobFailure(message, remedy)
     return JobError(message, remedy=remedy)
 
 
 def _batch(ctx):
-    """One transaction per batch: the rows and the checkpoint commit together."""
+    """One transaction per batch (holding the connection row: a disconnect waits for it);
+    the rows and the checkpoint commit together."""
     batch = getattr(ctx, "batch", None)
     return batch() if batch else transaction.atomic()
 

@@ -91,10 +91,24 @@ class MatchingWorld:
 
         return Account.objects.get(email=email, sites__name="acme").account_id
 
-    def run(self, mode="full", **kwargs):
+    def run(self, mode="full"):
+        """A real run through the sync core's runner (in this process); returns it, finished."""
+        from connections.models import SyncRun
+        from connections.sync.runner import run_execute
+
+        run = SyncRun.objects.create(
+            organization=self.organization, connection=self.connection, kind=SyncRun.Kind.USER_MATCHING, mode=mode
+        )
+        run_execute(run.pk)
+        run.refresh_from_db()
+        assert run.state == SyncRun.State.SUCCEEDED, (run.state, run.error)
+        return run
+
+    def run_fake(self, **kwargs):
+        """The job alone with a recording context (to kill it between batches)."""
         from connections.matching.job import match_users
 
-        ctx = FakeContext(self.connection, mode=mode, **kwargs)
+        ctx = FakeContext(self.connection, **kwargs)
         match_users(ctx)
         return ctx
 
