@@ -72,6 +72,68 @@ def sign_in(url, username, password, *, consent="accept", for_organization=False
     raise SignInError("Too many pages without a redirect.")
 
 
+# --- Atlassian's sign-in and consent pages -------------------------------------------------
+
+_ANY_FORM = re.compile(r"<form\b([^>]*)>(.*?)</form>", re.IGNORECASE | re.DOTALL)
+_FIELD = re.compile(r"<(?:input|button)\b[^>]*>", re.IGNORECASE)
+_ATTR_DASHED = re.compile(r'([\w-]+)="([^"]*)"')
+
+
+def _all_forms(html):
+    for match in _ANY_FORM.finditer(html):
+        attrs = dict(_ATTR_DASHED.findall(match.group(1)))
+        fields = [dict(_ATTR_DASHED.findall(tag)) | {"_tag": tag[:7].lower()} for tag in _FIELD.findall(match.group(2))]
+        yield unescape(attrs.get("action", "")), fields
+
+
+def atlassian_consent(url, *, user, password, sites=None, decision="accept", session=None):
+    """Go through the sandbox's Atlassian sign-in and consent pages; return the final redirect URL.
+
+    `sites`: the site names to grant (None: whatever the page offers by default).
+    """
+    session = session or requests.Session()
+    session.verify = False
+    response = session.get(url, allow_redirects=False, timeout=30)
+    for _ in range(8):
+        if response.status_code in (301, 302, 303, 307, 308):
+            location = urljoin(response.url, response.headers["Location"])
+            if "/connect/atlassian/callback" in location or not location.startswith(("https://127.", "http://127.")):
+                return location
+            response = session.get(location, allow_redirects=False, timeout=30)
+            continue
+        forms = list(_all_forms(response.text))
+        if not forms:
+            raise AssertionError(re.sub(r"<[^>]+>", " ", response.text)[:2000])
+        action, fields = forms[0]
+        data, buttons = {}, []
+        for f in fields:
+            name, kind = f.get("name"), f.get("type", "text").lower()
+            if not name:
+                continue
+            if f["_tag"].startswith("<button") or kind == "submit":
+                buttons.append((name, f.get("value", "")))
+            elif kind in ("checkbox", "radio"):
+                wanted = "checked" in f if sites is None else (f.get("data-site") in sites or f.get("value") in sites)
+                if wanted:
+                    data.setdefault(name, [])
+                    data[name].append(f.get("value", "on"))
+            elif kind == "password":
+                data[name] = password
+            elif kind in ("email", "text") and not f.get("value"):
+                data[name] = user
+            else:
+                data[name] = unescape(f.get("value", ""))
+        for name, value in buttons:
+            if value.lower() in (decision, "allow" if decision == "accept" else "deny", "approve"):
+                data[name] = value
+                break
+        else:
+            if buttons:
+                data[buttons[0][0]] = buttons[0][1]
+        response = session.post(urljoin(response.url, action), data=data, allow_redirects=False, timeout=30)
+    raise AssertionError("Too many pages without a redirect back to the portal.")
+
+
 @dataclass
 class TenantInfo:
     id: str

@@ -96,7 +96,8 @@ class Command(BaseCommand):
         signal.signal(signal.SIGTERM, lambda *_: (stop(), sys.exit(0)))
         try:
             self._wait_until_up(f"http://{host}:{port}/healthz", processes)
-            self._banner(host, port, info)
+            connected = self._connect_demo_pairs(info)
+            self._banner(host, port, info, connected)
             while all(p.poll() is None for p in processes.values()):
                 time.sleep(0.5)
             dead = [name for name, p in processes.items() if p.poll() is not None]
@@ -120,7 +121,39 @@ class Command(BaseCommand):
                     return
                 time.sleep(0.5)
 
-    def _banner(self, host, port, info):
+    def _connect_demo_pairs(self, info):
+        """Connect Acme's first pairs through the real flows once the sandbox answers."""
+        if not info or not self._sandbox_up(info.get("origin", "")):
+            return []
+        from portal.demo_connect import connect_demo_pairs
+        from tenants.models import Organization, User
+
+        try:
+            made = connect_demo_pairs(
+                organization=Organization.objects.get(slug="acme"),
+                admin=User.objects.get(email=DEMO_EMAIL),
+                atlassian_admin=info.get("atlassian", {}).get("admin") or {},
+            )
+        except Exception as exc:  # noqa: BLE001 - the demo still runs; the flows can be clicked by hand
+            self.stderr.write(f"Could not connect the demo pairs by itself ({exc}); connect them from the pages.")
+            return []
+        return [str(c) for c in made]
+
+    def _sandbox_up(self, origin, timeout=30):
+        import requests
+
+        from connections.http import session
+
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                session().get(origin + "/common/discovery/keys", timeout=2)
+                return True
+            except requests.RequestException:
+                time.sleep(0.5)
+        return False
+
+    def _banner(self, host, port, info, connected=()):
         url = f"http://{host}:{port}/"
         lines = [
             "",
@@ -134,5 +167,7 @@ class Command(BaseCommand):
                 f"    sandbox     {info.get('origin', '')}  (a local Microsoft + Atlassian)",
                 f"                its admin page: {url}_sandbox/",
             ]
+        for pair in connected:
+            lines.append(f"    connected   {pair}  (through the real consent flows, just now)")
         lines += ["    emails      are printed here (verification, invitations)", "    stop        Ctrl-C", ""]
         self.stdout.write(self.style.SUCCESS("\n".join(lines)))

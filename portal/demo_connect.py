@@ -1,0 +1,111 @@
+"""Connect two demo pairs for real, so `make run` opens on working connections.
+
+The demo admin authorizes the sandbox's Atlassian sites with OAuth 2.0 (3LO) and grants
+Microsoft admin consent for Contoso, through the portal's own views (in-process, with
+Django's test client) and the sandbox's sign-in and consent pages over HTTP(S): the same
+flows a person clicks through, so the grants, tokens and audit trail are the real ones.
+Fabrikam and Northwind stay unconnected for the visitor to try the flows by hand.
+"""
+
+import logging
+import re
+from urllib.parse import parse_qs, urlsplit
+
+from django.conf import settings
+from django.test import Client
+from django.urls import reverse
+
+from connections.models import Connection
+from connections.services import connection_create
+from tenants.models import AtlassianSite, MicrosoftTenant
+from tenants.models.directory import SiteAuthStatus
+
+logger = logging.getLogger(__name__)
+
+# (site name in the sandbox, tenant short name, features)
+PAIRS = [
+    ("acme", "contoso", ["user_mapping", "teams_notifications", "channel_knowledge"]),
+    ("acme-support", "contoso", ["jsm_chatops", "user_mapping"]),
+]
+
+
+class DemoConnectError(Exception):
+    pass
+
+
+def _portal_path(url):
+    parts = urlsplit(url)
+    if f"{parts.scheme}://{parts.netloc}" != settings.SITE_URL:
+        raise DemoConnectError(f"expected a redirect back to the portal, got {url[:200]}")
+    return parts.path + ("?" + parts.query if parts.query else "")
+
+
+def _client(admin):
+    host = urlsplit(settings.SITE_URL).netloc
+    client = Client(HTTP_HOST=host)
+    client.force_login(admin, backend="django.contrib.auth.backends.ModelBackend")
+    return client
+
+
+def _authorize_site(client, site, features, atlassian_admin):
+    from sandbox.testing import atlassian_consent
+
+    start = client.post(reverse("connections:atlassian:connect"), {"features": features})
+    if start.status_code != 302:
+        raise DemoConnectError(f"the Atlassian connect page answered {start.status_code}")
+    back = atlassian_consent(start.url, user=atlassian_admin["email"], password=atlassian_admin["password"],
+                             sites=[site.name])
+    chosen = client.get(_portal_path(back))
+    if chosen.status_code != 302 or "/connect/atlassian/choose/" not in chosen.url:
+        raise DemoConnectError(f"the Atlassian callback answered {chosen.status_code}")
+    page = client.get(chosen.url).content.decode()
+    pending = parse_qs(urlsplit(chosen.url).query)["pending"][0]
+    match = re.search(rf'value="([^"]+)">\s*<strong>{re.escape(site.name)}</strong>', page)
+    if not match:
+        raise DemoConnectError(f"{site.name} was not offered on the choice page")
+    done = client.post(reverse("connections:atlassian:choose"), {"pending": pending, "cloud_id": match.group(1)})
+    if done.status_code != 302:
+        raise DemoConnectError(f"choosing {site.name} answered {done.status_code}")
+
+
+def _consent(client, connection, tenant_admin):
+    from sandbox.testing import sign_in
+
+    response = client.post(reverse("connections:microsoft:give_permission", args=[connection.pk]))
+    # Sign-in, then admin consent for the application permissions: at most two round trips.
+    for _ in range(3):
+        if response.status_code != 302 or response.url.startswith("/"):
+            break
+        back = sign_in(response.url, *tenant_admin, consent="accept", for_organization=True)
+        response = client.get(_portal_path(back))
+    connection.refresh_from_db()
+    if connection.status not in (Connection.Status.ACTIVE, Connection.Status.DEGRADED):
+        raise DemoConnectError(f"{connection} is {connection.status} after consent")
+
+
+def connect_demo_pairs(*, organization, admin, atlassian_admin):
+    """Returns the connections it made; does nothing for pairs already connected.
+
+    `atlassian_admin`: the sandbox's Atlassian account (email, password) that is a member of
+    every sandbox site, from `manage.py sandbox info --json`."""
+    from sandbox.testing import tenant_infos
+
+    tenants = tenant_infos()
+    client = _client(admin)
+    made = []
+    for site_name, tenant_name, features in PAIRS:
+        site = AtlassianSite.objects.filter(organization=organization, name=site_name).first()
+        tenant = MicrosoftTenant.objects.filter(organization=organization,
+                                                tenant_id=tenants[tenant_name].id).first()
+        if site is None or tenant is None:
+            continue
+        connection = Connection.objects.filter(site=site, tenant=tenant).first()
+        if connection is not None and connection.status != Connection.Status.PENDING_CONSENT:
+            continue
+        if site.auth_status != SiteAuthStatus.AUTHORIZED:
+            _authorize_site(client, site, features, atlassian_admin)
+        if connection is None:
+            connection = connection_create(site=site, tenant=tenant, features=features, acting_user=admin)
+        _consent(client, connection, tenants[tenant_name].admin)
+        made.append(connection)
+    return made

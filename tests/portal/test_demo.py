@@ -1,0 +1,38 @@
+"""`make run` opens on working connections: the demo connects its first pairs through the
+real Atlassian and Microsoft flows against the sandbox, and a second start changes nothing."""
+
+import json
+from io import StringIO
+
+from django.core.management import call_command
+
+from connections.models import Connection
+from portal.demo_connect import connect_demo_pairs
+from portal.demo_data import DEMO_EMAIL, seed_demo
+from portal.management.commands.demo import _sandbox_records
+from tenants.models import AuditEvent, Organization, User
+
+
+def test_the_demo_connects_its_pairs_through_the_real_flows(sandbox, settings):
+    from sandbox.atlassian.apps_registry import register_redirect_uri
+
+    settings.SITE_URL = "http://testserver"
+    sandbox.register_portal(settings.SITE_URL)
+    register_redirect_uri(settings.ATLASSIAN_CLIENT_ID, settings.SITE_URL + "/connect/atlassian/callback")
+    out = StringIO()
+    call_command("sandbox", "info", "--json", stdout=out)
+    info = json.loads(out.getvalue())
+    seed_demo(**_sandbox_records(info))
+    acme, admin = Organization.objects.get(slug="acme"), User.objects.get(email=DEMO_EMAIL)
+
+    made = connect_demo_pairs(organization=acme, admin=admin, atlassian_admin=info["atlassian"]["admin"])
+
+    assert sorted(str(c) for c in made) == ["acme ↔ Contoso", "acme-support ↔ Contoso"]
+    for connection in made:
+        connection.refresh_from_db()
+        assert connection.status == Connection.Status.ACTIVE
+        assert connection.site.auth_status == "authorized"
+    granted = AuditEvent.objects.filter(organization=acme, action="consent.granted")
+    assert granted.count() == 2 and all("Contoso" in e.target_label for e in granted)
+    # A restarted demo keeps what it has.
+    assert connect_demo_pairs(organization=acme, admin=admin, atlassian_admin=info["atlassian"]["admin"]) == []
