@@ -175,6 +175,20 @@ CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_BEAT_SCHEDULE = {}
 CELERY_TIMEZONE = "UTC"
 
+# --- sync jobs: throttling, schedules, stuck runs (issue 7, helper C) -----------------------
+# Requests per second each Microsoft tenant (or Atlassian site) may get from all workers
+# together, and the burst it may spend at once: one large tenant cannot starve the others.
+SYNC_TENANT_RATE = env.float("SYNC_TENANT_RATE", default=20.0)
+SYNC_TENANT_BURST = env.int("SYNC_TENANT_BURST", default=40)
+# Tries per request on 5xx / connection errors (jittered backoff) and on 429/503 (Retry-After).
+SYNC_HTTP_MAX_ATTEMPTS = env.int("SYNC_HTTP_MAX_ATTEMPTS", default=6)
+# A Retry-After longer than this (seconds) ends the run with "try later" instead of a long sleep.
+SYNC_RETRY_AFTER_MAX = env.float("SYNC_RETRY_AFTER_MAX", default=300.0)
+# A running run whose heartbeat is older than this (seconds) is stuck: resumed from its
+# checkpoint up to SYNC_STUCK_MAX_RESUMES times, then marked failed.
+SYNC_STUCK_AFTER = env.int("SYNC_STUCK_AFTER", default=900)
+SYNC_STUCK_MAX_RESUMES = env.int("SYNC_STUCK_MAX_RESUMES", default=3)
+
 # --- accounts (django-allauth) ---------------------------------------------------------
 AUTHENTICATION_BACKENDS = [
     "django.contrib.auth.backends.ModelBackend",

@@ -105,7 +105,8 @@ def apply(request, target, error=_json_error):
             status,
             "ServiceUnavailable" if status == 503 else "InternalServerError",
             "The service is temporarily unavailable (sandbox fault).",
-            {"Retry-After": "1"},
+            # retry_after="" leaves the header out (clients must then back off on their own).
+            {"Retry-After": str(failing.params["retry_after"])} if failing.params.get("retry_after", "1") else {},
         )
     return None
 

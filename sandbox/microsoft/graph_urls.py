@@ -14,6 +14,7 @@ urlpatterns = [
     re_path(rf"^{V}/users/(?P<user_id>[^/]+)$", users.get_user),
     re_path(rf"^{V}/me$", users.me),
     re_path(rf"^{V}/me/joinedTeams$", teams.my_joined_teams),
+    re_path(rf"^{V}/teams$", teams.list_teams),
     re_path(rf"^{V}/teams/(?P<team_id>[^/]+)/channels$", teams.channels),
     re_path(
         r"^(?P<version>beta)/teams/(?P<team_id>[^/]+)/channels/(?P<channel_id>[^/]+)/messages$",

@@ -67,6 +67,48 @@ def user_joined_teams(request, caller, version, user_id):
     return _joined(request, caller, version, user)
 
 
+_TEAM_FIELDS = ("id", "displayName", "description", "isArchived", "tenantId")
+
+
+@require_GET
+@graph_endpoint(application=TEAMS_APP, delegated=TEAMS_DELEGATED)
+def list_teams(request, caller, version):
+    """GET /teams: app-only lists every team of the tenant, a user the teams they belong to."""
+    # Reference: https://learn.microsoft.com/graph/api/teams-list
+    if request.GET.get("$skiptoken"):
+        state = unpack(request.GET["$skiptoken"])
+        top, after, select = state["top"], state["after"], state["sel"]
+    else:
+        top, failure = parse_top(request, 999, 100)
+        if failure:
+            return failure
+        after = None
+        raw = request.GET.get("$select")
+        select = [f.strip() for f in raw.split(",") if f.strip()] if raw else list(_TEAM_FIELDS)
+        unknown = [f for f in select if f not in _TEAM_FIELDS]
+        if unknown:
+            return error(
+                400,
+                "BadRequest",
+                f"Could not find a property named '{unknown[0]}' on type 'microsoft.graph.team'.",
+                request=request,
+            )
+    rows = Team.objects.filter(tenant=caller.tenant)
+    if not caller.is_app:
+        rows = rows.filter(members=caller.user)
+    if after:
+        rows = rows.filter(id__gt=uuid.UUID(after))
+    page = list(rows.order_by("id")[: top + 1])
+    body = {"@odata.context": context_url(request, version, "teams")}
+    if len(page) > top:
+        page = page[:top]
+        body["@odata.nextLink"] = link(
+            request, f"/{version}/teams", **{"$skiptoken": pack({"top": top, "after": str(page[-1].id), "sel": select})}
+        )
+    body["value"] = [{k: v for k, v in _team_json(t).items() if k in select or k == "id"} for t in page]
+    return ok(body)
+
+
 def _team_for(caller, team_id):
     """The team, if the caller may see it: app-only sees all, a user sees teams they belong to."""
     try:

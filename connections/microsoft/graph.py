@@ -1,0 +1,188 @@
+"""Microsoft Graph for sync jobs: app-only, throttled, paged.
+
+    graph = Graph(tenant=connection.tenant)
+    for page in graph.pages("/v1.0/users", {"$select": "id,mail", "$top": 999}):
+        ...page["value"]...; page.get("@odata.deltaLink")
+
+The app-only token comes from msal's client-credentials grant and is kept per tenant in this
+process until five minutes before it expires (a 401 drops it and asks once more). Every
+request goes through connections.throttle under the key "graph:<tenant id>": Graph throttles
+per app and tenant, so that is where Retry-After applies and where each tenant's budget is
+counted. Links Graph hands back (@odata.nextLink) are followed only on Graph's own origin,
+so a token is never sent anywhere else.
+"""
+
+import logging
+import re
+import threading
+import time
+from urllib.parse import urlsplit
+
+import requests
+from django.conf import settings
+from msal.exceptions import MsalServiceError
+
+from .. import http
+from ..throttle import Throttle, Throttled
+from . import client
+
+logger = logging.getLogger(__name__)
+
+_GRAPH_HOSTS = {"usgov": "https://graph.microsoft.us"}
+_DELTA_EXPIRED_CODES = {"syncStateNotFound", "resyncRequired", "syncStateInvalid"}
+_REQUIRES = re.compile(r"Requires one of: (.+)$")
+
+
+class GraphError(Exception):
+    """Graph answered with an error (or could not be reached: status 0)."""
+
+    def __init__(self, status, code, message):
+        super().__init__(f"Microsoft Graph: HTTP {status} {code}: {message}".strip())
+        self.status = status
+        self.code = code
+        self.message = message
+
+    @property
+    def remedy(self):
+        if self.status == 0 or self.status >= 500 or self.status == 429:
+            return "Microsoft Graph is unavailable or busy; the run can be retried later."
+        if self.status == 401:
+            return "The portal could not get a token for this tenant: check that consent is still granted."
+        return "Retry; if it fails again, contact support with the error above."
+
+
+class DeltaExpired(GraphError):
+    """The delta token (or sync state) is gone: start again with a full read."""
+
+
+class Forbidden(GraphError):
+    """403: the tenant has not granted what this call needs; `permissions` names it when Graph says."""
+
+    def __init__(self, status, code, message):
+        super().__init__(status, code, message)
+        match = _REQUIRES.search(message or "")
+        self.permissions = [p.strip() for p in match.group(1).strip().rstrip(".").split(",")] if match else []
+
+    @property
+    def remedy(self):
+        needed = " or ".join(self.permissions) if self.permissions else "the missing permission"
+        return f"Ask a Global Administrator of the tenant to grant {needed} (re-consent from the connection page)."
+
+
+class NotFound(GraphError):
+    """404: the team, channel or user is gone (or hidden from the app)."""
+
+
+def graph_base(cloud="public"):
+    if cloud in _GRAPH_HOSTS and settings.MICROSOFT_GRAPH_URL == "https://graph.microsoft.com":
+        return _GRAPH_HOSTS[cloud]
+    return settings.MICROSOFT_GRAPH_URL.rstrip("/")
+
+
+# --- app-only tokens, cached per tenant in this process ---------------------------------------
+
+_tokens = {}
+_tokens_lock = threading.Lock()
+_TOKEN_MARGIN = 300  # seconds: msal itself treats a token with less left as expired
+
+
+def _app_token(tenant_id, cloud, *, fresh=False):
+    key = (str(tenant_id).lower(), cloud)
+    with _tokens_lock:
+        cached = _tokens.get(key)
+        if cached and not fresh and cached[1] - _TOKEN_MARGIN > time.time():
+            return cached[0]
+    try:
+        # Reference: https://learn.microsoft.com/graph/auth-v2-service
+        result = client._app(tenant_id, cloud).acquire_token_for_client(scopes=[client.GRAPH_DEFAULT_SCOPE])
+    except (requests.RequestException, ValueError, MsalServiceError) as exc:
+        # msal raises MsalServiceError on a 5xx/429 from the token endpoint (and remembers it
+        # for Retry-After itself); the run ends with "try later" rather than a traceback.
+        raise GraphError(0, "tokenUnavailable", f"could not get a token from Microsoft ({exc})") from exc
+    if "error" in result:
+        raise GraphError(401, result["error"], result.get("error_description", "")[:300])
+    token = result["access_token"]
+    with _tokens_lock:
+        _tokens[key] = (token, time.time() + int(result.get("expires_in", 3600)))
+    return token
+
+
+def forget_tokens():
+    with _tokens_lock:
+        _tokens.clear()
+
+
+# --- the reader -------------------------------------------------------------------------------
+
+
+def _error_from(response):
+    try:
+        error = response.json().get("error") or {}
+    except ValueError:
+        error = {}
+    code = error.get("code", "") if isinstance(error, dict) else str(error)
+    message = error.get("message", "") if isinstance(error, dict) else ""
+    message = message or response.reason or ""
+    status = response.status_code
+    if status == 410 or code in _DELTA_EXPIRED_CODES:
+        return DeltaExpired(status, code, message)
+    if status == 403:
+        return Forbidden(status, code, message)
+    if status == 404:
+        return NotFound(status, code, message)
+    return GraphError(status, code, message)
+
+
+class Graph:
+    """Graph for one Microsoft tenant (a tenants.MicrosoftTenant), app-only."""
+
+    def __init__(self, tenant, *, throttle=None):
+        self.tenant_id = str(tenant.tenant_id)
+        self.cloud = getattr(tenant, "cloud", "public") or "public"
+        self.base = graph_base(self.cloud)
+        self.throttle = throttle or Throttle()
+        self.key = f"graph:{self.tenant_id.lower()}"
+        self.session = http.session()
+        self.requests_made = 0
+
+    def _url(self, url_or_path):
+        if url_or_path.startswith(("http://", "https://")):
+            ours, theirs = urlsplit(self.base), urlsplit(url_or_path)
+            if (theirs.scheme, theirs.netloc) != (ours.scheme, ours.netloc):
+                raise GraphError(0, "foreignLink", f"refusing to follow a link off Graph's origin ({theirs.netloc})")
+            return url_or_path
+        return f"{self.base}/{url_or_path.lstrip('/')}"
+
+    def _send(self, url, params, token):
+        def call():
+            self.requests_made += 1
+            return self.session.get(url, params=params, headers={"Authorization": f"Bearer {token}"})
+
+        try:
+            return self.throttle.send(self.key, call)
+        except Throttled as exc:
+            raise GraphError(429, "throttled", f"Microsoft Graph {exc}") from exc
+        except (requests.ConnectionError, requests.Timeout) as exc:
+            raise GraphError(0, "unreachable", f"could not reach Microsoft Graph ({type(exc).__name__})") from exc
+
+    def get(self, url_or_path, params=None):
+        """One GET; the parsed JSON body, or a GraphError."""
+        url = self._url(url_or_path)
+        response = self._send(url, params, _app_token(self.tenant_id, self.cloud))
+        if response.status_code == 401:  # token revoked or expired early: one fresh try
+            response = self._send(url, params, _app_token(self.tenant_id, self.cloud, fresh=True))
+        if response.status_code >= 400:
+            raise _error_from(response)
+        try:
+            return response.json()
+        except ValueError as exc:
+            raise GraphError(response.status_code, "invalidJson", "Graph's answer was not JSON") from exc
+
+    def pages(self, url_or_path, params=None):
+        """Each page of a collection, following @odata.nextLink (the query is only sent first:
+        the link carries it). The last page may carry @odata.deltaLink."""
+        page = self.get(url_or_path, params)
+        yield page
+        while page.get("@odata.nextLink"):
+            page = self.get(page["@odata.nextLink"])
+            yield page

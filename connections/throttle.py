@@ -1,0 +1,254 @@
+"""Polite outbound calls for sync jobs: Retry-After honoured exactly, jittered backoff, and a
+request budget per tenant (or site) so one large tenant cannot starve the others.
+
+`Throttle.send(key, call)` runs `call()` (which makes one HTTP request through
+connections.http.session() and returns the response) when `key` may be called again:
+
+- A 429 or 503 with `Retry-After` (seconds or an HTTP date) blocks the key until then, for
+  every worker (the block lives in Redis), and the call is retried after it. Microsoft and
+  Atlassian both say a request sent earlier only prolongs the throttling.
+- Other 5xx, a 429 without Retry-After, and connection errors are retried after a "full
+  jitter" backoff (a random wait between 0 and base * 2^attempt, capped), so workers that
+  failed together do not come back together; after SYNC_HTTP_MAX_ATTEMPTS the last response
+  is handed back (or the connection error raised) for the caller to turn into an error.
+- Each key has a token bucket (SYNC_TENANT_RATE per second, bursts of SYNC_TENANT_BURST).
+  Keys are independent: a tenant that spends its budget waits; the others do not.
+
+The state is shared through Redis when the broker is Redis (every worker sees the same
+budget and blocks); without Redis (the embedded demo) it is kept in this process.
+Time goes through an injectable clock, so tests can check the waits without sleeping.
+"""
+
+import email.utils
+import logging
+import random
+import threading
+import time
+
+import requests
+from django.conf import settings
+
+logger = logging.getLogger(__name__)
+
+BACKOFF_BASE = 0.5  # seconds; the first retry waits up to this long
+BACKOFF_CAP = 30.0  # seconds; no single backoff waits longer
+_KEY_TTL_MS = 3_600_000  # idle budgets and blocks vanish from Redis after an hour
+
+
+class Throttled(Exception):
+    """The service asked us to wait longer than SYNC_RETRY_AFTER_MAX; try the job later."""
+
+    def __init__(self, key, seconds):
+        super().__init__(f"asked to wait {seconds:.0f} s before the next request")
+        self.key = key
+        self.seconds = seconds
+
+
+class Clock:
+    """Wall-clock time (shared with other workers through Redis) and sleeping."""
+
+    def now(self):
+        return time.time()
+
+    def sleep(self, seconds):
+        if seconds > 0:
+            time.sleep(seconds)
+
+
+def retry_after_seconds(value, now):
+    """Seconds to wait from a Retry-After header (delta-seconds or an HTTP date), or None."""
+    if value is None:
+        return None
+    value = value.strip()
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when is None:
+        return None
+    return max(0.0, when.timestamp() - now)
+
+
+def full_jitter(attempt, rng=random):
+    """AWS's "full jitter": uniform between 0 and the capped exponential."""
+    return rng.uniform(0, min(BACKOFF_CAP, BACKOFF_BASE * (2 ** (attempt - 1))))
+
+
+# --- where budgets and blocks live ----------------------------------------------------------
+
+# Atomic token bucket: refill by elapsed time, take one token if there is one, else say how
+# long until there will be. KEYS[1] bucket hash; ARGV: now, rate, burst, ttl_ms.
+_TAKE = """
+local now, rate, burst = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
+local state = redis.call('HMGET', KEYS[1], 'tokens', 'at')
+local tokens = tonumber(state[1]) or burst
+local at = tonumber(state[2]) or now
+if now > at then tokens = math.min(burst, tokens + (now - at) * rate) end
+local wait = 0
+if tokens >= 1 then tokens = tokens - 1 else wait = (1 - tokens) / rate end
+redis.call('HSET', KEYS[1], 'tokens', tostring(tokens), 'at', tostring(math.max(now, at)))
+redis.call('PEXPIRE', KEYS[1], ARGV[4])
+return tostring(wait)
+"""
+
+# Keep the later of the stored and the new "blocked until". KEYS[1]; ARGV: until, ttl_ms.
+_BLOCK = """
+local current = tonumber(redis.call('GET', KEYS[1]) or '0')
+if tonumber(ARGV[1]) > current then redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2]) end
+return 1
+"""
+
+
+class MemoryStore:
+    """Budgets and blocks of this process only (the embedded demo has no Redis)."""
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._buckets = {}
+        self._blocks = {}
+
+    def take(self, key, now, rate, burst):
+        with self._lock:
+            tokens, at = self._buckets.get(key, (float(burst), now))
+            if now > at:
+                tokens = min(float(burst), tokens + (now - at) * rate)
+            wait = 0.0
+            if tokens >= 1:
+                tokens -= 1
+            else:
+                wait = (1 - tokens) / rate
+            self._buckets[key] = (tokens, max(now, at))
+            return wait
+
+    def block(self, key, until):
+        with self._lock:
+            self._blocks[key] = max(until, self._blocks.get(key, 0.0))
+
+    def blocked_until(self, key):
+        with self._lock:
+            return self._blocks.get(key, 0.0)
+
+    def clear(self):
+        with self._lock:
+            self._buckets.clear()
+            self._blocks.clear()
+
+
+class RedisStore:
+    """Budgets and blocks shared by every worker."""
+
+    PREFIX = "sync-throttle:"
+
+    def __init__(self, url):
+        import redis
+
+        self.redis = redis.Redis.from_url(url)
+        self._take = self.redis.register_script(_TAKE)
+        self._block = self.redis.register_script(_BLOCK)
+
+    def take(self, key, now, rate, burst):
+        return float(self._take(keys=[f"{self.PREFIX}bucket:{key}"], args=[repr(now), rate, burst, _KEY_TTL_MS]))
+
+    def block(self, key, until):
+        self._block(keys=[f"{self.PREFIX}until:{key}"], args=[repr(until), _KEY_TTL_MS])
+
+    def blocked_until(self, key):
+        value = self.redis.get(f"{self.PREFIX}until:{key}")
+        return float(value) if value else 0.0
+
+    def clear(self):
+        for name in self.redis.scan_iter(f"{self.PREFIX}*"):
+            self.redis.delete(name)
+
+
+_default_store = None
+_store_lock = threading.Lock()
+
+
+def default_store():
+    """Redis when the broker is Redis, else this process's memory."""
+    global _default_store
+    with _store_lock:
+        if _default_store is None:
+            url = settings.CELERY_BROKER_URL or ""
+            _default_store = RedisStore(url) if url.startswith(("redis://", "rediss://")) else MemoryStore()
+        return _default_store
+
+
+def reset_default_store():
+    """Forget the store (tests point the broker elsewhere)."""
+    global _default_store
+    with _store_lock:
+        _default_store = None
+
+
+# --- the gate -----------------------------------------------------------------------------
+
+
+class Throttle:
+    def __init__(self, *, rate=None, burst=None, max_attempts=None, max_wait=None, clock=None, store=None, rng=None):
+        self.rate = float(rate or settings.SYNC_TENANT_RATE)
+        self.burst = float(burst or settings.SYNC_TENANT_BURST)
+        self.max_attempts = int(max_attempts or settings.SYNC_HTTP_MAX_ATTEMPTS)
+        self.max_wait = float(max_wait if max_wait is not None else settings.SYNC_RETRY_AFTER_MAX)
+        self.clock = clock or Clock()
+        self.store = store or default_store()
+        self.rng = rng or random.Random()  # noqa: S311 (jitter, not secrets)
+        self.waited = 0.0  # seconds this throttle slept (figures for the run's log)
+
+    def _sleep(self, seconds):
+        if seconds > 0:
+            self.waited += seconds
+            self.clock.sleep(seconds)
+
+    def wait_turn(self, key):
+        """Sleep until `key` may be called: past any Retry-After, and a budget token taken."""
+        while True:
+            now = self.clock.now()
+            blocked = self.store.blocked_until(key) - now
+            if blocked > 0:
+                if blocked > self.max_wait:
+                    raise Throttled(key, blocked)
+                self._sleep(blocked)
+                continue
+            wait = self.store.take(key, now, self.rate, self.burst)
+            if wait <= 0:
+                return
+            self._sleep(wait)
+
+    def send(self, key, call):
+        """Run `call()` (one request) politely; returns its last response."""
+        for attempt in range(1, self.max_attempts + 1):
+            self.wait_turn(key)
+            try:
+                response = call()
+            except (requests.ConnectionError, requests.Timeout) as exc:
+                if attempt == self.max_attempts:
+                    raise
+                delay = full_jitter(attempt, self.rng)
+                logger.info("%s: %s; retrying in %.2f s", key, type(exc).__name__, delay)
+                self._sleep(delay)
+                continue
+            status = response.status_code
+            if status not in (429, 500, 502, 503, 504):
+                return response
+            if attempt == self.max_attempts:
+                return response
+            seconds = None
+            if status in (429, 503):
+                seconds = retry_after_seconds(response.headers.get("Retry-After"), self.clock.now())
+            if seconds is not None:
+                # Block the key for every worker, then wait in wait_turn like anyone else.
+                self.store.block(key, self.clock.now() + seconds)
+                logger.info("%s: HTTP %s, Retry-After %.2f s", key, status, seconds)
+                if seconds > self.max_wait:
+                    raise Throttled(key, seconds)
+            else:
+                delay = full_jitter(attempt, self.rng)
+                logger.info("%s: HTTP %s; retrying in %.2f s", key, status, delay)
+                self._sleep(delay)
+        raise AssertionError("unreachable")  # pragma: no cover
