@@ -106,7 +106,9 @@ def apply(request, target, error=_json_error):
             "ServiceUnavailable" if status == 503 else "InternalServerError",
             "The service is temporarily unavailable (sandbox fault).",
             # retry_after="" leaves the header out (clients must then back off on their own).
-            {"Retry-After": str(failing.params["retry_after"])} if failing.params.get("retry_after", "1") else {},
+            {"Retry-After": str(failing.params.get("retry_after", "1"))}
+            if failing.params.get("retry_after", "1")
+            else {},
         )
     return None
 
