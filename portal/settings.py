@@ -184,9 +184,8 @@ SYNC_TENANT_BURST = env.int("SYNC_TENANT_BURST", default=40)
 SYNC_HTTP_MAX_ATTEMPTS = env.int("SYNC_HTTP_MAX_ATTEMPTS", default=6)
 # A Retry-After longer than this (seconds) ends the run with "try later" instead of a long sleep.
 SYNC_RETRY_AFTER_MAX = env.float("SYNC_RETRY_AFTER_MAX", default=300.0)
-# A running run whose heartbeat is older than this (seconds) is stuck: resumed from its
-# checkpoint up to SYNC_STUCK_MAX_RESUMES times, then marked failed.
-SYNC_STUCK_AFTER = env.int("SYNC_STUCK_AFTER", default=900)
+# A running run stuck longer than SYNC_STUCK_AFTER (below) is resumed from its checkpoint
+# by the beat's stuck detector up to this many times, then marked failed.
 SYNC_STUCK_MAX_RESUMES = env.int("SYNC_STUCK_MAX_RESUMES", default=3)
 
 # --- accounts (django-allauth) ---------------------------------------------------------
