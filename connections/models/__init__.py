@@ -33,3 +33,5 @@ from .matching import (  # noqa: F401
 )
 
 # sync: Teams directory and channel messages (issue 7, helper C)
+from .schedules import SyncSchedule  # noqa: F401,E402
+from .teams import TeamsChannel, TeamsMessage, TeamsTeam  # noqa: F401,E402

@@ -67,7 +67,7 @@ def user_joined_teams(request, caller, version, user_id):
     return _joined(request, caller, version, user)
 
 
-_TEAM_FIELDS = ("id", "displayName", "description", "isArchived", "tenantId")
+_TEAM_FIELDS = ("id", "displayName", "description", "visibility", "isArchived", "tenantId")
 
 
 @require_GET
@@ -105,7 +105,10 @@ def list_teams(request, caller, version):
         body["@odata.nextLink"] = link(
             request, f"/{version}/teams", **{"$skiptoken": pack({"top": top, "after": str(page[-1].id), "sel": select})}
         )
-    body["value"] = [{k: v for k, v in _team_json(t).items() if k in select or k == "id"} for t in page]
+    # The sandbox's teams are all public (it has no private teams yet).
+    body["value"] = [
+        {k: v for k, v in {**_team_json(t), "visibility": "public"}.items() if k in select or k == "id"} for t in page
+    ]
     return ok(body)
 
 

@@ -1,0 +1,7 @@
+"""The channel messages job (issue 7, seed 003): connections/teams/messages.py does the work."""
+
+from ...models import SyncRun
+from ...teams.messages import sync_messages
+from . import job
+
+job(SyncRun.Kind.CHANNEL_MESSAGES)(sync_messages)

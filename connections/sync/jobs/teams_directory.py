@@ -1,0 +1,7 @@
+"""The Teams directory job (issue 7): connections/teams/directory.py does the work."""
+
+from ...models import SyncRun
+from ...teams.directory import sync_directory
+from . import job
+
+job(SyncRun.Kind.TEAMS_DIRECTORY)(sync_directory)

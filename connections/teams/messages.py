@@ -1,0 +1,166 @@
+"""The channel messages job (seed 003): new messages per channel since the last run, kept
+only as the declared fields (id, author id, mentioned ids, created time; the body only while
+the connection's channel_knowledge feature is on).
+
+Graph: `GET /beta/teams/{t}/channels/{c}/messages?$top=50` lists root messages newest
+first. That endpoint takes only `$top` and `$expand` (no `$select`, no `$filter`; its
+`/delta` variant is not offered by every deployment, nor by the sandbox), so the job asks
+for nothing more than `$top` (no `$expand` of replies) and keeps only the declared fields of
+what comes back. Incremental: each channel keeps a cursor (the newest message a finished
+pass stored); a pass reads pages until it reaches the cursor. A full run reads everything.
+
+Resume: the checkpoint names the channel in progress, the nextLink of its next page and the
+newest message of this pass; each page's rows and the checkpoint commit together, and rows
+are upserted on (channel, message id): a page read twice writes no duplicate. The channel's
+cursor moves only when its pass finished, so a killed pass never skips older new messages.
+"""
+
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
+
+from ..microsoft.graph import Graph, GraphError, NotFound
+from ..models import SyncRun, TeamsChannel, TeamsMessage
+from ..sync.errors import JobError
+from .directory import job_error
+
+PAGE_SIZE = 50  # Graph's maximum for channel messages
+FEATURE_WITH_BODY = "channel_knowledge"
+
+
+def _key(message_id, created):
+    """Order of messages: Teams ids are epoch milliseconds; fall back to the creation time."""
+    return (0, int(message_id), "") if str(message_id).isdigit() else (1, 0, created or "")
+
+
+def _is_older_or_same(message, cursor_id, cursor_at):
+    if not cursor_id:
+        return False
+    if str(message["id"]).isdigit() and cursor_id.isdigit():
+        return int(message["id"]) <= int(cursor_id)
+    created = parse_datetime(message.get("createdDateTime") or "")
+    return created is not None and cursor_at is not None and created <= cursor_at
+
+
+def _row(message, keep_body):
+    author = ((message.get("from") or {}).get("user") or {}).get("id") or ""
+    mentions = []
+    for mention in message.get("mentions") or []:
+        user_id = ((mention.get("mentioned") or {}).get("user") or {}).get("id")
+        if user_id and user_id not in mentions:
+            mentions.append(user_id)
+    return {
+        "message_id": str(message["id"]),
+        "author_id": author,
+        "mention_ids": mentions,
+        "created_at": parse_datetime(message["createdDateTime"]),
+        "body": ((message.get("body") or {}).get("content") or "") if keep_body else "",
+    }
+
+
+FIELDS = ["author_id", "mention_ids", "created_at", "body"]
+
+
+def _write(ctx, channel, rows):
+    existing = {
+        values[0]: values[1:]
+        for values in TeamsMessage.objects.filter(
+            channel=channel, message_id__in=[r["message_id"] for r in rows]
+        ).values_list("message_id", *FIELDS)
+    }
+    counts = {"fetched": len(rows), "created": 0, "updated": 0, "unchanged": 0}
+    for row in rows:
+        before = existing.get(row["message_id"])
+        if before is None:
+            counts["created"] += 1
+        elif tuple(before) == tuple(row[f] for f in FIELDS):
+            counts["unchanged"] += 1
+        else:
+            counts["updated"] += 1
+    TeamsMessage.objects.bulk_create(
+        [TeamsMessage(organization=ctx.organization, connection=ctx.connection, channel=channel, **r) for r in rows],
+        update_conflicts=True,
+        unique_fields=["channel", "message_id"],
+        update_fields=FIELDS,
+    )
+    return counts
+
+
+def sync_messages(ctx):
+    connection = ctx.connection
+    keep_body = FEATURE_WITH_BODY in (connection.features or [])
+    channels = TeamsChannel.objects.filter(connection=connection, removed_at=None).select_related("team")
+    total = channels.count()
+    if not total:
+        raise JobError(
+            "No Teams channels are known for this connection yet.",
+            remedy="Run the Teams directory job first, then start this one again.",
+        )
+    if not keep_body:
+        # The feature that needed bodies is off: keep none (seed 003: nothing beyond what is declared).
+        with ctx.batch():
+            TeamsMessage.objects.filter(connection=connection).exclude(body="").update(body="")
+    checkpoint = dict(ctx.checkpoint)
+    after = checkpoint.get("channel_after", 0)
+    done = channels.filter(pk__lte=after).count()
+    ctx.progress(done=done, total=total)
+    graph = Graph(connection.tenant)
+    incremental = ctx.mode == SyncRun.Mode.INCREMENTAL
+    for channel in channels.filter(pk__gt=after).order_by("pk"):
+        resuming = checkpoint.get("channel") == channel.pk
+        try:
+            _channel(ctx, graph, channel, checkpoint if resuming else {}, after, keep_body, incremental)
+        except NotFound:
+            ctx.logger.info("channel %s vanished; the next directory run marks it removed", channel.pk)
+        except GraphError as exc:
+            raise job_error(exc) from exc
+        checkpoint = {"channel_after": channel.pk}
+        after = channel.pk
+        done += 1
+        ctx.progress(done=done, total=total)
+
+
+def _channel(ctx, graph, channel, resume, after, keep_body, incremental):
+    cursor_id = channel.messages_cursor_id if incremental else ""
+    cursor_at = channel.messages_cursor_at if incremental else None
+    newest = resume.get("newest")  # [id, created] of the newest message this pass has seen
+    url = resume.get("next")
+    if url:
+        pages = graph.pages(url)
+    else:
+        path = f"/beta/teams/{channel.team.team_id}/channels/{channel.channel_id}/messages"
+        pages = graph.pages(path, {"$top": PAGE_SIZE})
+    for page in pages:
+        rows, reached = [], False
+        for message in page.get("value", []):
+            if message.get("messageType", "message") != "message" or message.get("replyToId"):
+                continue  # system events and replies are not what the feature reads
+            if _is_older_or_same(message, cursor_id, cursor_at):
+                reached = True
+                break
+            rows.append(_row(message, keep_body))
+            candidate = [str(message["id"]), message["createdDateTime"]]
+            if newest is None or _key(*candidate) > _key(*newest):
+                newest = candidate
+        next_link = None if reached else page.get("@odata.nextLink")
+        with ctx.batch():
+            counts = _write(ctx, channel, rows) if rows else {"fetched": 0}
+            if next_link:
+                ctx.save_checkpoint(
+                    {"channel": channel.pk, "next": next_link, "newest": newest, "channel_after": after}, **counts
+                )
+            else:
+                _finish_channel(channel, newest)
+                ctx.save_checkpoint({"channel_after": channel.pk}, **counts)
+        if not next_link:
+            return
+
+
+def _finish_channel(channel, newest):
+    fields = {"messages_synced_at": timezone.now()}
+    if newest and (
+        not channel.messages_cursor_id
+        or _key(*newest)
+        > _key(channel.messages_cursor_id, channel.messages_cursor_at.isoformat() if channel.messages_cursor_at else "")
+    ):
+        fields.update(messages_cursor_id=newest[0], messages_cursor_at=parse_datetime(newest[1]))
+    TeamsChannel.objects.filter(pk=channel.pk).update(**fields)
