@@ -57,3 +57,31 @@ def sync_run_execute(*, run_id):
     from .sync.runner import run_execute
 
     return run_execute(run_id)
+
+
+# --- sync: schedules and stuck runs (issue 7, helper C) -----------------------------------
+
+
+@shared_task(name="connections.sync_kickoff", acks_late=True)
+def sync_kickoff():
+    """Beat: fan out one task per connection with a due schedule."""
+    from .sync.schedules import kickoff
+
+    return kickoff()
+
+
+@shared_task(name="connections.sync_schedule_connection", acks_late=True)
+def sync_schedule_connection(*, connection_id):
+    """Start the due scheduled runs of one connection."""
+    from .sync.schedules import start_due
+
+    return [run.pk for run in start_due(connection_id)]
+
+
+@shared_task(name="connections.sync_unstick", acks_late=True)
+def sync_unstick():
+    """Beat: resume runs whose worker went silent; fail them after SYNC_STUCK_MAX_RESUMES."""
+    from .sync.schedules import unstick
+
+    resumed, failed = unstick()
+    return {"resumed": resumed, "failed": failed}

@@ -11,6 +11,7 @@ urlpatterns = [
     path("connections/<int:connection_id>/live/", views.connection_live, name="connection_live"),
     path("connections/<int:connection_id>/features/", views.connection_features, name="connection_features"),
     path("connections/<int:connection_id>/verify/", views.connection_verify, name="connection_verify"),
+    path("", include("connections.sync.urls")),  # the Jobs section (issue 7)
     # Each provider's flows, callbacks and pages (connect/microsoft/callback, ...).
     path("", include("connections.microsoft.urls")),
     path("", include("connections.atlassian.urls")),

@@ -187,6 +187,13 @@ SYNC_RETRY_AFTER_MAX = env.float("SYNC_RETRY_AFTER_MAX", default=300.0)
 # A running run stuck longer than SYNC_STUCK_AFTER (below) is resumed from its checkpoint
 # by the beat's stuck detector up to this many times, then marked failed.
 SYNC_STUCK_MAX_RESUMES = env.int("SYNC_STUCK_MAX_RESUMES", default=3)
+# Every minute: start due scheduled runs (one task per connection), resume or fail stuck ones.
+CELERY_BEAT_SCHEDULE.update(
+    {
+        "sync-kickoff": {"task": "connections.sync_kickoff", "schedule": 60.0},
+        "sync-unstick": {"task": "connections.sync_unstick", "schedule": 60.0},
+    }
+)
 
 # --- accounts (django-allauth) ---------------------------------------------------------
 AUTHENTICATION_BACKENDS = [

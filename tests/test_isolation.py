@@ -45,6 +45,15 @@ def _consent_request(world):
     return consent_request_create(connection=world.connection, acting_user=world.admin)[0]
 
 
+def _sync_run(world):
+    from connections.models import SyncRun
+
+    return SyncRun.objects.create(
+        organization=world.organization, connection=world.connection, kind=SyncRun.Kind.TEAMS_DIRECTORY,
+        state=SyncRun.State.FAILED,
+    )
+
+
 OTHER_ORG_IDS = {
     "organization_id": lambda w: w.organization.pk,
     "site_id": lambda w: w.site.pk,
@@ -53,6 +62,7 @@ OTHER_ORG_IDS = {
     "membership_id": lambda w: Membership.objects.get(user=w.viewer, organization=w.organization).pk,
     "invitation_id": lambda w: _invitation(w).pk,
     "consent_request_id": lambda w: _consent_request(w).pk,
+    "run_id": lambda w: _sync_run(w).pk,
 }
 
 

@@ -64,6 +64,7 @@ class AuditAction(models.TextChoices):
     EMAIL_STORAGE_CHANGED = "organization.email_storage_changed", "Email storage for user matching changed"
 
     # sync: Teams directory and channel messages (issue 7, helper C)
+    SYNC_SCHEDULE_CHANGED = "sync.schedule_changed", "Sync schedule changed"
 
     # support staff
     SUPPORT_VIEWED = "support.viewed", "Viewed by support"
