@@ -127,3 +127,28 @@ def test_a_run_killed_mid_channel_resumes_from_its_checkpoint_without_duplicates
     calls = _message_calls(teams_world.sandbox, since)
     assert "skiptoken" in calls[0].query  # the resumed run went on from the saved nextLink
     assert len(calls) == 2 + 3 * 3  # rest of channel 2, then channels 3-5
+
+
+def test_cancel_stops_a_running_run_and_retry_goes_on_from_its_checkpoint(teams_world, monkeypatch):
+    monkeypatch.setattr(messages_job, "PAGE_SIZE", 5)
+    teams_world.directory()
+    real_save = RunContext.save_checkpoint
+
+    def save_then_cancel(self, checkpoint, **counts):
+        real_save(self, checkpoint, **counts)
+        if checkpoint.get("channel_after") and not checkpoint.get("next"):  # first channel done
+            SyncRun.objects.filter(pk=self.run.pk).update(cancel_requested=True)  # an admin pressed Cancel
+
+    monkeypatch.setattr(RunContext, "save_checkpoint", save_then_cancel)
+    run = teams_world.messages(mode="full")
+    assert run.state == SyncRun.State.CANCELLED and "cancelled" in run.error
+    assert TeamsMessage.objects.count() == 12
+    monkeypatch.setattr(RunContext, "save_checkpoint", real_save)
+    from connections.sync import services
+
+    retry = services.sync_run_retry(run=run, acting_user=teams_world.admin)
+    runner.run_execute(retry.pk)
+    retry.refresh_from_db()
+    assert retry.state == SyncRun.State.SUCCEEDED
+    assert TeamsMessage.objects.count() == SEEDED
+    assert retry.created == SEEDED - 12  # it did not start over
