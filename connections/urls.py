@@ -12,6 +12,8 @@ urlpatterns = [
     path("connections/<int:connection_id>/features/", views.connection_features, name="connection_features"),
     path("connections/<int:connection_id>/verify/", views.connection_verify, name="connection_verify"),
     path("", include("connections.sync.urls")),  # the Jobs section (issue 7)
+    # User mapping (issue 7): connections/<id>/users/...
+    path("", include("connections.matching.urls")),
     # Each provider's flows, callbacks and pages (connect/microsoft/callback, ...).
     path("", include("connections.microsoft.urls")),
     path("", include("connections.atlassian.urls")),

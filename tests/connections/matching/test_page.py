@@ -1,0 +1,61 @@
+"""The user mapping page: counts and the filtered list for members; forms for admins only."""
+
+from django.urls import reverse
+
+from connections.models import ManualMapping, UserMatch
+from tenants.models import AuditEvent
+
+
+def url(world, name="user_mapping"):
+    return reverse(f"connections:{name}", args=[world.connection.pk])
+
+
+def test_members_see_counts_and_filter_the_list(matching, client):
+    w = matching
+    w.run()
+    client.force_login(w.viewer)
+    page = client.get(url(w)).content.decode()
+    hidden = UserMatch.objects.filter(connection=w.connection, outcome="hidden").count()
+    assert f"<dt>Hidden email</dt><dd>{hidden}</dd>" in page
+    assert "Save identity mode" not in page and "Save mapping" not in page  # viewers read only
+    only_hidden = client.get(url(w), {"show": "hidden"}).content.decode()
+    assert "Hal Hidden" in only_hidden and "Ada Admin" not in only_hidden
+    assert client.post(url(w, "user_mapping_manual"), {"account_id": "x", "microsoft_user": "y"}).status_code == 403
+
+
+def test_an_admin_maps_an_account_by_upn_and_bad_input_gets_a_form_error(matching, client):
+    w = matching
+    w.run()
+    client.force_login(w.admin)
+    hal = w.account_id("hal.hidden@acme.example")
+    bad = client.post(url(w, "user_mapping_manual"), {"account_id": hal, "microsoft_user": "ghost@fabrikam.com"})
+    assert bad.status_code == 400 and "No Microsoft user with this id or UPN" in bad.content.decode()
+    assert not ManualMapping.objects.exists()
+    ok = client.post(url(w, "user_mapping_manual"), {"account_id": hal, "microsoft_user": "alice@fabrikam.com"})
+    assert ok.status_code == 302
+    row = UserMatch.objects.get(connection=w.connection, account_id=hal)
+    assert (row.outcome, row.method, row.microsoft_user_id) == ("matched", "manual", w.ms_id("alice@fabrikam.com"))
+    listed = client.get(url(w), {"show": "matched:manual"}).content.decode()
+    assert "Hal Hidden" in listed and "Remove manual mapping" in listed
+
+
+def test_a_catastrophic_rule_is_refused_on_the_form(matching, client):
+    client.force_login(matching.admin)
+    response = client.post(
+        url(matching, "user_mapping_identity"),
+        {"identity_mode": "non_entra", "upn_pattern": r"(\w+\s?)+@acme\.example", "upn_replacement": r"\1@x.com"},
+    )
+    assert response.status_code == 400 and "repeats a group" in response.content.decode()
+    assert not AuditEvent.objects.filter(action="user_matching.settings_changed").exists()
+
+
+def test_email_storage_is_an_audited_organization_choice(matching, client):
+    w = matching
+    client.force_login(w.admin)
+    client.post(url(w, "user_mapping_emails"), {"store_emails": "on"})
+    w.run()
+    assert UserMatch.objects.filter(connection=w.connection).exclude(email="").exists()
+    client.post(url(w, "user_mapping_emails"), {})
+    assert not UserMatch.objects.filter(connection=w.connection).exclude(email="").exists()
+    changes = AuditEvent.objects.filter(action="organization.email_storage_changed").order_by("pk")
+    assert [e.details["after"] for e in changes] == [True, False]
