@@ -189,6 +189,7 @@ def _read_microsoft(ctx, base, checkpoint, store):
                 {**base, "phase": "microsoft", "next": page.next_link, "ms_users": ms_users},
                 fetched=len(page.users),
             )
+        ctx.progress(done=ms_users)  # neither side says its size up front: the bar counts up
         if not page.next_link:
             return index, page.delta_link, ms_users
         url, params = page.next_link, None
@@ -257,6 +258,7 @@ def _read_atlassian(ctx, state, base, checkpoint, index, store):
             counts = _upsert_matches(connection, rows)
             start_at += len(accounts)
             ctx.save_checkpoint({**base, "phase": "atlassian", "start_at": start_at}, fetched=len(accounts), **counts)
+        ctx.progress(done=base["ms_users"] + start_at)
         if len(accounts) < directory.JIRA_PAGE_SIZE:
             return
 

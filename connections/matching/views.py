@@ -9,7 +9,7 @@ from django.views.decorators.http import require_POST
 
 from tenants.access import admin_required, member_required, scoped
 
-from ..models import Connection, ManualMapping, OrganizationMatchingSettings, SyncRun
+from ..models import Connection, ManualMapping, OrganizationMatchingSettings, SyncRun, UserMatchingState
 from . import services
 from .forms import EmailStorageForm, FilterForm, IdentityModeForm, ManualMappingForm
 
@@ -17,7 +17,8 @@ PAGE_SIZE = 50
 
 
 def _page(request, connection, **forms):
-    state = services.matching_state(connection)
+    # Read only: a GET creates nothing (the first run or the first setting does).
+    state = UserMatchingState.objects.filter(connection=connection).first() or UserMatchingState(connection=connection)
     counts = {row["outcome"]: row["n"] for row in connection.user_matches.values("outcome").annotate(n=Count("id"))}
     by_method = {
         row["method"]: row["n"]

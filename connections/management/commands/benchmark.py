@@ -185,8 +185,11 @@ class Command(BaseCommand):
         from ...models import Connection, Credential
 
         point_settings(settings, origin, str(settings.SANDBOX_DIR / "ca.pem"))
-        Organization.objects.filter(slug="benchmark").delete()
-        org = Organization.objects.create(name="Benchmark", slug="benchmark")
+        # The organization stays (its audit trail is append-only); what it connected is replaced.
+        org, _ = Organization.objects.get_or_create(slug="benchmark", defaults={"name": "Benchmark"})
+        Connection.objects.filter(organization=org).delete()
+        AtlassianSite.objects.filter(organization=org).delete()
+        MicrosoftTenant.objects.filter(organization=org).delete()
         token = ApiToken.objects.select_related("account").filter(account__admin_of__name="acme").first()
         site = AtlassianSite.objects.create(
             organization=org,

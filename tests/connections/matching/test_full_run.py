@@ -139,3 +139,29 @@ def test_a_killed_run_resumes_without_duplicates(matching, cases, monkeypatch):
     )
     assert len(rows) == len({r[0] for r in rows}) and set(rows) == expected
     assert MicrosoftUserKey.objects.filter(connection=w.connection).count() == keys
+
+
+def test_an_oauth_site_is_read_through_the_gateway_with_a_bearer_token(matching):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from connections.models import Credential
+    from tests.sandbox.test_atlassian_helpers import site, token_for
+
+    w = matching
+    tokens = token_for(w.sandbox, sites=["acme"])
+    acme = w.connection.site
+    acme.auth_mode, acme.cloud_id = "oauth", site(w.sandbox, "acme")["id"]
+    acme.save()
+    Credential.objects.filter(site=acme).delete()
+    credential = Credential(organization=w.organization, site=acme, kind=Credential.Kind.ATLASSIAN_OAUTH)
+    credential.access_token, credential.refresh_token = tokens["access_token"], tokens["refresh_token"]
+    credential.expires_at = timezone.now() + timedelta(hours=1)
+    credential.save()
+    since = max([r.pk for r in w.sandbox.requests()] or [0])
+    run = w.run()
+    listed = [r for r in w.sandbox.requests(since_id=since) if r.path.endswith("/rest/api/3/users/search")]
+    assert listed and all(r.path.startswith(f"/atlassian-api/ex/jira/{acme.cloud_id}/") for r in listed)
+    hal = UserMatch.objects.get(connection=w.connection, account_id=w.account_id("hal.hidden@acme.example"))
+    assert hal.outcome == "hidden" and run.created == UserMatch.objects.filter(connection=w.connection).count()
