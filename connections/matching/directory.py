@@ -17,7 +17,8 @@ from django.conf import settings
 
 from ..atlassian import refresh
 from ..atlassian.client import AtlassianError
-from .graph_standin import DeltaExpired, Forbidden, Graph, GraphError  # noqa: F401
+from ..microsoft.graph import DeltaExpired, Forbidden, Graph, GraphError  # noqa: F401
+from ..throttle import Throttle, Throttled
 
 # Only what matching needs (seed 003: declare what is read). Nothing else is requested.
 GRAPH_USER_FIELDS = ("id", "mail", "userPrincipalName", "proxyAddresses")
@@ -59,19 +60,35 @@ class JiraUnavailable(Exception):
     """The site could not be read; the message says why in plain words."""
 
 
-def jira_page(site, start_at, limit=None):
-    """One page of the site's accounts: [{accountId, displayName, emailAddress?, active, accountType}]."""
+def jira_page(site, start_at, limit=None, *, throttle=None):
+    """One page of the site's accounts: [{accountId, displayName, emailAddress?, active, accountType}].
+
+    Sent through connections.throttle (key per site): Atlassian's 429 Retry-After is honoured
+    exactly and the site's request budget is shared with every other job and worker."""
+    limit = limit or JIRA_PAGE_SIZE
+    throttle = throttle or Throttle()
     try:
         jira = refresh.jira_for(site)
         # Reference: https://developer.atlassian.com/cloud/jira/platform/rest/v3/api-group-users/#api-rest-api-3-users-search-get
-        page = jira.users_get_all(start=start_at, limit=limit or JIRA_PAGE_SIZE)
+        # (what Jira.users_get_all calls; advanced_mode hands back the response for the throttle)
+        response = throttle.send(
+            f"atlassian:{site.cloud_id or site.url}",
+            lambda: jira.get(
+                jira.resource_url("users/search"), params={"startAt": start_at, "maxResults": limit}, advanced_mode=True
+            ),
+        )
     except refresh.NotAuthorized as exc:
         raise JiraUnavailable(str(exc)) from None
-    except requests.HTTPError as exc:
-        status = getattr(getattr(exc, "response", None), "status_code", 0)
-        raise JiraUnavailable(f"Jira refused to list the site's users (HTTP {status}).") from None
+    except Throttled as exc:
+        raise JiraUnavailable(f"Jira asked the portal to wait ({exc}).") from None
     except (requests.RequestException, AtlassianError) as exc:
         raise JiraUnavailable(f"Jira could not be reached ({type(exc).__name__}).") from None
+    if response.status_code >= 400:
+        raise JiraUnavailable(f"Jira refused to list the site's users (HTTP {response.status_code}).")
+    try:
+        page = response.json()
+    except ValueError:
+        page = None
     if not isinstance(page, list):
         raise JiraUnavailable("Jira's answer to the user listing was not a list.")
     return page

@@ -90,13 +90,7 @@ def _fall_back(ctx, state, reason):
 
 
 def _graph(ctx):
-    try:
-        return directory.graph_for(ctx.connection)
-    except directory.GraphError as exc:
-        raise _job_error(
-            f"The portal could not get a Microsoft Graph token for the tenant: {exc}",
-            "Check that the tenant's admin granted consent (User.Read.All), then retry.",
-        ) from None
+    return directory.graph_for(ctx.connection)  # lazy: the token comes with the first request
 
 
 def _graph_page(graph, url, params=None):
@@ -104,13 +98,10 @@ def _graph_page(graph, url, params=None):
         return directory.graph_page(graph, url, params)
     except directory.DeltaExpired:
         raise
-    except directory.Forbidden:
-        raise _job_error(
-            "Microsoft Graph refused to list the tenant's users.",
-            "Ask the tenant's admin to grant the User.Read.All application permission, then retry.",
-        ) from None
+    except directory.Forbidden as exc:
+        raise _job_error("Microsoft Graph refused to list the tenant's users.", exc.remedy) from None
     except directory.GraphError as exc:
-        raise _job_error(f"Microsoft Graph failed: {exc}", "Retry; if it fails again, contact support.") from None
+        raise _job_error(str(exc), exc.remedy) from None
 
 
 # --- full run ------------------------------------------------------------------------------

@@ -165,3 +165,33 @@ def test_an_oauth_site_is_read_through_the_gateway_with_a_bearer_token(matching)
     assert listed and all(r.path.startswith(f"/atlassian-api/ex/jira/{acme.cloud_id}/") for r in listed)
     hal = UserMatch.objects.get(connection=w.connection, account_id=w.account_id("hal.hidden@acme.example"))
     assert hal.outcome == "hidden" and run.created == UserMatch.objects.filter(connection=w.connection).count()
+
+
+def test_jira_throttling_is_waited_out(matching, monkeypatch):
+    w = matching
+    monkeypatch.setattr(directory, "JIRA_PAGE_SIZE", 5)
+    w.sandbox.set_fault("rate_limit", "site:acme", limit=2, window=2)
+    since = max([r.pk for r in w.sandbox.requests()] or [0])
+    w.run()
+    listed = [r for r in w.sandbox.requests(since_id=since) if r.path.endswith("/users/search")]
+    statuses = [r.status for r in listed]
+    assert 429 in statuses and statuses[-1] == 200
+    assert sum(s == 200 for s in statuses) == UserMatch.objects.filter(connection=w.connection).count() // 5 + 1
+
+
+def test_a_tenant_without_the_permission_fails_the_run_with_a_remedy(matching):
+    from connections.microsoft.graph import forget_tokens
+    from connections.models import SyncRun
+    from connections.sync.runner import run_execute
+
+    w = matching
+    w.sandbox.revoke("fabrikam", "User.Read.All")
+    w.sandbox.revoke("fabrikam", "Directory.Read.All")
+    forget_tokens()  # a token minted before the revocation still carries the role until it expires
+    run = SyncRun.objects.create(
+        organization=w.organization, connection=w.connection, kind=SyncRun.Kind.USER_MATCHING, mode="full"
+    )
+    run_execute(run.pk)
+    run.refresh_from_db()
+    assert run.state == "failed" and "refused to list" in run.error and "User.Read.All" in run.remedy
+    assert not UserMatch.objects.filter(connection=w.connection).exists()
