@@ -238,6 +238,7 @@ class Command(BaseCommand):
 
         change_directory(changes)
         incremental, inc_wall, inc_requests = self._run(connection, "incremental")
+        keys_after_changes = keys.filter(user_id__in=self._changed_ids(connection, changes)).count()
         peak = _rss_mb()
 
         floor = self._floor(connection)
@@ -255,7 +256,9 @@ class Command(BaseCommand):
                 "wall_s": round(inc_wall, 3),
                 "requests": inc_requests,
                 "fetched": incremental.fetched,
-                "rows_written": incremental.updated + incremental.fetched,
+                # each changed user's key rows replaced, plus the accounts whose match changed
+                "rows_written": keys_after_changes + incremental.updated,
+                "accounts_updated": incremental.updated,
                 "mode": incremental.mode,
             },
             "floor": floor,
@@ -271,6 +274,13 @@ class Command(BaseCommand):
                 "peak_memory_under_300_mb": peak < 300,
             },
         }
+
+    def _changed_ids(self, connection, changes):
+        """The users the last `changes` directory changes touched (one change number each)."""
+        from sandbox.microsoft.models import DirectoryUser
+
+        since = DirectoryUser.objects.filter(tenant_id=connection.tenant.tenant_id).order_by("-change_seq")
+        return [str(pk) for pk in since.values_list("pk", flat=True)[:changes]]
 
     def _floor(self, connection):
         """The same pages with a bare loop and the same rows with one bulk insert per table."""
