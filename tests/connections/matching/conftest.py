@@ -115,6 +115,10 @@ class MatchingWorld:
 
 @pytest.fixture
 def matching(sandbox):
+    from connections.microsoft.graph import forget_tokens
+
+    # Graph tokens are cached per tenant in the process; each test's sandbox grants afresh.
+    forget_tokens()
     membership = MembershipFactory(role=Role.ADMIN, organization__name="Acme")
     org = membership.organization
     viewer = MembershipFactory(role=Role.VIEWER, organization=org).user

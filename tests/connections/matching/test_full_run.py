@@ -176,10 +176,14 @@ def test_jira_throttling_is_waited_out(matching, monkeypatch):
     listed = [r for r in w.sandbox.requests(since_id=since) if r.path.endswith("/users/search")]
     statuses = [r.status for r in listed]
     assert 429 in statuses and statuses[-1] == 200
+    # Retry-After is at least a second here: nothing was sent to the site sooner after a 429.
+    for refused, following in zip(listed, listed[1:], strict=False):
+        if refused.status == 429:
+            assert (following.created - refused.created).total_seconds() >= 0.9
     assert sum(s == 200 for s in statuses) == UserMatch.objects.filter(connection=w.connection).count() // 5 + 1
 
 
-def test_a_tenant_without_the_permission_fails_the_run_with_a_remedy(matching):
+def test_a_tenant_without_the_permission_fails_the_run_with_a_remedy(matching, request):
     from connections.microsoft.graph import forget_tokens
     from connections.models import SyncRun
     from connections.sync.runner import run_execute
@@ -188,6 +192,7 @@ def test_a_tenant_without_the_permission_fails_the_run_with_a_remedy(matching):
     w.sandbox.revoke("fabrikam", "User.Read.All")
     w.sandbox.revoke("fabrikam", "Directory.Read.All")
     forget_tokens()  # a token minted before the revocation still carries the role until it expires
+    request.addfinalizer(forget_tokens)  # and the one minted after it must not outlive this test
     run = SyncRun.objects.create(
         organization=w.organization, connection=w.connection, kind=SyncRun.Kind.USER_MATCHING, mode="full"
     )
