@@ -1,6 +1,6 @@
 from django.urls import include, path
 
-from . import views
+from . import lifecycle_views, views
 
 app_name = "connections"
 
@@ -14,6 +14,15 @@ urlpatterns = [
     path("", include("connections.sync.urls")),  # the Jobs section (issue 7)
     # User mapping (issue 7): connections/<id>/users/...
     path("", include("connections.matching.urls")),
+    path("connections/<int:connection_id>/disconnect/", lifecycle_views.connection_disconnect,
+         name="connection_disconnect"),
+    path("connections/<int:connection_id>/reconnect/", lifecycle_views.connection_reconnect,
+         name="connection_reconnect"),
+    path("connections/<int:connection_id>/projects/refresh/", lifecycle_views.projects_refresh,
+         name="projects_refresh"),
+    path("projects/<int:project_id>/teams/", lifecycle_views.project_teams, name="project_teams"),
+    path("tenants/<int:tenant_id>/disconnect/", lifecycle_views.tenant_disconnect, name="tenant_disconnect"),
+    path("sites/<int:site_id>/disconnect/", lifecycle_views.site_disconnect, name="site_disconnect"),
     # Each provider's flows, callbacks and pages (connect/microsoft/callback, ...).
     path("", include("connections.microsoft.urls")),
     path("", include("connections.atlassian.urls")),

@@ -54,6 +54,12 @@ def _sync_run(world):
     )
 
 
+def _project(world):
+    from connections.models import ConnectionProject
+
+    return ConnectionProject.objects.create(connection=world.connection, project_id="10000", key="IT", name="IT")
+
+
 OTHER_ORG_IDS = {
     "organization_id": lambda w: w.organization.pk,
     "site_id": lambda w: w.site.pk,
@@ -63,6 +69,7 @@ OTHER_ORG_IDS = {
     "invitation_id": lambda w: _invitation(w).pk,
     "consent_request_id": lambda w: _consent_request(w).pk,
     "run_id": lambda w: _sync_run(w).pk,
+    "project_id": lambda w: _project(w).pk,
 }
 
 

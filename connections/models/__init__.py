@@ -17,6 +17,7 @@ from .core import (  # noqa: F401
 
 # health checks (issue 6, helper A)
 # projects and disconnect (issue 6, helper B)
+from .projects import ConnectionProject  # noqa: F401
 # sync runs (issue 7)
 from .sync import SyncRun  # noqa: F401
 

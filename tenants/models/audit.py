@@ -50,6 +50,12 @@ class AuditAction(models.TextChoices):
     # health checks (issue 6, helper A)
 
     # projects, disconnect and reconnect (issue 6, helper B)
+    CONNECTION_DISCONNECTED = "connection.disconnected", "Connection disconnected"
+    CONNECTION_RECONNECTED = "connection.reconnected", "Connection reconnected"
+    TENANT_DISCONNECTED = "tenant.disconnected", "Microsoft tenant disconnected from all sites"
+    SITE_DISCONNECTED = "site.disconnected", "Atlassian site disconnected from all tenants"
+    PROJECTS_REFRESHED = "connection.projects_refreshed", "Service projects refreshed from Jira"
+    PROJECT_TEAMS_SWITCHED = "connection.project_teams_switched", "Teams switched for a service project"
 
     # sync runs (issue 7)
     SYNC_RUN_STARTED = "sync.run_started", "Sync run started"
