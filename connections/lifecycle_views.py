@@ -64,17 +64,19 @@ def _disconnect_all(request, obj, disconnect, back):
 @admin_required
 def tenant_disconnect(request, tenant_id):
     tenant = scoped(request, MicrosoftTenant, pk=tenant_id)
-    return _disconnect_all(
-        request, tenant, lambda user: lifecycle.tenant_disconnect(tenant=tenant, acting_user=user), "tenants:tenant_detail"
-    )
+    def disconnect(user):
+        return lifecycle.tenant_disconnect(tenant=tenant, acting_user=user)
+
+    return _disconnect_all(request, tenant, disconnect, "tenants:tenant_detail")
 
 
 @admin_required
 def site_disconnect(request, site_id):
     site = scoped(request, AtlassianSite, pk=site_id)
-    return _disconnect_all(
-        request, site, lambda user: lifecycle.site_disconnect(site=site, acting_user=user), "tenants:site_detail"
-    )
+    def disconnect(user):
+        return lifecycle.site_disconnect(site=site, acting_user=user)
+
+    return _disconnect_all(request, site, disconnect, "tenants:site_detail")
 
 
 @admin_required

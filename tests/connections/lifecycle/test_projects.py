@@ -1,0 +1,84 @@
+"""Teams on or off per service project of a Jira Service Management site (seed 004)."""
+
+from django.db import transaction
+from django.urls import reverse
+
+from connections.models import ConnectionProject
+from tenants.models import AuditEvent
+
+
+def _refresh(client, connection):
+    return client.post(reverse("connections:projects_refresh", args=[connection.pk]), follow=True)
+
+
+def test_service_projects_come_from_jira_and_each_has_a_teams_switch(acme_live, client):
+    jsm = acme_live.jsm
+    client.force_login(acme_live.admin)
+    page = client.get(reverse("connections:connection_detail", args=[jsm.pk])).content.decode()
+    assert "Service projects" in page and "No service projects read from Jira yet" in page
+
+    response = _refresh(client, jsm)
+
+    assert "3 service projects read from Jira" in response.content.decode()
+    assert list(jsm.projects.values_list("key", "teams_enabled")) == [("FAC", False), ("HRSD", False), ("IT", False)]
+    it = jsm.projects.get(key="IT")
+    response = client.post(reverse("connections:project_teams", args=[it.pk]), {"teams": "on"}, follow=True)
+    assert "Teams is on for IT" in response.content.decode()
+    it.refresh_from_db()
+    assert it.teams_enabled and it.updated_by == acme_live.admin
+    event = AuditEvent.objects.get(action="connection.project_teams_switched")
+    assert event.details == {"project": "IT", "teams": "on"} and event.actor_user == acme_live.admin
+
+    client.post(reverse("connections:project_teams", args=[it.pk]), {"teams": "off"})
+    it.refresh_from_db()
+    assert not it.teams_enabled
+    assert AuditEvent.objects.filter(action="connection.project_teams_switched").count() == 2
+
+
+def test_a_project_gone_from_jira_is_marked_not_forgotten(acme_live, client):
+    from sandbox.atlassian.models import Project
+
+    jsm = acme_live.jsm
+    client.force_login(acme_live.admin)
+    _refresh(client, jsm)
+    fac = jsm.projects.get(key="FAC")
+    client.post(reverse("connections:project_teams", args=[fac.pk]), {"teams": "on"})
+    Project.objects.filter(key="FAC").delete()
+
+    page = _refresh(client, jsm).content.decode()
+
+    fac.refresh_from_db()
+    assert fac.gone_at and fac.teams_enabled, "the row and its switch stay, marked gone"
+    assert "no longer in Jira" in page
+    assert AuditEvent.objects.filter(action="connection.projects_refreshed").order_by("pk").last().details["gone"] == ["FAC"]
+    # Refreshing again changes nothing and duplicates nothing.
+    _refresh(client, jsm)
+    assert jsm.projects.count() == 3
+
+
+def test_viewers_see_the_switches_but_cannot_change_them(acme_live, client):
+    jsm = acme_live.jsm
+    client.force_login(acme_live.admin)
+    _refresh(client, jsm)
+    it = jsm.projects.get(key="IT")
+    client.force_login(acme_live.viewer)
+    page = client.get(reverse("connections:connection_detail", args=[jsm.pk])).content.decode()
+    assert "IT Support" in page and "Refresh from Jira" not in page
+    assert client.post(reverse("connections:project_teams", args=[it.pk]), {"teams": "on"}).status_code == 403
+    it.refresh_from_db()
+    assert not it.teams_enabled
+
+
+def test_a_site_that_needs_reauthorization_gets_a_clear_message_and_loses_nothing(acme_live, client):
+    from connections.atlassian.services import site_mark_needs_reauth
+
+    jsm = acme_live.jsm
+    client.force_login(acme_live.admin)
+    _refresh(client, jsm)
+    with transaction.atomic():
+        site_mark_needs_reauth(site=jsm.site, error="The refresh token was refused.")
+
+    page = _refresh(client, jsm).content.decode()
+
+    assert "Authorize the site again" in page
+    assert ConnectionProject.objects.filter(connection=jsm, gone_at__isnull=True).count() == 3
