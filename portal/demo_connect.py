@@ -83,6 +83,56 @@ def _consent(client, connection, tenant_admin):
         raise DemoConnectError(f"{connection} is {connection.status} after consent")
 
 
+def add_demo_colleagues(*, site_name="acme", tenant_domain="contoso", count=40):
+    """Atlassian accounts on the demo site for people of the demo tenant, so user matching
+    has something to find: most by mail, some by UPN or by a proxy address only, some with
+    the email hidden, and a few with no Microsoft counterpart. Demo only (the sandbox's own
+    seed keeps its directories apart, which the tests count on). Idempotent."""
+    from sandbox.atlassian.models import Account, Site
+    from sandbox.microsoft.models import DirectoryUser
+
+    site = Site.objects.filter(name=site_name).first()
+    people = list(
+        DirectoryUser.objects.filter(tenant__domains__name__startswith=tenant_domain + ".", deleted=False,
+                                     user_type="Member", mail__isnull=False)
+        .distinct().order_by("change_seq")[:count]
+    )
+    if site is None or not people:
+        return 0
+    # People whose sign-in name is not their mail: their Atlassian email can only match on UPN.
+    by_upn = [p for p in people if p.user_principal_name.lower() != p.mail.lower()][:2]
+    added = 0
+    for n, person in enumerate(people):
+        if person in by_upn:
+            email, visible = person.user_principal_name, True
+        elif n % 10 == 8:
+            email, visible = person.mail, False  # the profile hides the email
+        elif n % 10 == 9:
+            email, visible = f"{person.mail.split('@')[0]}@old-acme.example", True  # nobody in Microsoft
+        else:
+            email, visible = person.mail.upper() if n % 3 == 0 else person.mail, True  # matches on mail
+        account, created = Account.objects.get_or_create(
+            account_id=f"demo-colleague-{person.pk}",
+            defaults={"email": email, "email_visible": visible, "display_name": person.display_name},
+        )
+        account.sites.add(site)
+        added += created
+    return added
+
+
+def start_first_jobs(connections, *, admin):
+    """User matching and the Teams directory once, so the pages have results to show."""
+    from connections.models import SyncRun
+    from connections.sync.services import sync_run_start
+
+    started = []
+    for connection in connections:
+        for kind in (SyncRun.Kind.USER_MATCHING, SyncRun.Kind.TEAMS_DIRECTORY):
+            if not connection.sync_runs.filter(kind=kind).exists():
+                started.append(sync_run_start(connection=connection, kind=kind, acting_user=admin))
+    return started
+
+
 def connect_demo_pairs(*, organization, admin, atlassian_admin):
     """Returns the connections it made; does nothing for pairs already connected.
 

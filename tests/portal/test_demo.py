@@ -7,7 +7,7 @@ from io import StringIO
 from django.core.management import call_command
 
 from connections.models import Connection
-from portal.demo_connect import connect_demo_pairs
+from portal.demo_connect import add_demo_colleagues, connect_demo_pairs, start_first_jobs
 from portal.demo_data import DEMO_EMAIL, seed_demo
 from portal.management.commands.demo import _sandbox_records
 from tenants.models import AuditEvent, Organization, User
@@ -25,6 +25,8 @@ def test_the_demo_connects_its_pairs_through_the_real_flows(sandbox, settings):
     seed_demo(**_sandbox_records(info))
     acme, admin = Organization.objects.get(slug="acme"), User.objects.get(email=DEMO_EMAIL)
 
+    colleagues = add_demo_colleagues()
+    assert colleagues >= 10
     made = connect_demo_pairs(organization=acme, admin=admin, atlassian_admin=info["atlassian"]["admin"])
 
     assert sorted(str(c) for c in made) == ["acme ↔ Contoso", "acme-support ↔ Contoso"]
@@ -36,3 +38,16 @@ def test_the_demo_connects_its_pairs_through_the_real_flows(sandbox, settings):
     assert granted.count() == 2 and all("Contoso" in e.target_label for e in granted)
     # A restarted demo keeps what it has.
     assert connect_demo_pairs(organization=acme, admin=admin, atlassian_admin=info["atlassian"]["admin"]) == []
+
+    # The first jobs run (eagerly here, on the worker in the demo) and find the colleagues.
+    runs = start_first_jobs(made[:1], admin=admin)
+    assert sorted(r.kind for r in runs) == ["teams_directory", "user_matching"]
+    for run in runs:
+        run.refresh_from_db()
+        assert run.state == "succeeded", (run.kind, run.error)
+    matches = made[0].user_matches.filter(account_id__startswith="demo-colleague-")
+    by_method = {m: matches.filter(method=m).count() for m in ("mail", "upn")}
+    assert matches.count() == colleagues
+    assert by_method["mail"] >= colleagues // 2 and by_method["upn"] >= 1
+    assert matches.filter(outcome="hidden").exists() and matches.filter(outcome="unmatched").exists()
+    assert add_demo_colleagues() == 0, "a restarted demo adds nobody twice"

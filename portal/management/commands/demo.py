@@ -125,15 +125,18 @@ class Command(BaseCommand):
         """Connect Acme's first pairs through the real flows once the sandbox answers."""
         if not info or not self._sandbox_up(info.get("origin", "")):
             return []
-        from portal.demo_connect import connect_demo_pairs
+        from portal.demo_connect import add_demo_colleagues, connect_demo_pairs, start_first_jobs
         from tenants.models import Organization, User
 
         try:
+            admin = User.objects.get(email=DEMO_EMAIL)
+            add_demo_colleagues()
             made = connect_demo_pairs(
                 organization=Organization.objects.get(slug="acme"),
-                admin=User.objects.get(email=DEMO_EMAIL),
+                admin=admin,
                 atlassian_admin=info.get("atlassian", {}).get("admin") or {},
             )
+            start_first_jobs(made[:1], admin=admin)
         except Exception as exc:  # noqa: BLE001 - the demo still runs; the flows can be clicked by hand
             self.stderr.write(f"Could not connect the demo pairs by itself ({exc}); connect them from the pages.")
             return []
