@@ -20,8 +20,17 @@ from tenants.services import _require_admin
 
 from . import permissions
 from .microsoft.errors import explain
-from .models import Connection, ConsentRequest, Credential, PermissionGrant, PermissionKind, Provider
+from .models import (
+    Connection,
+    ConsentRequest,
+    Credential,
+    HealthCheckResult,
+    PermissionGrant,
+    PermissionKind,
+    Provider,
+)
 from .services import grants_request
+from .status import connection_status_refresh
 
 ANONYMOUS_LINK_HOLDER = ExternalActor("someone with the consent link")
 
@@ -188,8 +197,11 @@ def consent_record_grant(
     consent_request.granted_by_oid = admin.object_id
     consent_request.save()
     missing = missing_permissions(connection)
-    connection.status = Connection.Status.DEGRADED if missing else Connection.Status.ACTIVE
-    connection.save(update_fields=["status", "updated_at"])
+    # A new grant supersedes what the checks found under the old one; the next run says anew.
+    HealthCheckResult.objects.filter(connection=connection, side=Provider.MICROSOFT, is_latest=True).update(
+        is_latest=False
+    )
+    connection_status_refresh(connection=connection)
     audit_record(
         organization=connection.organization,
         action=AuditAction.CONSENT_GRANTED,
@@ -236,7 +248,7 @@ def missing_permissions(connection):
 
 
 @transaction.atomic
-def connection_record_observed_roles(*, connection, application_observed, acting_user=None):
+def connection_record_observed_roles(*, connection, application_observed, acting_user=None, audit_unchanged=True):
     """A fresh app-only token's roles, compared with the grants: drift shows up here
     (a permission revoked in the tenant after consent)."""
     connection = Connection.objects.select_for_update().get(pk=connection.pk)
@@ -253,9 +265,9 @@ def connection_record_observed_roles(*, connection, application_observed, acting
         grant.observed, grant.observed_at = present, now
         grant.save(update_fields=["observed", "observed_at", "revoked_at"])
     missing = missing_permissions(connection)
-    if connection.status in (Connection.Status.ACTIVE, Connection.Status.DEGRADED):
-        connection.status = Connection.Status.DEGRADED if missing else Connection.Status.ACTIVE
-        connection.save(update_fields=["status", "updated_at"])
+    connection_status_refresh(connection=connection)
+    if not (audit_unchanged or lost or regained):
+        return lost, missing  # periodic checks: only drift is worth an audit row
     audit_record(
         organization=connection.organization,
         action=AuditAction.CONNECTION_VERIFIED,
@@ -275,9 +287,8 @@ def connection_set_features(*, connection, features, acting_user):
     old = list(connection.features)
     connection.features = [f for f in features if f in permissions.FEATURES]
     grants_request(connection=connection, acting_user=acting_user)
-    if connection.status in (Connection.Status.ACTIVE, Connection.Status.DEGRADED):
-        connection.status = Connection.Status.DEGRADED if missing_permissions(connection) else Connection.Status.ACTIVE
-    connection.save(update_fields=["features", "status", "updated_at"])
+    connection.save(update_fields=["features", "updated_at"])
+    connection_status_refresh(connection=connection)
     audit_record(
         organization=connection.organization,
         action=AuditAction.CONNECTION_FEATURES_CHANGED,

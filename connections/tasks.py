@@ -85,3 +85,35 @@ def sync_unstick():
 
     resumed, failed = unstick()
     return {"resumed": resumed, "failed": failed}
+
+
+# --- health checks (issue 6, helper A) ----------------------------------------------------
+
+
+@shared_task(name="connections.health_checks_run", acks_late=True)
+def health_checks_run(*, connection_id, acting_user_id=None):
+    """Run one connection's health checks (idempotent: a new run replaces the latest results)."""
+    from tenants.models import User
+
+    from .health.services import health_checks_run as run
+
+    connection = Connection.objects.filter(pk=connection_id).first()
+    if connection is None or connection.status == Connection.Status.DISCONNECTED:
+        return "skipped"
+    user = User.objects.filter(pk=acting_user_id).first() if acting_user_id else None
+    results = run(connection=connection, acting_user=user)
+    return {o: sum(r.outcome == o for r in results) for o in ("passed", "failed", "skipped")}
+
+
+@shared_task(name="connections.health_checks_kickoff", acks_late=True)
+def health_checks_kickoff():
+    """Periodic (CELERY_BEAT_SCHEDULE): one health_checks_run per connection worth checking.
+    Needs-re-authorization ones too, so a grant restored on the provider's side is noticed."""
+    ids = list(
+        Connection.objects.filter(
+            status__in=[Connection.Status.ACTIVE, Connection.Status.DEGRADED, Connection.Status.NEEDS_REAUTH]
+        ).values_list("pk", flat=True)
+    )
+    for connection_id in ids:
+        health_checks_run.delay(connection_id=connection_id)
+    return len(ids)

@@ -23,6 +23,7 @@ urlpatterns = [
     path("projects/<int:project_id>/teams/", lifecycle_views.project_teams, name="project_teams"),
     path("tenants/<int:tenant_id>/disconnect/", lifecycle_views.tenant_disconnect, name="tenant_disconnect"),
     path("sites/<int:site_id>/disconnect/", lifecycle_views.site_disconnect, name="site_disconnect"),
+    path("connections/<int:connection_id>/health/", views.connection_health_run, name="connection_health_run"),
     # Each provider's flows, callbacks and pages (connect/microsoft/callback, ...).
     path("", include("connections.microsoft.urls")),
     path("", include("connections.atlassian.urls")),

@@ -7,7 +7,9 @@ from tenants.access import admin_required, member_required, scoped
 
 from . import consent, permissions, services
 from .forms import ConnectionForm, FeaturesForm
-from .models import Connection, Provider
+from .health.services import health_checks_request, latest_results
+from .models import Connection, Credential, Provider
+from .status import connection_status_evaluate
 from .tasks import verify_microsoft_grants
 
 
@@ -41,6 +43,21 @@ def _live_context(connection):
         "grants": grants,
         "missing": consent.missing_permissions(connection),
         "consent_requests": connection.consent_requests.select_related("created_by")[:10],
+        **_health_context(connection),
+    }
+
+
+def _health_context(connection):
+    """Why the status is what it is, both sides' credential health, the latest checks."""
+    results = latest_results(connection)
+    app_token = next((r for r in results if r.check_name == "microsoft_app_token"), None)
+    return {
+        "status_reasons": connection_status_evaluate(connection).reasons,
+        "delegated_credential": connection.credentials.filter(kind=Credential.Kind.MICROSOFT_DELEGATED).first(),
+        "app_token_result": app_token,
+        "site_credential": Credential.objects.filter(site=connection.site_id).order_by("pk").first(),
+        "health_results": results,
+        "health_checked_at": max((r.checked_at for r in results), default=None),
     }
 
 
@@ -88,4 +105,17 @@ def connection_verify(request, connection_id):
     connection = scoped(request, Connection, pk=connection_id)
     verify_microsoft_grants.delay(connection_id=connection.pk, acting_user_id=request.user.pk)
     messages.info(request, "Checking the grants with Microsoft; the table below updates by itself.")
+    return redirect("connections:connection_detail", connection_id=connection.pk)
+
+
+@admin_required
+@require_POST
+def connection_health_run(request, connection_id):
+    connection = scoped(request, Connection, pk=connection_id)
+    try:
+        health_checks_request(connection=connection, acting_user=request.user)
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    else:
+        messages.info(request, "Health checks are running; the results below update by themselves.")
     return redirect("connections:connection_detail", connection_id=connection.pk)

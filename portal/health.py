@@ -30,5 +30,12 @@ def _broker():
 
 
 def check_all():
-    checks = {"database": _timed(_database), "broker": _timed(_broker)}
-    return {"status": "ok" if all(c["ok"] for c in checks.values()) else "error", "checks": checks}
+    from . import app_secrets
+
+    checks = {"database": _timed(_database), "broker": _timed(_broker), "credentials": app_secrets.health()}
+    if not all(c["ok"] for c in checks.values()):
+        status = "error"
+    else:
+        # A secret expiring soon is worth a look, not an outage: still 200.
+        status = "warning" if checks["credentials"]["status"] == app_secrets.WARNING else "ok"
+    return {"status": status, "checks": checks}

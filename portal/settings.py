@@ -5,6 +5,7 @@ section. Defaults suit a first run on a laptop (SQLite, the embedded broker); wi
 DEBUG off the portal refuses to start on an unsafe secret instead of running insecurely.
 """
 
+from datetime import date
 from pathlib import Path
 
 import environ
@@ -340,3 +341,30 @@ ATLASSIAN_CLIENT_ID = env.str(
 ATLASSIAN_CLIENT_SECRET = _secret(
     "ATLASSIAN_CLIENT_SECRET", default=_sandbox.ATLASSIAN_CLIENT_SECRET if SANDBOX_ENABLED else ""
 )
+
+# --- health checks and the portal's own app credentials (issue 6, helper A) ------------------
+# Seconds between periodic health checks: the beat's kickoff queues one run per connection.
+HEALTH_CHECK_INTERVAL = env.int("HEALTH_CHECK_INTERVAL", default=3600)
+if HEALTH_CHECK_INTERVAL < 60:
+    raise ImproperlyConfigured("HEALTH_CHECK_INTERVAL must be at least 60 seconds.")
+CELERY_BEAT_SCHEDULE["connections.health_checks_kickoff"] = {
+    "task": "connections.health_checks_kickoff",
+    "schedule": HEALTH_CHECK_INTERVAL,
+}
+
+
+def _expiry_date(name):
+    """A client secret's expiry date (YYYY-MM-DD) or None; a malformed one stops the start."""
+    raw = env.str(name, default="").strip()
+    if not raw:
+        return None
+    try:
+        return date.fromisoformat(raw)
+    except ValueError:
+        raise ImproperlyConfigured(f"{name} must be a date like 2027-01-15, not {raw!r}.") from None
+
+
+# When the portal's client secrets expire (shown 30 days ahead on the dashboard and in /healthz).
+MICROSOFT_CLIENT_SECRET_EXPIRES = _expiry_date("MICROSOFT_CLIENT_SECRET_EXPIRES")
+ATLASSIAN_CLIENT_SECRET_EXPIRES = _expiry_date("ATLASSIAN_CLIENT_SECRET_EXPIRES")
+APP_SECRET_WARNING_DAYS = env.int("APP_SECRET_WARNING_DAYS", default=30)

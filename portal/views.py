@@ -17,9 +17,10 @@ def home(request):
 @never_cache
 @require_GET
 def healthz(request):
-    """Database and broker reachability as JSON; 503 when either is down."""
+    """Database and broker reachability and the app secrets' expiry as JSON; 503 when
+    either is down or a secret has expired ("warning" within the warning days stays 200)."""
     report = check_all()
-    return JsonResponse(report, status=200 if report["status"] == "ok" else 503)
+    return JsonResponse(report, status=503 if report["status"] == "error" else 200)
 
 
 def page_not_found(request, exception=None):

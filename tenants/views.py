@@ -9,6 +9,7 @@ from django.views.decorators.http import require_POST
 
 from connections.atlassian.needs import site_authorization
 from connections.models import Connection
+from portal import app_secrets
 
 from . import services
 from .access import admin_required, member_required, scoped
@@ -34,6 +35,8 @@ def dashboard(request):
             "tenants": tenants,
             "matrix": matrix,
             "connection_count": len(connections),
+            # The portal's own client secrets, expiring or expired: only admins can act on it.
+            "secret_warnings": app_secrets.warnings() if request.membership.is_admin else [],
             "events": org.audit_events.select_related("actor_user")[:10],
         },
     )

@@ -19,7 +19,7 @@ from tenants.models.directory import SiteAuthMode, SiteAuthStatus
 from tenants.services import _require_admin
 from tenants.validators import normalize_site_url, site_name_from_url
 
-from ..models import Credential, PermissionGrant, PermissionKind, Provider
+from ..models import Connection, Credential, HealthCheckResult, PermissionGrant, PermissionKind, Provider
 from . import client, needs
 
 
@@ -131,6 +131,7 @@ def site_authorize_oauth(*, organization, resource, tokens, account, features, a
         scopes=site.granted_scopes,
     )
     sync_connection_grants(site, acting_user=acting_user)
+    site_connections_refresh(site, new_grant=True)
     audit_record(
         organization=organization,
         action=AuditAction.SITE_AUTHORIZED,
@@ -222,6 +223,7 @@ def _api_token_save(*, organization, url, email, api_token, check, acting_user, 
         principal_id=site.account_id,
         access_token=api_token,
     )
+    site_connections_refresh(site, new_grant=True)
     audit_record(
         organization=organization,
         action=AuditAction.SITE_API_TOKEN_SAVED,
@@ -285,7 +287,21 @@ def site_mark_needs_reauth(*, site, error):
             target=site,
             details={"error": error[:500]},
         )
+    site_connections_refresh(site)
     return site
+
+
+def site_connections_refresh(site, *, new_grant=False):
+    """The site's authorization changed: each of its connections takes the status the facts
+    give. A new grant supersedes what the health checks found on the Atlassian side."""
+    from ..status import connection_status_refresh
+
+    if new_grant:
+        HealthCheckResult.objects.filter(connection__site=site, side=Provider.ATLASSIAN, is_latest=True).update(
+            is_latest=False
+        )
+    for connection in Connection.objects.select_for_update().filter(site=site).select_related("site", "tenant"):
+        connection_status_refresh(connection=connection)
 
 
 def site_check(site):

@@ -218,3 +218,18 @@ def delegated_scopes(token_result):
     """Delegated permissions from a token response: the `scp` claim of its access token."""
     claims = jwt.decode(token_result["access_token"], options={"verify_signature": False})
     return sorted(claims.get("scp", "").split())
+
+
+def refresh_delegated(*, tenant_id, cloud, refresh_token, scopes):
+    """A new delegated token from a stored refresh token (Microsoft's refresh tokens do not
+    die on use, but the new one is kept anyway). Raises MicrosoftError with the AADSTS code."""
+    try:
+        # Reference: https://learn.microsoft.com/entra/identity-platform/v2-oauth2-auth-code-flow#refresh-the-access-token
+        result = _app(tenant_id, cloud).acquire_token_by_refresh_token(refresh_token, scopes=list(scopes))
+    except requests.RequestException as exc:
+        raise MicrosoftError(f"Could not reach Microsoft's token service: {exc}") from exc
+    if "error" in result:
+        raise MicrosoftError(
+            result.get("error_description", result["error"]), code=_aadsts(result), error=result["error"]
+        )
+    return result

@@ -136,7 +136,7 @@ def _error_from(response):
 class Graph:
     """Graph for one Microsoft tenant (a tenants.MicrosoftTenant), app-only."""
 
-    def __init__(self, tenant, *, throttle=None):
+    def __init__(self, tenant, *, throttle=None, access_token=None):
         self.tenant_id = str(tenant.tenant_id)
         self.cloud = getattr(tenant, "cloud", "public") or "public"
         self.base = graph_base(self.cloud)
@@ -144,6 +144,11 @@ class Graph:
         self.key = f"graph:{self.tenant_id.lower()}"
         self.session = http.session()
         self.requests_made = 0
+        # A delegated token (health checks of delegated features) instead of the app-only one.
+        self.access_token = access_token
+
+    def _token(self, fresh=False):
+        return self.access_token or _app_token(self.tenant_id, self.cloud, fresh=fresh)
 
     def _url(self, url_or_path):
         if url_or_path.startswith(("http://", "https://")):
@@ -168,9 +173,9 @@ class Graph:
     def get(self, url_or_path, params=None):
         """One GET; the parsed JSON body, or a GraphError."""
         url = self._url(url_or_path)
-        response = self._send(url, params, _app_token(self.tenant_id, self.cloud))
-        if response.status_code == 401:  # token revoked or expired early: one fresh try
-            response = self._send(url, params, _app_token(self.tenant_id, self.cloud, fresh=True))
+        response = self._send(url, params, self._token())
+        if response.status_code == 401 and not self.access_token:  # revoked or expired early: one fresh try
+            response = self._send(url, params, self._token(fresh=True))
         if response.status_code >= 400:
             raise _error_from(response)
         try:

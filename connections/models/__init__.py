@@ -16,6 +16,8 @@ from .core import (  # noqa: F401
 )
 
 # health checks (issue 6, helper A)
+from .health import HealthCheckResult  # noqa: F401
+
 # projects and disconnect (issue 6, helper B)
 from .projects import ConnectionProject  # noqa: F401
 # sync runs (issue 7)

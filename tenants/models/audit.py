@@ -48,6 +48,8 @@ class AuditAction(models.TextChoices):
     CONSENT_FAILED = "consent.failed", "Consent failed"
     CONSENT_CALLBACK_REJECTED = "consent.callback_rejected", "Consent callback rejected"
     # health checks (issue 6, helper A)
+    HEALTH_CHECKS_REQUESTED = "health.checks_requested", "Health checks requested"
+    HEALTH_CHECKS_RAN = "health.checks_ran", "Health checks ran"
 
     # projects, disconnect and reconnect (issue 6, helper B)
     CONNECTION_DISCONNECTED = "connection.disconnected", "Connection disconnected"

@@ -1,0 +1,240 @@
+"""One harmless real check per feature and side, each answering passed / failed / skipped
+with a remedy in plain words (the idea follows onyx's capability checks).
+
+A check reads one page at most (one user, one team, one space) with the credentials the
+feature really uses: app-only Graph tokens for application permissions, the stored delegated
+token for delegated ones, the site's OAuth token or API token for Atlassian. Before a Graph
+call, the fresh app-only token's roles say whether the permission is there at all, so the
+remedy can name exactly what is missing.
+"""
+
+from dataclasses import dataclass
+
+import requests
+
+from .. import permissions
+from ..atlassian import client as atlassian_client
+from ..atlassian import refresh
+from ..microsoft.graph import Forbidden, Graph, GraphError
+from .credentials import CONSENT_HINT
+
+PASSED, FAILED, SKIPPED = "passed", "failed", "skipped"
+PERMISSION, NEEDS_REAUTH, UNAVAILABLE, OTHER = "permission", "needs_reauth", "unavailable", "other"
+
+
+@dataclass
+class Result:
+    outcome: str
+    message: str
+    remedy: str = ""
+    cause: str = ""
+
+
+@dataclass(frozen=True)
+class Check:
+    key: str
+    side: str  # "microsoft" or "atlassian"
+    title: str
+    run: object  # callable(probe) -> Result
+    # Application permissions (Microsoft) or scopes (Atlassian) the call needs.
+    needs: tuple[str, ...] = ()
+
+
+# --- Microsoft ------------------------------------------------------------------------------
+
+
+def _missing_roles(probe, needs):
+    """Result for a check whose application permissions are absent from the token, or None."""
+    if probe.app_error is not None:
+        return Result(SKIPPED, "No app-only token could be obtained (see the credential checks).")
+    missing = [n for n in needs if n not in probe.roles]
+    if not missing:
+        return None
+    names = ", ".join(missing)
+    plural = "s" if len(missing) > 1 else ""
+    return Result(
+        FAILED,
+        f"Application permission{plural} {names} {'are' if plural else 'is'} not granted in tenant {probe.tenant}.",
+        f"Ask a Global Administrator of {probe.tenant} to open a consent link {CONSENT_HINT}.",
+        PERMISSION,
+    )
+
+
+def _graph_failure(probe, exc, needs):
+    if isinstance(exc, Forbidden):
+        names = ", ".join(exc.permissions or needs) or "a permission"
+        return Result(
+            FAILED,
+            f"Microsoft Graph refused the call in tenant {probe.tenant}: {names} is not granted.",
+            f"Ask a Global Administrator of {probe.tenant} to open a consent link {CONSENT_HINT}.",
+            PERMISSION,
+        )
+    if exc.status in (0, 429) or exc.status >= 500:
+        return Result(FAILED, f"Microsoft Graph did not answer ({exc}).", exc.remedy, UNAVAILABLE)
+    return Result(FAILED, str(exc)[:300], exc.remedy, OTHER)
+
+
+def _app_call(path, params, needs, describe):
+    def run(probe):
+        blocked = _missing_roles(probe, needs)
+        if blocked:
+            return blocked
+        try:
+            body = Graph(probe.tenant).get(path, params)
+        except GraphError as exc:
+            return _graph_failure(probe, exc, needs)
+        return Result(PASSED, describe(probe, body))
+
+    return run
+
+
+def _joined_teams(probe):
+    token = probe.delegated_token()
+    if token is None:
+        return Result(SKIPPED, probe.delegated_skip_reason)
+    try:
+        body = Graph(probe.tenant, access_token=token).get("/v1.0/me/joinedTeams")
+    except GraphError as exc:
+        return _graph_failure(probe, exc, ("Team.ReadBasic.All (delegated)",))
+    return Result(PASSED, f"Listed the teams {probe.delegated_principal} has joined: {len(body.get('value', []))}.")
+
+
+def _channel_messages(probe):
+    needs = ("Team.ReadBasic.All", "Channel.ReadBasic.All", "ChannelMessage.Read.All")
+    blocked = _missing_roles(probe, needs)
+    if blocked:
+        return blocked
+    graph = Graph(probe.tenant)
+    try:
+        teams = graph.get("/v1.0/teams", {"$top": 1, "$select": "id"}).get("value", [])
+        if not teams:
+            return Result(PASSED, f"Tenant {probe.tenant} has no team yet: nothing to read, and nothing refused.")
+        channels = graph.get(f"/v1.0/teams/{teams[0]['id']}/channels").get("value", [])
+        if not channels:
+            return Result(PASSED, "Listed a team; it has no channel to read yet.")
+        graph.get(f"/beta/teams/{teams[0]['id']}/channels/{channels[0]['id']}/messages", {"$top": 1})
+    except GraphError as exc:
+        return _graph_failure(probe, exc, needs)
+    return Result(PASSED, "Read a team, its channels and the newest message of one channel.")
+
+
+def _search_connection(probe):
+    needs = ("ExternalConnection.ReadWrite.OwnedBy", "ExternalItem.ReadWrite.OwnedBy")
+    blocked = _missing_roles(probe, needs)
+    if blocked:
+        return blocked
+    # No read-only call exists for a search connection not yet created: the token's roles are the proof.
+    return Result(PASSED, "The app-only token carries the Microsoft Search connection permissions.")
+
+
+READ_ONE_USER = Check(
+    "read_one_user",
+    "microsoft",
+    "Read one user",
+    _app_call(
+        "/v1.0/users",
+        {"$top": 1, "$select": "id"},
+        ("User.Read.All",),
+        lambda probe, body: f"Read one user of {probe.tenant} (id only).",
+    ),
+    ("User.Read.All",),
+)
+JOINED_TEAMS = Check("joined_teams", "microsoft", "List joined teams (delegated)", _joined_teams)
+CHANNEL_MESSAGES = Check(
+    "channel_messages", "microsoft", "List teams, channels and one message", _channel_messages,
+    ("Team.ReadBasic.All", "Channel.ReadBasic.All", "ChannelMessage.Read.All"),
+)
+SEARCH_CONNECTION = Check("search_connection", "microsoft", "Microsoft Search permissions", _search_connection)
+
+# --- Atlassian ------------------------------------------------------------------------------
+
+
+def _atlassian_call(product, build, call, describe, scope):
+    def run(probe):
+        site = probe.site
+        if product not in (site.products or []) and not (product == "jira" and "jsm" in (site.products or [])):
+            return Result(SKIPPED, f"{site.name} runs no {product.capitalize()}.")
+        try:
+            api = build(site)
+            body = call(api)
+        except refresh.NeedsReauthorization:
+            return Result(
+                FAILED,
+                f"The Atlassian site {site.name} needs re-authorization.",
+                "Authorize it again from the site's page.",
+                NEEDS_REAUTH,
+            )
+        except refresh.NotAuthorized:
+            return Result(SKIPPED, f"The Atlassian site {site.name} is not authorized yet: authorize it first.")
+        except requests.HTTPError as exc:
+            status = getattr(exc.response, "status_code", 0)
+            if status in (401, 403):
+                return Result(
+                    FAILED,
+                    f"{site.name} refused the call (HTTP {status}): scope {scope} is not granted.",
+                    f"Authorize {site.name} again and grant {scope}.",
+                    PERMISSION,
+                )
+            if status == 429 or status >= 500:
+                return Result(FAILED, f"{site.name} did not answer (HTTP {status}).", "Try again later.", UNAVAILABLE)
+            return Result(FAILED, f"{site.name} answered HTTP {status}.", "Try again; if it persists, contact support.",
+                          OTHER)
+        except (atlassian_client.AtlassianError, requests.RequestException) as exc:
+            return Result(FAILED, f"{site.name} could not be reached ({type(exc).__name__}).", "Try again later.",
+                          UNAVAILABLE)
+        return Result(PASSED, describe(site, body))
+
+    return run
+
+
+JIRA_PROJECTS = Check(
+    "jira_projects",
+    "atlassian",
+    "List Jira projects",
+    _atlassian_call(
+        "jira", refresh.jira_for, lambda jira: jira.get("rest/api/3/project/search", params={"maxResults": 1}),
+        lambda site, body: f"{site.name}: {body.get('total', 0)} Jira project(s) visible.", "read:jira-work",
+    ),
+    ("read:jira-work",),
+)
+JIRA_USERS = Check(
+    "jira_users",
+    "atlassian",
+    "Search Jira users",
+    _atlassian_call(
+        "jira", refresh.jira_for, lambda jira: jira.get("rest/api/3/users/search", params={"maxResults": 1}),
+        lambda site, body: f"{site.name}: read one page of users.", "read:jira-user",
+    ),
+    ("read:jira-user",),
+)
+SERVICE_PROJECTS = Check(
+    "service_projects",
+    "atlassian",
+    "List service projects",
+    _atlassian_call(
+        "jira", refresh.jira_for,
+        lambda jira: jira.get("rest/api/3/project/search", params={"maxResults": 1, "typeKey": "service_desk"}),
+        lambda site, body: f"{site.name}: {body.get('total', 0)} service project(s).", "read:jira-work",
+    ),
+    ("read:jira-work",),
+)
+CONFLUENCE_SPACES = Check(
+    "confluence_spaces",
+    "atlassian",
+    "List Confluence spaces",
+    _atlassian_call(
+        "confluence", refresh.confluence_for, lambda wiki: wiki.get("api/v2/spaces", params={"limit": 1}),
+        lambda site, body: f"{site.name}: read the first page of spaces.", "read:space:confluence",
+    ),
+    ("read:space:confluence",),
+)
+
+# What each feature is checked with; keys follow connections.permissions.FEATURES.
+FEATURE_CHECKS = {
+    "teams_notifications": (JOINED_TEAMS, JIRA_PROJECTS),
+    "jsm_chatops": (READ_ONE_USER, JOINED_TEAMS, SERVICE_PROJECTS, JIRA_USERS),
+    "user_mapping": (READ_ONE_USER, JIRA_USERS),
+    "channel_knowledge": (CHANNEL_MESSAGES, JIRA_PROJECTS),
+    "confluence_search": (SEARCH_CONNECTION, CONFLUENCE_SPACES),
+}
+assert set(FEATURE_CHECKS) == set(permissions.FEATURES), "every feature needs its checks"

@@ -1,0 +1,148 @@
+"""What every check of a connection stands on: an app-only token (its roles), the stored
+delegated token, and the Atlassian site's authorization. Fetched once per run (a Probe) and
+reported as the "credentials" checks."""
+
+from datetime import timedelta
+
+from django.db import transaction
+from django.utils import timezone
+
+from tenants.models.directory import SiteAuthMode, SiteAuthStatus
+
+from .. import consent, permissions
+from ..atlassian import client as atlassian_client
+from ..atlassian import refresh
+from ..microsoft import client as microsoft_client
+from ..models import Credential
+
+CONSENT_HINT = "(use “Copy link for the tenant admin” on this page)"
+# The app has no service principal (consent withdrawn or never given) or the grant is gone.
+_NO_CONSENT = {"AADSTS700016", "AADSTS65001", "AADSTS7000229"}
+
+
+class Probe:
+    """Facts about one connection's credentials, gathered at most once per run."""
+
+    def __init__(self, connection):
+        self.connection = connection
+        self.tenant = connection.tenant
+        self.site = connection.site
+        self.roles = set()
+        self.app_error = None
+        self._delegated = None
+        self._delegated_done = False
+        self.delegated_skip_reason = ""
+        self.delegated_principal = ""
+
+    # --- app-only --------------------------------------------------------------------------
+    def load_app_roles(self):
+        from . import checks as c
+
+        if not permissions.application_permissions(self.connection.features):
+            self.app_error = "not needed"
+            return c.Result(c.SKIPPED, "The features need no application permission: no app-only token is used.")
+        try:
+            roles = microsoft_client.application_roles(tenant_id=self.tenant.tenant_id, cloud=self.tenant.cloud)
+        except microsoft_client.MicrosoftError as exc:
+            self.app_error = str(exc)
+            if exc.code in _NO_CONSENT or exc.error == "unauthorized_client":
+                return c.Result(
+                    c.FAILED,
+                    f"Microsoft gives the portal no app-only token for tenant {self.tenant}: its consent was "
+                    "withdrawn.",
+                    f"Ask a Global Administrator of {self.tenant} to grant consent again {CONSENT_HINT}.",
+                    c.NEEDS_REAUTH,
+                )
+            if exc.error == "invalid_client":
+                return c.Result(c.FAILED, f"Microsoft refused the portal's own app credentials ({exc.code}).",
+                                "The portal operator must renew the app's client secret.", c.OTHER)
+            return c.Result(c.FAILED, f"No app-only token for {self.tenant} just now: {exc}"[:500],
+                            "Try again later.", c.UNAVAILABLE)
+        self.roles = set(roles)
+        # Drift shows up here: a permission revoked in the tenant after consent.
+        consent.connection_record_observed_roles(
+            connection=self.connection, application_observed=roles, audit_unchanged=False
+        )
+        return c.Result(c.PASSED, f"Obtained an app-only token for {self.tenant} with {len(roles)} permission(s).")
+
+    # --- delegated -------------------------------------------------------------------------
+    def _credential(self):
+        return (
+            Credential.objects.filter(connection=self.connection, kind=Credential.Kind.MICROSOFT_DELEGATED)
+            .order_by("pk")
+            .first()
+        )
+
+    def renew_delegated(self):
+        """Refresh the stored delegated token (single-flight: row lock, re-read)."""
+        from . import checks as c
+
+        self._delegated_done = True
+        credential = self._credential()
+        if credential is None:
+            self.delegated_skip_reason = f"No delegated sign-in is stored for {self.tenant}: give permission first."
+            return c.Result(c.SKIPPED, self.delegated_skip_reason)
+        scopes = permissions.delegated_scopes(self.connection.features) or ["User.Read"]
+        with transaction.atomic():
+            credential = Credential.objects.select_for_update().get(pk=credential.pk)
+            self.delegated_principal = credential.principal or "the admin"
+            try:
+                result = microsoft_client.refresh_delegated(
+                    tenant_id=self.tenant.tenant_id, cloud=self.tenant.cloud,
+                    refresh_token=credential.refresh_token, scopes=scopes,
+                )
+            except microsoft_client.MicrosoftError as exc:
+                if not exc.error:
+                    # No OAuth error: the service was not reached, which says nothing about the grant.
+                    self.delegated_skip_reason = "Microsoft's token service did not answer."
+                    return c.Result(c.FAILED, self.delegated_skip_reason, "Try again later.", c.UNAVAILABLE)
+                credential.last_error = f"{exc.code or exc.error}: {exc}"[:500]
+                credential.last_error_at = timezone.now()
+                credential.save(update_fields=["last_error", "last_error_at", "updated_at"])
+                self.delegated_skip_reason = "The delegated sign-in could not be renewed (see the credential checks)."
+                return c.Result(
+                    c.FAILED,
+                    f"Microsoft refused to renew the delegated sign-in of {self.delegated_principal} "
+                    f"({exc.code or exc.error}).",
+                    f"Give permission again as an administrator of {self.tenant}.",
+                    c.NEEDS_REAUTH,
+                )
+            now = timezone.now()
+            credential.access_token = result["access_token"]
+            if result.get("refresh_token"):
+                credential.refresh_token = result["refresh_token"]
+            credential.expires_at = now + timedelta(seconds=int(result.get("expires_in", 3600)))
+            credential.last_refreshed_at = now
+            credential.last_error, credential.last_error_at = "", None
+            credential.save()
+        self._delegated = result["access_token"]
+        return c.Result(c.PASSED, f"Renewed the delegated sign-in of {self.delegated_principal}.")
+
+    def delegated_token(self):
+        if not self._delegated_done:
+            self.renew_delegated()
+        return self._delegated
+
+    # --- Atlassian -------------------------------------------------------------------------
+    def atlassian_site(self):
+        from . import checks as c
+
+        site = self.site
+        if site.auth_status == SiteAuthStatus.NEEDS_REAUTH:
+            return c.Result(c.FAILED, f"The Atlassian site {site.name} needs re-authorization.",
+                            "Authorize it again from the site's page.", c.NEEDS_REAUTH)
+        if site.auth_status != SiteAuthStatus.AUTHORIZED:
+            return c.Result(c.SKIPPED, f"The Atlassian site {site.name} is not authorized yet: authorize it first.")
+        if site.auth_mode == SiteAuthMode.API_TOKEN:
+            return c.Result(c.PASSED, f"{site.name} uses an API token of {site.account_email}.")
+        try:
+            refresh.access_token(site)
+        except refresh.NeedsReauthorization:
+            return c.Result(c.FAILED, f"The Atlassian site {site.name} needs re-authorization.",
+                            "Authorize it again from the site's page.", c.NEEDS_REAUTH)
+        except refresh.NotAuthorized as exc:
+            return c.Result(c.SKIPPED, str(exc))
+        except atlassian_client.AtlassianError as exc:
+            return c.Result(c.FAILED, f"Atlassian did not renew the token of {site.name} just now ({exc}).",
+                            "Try again later.", c.UNAVAILABLE)
+        return c.Result(c.PASSED, f"{site.name}'s OAuth 2.0 token is valid.")

@@ -1,0 +1,133 @@
+"""Running a connection's health checks and keeping their results.
+
+    health_checks_request(connection=..., acting_user=...)   # the page's button: audited, queued
+    health_checks_run(connection=...)                        # the task: checks, results, status
+
+The checks talk to Microsoft and Atlassian outside any transaction; only the results are
+written in one (with the connection's row locked, so two runs of the same connection do
+not interleave their "latest" rows).
+"""
+
+import logging
+import time
+
+from django.db import transaction
+from django.utils import timezone
+
+from tenants.audit import audit_record
+from tenants.models import AuditAction
+from tenants.services import _require_admin
+
+from ..models import Connection, HealthCheckResult
+from ..status import connection_status_refresh
+from .checks import FAILED, FEATURE_CHECKS, OTHER, Result
+from .credentials import Probe
+
+logger = logging.getLogger(__name__)
+
+# Result rows kept per connection (the latest run plus history for the page).
+HISTORY_ROWS = 200
+CREDENTIALS = "credentials"
+
+
+def _timed(feature, check, side, run):
+    started = time.monotonic()
+    try:
+        result = run()
+    except Exception as exc:  # one broken check must not hide the others' results
+        logger.exception("health check %s/%s crashed", feature, check)
+        result = Result(FAILED, f"The check could not run ({type(exc).__name__}).",
+                        "Try again; if it persists, contact support.", OTHER)
+    return HealthCheckResult(
+        feature=feature,
+        check_name=check,
+        side=side,
+        outcome=result.outcome,
+        cause=result.cause if result.outcome == FAILED else "",
+        message=result.message[:500],
+        remedy=result.remedy[:500],
+        duration_ms=round((time.monotonic() - started) * 1000),
+    )
+
+
+def health_checks_run(*, connection, acting_user=None):
+    """Run every check of the connection's features; store the results; set its status.
+    Returns the results (nothing for a disconnected connection)."""
+    connection = Connection.objects.select_related("site", "tenant", "organization").get(pk=connection.pk)
+    if connection.status == Connection.Status.DISCONNECTED:
+        return []
+    probe = Probe(connection)
+    results = [
+        _timed(CREDENTIALS, "microsoft_app_token", "microsoft", probe.load_app_roles),
+        _timed(CREDENTIALS, "microsoft_delegated", "microsoft", probe.renew_delegated),
+        _timed(CREDENTIALS, "atlassian_site", "atlassian", probe.atlassian_site),
+    ]
+    for feature in connection.features:
+        for check in FEATURE_CHECKS.get(feature, ()):
+            results.append(_timed(feature, check.key, check.side, lambda check=check: check.run(probe)))
+    return _record(connection.pk, results, acting_user)
+
+
+@transaction.atomic
+def _record(connection_id, results, acting_user):
+    connection = Connection.objects.select_for_update().select_related("site", "tenant", "organization").get(
+        pk=connection_id
+    )
+    if connection.status == Connection.Status.DISCONNECTED:
+        return []  # disconnected while the checks ran: write nothing
+    before = connection.status
+    now = timezone.now()
+    HealthCheckResult.objects.filter(connection=connection, is_latest=True).update(is_latest=False)
+    for row in results:
+        row.connection, row.checked_at, row.is_latest = connection, now, True
+    HealthCheckResult.objects.bulk_create(results)
+    old = HealthCheckResult.objects.filter(connection=connection).order_by("-checked_at", "-id")
+    stale = list(old.values_list("id", flat=True)[HISTORY_ROWS:])
+    if stale:
+        HealthCheckResult.objects.filter(id__in=stale).delete()
+    after = connection_status_refresh(connection=connection)
+    if acting_user is not None or after != before:
+        counts = {o: sum(r.outcome == o for r in results) for o in HealthCheckResult.Outcome.values}
+        audit_record(
+            organization=connection.organization,
+            action=AuditAction.HEALTH_CHECKS_RAN,
+            actor=acting_user,
+            target=connection,
+            details={
+                **counts,
+                "status_from": before,
+                "status_to": after,
+                "failed": [f"{r.feature}/{r.check_name}" for r in results if r.outcome == FAILED],
+            },
+        )
+    return results
+
+
+@transaction.atomic
+def health_checks_request(*, connection, acting_user):
+    """An admin asked for the checks now: audited, then run by a worker."""
+    from ..tasks import health_checks_run as task
+
+    _require_admin(connection.organization, acting_user)
+    connection = Connection.objects.select_for_update().get(pk=connection.pk)
+    if connection.status == Connection.Status.DISCONNECTED:
+        from django.core.exceptions import ValidationError
+
+        raise ValidationError("This connection is disconnected: reconnect it before checking it.")
+    audit_record(
+        organization=connection.organization,
+        action=AuditAction.HEALTH_CHECKS_REQUESTED,
+        actor=acting_user,
+        target=connection,
+        details={"features": connection.features},
+    )
+    connection_id, user_id = connection.pk, acting_user.pk
+    transaction.on_commit(lambda: task.delay(connection_id=connection_id, acting_user_id=user_id))
+    return connection
+
+
+def latest_results(connection):
+    """The latest result of each check, credentials first, then by feature."""
+    rows = list(HealthCheckResult.objects.filter(connection=connection, is_latest=True))
+    order = [CREDENTIALS, *connection.features]
+    return sorted(rows, key=lambda r: (order.index(r.feature) if r.feature in order else len(order), r.id))

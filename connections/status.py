@@ -1,0 +1,106 @@
+"""The one rule for a connection's status, derived from facts (never set by hand).
+
+Precedence, first match wins:
+    disconnected        an admin disconnected it (owned by disconnect/reconnect: left alone here)
+    needs re-authorization
+                        the Atlassian site's grant is dead, or the portal cannot obtain a
+                        Microsoft credential for the tenant (delegated refresh refused, or no
+                        app-only token: consent withdrawn)
+    pending consent     nothing granted or observed on the Microsoft side yet
+    degraded            a permission the features need is missing, or a health check fails
+    active              otherwise
+
+Every place that changes one of those facts calls `connection_status_refresh`, so the status
+on the page is always what the facts say.
+"""
+
+from dataclasses import dataclass
+
+from django.utils import timezone
+
+from tenants.models.directory import SiteAuthStatus
+
+from .models import Connection, Credential, HealthCheckResult, Provider
+
+
+@dataclass(frozen=True)
+class StatusReason:
+    status: str
+    reasons: tuple[str, ...]
+
+
+def _dead_delegated_credential(connection):
+    credential = (
+        Credential.objects.filter(connection=connection, kind=Credential.Kind.MICROSOFT_DELEGATED)
+        .order_by("pk")
+        .first()
+    )
+    if credential is None or not credential.last_error or credential.last_error_at is None:
+        return None
+    if credential.last_refreshed_at and credential.last_refreshed_at > credential.last_error_at:
+        return None
+    return credential
+
+
+def _latest_failures(connection):
+    return list(
+        HealthCheckResult.objects.filter(
+            connection=connection, is_latest=True, outcome=HealthCheckResult.Outcome.FAILED
+        ).order_by("feature", "check_name")
+    )
+
+
+def connection_status_evaluate(connection):
+    """The status the facts give, with the reasons in words (for the page)."""
+    from .consent import missing_permissions
+
+    if connection.status == Connection.Status.DISCONNECTED:
+        return StatusReason(Connection.Status.DISCONNECTED, ("An admin disconnected this connection.",))
+    failures = _latest_failures(connection)
+
+    reauth = []
+    site = connection.site
+    if site.auth_status == SiteAuthStatus.NEEDS_REAUTH:
+        reauth.append(f"The Atlassian site {site.name} needs re-authorization: authorize it again.")
+    credential = _dead_delegated_credential(connection)
+    if credential is not None:
+        reauth.append(f"Microsoft refused to renew the delegated sign-in of {credential.principal or 'the admin'}: "
+                      "give permission again.")
+    reauth += [f.remedy or f.message for f in failures if f.cause == HealthCheckResult.Cause.NEEDS_REAUTH]
+    if reauth:
+        return StatusReason(Connection.Status.NEEDS_REAUTH, tuple(dict.fromkeys(reauth)))
+
+    microsoft = connection.grants.filter(provider=Provider.MICROSOFT)
+    anything = (
+        microsoft.filter(granted_at__isnull=False).exists()
+        or microsoft.filter(observed=True).exists()
+        or Credential.objects.filter(connection=connection, kind=Credential.Kind.MICROSOFT_DELEGATED).exists()
+    )
+    if not anything:
+        return StatusReason(
+            Connection.Status.PENDING_CONSENT,
+            (f"Nothing has been granted in {connection.tenant} yet: a tenant admin has to give permission.",),
+        )
+
+    degraded = []
+    missing = missing_permissions(connection)
+    if missing:
+        degraded.append(f"Not granted in {connection.tenant}: {', '.join(missing)}.")
+    degraded += [f"{f.message} {f.remedy}".strip() for f in failures if f.cause != HealthCheckResult.Cause.NEEDS_REAUTH]
+    if degraded:
+        return StatusReason(Connection.Status.DEGRADED, tuple(dict.fromkeys(degraded)))
+    return StatusReason(Connection.Status.ACTIVE, ("Every permission is granted and the last checks passed.",))
+
+
+def connection_status_refresh(*, connection, save=True):
+    """Set the connection's status from the facts; returns the status. Call it inside the
+    transaction that changed a fact (it does not lock: the caller holds what it changed)."""
+    status = connection_status_evaluate(connection).status
+    if status != connection.status:
+        connection.status = status
+        if save:
+            # Never over a disconnect that landed meanwhile: that transition is not this rule's.
+            Connection.objects.filter(pk=connection.pk).exclude(status=Connection.Status.DISCONNECTED).update(
+                status=status, updated_at=timezone.now()
+            )
+    return connection.status
