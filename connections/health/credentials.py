@@ -13,6 +13,7 @@ from .. import consent, permissions
 from ..atlassian import client as atlassian_client
 from ..atlassian import refresh
 from ..microsoft import client as microsoft_client
+from ..microsoft import graph
 from ..models import Credential
 
 CONSENT_HINT = "(use “Copy link for the tenant admin” on this page)"
@@ -59,6 +60,8 @@ class Probe:
             return c.Result(c.FAILED, f"No app-only token for {self.tenant} just now: {exc}"[:500],
                             "Try again later.", c.UNAVAILABLE)
         self.roles = set(roles)
+        # The checks must see the grants as they are now, not as a cached token knew them.
+        graph.forget_tokens(self.tenant.tenant_id)
         # Drift shows up here: a permission revoked in the tenant after consent.
         consent.connection_record_observed_roles(
             connection=self.connection, application_observed=roles, audit_unchanged=False

@@ -107,9 +107,14 @@ def _app_token(tenant_id, cloud, *, fresh=False):
     return token
 
 
-def forget_tokens():
+def forget_tokens(tenant_id=None):
+    """Drop cached app-only tokens (of one tenant): the next call gets one with today's roles."""
     with _tokens_lock:
-        _tokens.clear()
+        if tenant_id is None:
+            _tokens.clear()
+        else:
+            for key in [k for k in _tokens if k[0] == str(tenant_id).lower()]:
+                del _tokens[key]
 
 
 # --- the reader -------------------------------------------------------------------------------

@@ -1,0 +1,148 @@
+"""Health checks against the sandbox: they pass on a working connection, fail on a revoked
+grant with a remedy naming it, recover after consent is given again, and are skipped (with
+the reason) when the Atlassian site is not authorized."""
+
+from django.db import transaction
+from django.urls import reverse
+
+from connections.atlassian.services import site_mark_needs_reauth
+from connections.health.services import health_checks_run
+from connections.models import Connection, HealthCheckResult
+from connections.services import connection_create
+from tenants.models import AtlassianSite, AuditEvent
+
+
+def _by_check(results):
+    return {f"{r.feature}/{r.check_name}": r for r in results}
+
+
+def _status(connection):
+    connection.refresh_from_db()
+    return connection.status
+
+
+def test_every_check_passes_on_a_working_connection(connected):
+    results = _by_check(health_checks_run(connection=connected.notifications))
+
+    assert set(results) == {
+        "credentials/microsoft_app_token", "credentials/microsoft_delegated", "credentials/atlassian_site",
+        "teams_notifications/joined_teams", "teams_notifications/jira_projects",
+        "user_mapping/read_one_user", "user_mapping/jira_users",
+        "channel_knowledge/channel_messages", "channel_knowledge/jira_projects",
+    }
+    assert {k: r.outcome for k, r in results.items() if r.outcome != "passed"} == {}
+    assert "admin@contoso.com" in results["teams_notifications/joined_teams"].message
+    assert _status(connected.notifications) == Connection.Status.ACTIVE
+    # The delegated token was really renewed, and the page shows when.
+    page = connected_page(connected, connected.notifications)
+    assert "Renewed the delegated sign-in of admin@contoso.com" in page
+    assert 'data-outcome="failed"' not in page
+
+
+def connected_page(connected, connection):
+    from django.test import Client
+
+    client = Client()
+    client.force_login(connected.admin)
+    return client.get(reverse("connections:connection_detail", args=[connection.pk])).content.decode()
+
+
+def test_a_revoked_grant_fails_its_check_with_a_remedy_and_recovers_after_consent(connected):
+    connected.sandbox.revoke("contoso", "ChannelMessage.Read.All")
+
+    results = _by_check(health_checks_run(connection=connected.notifications))
+
+    failed = results["channel_knowledge/channel_messages"]
+    assert failed.outcome == "failed" and failed.cause == "permission"
+    assert failed.message == "Application permission ChannelMessage.Read.All is not granted in tenant Contoso."
+    assert failed.remedy.startswith("Ask a Global Administrator of Contoso to open a consent link")
+    # Features that do not need it keep working.
+    assert results["user_mapping/read_one_user"].outcome == "passed"
+    assert _status(connected.notifications) == Connection.Status.DEGRADED
+    page = connected_page(connected, connected.notifications)
+    assert "ChannelMessage.Read.All is not granted in tenant Contoso" in page
+    assert "Create a consent link" in page
+    # The other connection of the tenant does not use it: still active after its own run.
+    health_checks_run(connection=connected.chatops)
+    assert _status(connected.chatops) == Connection.Status.ACTIVE
+
+    connected.consent_again(connected.notifications)  # "Give permission" again, through the flow
+    results = _by_check(health_checks_run(connection=connected.notifications))
+
+    assert results["channel_knowledge/channel_messages"].outcome == "passed"
+    assert _status(connected.notifications) == Connection.Status.ACTIVE
+    history = HealthCheckResult.objects.filter(connection=connected.notifications, check_name="channel_messages")
+    assert [r.outcome for r in history.order_by("checked_at")] == ["failed", "passed"]
+    assert history.filter(is_latest=True).count() == 1
+
+
+def test_checks_are_skipped_with_the_reason_when_the_site_is_not_authorized(connected):
+    site = AtlassianSite.objects.filter(organization=connected.organization, auth_status="not_authorized").first()
+    assert site is not None, "the demo registers more sites than it authorizes"
+    connection = connection_create(site=site, tenant=connected.notifications.tenant, features=["user_mapping"],
+                                   acting_user=connected.admin)
+
+    results = _by_check(health_checks_run(connection=connection))
+
+    assert results["credentials/atlassian_site"].outcome == "skipped"
+    assert results["user_mapping/jira_users"].outcome == "skipped"
+    assert results["user_mapping/jira_users"].message == (
+        f"The Atlassian site {site.name} is not authorized yet: authorize it first."
+    )
+    assert results["user_mapping/read_one_user"].outcome == "passed"  # the Microsoft side still checked
+
+
+def test_a_dead_site_grant_marks_its_connections_and_authorizing_again_brings_them_back(connected):
+    site = connected.notifications.site
+    with transaction.atomic():
+        site_mark_needs_reauth(site=site, error="Atlassian no longer accepts the portal's authorization.")
+    assert _status(connected.notifications) == Connection.Status.NEEDS_REAUTH
+    assert _status(connected.chatops) == Connection.Status.ACTIVE  # another site
+
+    results = _by_check(health_checks_run(connection=connected.notifications))
+    failed = results["teams_notifications/jira_projects"]
+    assert (failed.outcome, failed.cause) == ("failed", "needs_reauth")
+    assert failed.message == "The Atlassian site acme needs re-authorization."
+    assert failed.remedy == "Authorize it again from the site's page."
+    assert "The Atlassian site acme needs re-authorization: authorize it again." in connected_page(
+        connected, connected.notifications
+    )
+
+    # Authorizing with too few scopes shows as a failing check naming the scope...
+    connected.reauthorize_site(site, features=["teams_notifications"])
+    assert _status(connected.notifications) == Connection.Status.ACTIVE  # the new grant supersedes old results
+    results = _by_check(health_checks_run(connection=connected.notifications))
+    failed = results["user_mapping/jira_users"]
+    assert (failed.outcome, failed.cause) == ("failed", "permission")
+    assert failed.remedy == "Authorize acme again and grant read:jira-user."
+    assert _status(connected.notifications) == Connection.Status.DEGRADED
+
+    # ...and authorizing for every feature of the connection brings it back.
+    connected.reauthorize_site(site, features=connected.notifications.features)
+
+    health_checks_run(connection=connected.notifications)
+    assert _status(connected.notifications) == Connection.Status.ACTIVE
+
+
+def test_run_health_checks_from_the_page_is_admin_only_and_audited(connected, client):
+    from tenants.models import Membership, Role
+    from tests.factories import UserFactory
+
+    viewer = UserFactory()
+    Membership.objects.create(organization=connected.organization, user=viewer, role=Role.VIEWER)
+    url = reverse("connections:connection_health_run", args=[connected.chatops.pk])
+    client.force_login(viewer)
+    assert client.post(url).status_code == 403
+    assert not HealthCheckResult.objects.filter(connection=connected.chatops).exists()
+
+    client.force_login(connected.admin)
+    response = client.post(url)  # the task runs after commit (eagerly in tests)
+
+    assert response.status_code == 302
+    results = HealthCheckResult.objects.filter(connection=connected.chatops, is_latest=True)
+    assert {r.feature for r in results} == {"credentials", "jsm_chatops", "user_mapping"}
+    assert results.filter(outcome="failed").count() == 0
+    actions = list(AuditEvent.objects.filter(organization=connected.organization, target_id=str(connected.chatops.pk))
+                   .values_list("action", "actor_user"))
+    assert ("health.checks_requested", connected.admin.pk) in actions
+    assert ("health.checks_ran", connected.admin.pk) in actions
