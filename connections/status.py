@@ -6,7 +6,8 @@ Precedence, first match wins:
                         the Atlassian site's grant is dead, or the portal cannot obtain a
                         Microsoft credential for the tenant (delegated refresh refused, or no
                         app-only token: consent withdrawn)
-    pending consent     nothing granted or observed on the Microsoft side yet
+    pending consent     nothing observed on the Microsoft side (no token shows a grant, no
+                        delegated sign-in stored): never consented, or consent gone
     degraded            a permission the features need is missing, or a health check fails
     active              otherwise
 
@@ -70,10 +71,10 @@ def connection_status_evaluate(connection):
     if reauth:
         return StatusReason(Connection.Status.NEEDS_REAUTH, tuple(dict.fromkeys(reauth)))
 
-    microsoft = connection.grants.filter(provider=Provider.MICROSOFT)
+    # What holds now, not what was once granted: after the app was removed from the tenant
+    # (or a disconnect deleted the tokens) the connection waits for consent again.
     anything = (
-        microsoft.filter(granted_at__isnull=False).exists()
-        or microsoft.filter(observed=True).exists()
+        connection.grants.filter(provider=Provider.MICROSOFT, observed=True).exists()
         or Credential.objects.filter(connection=connection, kind=Credential.Kind.MICROSOFT_DELEGATED).exists()
     )
     if not anything:

@@ -7,7 +7,7 @@ from tenants.access import admin_required, member_required, scoped
 
 from . import consent, permissions, services
 from .forms import ConnectionForm, FeaturesForm
-from .health.services import health_checks_request, latest_results
+from .health.services import earlier_runs, health_checks_request, latest_results
 from .models import Connection, Credential, Provider
 from .status import connection_status_evaluate
 from .tasks import verify_microsoft_grants
@@ -58,6 +58,7 @@ def _health_context(connection):
         "site_credential": Credential.objects.filter(site=connection.site_id).order_by("pk").first(),
         "health_results": results,
         "health_checked_at": max((r.checked_at for r in results), default=None),
+        "health_history": earlier_runs(connection),
     }
 
 

@@ -131,3 +131,19 @@ def latest_results(connection):
     rows = list(HealthCheckResult.objects.filter(connection=connection, is_latest=True))
     order = [CREDENTIALS, *connection.features]
     return sorted(rows, key=lambda r: (order.index(r.feature) if r.feature in order else len(order), r.id))
+
+
+def earlier_runs(connection, limit=5):
+    """The runs before the latest one, newest first: when, and how many checks passed/failed/skipped."""
+    from django.db.models import Count, Q
+
+    return list(
+        HealthCheckResult.objects.filter(connection=connection, is_latest=False)
+        .values("checked_at")
+        .annotate(
+            passed=Count("id", filter=Q(outcome="passed")),
+            failed=Count("id", filter=Q(outcome="failed")),
+            skipped=Count("id", filter=Q(outcome="skipped")),
+        )
+        .order_by("-checked_at")[:limit]
+    )

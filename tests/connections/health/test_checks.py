@@ -74,6 +74,7 @@ def test_a_revoked_grant_fails_its_check_with_a_remedy_and_recovers_after_consen
     history = HealthCheckResult.objects.filter(connection=connected.notifications, check_name="channel_messages")
     assert [r.outcome for r in history.order_by("checked_at")] == ["failed", "passed"]
     assert history.filter(is_latest=True).count() == 1
+    assert "Earlier runs:" in connected_page(connected, connected.notifications)
 
 
 def test_checks_are_skipped_with_the_reason_when_the_site_is_not_authorized(connected):
