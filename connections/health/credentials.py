@@ -66,6 +66,15 @@ class Probe:
         consent.connection_record_observed_roles(
             connection=self.connection, application_observed=roles, audit_unchanged=False
         )
+        if not roles:
+            needed = permissions.application_permissions(self.connection.features)
+            return c.Result(
+                c.FAILED,
+                f"The app-only token for {self.tenant} carries none of the {len(needed)} application permission(s) "
+                "the features need: consent was withdrawn.",
+                f"Ask a Global Administrator of {self.tenant} to grant consent again {CONSENT_HINT}.",
+                c.PERMISSION,
+            )
         return c.Result(c.PASSED, f"Obtained an app-only token for {self.tenant} with {len(roles)} permission(s).")
 
     # --- delegated -------------------------------------------------------------------------

@@ -137,6 +137,10 @@ class Command(BaseCommand):
                 atlassian_admin=info.get("atlassian", {}).get("admin") or {},
             )
             start_first_jobs(made[:1], admin=admin)
+            from connections.tasks import health_checks_run
+
+            for connection in made:  # so the connection pages open with health check results
+                health_checks_run.delay(connection_id=connection.pk)
         except Exception as exc:  # noqa: BLE001 - the demo still runs; the flows can be clicked by hand
             self.stderr.write(f"Could not connect the demo pairs by itself ({exc}); connect them from the pages.")
             return []

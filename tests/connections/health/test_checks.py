@@ -147,3 +147,30 @@ def test_run_health_checks_from_the_page_is_admin_only_and_audited(connected, cl
                    .values_list("action", "actor_user"))
     assert ("health.checks_requested", connected.admin.pk) in actions
     assert ("health.checks_ran", connected.admin.pk) in actions
+
+
+def test_consent_withdrawn_in_the_tenant_needs_reauthorization_until_given_again(connected):
+    connected.sandbox.revoke("contoso")  # every application and delegated grant of the portal's app
+
+    results = _by_check(health_checks_run(connection=connected.chatops))
+
+    delegated = results["credentials/microsoft_delegated"]
+    assert (delegated.outcome, delegated.cause) == ("failed", "needs_reauth")
+    assert delegated.remedy == "Give permission again as an administrator of Contoso."
+    assert results["jsm_chatops/joined_teams"].outcome == "skipped"
+    app_token = results["credentials/microsoft_app_token"]
+    assert (app_token.outcome, app_token.cause) == ("failed", "permission")
+    assert "carries none of the 4 application permission(s)" in app_token.message
+    assert results["jsm_chatops/read_one_user"].message == (
+        "Application permission User.Read.All is not granted in tenant Contoso."
+    )
+    assert _status(connected.chatops) == Connection.Status.NEEDS_REAUTH
+    page = connected_page(connected, connected.chatops)
+    assert "Microsoft refused to renew the delegated sign-in of admin@contoso.com" in page
+    assert 'data-app-token="' in page
+
+    connected.consent_again(connected.chatops)
+    results = _by_check(health_checks_run(connection=connected.chatops))
+
+    assert {k: r.outcome for k, r in results.items() if r.outcome != "passed"} == {}
+    assert _status(connected.chatops) == Connection.Status.ACTIVE
