@@ -126,10 +126,24 @@ def health_checks_request(*, connection, acting_user):
     return connection
 
 
+CHECK_TITLES = {
+    "microsoft_app_token": "Microsoft app-only token",
+    "microsoft_delegated": "Microsoft delegated sign-in",
+    "atlassian_site": "Atlassian site authorization",
+    **{check.key: check.title for checks in FEATURE_CHECKS.values() for check in checks},
+}
+
+
 def latest_results(connection):
-    """The latest result of each check, credentials first, then by feature."""
+    """The latest result of each check, credentials first, then by feature; with titles in words."""
+    from .. import permissions
+
     rows = list(HealthCheckResult.objects.filter(connection=connection, is_latest=True))
     order = [CREDENTIALS, *connection.features]
+    for row in rows:
+        feature = permissions.FEATURES.get(row.feature)
+        row.feature_title = feature.title if feature else "Credentials"
+        row.check_title = CHECK_TITLES.get(row.check_name, row.check_name)
     return sorted(rows, key=lambda r: (order.index(r.feature) if r.feature in order else len(order), r.id))
 
 
