@@ -29,10 +29,11 @@ class Probe:
         self.tenant = connection.tenant
         self.site = connection.site
         self.roles = set()
-        self.app_error = None
+        # Set until an app-only token was obtained: the checks that need one are then skipped.
+        self.app_error = "not checked"
         self._delegated = None
         self._delegated_done = False
-        self.delegated_skip_reason = ""
+        self.delegated_skip_reason = "The delegated sign-in could not be renewed (see the credential checks)."
         self.delegated_principal = ""
 
     # --- app-only --------------------------------------------------------------------------
@@ -59,7 +60,7 @@ class Probe:
                                 "The portal operator must renew the app's client secret.", c.OTHER)
             return c.Result(c.FAILED, f"No app-only token for {self.tenant} just now: {exc}"[:500],
                             "Try again later.", c.UNAVAILABLE)
-        self.roles = set(roles)
+        self.roles, self.app_error = set(roles), None
         # The checks must see the grants as they are now, not as a cached token knew them.
         graph.forget_tokens(self.tenant.tenant_id)
         # Drift shows up here: a permission revoked in the tenant after consent.

@@ -15,6 +15,7 @@ import jwt
 import msal
 import requests
 from django.conf import settings
+from msal.exceptions import MsalServiceError
 
 from .. import http
 
@@ -202,7 +203,8 @@ def application_roles(*, tenant_id, cloud):
     """
     try:
         result = _app(tenant_id, cloud).acquire_token_for_client(scopes=[GRAPH_DEFAULT_SCOPE])
-    except requests.RequestException as exc:
+    except (requests.RequestException, MsalServiceError) as exc:
+        # msal raises MsalServiceError on a 5xx/429 from the token endpoint: unavailable, not refused.
         raise MicrosoftError(f"Could not reach Microsoft's token service: {exc}") from exc
     if "error" in result:
         raise MicrosoftError(
@@ -226,7 +228,7 @@ def refresh_delegated(*, tenant_id, cloud, refresh_token, scopes):
     try:
         # Reference: https://learn.microsoft.com/entra/identity-platform/v2-oauth2-auth-code-flow#refresh-the-access-token
         result = _app(tenant_id, cloud).acquire_token_by_refresh_token(refresh_token, scopes=list(scopes))
-    except requests.RequestException as exc:
+    except (requests.RequestException, MsalServiceError) as exc:
         raise MicrosoftError(f"Could not reach Microsoft's token service: {exc}") from exc
     if "error" in result:
         raise MicrosoftError(

@@ -174,3 +174,20 @@ def test_consent_withdrawn_in_the_tenant_needs_reauthorization_until_given_again
 
     assert {k: r.outcome for k, r in results.items() if r.outcome != "passed"} == {}
     assert _status(connected.chatops) == Connection.Status.ACTIVE
+
+
+def test_an_unavailable_service_fails_with_try_later_and_the_next_good_run_restores_active(connected, settings):
+    settings.SYNC_HTTP_MAX_ATTEMPTS = 1  # no retries: the check reports what it met
+    connected.sandbox.set_fault("error_rate", "contoso", share=1, status=503)
+
+    results = _by_check(health_checks_run(connection=connected.chatops))
+
+    unavailable = [r for r in results.values() if r.outcome == "failed"]
+    assert unavailable and all(r.cause == "unavailable" for r in unavailable)
+    assert all("later" in r.remedy for r in unavailable)
+    assert _status(connected.chatops) == Connection.Status.DEGRADED
+    assert results["jsm_chatops/jira_users"].outcome == "passed"  # Atlassian is fine
+
+    connected.sandbox.clear_faults()
+    health_checks_run(connection=connected.chatops)
+    assert _status(connected.chatops) == Connection.Status.ACTIVE
