@@ -1,16 +1,24 @@
 """A connection to the sandbox's Fabrikam tenant (consented) and a way to run the Teams jobs
 the way a worker does: start through the service, then the runner."""
 
+import os
+import subprocess
+import sys
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
+from django.db import connection as db
 
 from connections import throttle
 from connections.microsoft import graph
 from connections.models import Connection, SyncRun
 from connections.sync import runner, services
+from portal.celery import app
 from tenants.models import Role
 from tests.factories import ConnectionFactory, MembershipFactory, TenantFactory
+
+ROOT = Path(__file__).resolve().parents[3]
 
 
 @dataclass
@@ -54,3 +62,44 @@ def teams_world(sandbox):
     )
     yield TeamsWorld(sandbox, org, admin_membership.user, viewer, connection)
     throttle.default_store().clear()
+
+
+@pytest.fixture
+def start_worker(sandbox):
+    """Start real Celery worker processes (Redis broker, the test database, this sandbox);
+    tasks queued by this process go to them while the fixture is active."""
+    env = dict(os.environ)
+    env.update(
+        {
+            "DJANGO_SETTINGS_MODULE": "portal.settings_test",
+            "DATABASE_URL": "postgres://{USER}@{HOST}:{PORT}/{NAME}".format(**db.settings_dict),
+            "CELERY_TASK_ALWAYS_EAGER": "false",
+            "MICROSOFT_AUTHORITY_HOST": sandbox.authority_host,
+            "MICROSOFT_GRAPH_URL": sandbox.graph_url,
+            "HTTP_CA_BUNDLE": sandbox.ca_bundle,
+            "SYNC_STUCK_AFTER": "2",
+        }
+    )
+    env.pop("REQUESTS_CA_BUNDLE", None)
+    env.pop("CURL_CA_BUNDLE", None)
+    processes = []
+
+    def start():
+        process = subprocess.Popen(
+            [sys.executable, "-m", "celery", "-A", "portal", "worker", "--pool=solo", "--without-heartbeat",
+             "--without-gossip", "--without-mingle", "--loglevel=INFO"],
+            cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        )
+        processes.append(process)
+        return process
+
+    app.conf.update(task_always_eager=False)
+    yield start
+    app.conf.update(task_always_eager=True)
+    for process in processes:
+        if process.poll() is None:
+            process.terminate()
+        try:
+            process.communicate(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()

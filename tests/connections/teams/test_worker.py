@@ -2,61 +2,14 @@
 stuck detector hands the run to a fresh worker, which resumes from the checkpoint and writes
 no duplicates."""
 
-import os
 import signal
-import subprocess
-import sys
 import time
-from pathlib import Path
-
-import pytest
-from django.db import connection as db
 
 from connections.models import SyncRun, TeamsMessage
 from connections.sync import schedules, services
 from portal.celery import app
 
-ROOT = Path(__file__).resolve().parents[3]
 SEEDED = 5 * 12
-
-
-@pytest.fixture
-def start_worker(sandbox, tmp_path):
-    env = dict(os.environ)
-    env.update(
-        {
-            "DJANGO_SETTINGS_MODULE": "portal.settings_test",
-            "DATABASE_URL": "postgres://{USER}@{HOST}:{PORT}/{NAME}".format(**db.settings_dict),
-            "CELERY_TASK_ALWAYS_EAGER": "false",
-            "MICROSOFT_AUTHORITY_HOST": sandbox.authority_host,
-            "MICROSOFT_GRAPH_URL": sandbox.graph_url,
-            "HTTP_CA_BUNDLE": sandbox.ca_bundle,
-            "SYNC_STUCK_AFTER": "2",
-        }
-    )
-    env.pop("REQUESTS_CA_BUNDLE", None)
-    env.pop("CURL_CA_BUNDLE", None)
-    processes = []
-
-    def start():
-        process = subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "portal", "worker", "--pool=solo", "--without-heartbeat",
-             "--without-gossip", "--without-mingle", "--loglevel=INFO"],
-            cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-        )
-        processes.append(process)
-        return process
-
-    app.conf.update(task_always_eager=False)
-    yield start
-    app.conf.update(task_always_eager=True)
-    for process in processes:
-        if process.poll() is None:
-            process.terminate()
-        try:
-            process.communicate(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
 
 
 def _wait(predicate, timeout, what):
