@@ -139,28 +139,48 @@ class MemoryStore:
 
 
 class RedisStore:
-    """Budgets and blocks shared by every worker."""
+    """Budgets and blocks shared by every worker. If Redis cannot be reached, this process
+    keeps them itself meanwhile (politeness per worker beats failing every run)."""
 
     PREFIX = "sync-throttle:"
 
     def __init__(self, url):
         import redis
 
-        self.redis = redis.Redis.from_url(url)
+        self.errors = redis.RedisError
+        self.redis = redis.Redis.from_url(url, socket_timeout=5, socket_connect_timeout=5)
         self._take = self.redis.register_script(_TAKE)
         self._block = self.redis.register_script(_BLOCK)
+        self.fallback = MemoryStore()
+
+    def _shared(self, call, fallback):
+        try:
+            return call()
+        except self.errors as exc:
+            logger.warning("throttle: Redis unavailable (%s); using this process's budget", type(exc).__name__)
+            return fallback()
 
     def take(self, key, now, rate, burst):
-        return float(self._take(keys=[f"{self.PREFIX}bucket:{key}"], args=[repr(now), rate, burst, _KEY_TTL_MS]))
+        return self._shared(
+            lambda: float(self._take(keys=[f"{self.PREFIX}bucket:{key}"], args=[repr(now), rate, burst, _KEY_TTL_MS])),
+            lambda: self.fallback.take(key, now, rate, burst),
+        )
 
     def block(self, key, until):
-        self._block(keys=[f"{self.PREFIX}until:{key}"], args=[repr(until), _KEY_TTL_MS])
+        self.fallback.block(key, until)  # also here: this process must wait even if Redis is gone
+        self._shared(
+            lambda: self._block(keys=[f"{self.PREFIX}until:{key}"], args=[repr(until), _KEY_TTL_MS]), lambda: None
+        )
 
     def blocked_until(self, key):
-        value = self.redis.get(f"{self.PREFIX}until:{key}")
-        return float(value) if value else 0.0
+        def shared():
+            value = self.redis.get(f"{self.PREFIX}until:{key}")
+            return float(value) if value else 0.0
+
+        return max(self._shared(shared, lambda: 0.0), self.fallback.blocked_until(key))
 
     def clear(self):
+        self.fallback.clear()
         for name in self.redis.scan_iter(f"{self.PREFIX}*"):
             self.redis.delete(name)
 
