@@ -191,3 +191,47 @@ def test_an_unavailable_service_fails_with_try_later_and_the_next_good_run_resto
     connected.sandbox.clear_faults()
     health_checks_run(connection=connected.chatops)
     assert _status(connected.chatops) == Connection.Status.ACTIVE
+
+
+def test_two_runs_at_once_leave_one_latest_result_per_check(connected):
+    import threading
+
+    from django.db import connection as db
+
+    barrier, errors = threading.Barrier(2), []
+
+    def run():
+        try:
+            barrier.wait(timeout=30)
+            health_checks_run(connection=Connection.objects.get(pk=connected.chatops.pk))
+        except Exception as exc:  # noqa: BLE001 - collected and asserted below
+            errors.append(exc)
+        finally:
+            db.close()
+
+    threads = [threading.Thread(target=run) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+
+    assert not errors, errors
+    rows = HealthCheckResult.objects.filter(connection=connected.chatops)
+    latest = rows.filter(is_latest=True)
+    assert latest.count() == rows.count() // 2 == 9
+    assert len({(r.feature, r.check_name) for r in latest}) == 9
+    assert _status(connected.chatops) == Connection.Status.ACTIVE
+
+
+def test_a_disconnected_connection_is_not_checked(connected, client):
+    from connections.lifecycle import connection_disconnect
+
+    connection_disconnect(connection=connected.chatops, acting_user=connected.admin)
+
+    assert health_checks_run(connection=connected.chatops) == []
+    client.force_login(connected.admin)
+    response = client.post(reverse("connections:connection_health_run", args=[connected.chatops.pk]), follow=True)
+    assert response.status_code == 200
+    assert "This connection is disconnected: reconnect it before checking it." in response.content.decode()
+    assert not HealthCheckResult.objects.filter(connection=connected.chatops).exists()
+    assert _status(connected.chatops) == Connection.Status.DISCONNECTED
