@@ -235,3 +235,23 @@ def test_a_disconnected_connection_is_not_checked(connected, client):
     assert "This connection is disconnected: reconnect it before checking it." in response.content.decode()
     assert not HealthCheckResult.objects.filter(connection=connected.chatops).exists()
     assert _status(connected.chatops) == Connection.Status.DISCONNECTED
+
+
+def test_a_site_on_an_api_token_is_checked_with_it(connected, settings):
+    from connections.atlassian.services import api_token_connect
+
+    site = connected.notifications.site
+    # The demo seed registers sites at the demo's port; basic auth goes to the site itself.
+    AtlassianSite.objects.filter(pk=site.pk).update(url=settings.ATLASSIAN_EXTRA_SITE_PREFIXES[0] + site.name)
+    site.refresh_from_db()
+    user = next(u for u in connected.sandbox.atlassian.get("users", [])
+                if u.get("api_token") and site.name in u.get("sites", [site.name]))
+    api_token_connect(organization=connected.organization, url=site.url, email=user["email"],
+                      api_token=user["api_token"], acting_user=connected.admin, site=site)
+
+    results = _by_check(health_checks_run(connection=connected.notifications))
+
+    assert results["credentials/atlassian_site"].message == f"{site.name} uses an API token of {user['email']}."
+    assert results["teams_notifications/jira_projects"].outcome == "passed"
+    assert results["user_mapping/jira_users"].outcome == "passed"
+    assert _status(connected.notifications) == Connection.Status.ACTIVE
