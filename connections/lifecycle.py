@@ -22,6 +22,7 @@ from tenants.services import _require_admin
 from . import consent
 from .microsoft import client as microsoft
 from .models import Connection, ConsentRequest, Credential, PermissionGrant, Provider, SyncRun
+from .status import connection_status_evaluate, connection_status_refresh
 
 # Client-credential errors that mean the portal's app is gone from the tenant (deleted
 # enterprise application, or consent withdrawn entirely).
@@ -137,24 +138,24 @@ def connection_reconnect(*, connection, acting_user):
         if connection.status != Connection.Status.DISCONNECTED:
             return Outcome(connection, False, f"{connection} was already reconnected; nothing changed.")
         connection.disconnected_at, connection.disconnected_by = None, None
+        # Out of "disconnected"; from here the status rule says what the connection is.
+        connection.status = Connection.Status.PENDING_CONSENT
+        connection.save(update_fields=["status", "disconnected_at", "disconnected_by", "updated_at"])
         ever_granted = connection.grants.filter(provider=Provider.MICROSOFT, granted_at__isnull=False).exists()
         if app_gone or not ever_granted:
             # The tenant-wide consent went with the app (or never was): every grant must be given again.
             PermissionGrant.objects.filter(connection=connection, provider=Provider.MICROSOFT, observed=True).update(
                 observed=False, observed_at=timezone.now(), revoked_at=timezone.now()
             )
-            connection.status = Connection.Status.PENDING_CONSENT
-            connection.save(update_fields=["status", "disconnected_at", "disconnected_by", "updated_at"])
             missing = consent.missing_permissions(connection)
         else:
             # Delegated consent is tenant-wide and lives as long as the app does; the app-only
             # token shows the application permissions as they are now.
-            connection.status = Connection.Status.ACTIVE
-            connection.save(update_fields=["status", "disconnected_at", "disconnected_by", "updated_at"])
             _lost, missing = consent.connection_record_observed_roles(
                 connection=connection, application_observed=roles, acting_user=acting_user
             )
-            connection.refresh_from_db()
+        connection_status_refresh(connection=connection)
+        connection.refresh_from_db()
         audit_record(
             organization=connection.organization, action=AuditAction.CONNECTION_RECONNECTED, actor=acting_user,
             target=connection,
@@ -162,12 +163,16 @@ def connection_reconnect(*, connection, acting_user):
         )
     if connection.status == Connection.Status.ACTIVE:
         return Outcome(connection, True, f"{connection} is reconnected. The tenant still grants everything it needs.")
-    return Outcome(
-        connection, True,
-        f"{connection} is reconnected, but needs consent again: "
-        + (", ".join(missing) if missing else "the portal's app is no longer in the tenant")
-        + ". Give permission, or send a consent link to a Global Administrator.",
-    )
+    if connection.status == Connection.Status.PENDING_CONSENT or missing:
+        return Outcome(
+            connection, True,
+            f"{connection} is reconnected, but needs consent again: "
+            + (", ".join(missing) if missing else "the portal's app is no longer in the tenant")
+            + ". Give permission, or send a consent link to a Global Administrator.",
+        )
+    reasons = " ".join(connection_status_evaluate(connection).reasons)
+    status = connection.get_status_display().lower()
+    return Outcome(connection, True, f"{connection} is reconnected and {status}: {reasons}")
 
 
 def remaining_access(connection):

@@ -1,6 +1,7 @@
 """Disconnect says what will happen, then does exactly that; reconnect asks for consent
 again only when the tenant no longer grants what the features need."""
 
+from django.db import transaction
 from django.urls import reverse
 
 from connections.consent import consent_request_create
@@ -135,3 +136,20 @@ def test_disconnecting_a_tenant_disconnects_all_its_connections_in_one_step(acme
     client.post(reverse("connections:connection_reconnect", args=[acme_live.jsm.pk]))
     acme_live.jsm.refresh_from_db()
     assert acme_live.jsm.status == Connection.Status.ACTIVE
+
+
+def test_reconnect_while_the_site_needs_reauthorization_says_so(acme_live, client):
+    from connections.atlassian.services import site_mark_needs_reauth
+
+    connection = acme_live.jira
+    client.force_login(acme_live.admin)
+    client.post(reverse("connections:connection_disconnect", args=[connection.pk]))
+    with transaction.atomic():  # as the refresher calls it, holding the credential's row
+        site_mark_needs_reauth(site=connection.site, error="invalid_grant")
+
+    response = client.post(reverse("connections:connection_reconnect", args=[connection.pk]), follow=True)
+
+    connection.refresh_from_db()
+    assert connection.status == Connection.Status.NEEDS_REAUTH
+    assert "is reconnected and needs re-authorization" in response.content.decode()
+    assert "authorize it again" in response.content.decode()
