@@ -63,6 +63,11 @@ def consent_request_create(*, connection, acting_user, kind=ConsentRequest.Kind.
     _require_admin(connection.organization, acting_user)
     if not connection.features:
         raise ValidationError("Choose at least one feature for this connection first: consent asks for what they need.")
+    # Locked so a disconnect in another tab either comes first (refused here) or revokes this link.
+    connection = Connection.objects.select_for_update().get(pk=connection.pk)
+    if connection.status == Connection.Status.DISCONNECTED:
+        raise ValidationError("This connection is disconnected: reconnect it first. Reconnecting asks for consent "
+                              "again only if the tenant no longer grants what it needs.")
     now = timezone.now()
     for old in ConsentRequest.objects.select_for_update().filter(
         connection=connection, state__in=ConsentRequest.OPEN_STATES
@@ -136,7 +141,12 @@ def _claim(consent_request):
     """Lock the request and make sure it can still be used (single use)."""
     locked = ConsentRequest.objects.select_for_update().get(pk=consent_request.pk)
     if not locked.is_usable:
-        raise ValidationError(f"This consent link is {locked.effective_state.label.lower()}.")
+        why = {
+            ConsentRequest.State.REVOKED: "was withdrawn by the site admin, or replaced by a newer link",
+            ConsentRequest.State.EXPIRED: "has expired",
+            ConsentRequest.State.CONSENTED: "was already used",
+        }.get(locked.effective_state, f"is {locked.effective_state.label.lower()}")
+        raise ValidationError(f"This consent link {why}.")
     return locked
 
 
@@ -176,6 +186,9 @@ def consent_record_grant(
     delegated token (encrypted), and set the connection's status from what was observed."""
     consent_request = _claim(consent_request)
     connection = Connection.objects.select_for_update().get(pk=consent_request.connection_id)
+    if connection.status == Connection.Status.DISCONNECTED:
+        # Disconnected while the admin was at Microsoft: keep no token for it.
+        raise ValidationError("The connection was disconnected while you were at Microsoft.")
     now = timezone.now()
     observed = {(PermissionKind.DELEGATED, n) for n in delegated_observed} | {
         (PermissionKind.APPLICATION, n) for n in application_observed

@@ -92,15 +92,26 @@ def _result(request, consent_request, *, ok, what, todo="", detail="", status=20
 
 
 def _finish(request, consent_request, *, admin, token_result, delegated, application):
-    consent.consent_record_grant(
-        consent_request=consent_request,
-        admin=admin,
-        delegated_observed=delegated,
-        application_observed=application,
-        token_result=token_result,
-        redirect_uri=_adminconsent_uri() if consent_request.requested_application else _callback_uri(),
-        cloud=consent_request.connection.tenant.cloud,
-    )
+    try:
+        consent.consent_record_grant(
+            consent_request=consent_request,
+            admin=admin,
+            delegated_observed=delegated,
+            application_observed=application,
+            token_result=token_result,
+            redirect_uri=_adminconsent_uri() if consent_request.requested_application else _callback_uri(),
+            cloud=consent_request.connection.tenant.cloud,
+        )
+    except ValidationError as exc:
+        # The link was withdrawn, replaced or used, or the connection disconnected, while the
+        # admin was at Microsoft: nothing is recorded, and the page says whom to ask.
+        asker = consent_request.created_by.email if consent_request.created_by else "the site admin"
+        return _result(
+            request, consent_request, ok=False,
+            what=f"{' '.join(exc.messages)} Nothing was recorded in the portal.",
+            todo=f"Ask {asker} for a new consent link.",
+            status=409,
+        )
     if consent_request.kind == ConsentRequest.Kind.DIRECT and request.user.is_authenticated:
         messages.success(request, "Permissions granted and verified with Microsoft.")
         return redirect("connections:connection_detail", connection_id=consent_request.connection_id)

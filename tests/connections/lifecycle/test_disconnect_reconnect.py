@@ -55,6 +55,7 @@ def test_disconnect_deletes_tokens_stops_jobs_and_keeps_the_configuration(acme_l
 
     page = client.get(reverse("connections:connection_detail", args=[connection.pk])).content.decode()
     assert "Disconnected" in page and "Reconnect" in page and "Disconnect…" not in page
+    assert "Give permission" not in page and "Consent is asked for again when you reconnect" in page
 
     # A second click (another tab, another admin) changes nothing.
     again = client.post(reverse("connections:connection_disconnect", args=[connection.pk]), follow=True)

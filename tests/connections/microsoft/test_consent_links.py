@@ -187,3 +187,32 @@ def test_link_pages_are_rate_limited(world, settings):
     stranger = Client(REMOTE_ADDR="198.51.100.7")
     statuses = [stranger.get(f"/consent/guess-{n}/").status_code for n in range(7)]
     assert statuses[:5] == [404] * 5 and statuses[5:] == [429, 429]
+
+
+def test_a_link_withdrawn_while_the_admin_is_at_microsoft_records_nothing(world):
+    path = _create_link(world)
+    stranger = Client()
+    admin_upn, password = world.sandbox.tenants["contoso"].admin
+    start = stranger.post(path + "start/")
+    back = world.sandbox.sign_in(start.url, admin_upn, password, for_organization=True, session=requests.Session())
+    # Meanwhile the site admin withdraws the link (or disconnects the connection).
+    world.client.post(reverse("connections:microsoft:link_revoke", args=[ConsentRequest.objects.get().pk]))
+
+    done = world.walk(world.portal_get(back, stranger), admin_upn, password, client=stranger)
+
+    page = done.content.decode()
+    assert done.status_code == 409
+    assert "withdrawn" in page and "Nothing was recorded" in page and world.admin.email in page
+    world.connection.refresh_from_db()
+    assert world.connection.status == Connection.Status.PENDING_CONSENT
+    assert not world.connection.credentials.exists()
+    assert not world.connection.grants.filter(granted_at__isnull=False).exists()
+
+
+def test_no_consent_is_asked_for_a_disconnected_connection(world):
+    Connection.objects.filter(pk=world.connection.pk).update(status=Connection.Status.DISCONNECTED)
+
+    response = world.client.post(reverse("connections:microsoft:link_create", args=[world.connection.pk]), follow=True)
+
+    assert "This connection is disconnected: reconnect it first" in response.content.decode()
+    assert not ConsentRequest.objects.exists()
