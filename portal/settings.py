@@ -150,6 +150,13 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"].setdefault("OPTIONS", {}).update(
         {"timeout": 20, "transaction_mode": "IMMEDIATE", "init_command": "PRAGMA journal_mode=WAL;"}
     )
+    if SANDBOX_ENABLED:
+        # The simulated providers keep their state in a file of their own (see sandbox/db.py).
+        DATABASES["sandbox"] = {
+            **DATABASES["default"],
+            "NAME": str(Path(DATABASES["default"]["NAME"]).with_name("sandbox.sqlite3")),
+        }
+        DATABASE_ROUTERS = ["sandbox.db.SandboxRouter"]
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_USER_MODEL = "tenants.User"
 

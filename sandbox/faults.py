@@ -10,8 +10,9 @@ import math
 import random
 import time
 
-from django.db import transaction
 from django.http import HttpResponse
+
+from sandbox.db import atomic
 
 from .models import Fault
 
@@ -66,7 +67,7 @@ def _take_rate_slot(fault):
     """Count one request in the fault's window; seconds to wait when over the limit, else 0."""
     limit = int(fault.params.get("limit", 10))
     window = float(fault.params.get("window", 60))
-    with transaction.atomic():
+    with atomic():
         fault = Fault.objects.select_for_update().get(pk=fault.pk)
         now = time.time()
         if now - fault.window_started >= window:

@@ -16,9 +16,9 @@ from socketserver import ThreadingMixIn
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
 from django.conf import settings
-from django.db import close_old_connections, connection
+from django.db import DEFAULT_DB_ALIAS, close_old_connections, connections
 
-from . import requestlog
+from . import db, requestlog
 from .ca import ensure_certificates
 
 log = logging.getLogger(__name__)
@@ -70,7 +70,8 @@ class SandboxApp:
         finally:
             # Each request runs on its own short-lived thread: never leave a connection behind.
             close_old_connections()
-            connection.close()
+            for alias in {DEFAULT_DB_ALIAS, db.alias()}:
+                connections[alias].close()
 
 
 @dataclass

@@ -12,10 +12,11 @@ import time
 from urllib.parse import parse_qs, urlencode
 
 from django.core import signing
-from django.db import transaction
 from django.http import HttpResponse, HttpResponseRedirect
 from django.template.loader import get_template
 from django.views.decorators.csrf import csrf_exempt
+
+from sandbox.db import atomic
 
 from .apps_registry import redirect_uri_allowed
 from .auth import digest, json_response, new_secret
@@ -175,7 +176,7 @@ def consent(request):
         return _redirect_back(flow, error="access_denied", error_description="User did not authorize the request")
     account = Account.objects.get(account_id=flow["account"])
     app = App.objects.get(client_id=flow["client_id"])
-    with transaction.atomic():
+    with atomic():
         grant, _ = Grant.objects.select_for_update().get_or_create(account=account, app=app)
         # Consent replaces the scopes and adds the chosen sites to those already covered.
         grant.scopes, grant.revoked = list(dict.fromkeys(flow["scopes"])), False
@@ -259,7 +260,7 @@ def token(request):
     if app is None:
         return _token_error(401, "access_denied", "Unauthorized")
     grant_type = data.get("grant_type", "")
-    with transaction.atomic():
+    with atomic():
         if grant_type == "authorization_code":
             code = (
                 AuthCode.objects.select_for_update()

@@ -8,7 +8,7 @@ import random
 import uuid
 from datetime import UTC, datetime, timedelta
 
-from django.db import transaction
+from sandbox.db import atomic
 
 from .apps_registry import ensure_portal_app
 from .models import Account, ApiToken, Page, PageRestriction, Project, Site, Space, SpacePermission
@@ -56,7 +56,7 @@ def _when(rng):
     return start + timedelta(seconds=rng.randrange(0, 8 * 365 * 86400))
 
 
-@transaction.atomic
+@atomic()
 def seed_atlassian(rng: random.Random, size: int):
     Site.objects.all().delete()
     Account.objects.all().delete()

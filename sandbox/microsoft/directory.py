@@ -3,8 +3,9 @@
 import uuid
 
 from django.conf import settings
-from django.db import transaction
 from django.db.models import F
+
+from sandbox.db import atomic
 
 from .. import defaults
 from .models import App, DelegatedGrant, DirectoryUser, Domain, RedirectUri, ServicePrincipal, Tenant
@@ -59,7 +60,7 @@ def service_principal(tenant, app) -> ServicePrincipal:
     return sp
 
 
-@transaction.atomic
+@atomic()
 def grant_admin_consent(*, tenant, app, admin, application_permissions=None, delegated_scopes=None):
     """Tenant-wide consent: app roles plus delegated scopes for all principals."""
     sp = service_principal(tenant, app)
@@ -97,7 +98,7 @@ def application_permissions_for(tenant, app):
     return None if sp is None else list(sp.application_permissions)
 
 
-@transaction.atomic
+@atomic()
 def revoke(*, tenant, app, permission=None, delegated=True, application=True):
     """Remove a granted permission (or all of them); the next token carries what remains."""
     sp = ServicePrincipal.objects.select_for_update().filter(tenant=tenant, app=app).first()
@@ -121,7 +122,7 @@ def revoke(*, tenant, app, permission=None, delegated=True, application=True):
     return removed
 
 
-@transaction.atomic
+@atomic()
 def next_change(tenant_id) -> int:
     """A new change number in the tenant's directory (for users/delta)."""
     Tenant.objects.filter(pk=tenant_id).update(change_seq=F("change_seq") + 1)

@@ -4,12 +4,13 @@ import base64
 import datetime
 import hashlib
 
-from django.db import transaction
 from django.http import JsonResponse
 from django.utils import timezone
 from django.utils.crypto import constant_time_compare
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
+
+from sandbox.db import atomic
 
 from .. import faults, requestlog
 from ..origins import browser_origin, origin
@@ -255,7 +256,7 @@ def _authorization_code(request, app, tenant, segment):
             50148,
             "The code_verifier does not match the code_challenge supplied in the authorization request for PKCE.",
         )
-    with transaction.atomic():
+    with atomic():
         # Single use even when two redemptions race.
         if not AuthorizationCode.objects.filter(pk=code.pk, redeemed_at=None).update(redeemed_at=timezone.now()):
             return token_error("invalid_grant", 54005, "OAuth2 Authorization code was already redeemed.")

@@ -8,7 +8,7 @@ import datetime
 import itertools
 import uuid
 
-from django.db import transaction
+from sandbox.db import atomic
 
 from . import directory
 from .models import (
@@ -211,7 +211,7 @@ def _teams(rng, tenant, members, serial):
             ChannelMessage.objects.bulk_create(messages)
 
 
-@transaction.atomic
+@atomic()
 def seed_microsoft(rng, users=20, big_tenant_users=None):
     """Replace the Microsoft data. `users` generated users per tenant; the last tenant gets
     `big_tenant_users` (e.g. 100000) when given."""

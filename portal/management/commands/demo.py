@@ -56,6 +56,8 @@ class Command(BaseCommand):
             raise CommandError("The demo runs with DEBUG=true (it serves static files and prints emails).")
         settings.VAR_DIR.mkdir(parents=True, exist_ok=True)
         call_command("migrate", interactive=False, verbosity=0)
+        if "sandbox" in settings.DATABASES:
+            call_command("migrate", database="sandbox", interactive=False, verbosity=0)
         info = self._seed_sandbox()
         seed_demo(**_sandbox_records(info))
         if no_serve:
@@ -147,8 +149,6 @@ class Command(BaseCommand):
         return [str(c) for c in made]
 
     def _sandbox_up(self, origin, timeout=30):
-        import requests
-
         from connections.http import session
 
         deadline = time.monotonic() + timeout
@@ -156,7 +156,7 @@ class Command(BaseCommand):
             try:
                 session().get(origin + "/common/discovery/keys", timeout=2)
                 return True
-            except requests.RequestException:
+            except OSError:  # requests' errors, and the CA file the sandbox has not written yet
                 time.sleep(0.5)
         return False
 
@@ -178,3 +178,4 @@ class Command(BaseCommand):
             lines.append(f"    connected   {pair}  (through the real consent flows, just now)")
         lines += ["    emails      are printed here (verification, invitations)", "    stop        Ctrl-C", ""]
         self.stdout.write(self.style.SUCCESS("\n".join(lines)))
+        self.stdout.flush()  # the sign-in must show at once, also when the output goes to a file
