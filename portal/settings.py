@@ -12,11 +12,12 @@ import environ
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
-VAR_DIR = BASE_DIR / "var"
 
 env = environ.Env()
 # A local .env is read if present; real environment variables win over it.
 environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
+# Local state of a development run (SQLite files, the embedded broker, the sandbox's CA).
+VAR_DIR = Path(env.str("VAR_DIR", default=str(BASE_DIR / "var")))
 
 
 def _secret(name, default=None):
