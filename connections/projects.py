@@ -73,6 +73,28 @@ def projects_refresh(*, connection, acting_user=None):
     return connection.projects.all()
 
 
+def reads_service_projects(connection):
+    """Whether the connection has service projects to list: a Jira Service Management site
+    the portal may read, on a connection that is not disconnected."""
+    from tenants.models.directory import SiteAuthStatus
+
+    return (
+        "jsm" in (connection.site.products or [])
+        and connection.site.auth_status == SiteAuthStatus.AUTHORIZED
+        and connection.status != Connection.Status.DISCONNECTED
+    )
+
+
+def projects_refresh_soon(connections):
+    """Queue a refresh of each connection's service projects once the caller's transaction
+    commits (a new connection, a new site grant): the list is there without anyone asking."""
+    from .tasks import projects_refresh as task
+
+    for connection in connections:
+        if "jsm" in (connection.site.products or []):  # the task looks again at fresh rows
+            transaction.on_commit(lambda pk=connection.pk: task.delay(connection_id=pk))
+
+
 @transaction.atomic
 def project_set_teams(*, project, enabled, acting_user):
     _require_admin(project.connection.organization, acting_user)

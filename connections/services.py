@@ -58,4 +58,7 @@ def connection_create(*, site, tenant, acting_user, features=()):
         details={"site": site.url, "tenant_id": str(tenant.tenant_id), "features": connection.features},
     )
     grants_request(connection=connection, acting_user=acting_user)
+    from .projects import projects_refresh_soon
+
+    projects_refresh_soon([connection])
     return connection

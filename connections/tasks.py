@@ -1,5 +1,7 @@
 """Thin Celery tasks for connections: take ids, reload, call a service."""
 
+import logging
+
 from celery import shared_task
 from django.conf import settings
 from django.core.mail import send_mail
@@ -7,6 +9,8 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 
 from .models import Connection, ConsentRequest
+
+logger = logging.getLogger(__name__)
 
 
 @shared_task(name="connections.notify_consent_result", acks_late=True, autoretry_for=(OSError,),
@@ -116,4 +120,26 @@ def health_checks_kickoff():
     )
     for connection_id in ids:
         health_checks_run.delay(connection_id=connection_id)
+    # The same beat keeps each service desk's project list current (new projects, gone ones).
+    from .projects import projects_refresh_soon
+
+    projects_refresh_soon(Connection.objects.filter(pk__in=ids).select_related("site"))
     return len(ids)
+
+
+@shared_task(name="connections.projects_refresh", acks_late=True)
+def projects_refresh(*, connection_id):
+    """Read a connection's service projects from Jira (idempotent upsert)."""
+    from django.core.exceptions import ValidationError
+
+    from .projects import projects_refresh as refresh
+    from .projects import reads_service_projects
+
+    connection = Connection.objects.select_related("site").filter(pk=connection_id).first()
+    if connection is None or not reads_service_projects(connection):
+        return "skipped"
+    try:
+        return len(refresh(connection=connection))
+    except ValidationError as exc:  # the page's "Refresh from Jira" shows the same words to an admin
+        logger.warning("service projects of connection %s not read: %s", connection_id, " ".join(exc.messages))
+        return "failed"

@@ -300,8 +300,13 @@ def site_connections_refresh(site, *, new_grant=False):
         HealthCheckResult.objects.filter(connection__site=site, side=Provider.ATLASSIAN, is_latest=True).update(
             is_latest=False
         )
-    for connection in Connection.objects.select_for_update().filter(site=site).select_related("site", "tenant"):
+    connections = list(Connection.objects.select_for_update().filter(site=site).select_related("site", "tenant"))
+    for connection in connections:
         connection_status_refresh(connection=connection)
+    if new_grant:
+        from ..projects import projects_refresh_soon
+
+        projects_refresh_soon(connections)
 
 
 def site_check(site):

@@ -14,13 +14,15 @@ def _refresh(client, connection):
 def test_service_projects_come_from_jira_and_each_has_a_teams_switch(acme_live, client):
     jsm = acme_live.jsm
     client.force_login(acme_live.admin)
+    # Read by a worker when the connection was made: listed without anyone asking.
     page = client.get(reverse("connections:connection_detail", args=[jsm.pk])).content.decode()
-    assert "Service projects" in page and "No service projects read from Jira yet" in page
+    assert "Service projects" in page and 'data-project="IT"' in page
+    assert list(jsm.projects.values_list("key", "teams_enabled")) == [("FAC", False), ("HRSD", False), ("IT", False)]
 
     response = _refresh(client, jsm)
 
     assert "3 service projects read from Jira" in response.content.decode()
-    assert list(jsm.projects.values_list("key", "teams_enabled")) == [("FAC", False), ("HRSD", False), ("IT", False)]
+    assert jsm.projects.count() == 3
     it = jsm.projects.get(key="IT")
     response = client.post(reverse("connections:project_teams", args=[it.pk]), {"teams": "on"}, follow=True)
     assert "Teams is on for IT" in response.content.decode()
@@ -83,3 +85,20 @@ def test_a_site_that_needs_reauthorization_gets_a_clear_message_and_loses_nothin
 
     assert "Authorize the site again" in page
     assert ConnectionProject.objects.filter(connection=jsm, gone_at__isnull=True).count() == 3
+
+
+def test_the_periodic_kickoff_keeps_the_project_list_current(acme_live):
+    from connections.tasks import health_checks_kickoff
+    from sandbox.atlassian.models import Project
+
+    jsm = acme_live.jsm
+    template = Project.objects.get(key="IT")
+    Project.objects.create(site=template.site, project_id=10999, key="ONB", name="Onboarding",
+                           project_type_key="service_desk")
+    Project.objects.filter(key="FAC").delete()
+
+    health_checks_kickoff()  # the beat's task; each refresh runs eagerly here, on a worker in production
+
+    listed = {p.key: p.gone_at is None for p in jsm.projects.all()}
+    assert listed == {"FAC": False, "HRSD": True, "IT": True, "ONB": True}
+    assert not acme_live.jira.projects.exists(), "a plain Jira site has no service projects"
