@@ -33,7 +33,9 @@ def connection_new(request):
     return render(request, "connections/connection_form.html", {"form": form})
 
 
-def _live_context(connection):
+def live_context(connection):
+    """What _live.html shows: status and why, consent requests, grants, credentials, checks
+    (the member's connection page, and support's read-only view of it)."""
     required = {(p.kind, p.name) for p in permissions.graph_permissions(connection.features)}
     grants = list(connection.grants.filter(provider=Provider.MICROSOFT).select_related("requested_by"))
     for grant in grants:
@@ -68,7 +70,7 @@ def connection_detail(request, connection_id):
     events = request.organization.audit_events.filter(
         target_type="connection", target_id=str(connection.pk)
     ).select_related("actor_user")[:20]
-    context = _live_context(connection)
+    context = live_context(connection)
     context.update(events=events, features_form=FeaturesForm(initial={"features": connection.features}))
     return render(request, "connections/connection_detail.html", context)
 
@@ -78,7 +80,7 @@ def connection_detail(request, connection_id):
 def connection_live(request, connection_id):
     """The part of the connection page that changes on its own (polled by static/js/portal.js)."""
     connection = scoped(request, Connection, pk=connection_id)
-    return render(request, "connections/_live.html", _live_context(connection))
+    return render(request, "connections/_live.html", live_context(connection))
 
 
 @admin_required

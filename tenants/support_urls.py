@@ -7,5 +7,6 @@ app_name = "support"
 urlpatterns = [
     path("", support_views.organization_list, name="organization_list"),
     path("organizations/<int:organization_id>/", support_views.organization_detail, name="organization_detail"),
+    path("connections/<int:connection_id>/", support_views.connection_detail, name="connection_detail"),
     path("audit/", support_views.audit_list, name="audit_list"),
 ]

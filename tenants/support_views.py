@@ -56,6 +56,34 @@ def organization_detail(request, organization_id):
 
 
 @staff_required
+def connection_detail(request, connection_id):
+    """One connection as its members see it, read-only: status and why, every grant with who
+    gave it and the callback URL, credentials, checks, jobs, projects, and its whole trail."""
+    from connections.sync.views import jobs_context
+    from connections.views import live_context
+
+    connection = get_object_or_404(Connection.objects.select_related("organization", "site", "tenant"),
+                                   pk=connection_id)
+    audit_record(organization=connection.organization, action=AuditAction.SUPPORT_VIEWED, actor=request.user,
+                 target=connection)
+    events = AuditEvent.objects.filter(
+        organization=connection.organization, target_type="connection", target_id=str(connection.pk)
+    ).select_related("actor_user")
+    return render(
+        request,
+        "support/connection_detail.html",
+        {
+            **jobs_context(connection),
+            **live_context(connection),
+            "org": connection.organization,
+            "page": Paginator(events, 50).get_page(request.GET.get("page")),
+            # Staff may be members of some organization; nothing here offers a member's action.
+            "current_membership": None,
+        },
+    )
+
+
+@staff_required
 def audit_list(request):
     form = AuditFilterForm(request.GET or None, with_organization=True)
     events = form.filter(AuditEvent.objects.select_related("organization", "actor_user"))

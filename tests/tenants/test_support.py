@@ -55,3 +55,35 @@ def test_staff_change_nothing_in_organizations_they_are_not_members_of(client, s
     # No membership: the organization pages are not theirs; the site stays.
     client.post(reverse("tenants:site_remove", args=[acme.site.pk]))
     assert acme.site.__class__.objects.filter(pk=acme.site.pk).exists()
+
+
+def test_support_reads_a_connection_with_its_grants_and_trail_and_the_look_is_audited(client, staff_user, acme):
+    from connections.models import PermissionGrant
+    from tenants.models import Membership, Role
+
+    connection = acme.connection
+    PermissionGrant.objects.create(
+        connection=connection, provider="microsoft", kind="application", name="User.Read.All",
+        granted_by_name="Adele Vance", granted_by_upn="adele@contoso.example", granted_by_oid="oid-1",
+        redirect_uri="https://portal.example/connect/microsoft/adminconsent/callback", observed=True,
+    )
+    # Staff who are also admins of the organization still get the read-only page.
+    Membership.objects.create(organization=acme.organization, user=staff_user, role=Role.ADMIN)
+    client.force_login(_with_totp(staff_user))
+    org_page = client.get(reverse("support:organization_detail", args=[acme.organization.pk])).content.decode()
+    url = reverse("support:connection_detail", args=[connection.pk])
+    assert url in org_page
+
+    page = client.get(url).content.decode()
+
+    assert "Read-only" in page and "User.Read.All" in page
+    assert "adele@contoso.example" in page and "/connect/microsoft/adminconsent/callback" in page
+    assert "Give permission" not in page and "Disconnect…" not in page and "Run health checks" not in page
+    look = AuditEvent.objects.filter(action="support.viewed", target_type="connection").get()
+    assert look.actor_user == staff_user and look.organization == acme.organization
+    # The trail shown is the connection's, the look included.
+    assert "Viewed by support" in client.get(url).content.decode()
+
+
+def test_members_cannot_open_supports_connection_page(admin_client, acme):
+    assert admin_client.get(reverse("support:connection_detail", args=[acme.connection.pk])).status_code == 404
