@@ -5,6 +5,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from connections.atlassian.needs import site_authorization
@@ -102,7 +103,9 @@ def site_remove(request, site_id):
         messages.success(request, f"Site {site} removed.")
         return redirect("tenants:site_list")
     return render(
-        request, "tenants/confirm_remove.html", {"object": site, "connections": site.connections.all()}
+        request, "tenants/confirm_remove.html",
+        {"object": site, "connections": site.connections.all(),
+         "disconnect_url": reverse("connections:site_disconnect", args=[site.pk])},
     )
 
 
@@ -145,7 +148,9 @@ def tenant_remove(request, tenant_id):
         messages.success(request, f"Tenant {tenant} removed.")
         return redirect("tenants:tenant_list")
     return render(
-        request, "tenants/confirm_remove.html", {"object": tenant, "connections": tenant.connections.all()}
+        request, "tenants/confirm_remove.html",
+        {"object": tenant, "connections": tenant.connections.all(),
+         "disconnect_url": reverse("connections:tenant_disconnect", args=[tenant.pk])},
     )
 
 

@@ -95,6 +95,9 @@ def test_removing_a_site_removes_its_connections_and_audits_both(admin_client, a
     page = admin_client.get(url)
     assert b"connection will be removed too" in page.content
     assert b"Nothing is deleted in the Atlassian site" in page.content
+    # The page offers the gentler way: disconnect keeps the configuration.
+    assert reverse("connections:site_disconnect", args=[acme.site.pk]).encode() in page.content
+    assert b"disconnect instead" in page.content
     response = admin_client.post(url)
     assert response.status_code == 302
     assert not AtlassianSite.objects.filter(pk=acme.site.pk).exists()
