@@ -40,11 +40,16 @@ def live_context(connection):
     grants = list(connection.grants.filter(provider=Provider.MICROSOFT).select_related("requested_by"))
     for grant in grants:
         grant.required = (grant.kind, grant.name) in required
+    consent_requests = list(connection.consent_requests.select_related("created_by")[:10])
+    # The callback URL a consent came back to is kept on its grants; shown once per consent.
+    callbacks = {g.consent_request_id: (g.redirect_uri, g.cloud) for g in grants if g.redirect_uri}
+    for cr in consent_requests:
+        cr.callback_uri, cr.callback_cloud = callbacks.get(cr.pk, ("", ""))
     return {
         "connection": connection,
         "grants": grants,
         "missing": consent.missing_permissions(connection),
-        "consent_requests": connection.consent_requests.select_related("created_by")[:10],
+        "consent_requests": consent_requests,
         **_health_context(connection),
     }
 

@@ -58,12 +58,22 @@ def test_staff_change_nothing_in_organizations_they_are_not_members_of(client, s
 
 
 def test_support_reads_a_connection_with_its_grants_and_trail_and_the_look_is_audited(client, staff_user, acme):
-    from connections.models import PermissionGrant
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from connections.models import ConsentRequest, PermissionGrant
     from tenants.models import Membership, Role
 
     connection = acme.connection
+    link = ConsentRequest.objects.create(
+        organization=acme.organization, connection=connection, created_by=acme.admin, token_hash="x" * 64,
+        expires_at=timezone.now() + timedelta(days=7), state="consented", granted_by_name="Adele Vance",
+        granted_by_upn="adele@contoso.example",
+    )
     PermissionGrant.objects.create(
         connection=connection, provider="microsoft", kind="application", name="User.Read.All",
+        consent_request_id=link.pk,
         granted_by_name="Adele Vance", granted_by_upn="adele@contoso.example", granted_by_oid="oid-1",
         redirect_uri="https://portal.example/connect/microsoft/adminconsent/callback", observed=True,
     )

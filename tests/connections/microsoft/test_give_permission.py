@@ -43,6 +43,7 @@ def test_give_permission_signs_in_grants_and_verifies_with_tokens(world):
 
     page = world.client.get(reverse("connections:connection_detail", args=[world.connection.pk])).content.decode()
     assert "Active" in page and "✓ in token" in page
+    assert "returned to <span class=\"mono\">http://testserver/connect/microsoft/adminconsent/callback" in page
 
 
 def test_a_non_admin_cannot_grant_and_is_told_who_can(world):
