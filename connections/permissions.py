@@ -153,8 +153,8 @@ CHANNEL_READBASIC_APP = GraphPermission(
 CHANNEL_MESSAGE_READ_APP = GraphPermission(
     "ChannelMessage.Read.All",
     APPLICATION,
-    reads="Messages posted in the chosen channels since the last run: id, author id, mentions, time, "
-    "and the text only where the feature needs it.",
+    reads="Messages posted since the last run in the channels of the tenant's teams: id, author id, "
+    "mentions, time, and the text only where the feature needs it.",
     stores="Message id, author id, the ids of people mentioned and the time; no message text unless "
     "the feature needs it.",
     why="To link Teams conversations to the Jira issues and Confluence pages they talk about.",

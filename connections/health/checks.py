@@ -123,8 +123,14 @@ def _search_connection(probe):
     blocked = _missing_roles(probe, needs)
     if blocked:
         return blocked
-    # No read-only call exists for a search connection not yet created: the token's roles are the proof.
-    return Result(PASSED, "The app-only token carries the Microsoft Search connection permissions.")
+    try:
+        # Harmless: lists only the search connections the portal's app owns.
+        # Reference: https://learn.microsoft.com/graph/api/externalconnectors-externalconnection-list
+        body = Graph(probe.tenant).get("/v1.0/external/connections")
+    except GraphError as exc:
+        return _graph_failure(probe, exc, needs[:1])
+    count = len(body.get("value", []))
+    return Result(PASSED, f"Listed the portal's Microsoft Search connections in {probe.tenant}: {count}.")
 
 
 READ_ONE_USER = Check(
@@ -144,7 +150,10 @@ CHANNEL_MESSAGES = Check(
     "channel_messages", "microsoft", "List teams, channels and one message", _channel_messages,
     ("Team.ReadBasic.All", "Channel.ReadBasic.All", "ChannelMessage.Read.All"),
 )
-SEARCH_CONNECTION = Check("search_connection", "microsoft", "Microsoft Search permissions", _search_connection)
+SEARCH_CONNECTION = Check(
+    "search_connection", "microsoft", "List Microsoft Search connections", _search_connection,
+    ("ExternalConnection.ReadWrite.OwnedBy", "ExternalItem.ReadWrite.OwnedBy"),
+)
 
 # --- Atlassian ------------------------------------------------------------------------------
 

@@ -2,7 +2,7 @@
 
 from django.urls import re_path
 
-from .graph import batch, teams, tenant_views, users
+from .graph import batch, search, teams, tenant_views, users
 
 V = r"(?P<version>v1\.0|beta)"
 
@@ -26,5 +26,6 @@ urlpatterns = [
     re_path(rf"^{V}/servicePrincipals$", tenant_views.service_principals),
     re_path(rf"^{V}/servicePrincipals/(?P<sp_id>[^/]+)/appRoleAssignments$", tenant_views.app_role_assignments),
     re_path(rf"^{V}/oauth2PermissionGrants$", tenant_views.oauth2_permission_grants),
+    re_path(rf"^{V}/external/connections$", search.external_connections),
     re_path(rf"^{V}/\$batch$", batch.batch),
 ]

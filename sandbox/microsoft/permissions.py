@@ -46,6 +46,10 @@ APPLICATION = {
     "Group.Read.All",
     "Application.Read.All",
     "DelegatedPermissionGrant.Read.All",
+    "ExternalConnection.ReadWrite.OwnedBy",
+    "ExternalConnection.Read.All",
+    "ExternalConnection.ReadWrite.All",
+    "ExternalItem.ReadWrite.OwnedBy",
 }
 
 # The portal's registration: the union of what its features may ask for (seeds 000, 003, 004).
@@ -61,6 +65,8 @@ PORTAL_APPLICATION_PERMISSIONS = [
     "Organization.Read.All",
     "Application.Read.All",
     "DelegatedPermissionGrant.Read.All",
+    "ExternalConnection.ReadWrite.OwnedBy",
+    "ExternalItem.ReadWrite.OwnedBy",
 ]
 PORTAL_DELEGATED_SCOPES = [
     "User.Read",

@@ -255,3 +255,29 @@ def test_a_site_on_an_api_token_is_checked_with_it(connected, settings):
     assert results["teams_notifications/jira_projects"].outcome == "passed"
     assert results["user_mapping/jira_users"].outcome == "passed"
     assert _status(connected.notifications) == Connection.Status.ACTIVE
+
+
+def test_the_microsoft_search_check_lists_the_apps_search_connections(connected):
+    from connections.consent import connection_set_features
+
+    connection = connected.notifications
+    connection_set_features(connection=connection, features=[*connection.features, "confluence_search"],
+                            acting_user=connected.admin)
+    connected.consent_again(connection)
+    # Before the site grants Confluence's scopes, the Atlassian half says what to do.
+    spaces = _by_check(health_checks_run(connection=connection))["confluence_search/confluence_spaces"]
+    assert spaces.outcome == "failed" and spaces.remedy == "Authorize acme again and grant read:space:confluence."
+    connected.reauthorize_site(connection.site, features=connection.features)
+
+    results = _by_check(health_checks_run(connection=connection))
+
+    check = results["confluence_search/search_connection"]
+    assert check.outcome == "passed", check.message
+    assert check.message == "Listed the portal's Microsoft Search connections in Contoso: 0."
+    spaces = results["confluence_search/confluence_spaces"]
+    assert spaces.outcome == "passed", spaces.message
+    assert connected.sandbox.requests(path_contains="/v1.0/external/connections")
+
+    connected.sandbox.revoke("contoso", "ExternalConnection.ReadWrite.OwnedBy", delegated=False)
+    failed = _by_check(health_checks_run(connection=connection))["confluence_search/search_connection"]
+    assert failed.outcome == "failed" and "ExternalConnection.ReadWrite.OwnedBy is not granted" in failed.message
