@@ -4,9 +4,10 @@ import json
 import time
 
 from django.conf import settings
+from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 
-from sandbox import faults
+from sandbox import db, faults
 from sandbox.microsoft import directory
 from sandbox.microsoft.models import App
 
@@ -68,6 +69,8 @@ class Command(BaseCommand):
         log.add_argument("--limit", type=int, default=30)
 
     def handle(self, *args, action, **options):
+        if db.alias() != "default":  # its own SQLite file (sandbox/db.py): bring it up to date first
+            call_command("migrate", database=db.alias(), interactive=False, verbosity=0)
         getattr(self, "do_" + action.replace("-", "_"))(**options)
 
     def do_serve(self, host, port, browser_port, seed_if_empty, **_):
