@@ -18,7 +18,7 @@ from tenants.audit import audit_record
 from tenants.models import AuditAction
 from tenants.services import _require_admin
 
-from ..models import SyncRun, SyncSchedule
+from ..models import Connection, SyncRun, SyncSchedule
 from .services import RUNNABLE, sync_run_start
 
 logger = logging.getLogger(__name__)
@@ -70,6 +70,58 @@ def sync_schedule_save(*, connection, kind, enabled, full_every_minutes, increme
     return schedule
 
 
+# What a working connection runs by itself, per job its features use, until an admin changes
+# or switches it off: (features that use the job, full every, incremental every) in minutes.
+DEFAULT_SCHEDULES = {
+    SyncRun.Kind.USER_MATCHING: ({"user_mapping"}, 24 * 60, 60),
+    SyncRun.Kind.TEAMS_DIRECTORY: ({"teams_notifications", "jsm_chatops", "channel_knowledge"}, 24 * 60, 0),
+    SyncRun.Kind.CHANNEL_MESSAGES: ({"channel_knowledge"}, 0, 60),
+}
+
+
+def schedules_ensure_defaults(*, connection, now=None):
+    """Give each job the connection's features use its default schedule, once: a schedule that
+    exists (an admin's, or switched off) is never touched. The first full run is due at once,
+    unless a run of that job already started, in which case the interval counts from it.
+    Returns the kinds scheduled."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        # Serialises two kickoffs on the same connection: one audit event, no duplicate rows.
+        connection = Connection.objects.select_for_update().get(pk=connection.pk)
+        have = set(connection.sync_schedules.values_list("kind", flat=True))
+        made = []
+        for kind, (features, full, incremental) in DEFAULT_SCHEDULES.items():
+            if kind in have or not features & set(connection.features):
+                continue
+            schedule = SyncSchedule(organization=connection.organization, connection=connection, kind=kind,
+                                    enabled=True, full_every_minutes=full, incremental_every_minutes=incremental)
+            last = connection.sync_runs.filter(kind=kind).order_by("-queued_at").first()
+            if last is not None:
+                schedule.advance(last.mode, last.queued_at)
+            elif not full:
+                schedule.next_incremental_at = now
+            made.append(schedule)
+        if not made:
+            return []
+        SyncSchedule.objects.bulk_create(made)
+        audit_record(
+            organization=connection.organization, action=AuditAction.SYNC_SCHEDULE_CHANGED, target=connection,
+            details={"defaults": [s.kind for s in made]},
+        )
+    return [s.kind for s in made]
+
+
+def _ensure_defaults(now):
+    """Working connections with a job their features use but no schedule for it yet."""
+    from django.db.models import Count
+
+    candidates = Connection.objects.filter(status__in=RUNNABLE).annotate(n=Count("sync_schedules")).filter(
+        n__lt=len(DEFAULT_SCHEDULES)
+    )
+    for connection in candidates:
+        schedules_ensure_defaults(connection=connection, now=now)
+
+
 def _due(now):
     return SyncSchedule.objects.filter(enabled=True, connection__status__in=RUNNABLE).filter(
         Q(full_every_minutes__gt=0, next_full_at__isnull=True)
@@ -83,7 +135,9 @@ def kickoff(now=None):
     """Beat: queue one task per connection that has a due schedule. Returns how many."""
     from ..tasks import sync_schedule_connection
 
-    ids = sorted(set(_due(now or timezone.now()).values_list("connection_id", flat=True)))
+    now = now or timezone.now()
+    _ensure_defaults(now)
+    ids = sorted(set(_due(now).values_list("connection_id", flat=True)))
     for connection_id in ids:
         sync_schedule_connection.delay(connection_id=connection_id)
     return len(ids)

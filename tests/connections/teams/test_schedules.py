@@ -148,3 +148,48 @@ def test_a_queued_run_whose_task_was_lost_is_queued_again(acme, connection, monk
     assert queued == []
     schedules.unstick(now=timezone.now() + timedelta(seconds=settings.SYNC_STUCK_AFTER + 1))
     assert queued == [run.pk]
+
+
+MATCHING = SyncRun.Kind.USER_MATCHING
+
+
+def test_a_working_connection_schedules_the_jobs_its_features_use_by_itself(acme, globex, connection, fan_out):
+    connection.features = ["user_mapping", "channel_knowledge"]
+    connection.save()
+    globex.connection.features = ["user_mapping"]
+    globex.connection.save()  # pending consent: nothing runs there yet
+
+    assert schedules.kickoff() == 1 and fan_out == [connection.pk]
+
+    made = {s.kind: (s.enabled, s.full_every_minutes, s.incremental_every_minutes)
+            for s in SyncSchedule.objects.filter(connection=connection)}
+    assert made == {MATCHING: (True, 1440, 60), DIRECTORY: (True, 1440, 0), MESSAGES: (True, 0, 60)}
+    assert not SyncSchedule.objects.filter(connection=globex.connection).exists()
+    schedules.start_due(connection.pk)
+    assert sorted(SyncRun.objects.values_list("kind", "mode", "trigger")) == sorted(
+        [(MATCHING, "full", "schedule"), (DIRECTORY, "full", "schedule"), (MESSAGES, "incremental", "schedule")]
+    )
+    event = AuditEvent.objects.get(action="sync.schedule_changed")
+    assert event.actor_type == "system" and sorted(event.details["defaults"]) == sorted([MATCHING, DIRECTORY, MESSAGES])
+    # Later ticks add nothing and say nothing.
+    schedules.kickoff()
+    assert SyncSchedule.objects.count() == 3 and AuditEvent.objects.filter(action="sync.schedule_changed").count() == 1
+
+
+def test_an_admins_schedule_is_kept_and_a_run_already_made_counts(acme, connection, fan_out):
+    connection.features = ["user_mapping", "teams_notifications"]
+    connection.save()
+    schedules.sync_schedule_save(  # the admin switched the directory off before it ever ran
+        connection=connection, kind=DIRECTORY, enabled=False, full_every_minutes=1440,
+        incremental_every_minutes=0, acting_user=acme.admin,
+    )
+    started = SyncRun.objects.create(organization=acme.organization, connection=connection, kind=MATCHING,
+                                     mode="full", state=SyncRun.State.SUCCEEDED)
+
+    schedules.kickoff()
+    schedules.start_due(connection.pk)
+
+    assert not SyncSchedule.objects.get(kind=DIRECTORY).enabled
+    matching = SyncSchedule.objects.get(kind=MATCHING)
+    assert matching.next_full_at == started.queued_at + timedelta(days=1)
+    assert list(SyncRun.objects.values_list("pk", flat=True)) == [started.pk], "nothing due yet"
