@@ -38,6 +38,9 @@ def sync_schedule_save(*, connection, kind, enabled, full_every_minutes, increme
         raise ValidationError("Intervals are minutes, 0 or more.")
     if enabled and not (full_every_minutes or incremental_every_minutes):
         raise ValidationError("Give at least one interval, or switch the schedule off.")
+    # The connection's row first, as the kickoff's defaults take it: an admin's schedule and a
+    # default one never race for the same job.
+    Connection.objects.select_for_update().filter(pk=connection.pk).first()
     schedule, _ = SyncSchedule.objects.select_for_update().get_or_create(
         connection=connection, kind=kind, defaults={"organization": connection.organization}
     )
@@ -90,9 +93,8 @@ def schedules_ensure_defaults(*, connection, now=None):
         connection = Connection.objects.select_for_update().get(pk=connection.pk)
         have = set(connection.sync_schedules.values_list("kind", flat=True))
         made = []
-        for kind, (features, full, incremental) in DEFAULT_SCHEDULES.items():
-            if kind in have or not features & set(connection.features):
-                continue
+        for kind in sorted(_needed(connection.features) - have):
+            _users, full, incremental = DEFAULT_SCHEDULES[kind]
             schedule = SyncSchedule(organization=connection.organization, connection=connection, kind=kind,
                                     enabled=True, full_every_minutes=full, incremental_every_minutes=incremental)
             last = connection.sync_runs.filter(kind=kind).order_by("-queued_at").first()
@@ -111,15 +113,21 @@ def schedules_ensure_defaults(*, connection, now=None):
     return [s.kind for s in made]
 
 
-def _ensure_defaults(now):
-    """Working connections with a job their features use but no schedule for it yet."""
-    from django.db.models import Count
+def _needed(features):
+    return {kind for kind, (users, _full, _incremental) in DEFAULT_SCHEDULES.items() if users & set(features)}
 
-    candidates = Connection.objects.filter(status__in=RUNNABLE).annotate(n=Count("sync_schedules")).filter(
-        n__lt=len(DEFAULT_SCHEDULES)
-    )
-    for connection in candidates:
-        schedules_ensure_defaults(connection=connection, now=now)
+
+def _ensure_defaults(now):
+    """Working connections with a job their features use but no schedule for it yet. Two
+    queries find them; only those take a lock (the beat runs this every minute)."""
+    have = {}
+    for connection_id, kind in SyncSchedule.objects.filter(connection__status__in=RUNNABLE).values_list(
+        "connection_id", "kind"
+    ):
+        have.setdefault(connection_id, set()).add(kind)
+    for pk, features in Connection.objects.filter(status__in=RUNNABLE).values_list("pk", "features"):
+        if _needed(features or []) - have.get(pk, set()):
+            schedules_ensure_defaults(connection=Connection(pk=pk), now=now)
 
 
 def _due(now):
