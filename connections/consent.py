@@ -19,6 +19,7 @@ from tenants.models import AuditAction
 from tenants.services import _require_admin
 
 from . import permissions
+from .microsoft import consent_proof, roles
 from .microsoft.errors import explain
 from .models import (
     Connection,
@@ -41,6 +42,11 @@ def hash_token(raw):
 
 def admin_actor(name, upn):
     return ExternalActor(f"{name} <{upn}> (tenant admin)" if name else f"{upn} (tenant admin)")
+
+
+def member_actor(name, upn):
+    """A verified tenant member who holds no role that can grant what was asked."""
+    return ExternalActor(f"{name} <{upn}> (tenant member, not an admin)" if name else f"{upn} (tenant member)")
 
 
 def consent_request_find(raw_token):
@@ -180,10 +186,23 @@ def consent_record_failure(*, consent_request, error="", code="", description=""
 
 @transaction.atomic
 def consent_record_grant(
-    *, consent_request, admin, delegated_observed, application_observed, token_result, redirect_uri, cloud
+    *, consent_request, admin, delegated_observed, application_observed, admin_consent_completed, token_result,
+    redirect_uri, cloud,
 ):
     """Consent verified by tokens the portal fetched itself: record grants, keep the
-    delegated token (encrypted), and set the connection's status from what was observed."""
+    delegated token (encrypted), and set the connection's status from what was observed.
+
+    The proof is recorded with it: the admin's role (from the verified id_token's `wids`), their
+    tenant, and whether the tenant's admin-consent round for this request came back. Application
+    permissions are recorded only when both hold (connections.microsoft.consent_proof)."""
+    application = bool(consent_request.requested_application)
+    role = roles.granting_role(admin.roles, application=application)
+    if role is None or str(admin.tenant_id).lower() != str(consent_request.connection.tenant.tenant_id).lower():
+        raise ValidationError("The account that signed in cannot grant these permissions for this tenant.")
+    if application and not admin_consent_completed:
+        raise ValidationError("The tenant's admin consent did not complete.")
+    if not application:
+        application_observed = []
     consent_request = _claim(consent_request)
     connection = Connection.objects.select_for_update().get(pk=consent_request.connection_id)
     if connection.status == Connection.Status.DISCONNECTED:
@@ -197,6 +216,7 @@ def consent_record_grant(
         if (grant.kind, grant.name) in observed:
             grant.granted_at = now
             grant.granted_by_name, grant.granted_by_upn, grant.granted_by_oid = admin.name, admin.upn, admin.object_id
+            grant.granted_by_role = role
             grant.redirect_uri, grant.cloud = redirect_uri, cloud
             grant.observed, grant.observed_at, grant.revoked_at = True, now, None
             grant.consent_request_id = consent_request.pk
@@ -208,6 +228,8 @@ def consent_record_grant(
     consent_request.state, consent_request.consented_at = ConsentRequest.State.CONSENTED, now
     consent_request.granted_by_name, consent_request.granted_by_upn = admin.name, admin.upn
     consent_request.granted_by_oid = admin.object_id
+    consent_request.granted_by_role, consent_request.granted_in_tenant = role, str(admin.tenant_id).lower()
+    consent_request.admin_consent_at = now if admin_consent_completed else None
     consent_request.save()
     missing = missing_permissions(connection)
     # A new grant supersedes what the checks found under the old one; the next run says anew.
@@ -223,6 +245,8 @@ def consent_record_grant(
         details={
             "consent_request": consent_request.pk,
             "admin_object_id": admin.object_id,
+            "admin_role": roles.role_name(role),
+            "admin_consent": admin_consent_completed,
             "delegated": sorted(delegated_observed),
             "application": sorted(application_observed),
             "missing": missing,
@@ -263,8 +287,13 @@ def missing_permissions(connection):
 @transaction.atomic
 def connection_record_observed_roles(*, connection, application_observed, acting_user=None, audit_unchanged=True):
     """A fresh app-only token's roles, compared with the grants: drift shows up here
-    (a permission revoked in the tenant after consent)."""
+    (a permission revoked in the tenant after consent).
+
+    The token's roles count for this connection only on its organization's own consent: what
+    the tenant granted the portal for someone else is never observed here."""
     connection = Connection.objects.select_for_update().get(pk=connection.pk)
+    if not consent_proof.has_app_access(connection):
+        application_observed = []
     now = timezone.now()
     lost, regained = [], []
     for grant in connection.grants.filter(provider=Provider.MICROSOFT, kind=PermissionKind.APPLICATION):

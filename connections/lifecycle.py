@@ -21,6 +21,7 @@ from tenants.services import _require_admin
 
 from . import consent
 from .microsoft import client as microsoft
+from .microsoft import consent_proof
 from .models import Connection, ConsentRequest, Credential, PermissionGrant, Provider, SyncRun
 from .status import connection_status_evaluate, connection_status_refresh
 
@@ -131,8 +132,10 @@ def connection_reconnect(*, connection, acting_user):
     _require_admin(connection.organization, acting_user)
     if connection.status != Connection.Status.DISCONNECTED:
         return Outcome(connection, False, f"{connection} is not disconnected; nothing changed.")
-    # Ask Microsoft before taking the row lock: a network call must not hold it.
-    roles, app_gone = _application_roles(connection.tenant)
+    # Ask Microsoft before taking the row lock: a network call must not hold it. Only on this
+    # organization's own admin consent: without it, what the tenant grants is not ours to use.
+    own_consent = consent_proof.has_app_access(connection)
+    roles, app_gone = _application_roles(connection.tenant) if own_consent else ([], False)
     with transaction.atomic():
         connection = Connection.objects.select_for_update().get(pk=connection.pk)
         if connection.status != Connection.Status.DISCONNECTED:

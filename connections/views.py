@@ -8,6 +8,7 @@ from tenants.access import admin_required, member_required, scoped
 from . import consent, permissions, services
 from .forms import ConnectionForm, FeaturesForm
 from .health.services import earlier_runs, health_checks_request, latest_results
+from .microsoft import consent_proof
 from .models import Connection, Credential, Provider
 from .status import connection_status_evaluate
 from .tasks import verify_microsoft_grants
@@ -50,6 +51,7 @@ def live_context(connection):
         "grants": grants,
         "missing": consent.missing_permissions(connection),
         "consent_requests": consent_requests,
+        "app_access_proof": consent_proof.app_access_proof(connection),
         **_health_context(connection),
     }
 
@@ -112,7 +114,11 @@ def connection_features(request, connection_id):
 def connection_verify(request, connection_id):
     connection = scoped(request, Connection, pk=connection_id)
     verify_microsoft_grants.delay(connection_id=connection.pk, acting_user_id=request.user.pk)
-    messages.info(request, "Checking the grants with Microsoft; the table below updates by itself.")
+    if not consent_proof.has_app_access(connection):
+        reason = consent_proof.NoOwnConsent(connection)
+        messages.warning(request, f"{reason} {reason.remedy}")
+    else:
+        messages.info(request, "Checking the grants with Microsoft; the table below updates by itself.")
     return redirect("connections:connection_detail", connection_id=connection.pk)
 
 

@@ -1,11 +1,14 @@
 """Factories for every model the tests touch, in one place."""
 
 import uuid
+from datetime import timedelta
 
 import factory
 from allauth.account.models import EmailAddress
+from django.utils import timezone
 
-from connections.models import Connection
+from connections.microsoft import roles
+from connections.models import Connection, ConsentRequest
 from tenants.models import AtlassianSite, Membership, MicrosoftTenant, Organization, Role, User
 
 PASSWORD = "correct-horse-battery-staple"
@@ -71,3 +74,27 @@ class ConnectionFactory(factory.django.DjangoModelFactory):
     organization = factory.SubFactory(OrganizationFactory)
     site = factory.SubFactory(SiteFactory, organization=factory.SelfAttribute("..organization"))
     tenant = factory.SubFactory(TenantFactory, organization=factory.SelfAttribute("..organization"))
+
+
+def own_consent(connection, *, role=roles.GLOBAL_ADMINISTRATOR, admin_consent=True, by=None):
+    """Record that an admin of the connection's tenant completed this organization's own consent
+    round for it (what the real flow records): the proof app-only access rests on."""
+    now = timezone.now()
+    created_by = by or Membership.objects.filter(organization=connection.organization).first()
+    created_by = created_by.user if isinstance(created_by, Membership) else created_by or UserFactory()
+    return ConsentRequest.objects.create(
+        organization=connection.organization,
+        connection=connection,
+        kind=ConsentRequest.Kind.DIRECT,
+        token_hash=uuid.uuid4().hex,
+        created_by=created_by,
+        expires_at=now + timedelta(days=7),
+        state=ConsentRequest.State.CONSENTED,
+        consented_at=now,
+        granted_by_name="Tenant Admin",
+        granted_by_upn=f"admin@{connection.tenant.tenant_id}.example",
+        granted_by_oid=str(uuid.uuid4()),
+        granted_by_role=role,
+        granted_in_tenant=str(connection.tenant.tenant_id).lower(),
+        admin_consent_at=now if admin_consent else None,
+    )

@@ -80,7 +80,7 @@ def _app_call(path, params, needs, describe):
         if blocked:
             return blocked
         try:
-            body = Graph(probe.tenant).get(path, params)
+            body = Graph(probe.connection).get(path, params)
         except GraphError as exc:
             return _graph_failure(probe, exc, needs)
         return Result(PASSED, describe(probe, body))
@@ -93,7 +93,7 @@ def _joined_teams(probe):
     if token is None:
         return Result(SKIPPED, probe.delegated_skip_reason)
     try:
-        body = Graph(probe.tenant, access_token=token).get("/v1.0/me/joinedTeams")
+        body = Graph(probe.connection, access_token=token).get("/v1.0/me/joinedTeams")
     except GraphError as exc:
         return _graph_failure(probe, exc, ("Team.ReadBasic.All (delegated)",))
     return Result(PASSED, f"Listed the teams {probe.delegated_principal} has joined: {len(body.get('value', []))}.")
@@ -104,7 +104,7 @@ def _channel_messages(probe):
     blocked = _missing_roles(probe, needs)
     if blocked:
         return blocked
-    graph = Graph(probe.tenant)
+    graph = Graph(probe.connection)
     try:
         teams = graph.get("/v1.0/teams", {"$top": 1, "$select": "id"}).get("value", [])
         if not teams:
@@ -126,7 +126,7 @@ def _search_connection(probe):
     try:
         # Harmless: lists only the search connections the portal's app owns.
         # Reference: https://learn.microsoft.com/graph/api/externalconnectors-externalconnection-list
-        body = Graph(probe.tenant).get("/v1.0/external/connections")
+        body = Graph(probe.connection).get("/v1.0/external/connections")
     except GraphError as exc:
         return _graph_failure(probe, exc, needs[:1])
     count = len(body.get("value", []))

@@ -13,7 +13,7 @@ from .. import consent, permissions
 from ..atlassian import client as atlassian_client
 from ..atlassian import refresh
 from ..microsoft import client as microsoft_client
-from ..microsoft import graph
+from ..microsoft import consent_proof, graph
 from ..models import Credential
 
 CONSENT_HINT = "(use “Copy link for the tenant admin” on this page)"
@@ -43,6 +43,15 @@ class Probe:
         if not permissions.application_permissions(self.connection.features):
             self.app_error = "not needed"
             return c.Result(c.SKIPPED, "The features need no application permission: no app-only token is used.")
+        try:
+            consent_proof.require_app_access(self.connection)
+        except consent_proof.NoOwnConsent as exc:
+            # Not even a token is asked for: what the tenant granted someone else is not ours to check.
+            self.app_error = str(exc)
+            consent.connection_record_observed_roles(
+                connection=self.connection, application_observed=[], audit_unchanged=False
+            )
+            return c.Result(c.FAILED, str(exc), exc.remedy, c.PERMISSION)
         try:
             roles = microsoft_client.application_roles(tenant_id=self.tenant.tenant_id, cloud=self.tenant.cloud)
         except microsoft_client.MicrosoftError as exc:

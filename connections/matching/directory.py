@@ -34,7 +34,7 @@ class GraphPage:
 
 
 def graph_for(connection):
-    return Graph(tenant=connection.tenant)
+    return Graph(connection)
 
 
 def delta_start_url():

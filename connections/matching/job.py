@@ -90,7 +90,10 @@ def _fall_back(ctx, state, reason):
 
 
 def _graph(ctx):
-    return directory.graph_for(ctx.connection)  # lazy: the token comes with the first request
+    try:
+        return directory.graph_for(ctx.connection)  # lazy: the token comes with the first request
+    except directory.GraphError as exc:  # no consent of this organization's own
+        raise _job_error(str(exc), exc.remedy) from None
 
 
 def _graph_page(graph, url, params=None):

@@ -54,6 +54,16 @@ class SignedInAdmin:
     object_id: str
     name: str
     upn: str
+    # Directory role template ids from the `wids` claim (connections.microsoft.roles).
+    roles: tuple[str, ...] = ()
+
+    def as_list(self):
+        """For the session, between sign-in and admin consent."""
+        return [self.tenant_id, self.object_id, self.name, self.upn, list(self.roles)]
+
+    @classmethod
+    def from_list(cls, values):
+        return cls(*values[:4], roles=tuple(values[4]) if len(values) > 4 else ())
 
 
 def authority_host(cloud="public"):
@@ -166,10 +176,20 @@ def verify_id_token(id_token, *, tenant_id, cloud, nonce=None):
         object_id=claims["oid"],
         name=claims.get("name", ""),
         upn=claims.get("preferred_username", ""),
+        roles=_wids(claims),
     )
     if claims["tid"].lower() != str(tenant_id).lower():
         raise WrongTenant(f"{admin.upn} belongs to tenant {claims['tid']}, not {tenant_id}.", admin=admin)
     return admin
+
+
+def _wids(claims):
+    # Reference: https://learn.microsoft.com/entra/identity-platform/access-token-claims-reference#payload-claims
+    # (wids: the user's tenant-wide role template ids, when the app asks for directory roles)
+    wids = claims.get("wids") or []
+    if not isinstance(wids, list):
+        return ()
+    return tuple(str(w).lower()[:64] for w in wids if isinstance(w, str))
 
 
 def admin_consent_url(*, tenant_id, cloud, redirect_uri, state):

@@ -1,6 +1,6 @@
 """Microsoft Graph for sync jobs: app-only, throttled, paged.
 
-    graph = Graph(tenant=connection.tenant)
+    graph = Graph(connection)
     for page in graph.pages("/v1.0/users", {"$select": "id,mail", "$top": 999}):
         ...page["value"]...; page.get("@odata.deltaLink")
 
@@ -24,7 +24,7 @@ from msal.exceptions import MsalServiceError
 
 from .. import http
 from ..throttle import Throttle, Throttled
-from . import client
+from . import client, consent_proof
 
 logger = logging.getLogger(__name__)
 
@@ -67,6 +67,19 @@ class Forbidden(GraphError):
     def remedy(self):
         needed = " or ".join(self.permissions) if self.permissions else "the missing permission"
         return f"Ask a Global Administrator of the tenant to grant {needed} (re-consent from the connection page)."
+
+
+class NotConsented(GraphError):
+    """This connection's organization has no consent of its own from an admin of the tenant:
+    the portal does not use the tenant's app-only access for it."""
+
+    def __init__(self, reason: consent_proof.NoOwnConsent):
+        super().__init__(403, "consentNotGiven", str(reason))
+        self._remedy = reason.remedy
+
+    @property
+    def remedy(self):
+        return self._remedy
 
 
 class NotFound(GraphError):
@@ -139,9 +152,19 @@ def _error_from(response):
 
 
 class Graph:
-    """Graph for one Microsoft tenant (a tenants.MicrosoftTenant), app-only."""
+    """Graph for one connection's Microsoft tenant: app-only, or with a delegated token.
 
-    def __init__(self, tenant, *, throttle=None, access_token=None):
+    App-only access is used only when the connection rests on its organization's own admin
+    consent (connections.microsoft.consent_proof); otherwise NotConsented is raised here, before
+    any token is asked for."""
+
+    def __init__(self, connection, *, throttle=None, access_token=None):
+        if access_token is None:
+            try:
+                consent_proof.require_app_access(connection)
+            except consent_proof.NoOwnConsent as exc:
+                raise NotConsented(exc) from exc
+        tenant = connection.tenant
         self.tenant_id = str(tenant.tenant_id)
         self.cloud = getattr(tenant, "cloud", "public") or "public"
         self.base = graph_base(self.cloud)

@@ -4,11 +4,19 @@ from django.utils import timezone
 
 from .. import consent
 from ..models import PermissionGrant
-from . import client
+from . import client, consent_proof
 
 
 def verify(*, connection, acting_user=None):
-    """Ask for an app-only token and record its roles; returns a short summary."""
+    """Ask for an app-only token and record its roles; returns a short summary.
+
+    Without the organization's own admin consent for this connection no token is asked for:
+    nothing is observed, whatever the tenant granted the portal for someone else."""
+    if not consent_proof.has_app_access(connection):
+        lost, missing = consent.connection_record_observed_roles(
+            connection=connection, application_observed=[], acting_user=acting_user
+        )
+        return {"roles": [], "lost": lost, "missing": missing, "own_consent": False}
     try:
         roles = client.application_roles(tenant_id=connection.tenant.tenant_id, cloud=connection.tenant.cloud)
     except client.MicrosoftError as exc:

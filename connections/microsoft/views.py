@@ -28,11 +28,13 @@ from tenants.models import AuditAction
 from .. import consent, crypto, permissions
 from ..models import Connection, ConsentRequest
 from ..ratelimit import rate_limited
-from . import client
+from . import client, roles
 from .errors import code_from_description, explain
 
 SESSION_FLOWS = "microsoft_consent_flows"
 SESSION_RESULT = "microsoft_consent_result"
+# The consent request this browser may sign in to again after signing in with the wrong account.
+SESSION_RETRY = "microsoft_consent_retry"
 MAX_FLOWS = 5  # a browser rarely has more consent sign-ins under way; older ones are dropped
 
 
@@ -82,22 +84,26 @@ def _begin(request, consent_request):
     return redirect(url)
 
 
-def _result(request, consent_request, *, ok, what, todo="", detail="", status=200):
+def _result(request, consent_request, *, ok, what, todo="", detail="", status=200, retry=False):
     return render(
         request,
         "connections/microsoft/consent_result.html",
-        {"consent_request": consent_request, "ok": ok, "what": what, "todo": todo, "detail": detail},
+        {
+            "consent_request": consent_request, "ok": ok, "what": what, "todo": todo, "detail": detail,
+            "retry": retry,
+        },
         status=status,
     )
 
 
-def _finish(request, consent_request, *, admin, token_result, delegated, application):
+def _finish(request, consent_request, *, admin, token_result, delegated, application, admin_consent):
     try:
         consent.consent_record_grant(
             consent_request=consent_request,
             admin=admin,
             delegated_observed=delegated,
             application_observed=application,
+            admin_consent_completed=admin_consent,
             token_result=token_result,
             redirect_uri=_adminconsent_uri() if consent_request.requested_application else _callback_uri(),
             cloud=consent_request.connection.tenant.cloud,
@@ -177,10 +183,47 @@ def _wrong_tenant(request, consent_request, admin):
         ok=False,
         what=f"You signed in as {admin.upn}, an account of another Microsoft 365 tenant. This link is for "
         f"{tenant.display_name} ({tenant.tenant_id}).",
-        todo=f"Open the link again and sign in with an administrator account of {tenant.display_name}. "
-        "The link still works.",
+        todo=f"Sign in with an administrator account of {tenant.display_name}. The link still works.",
         status=403,
+        retry=_allow_retry(request, consent_request),
     )
+
+
+def _not_an_admin(request, consent_request, admin, *, application):
+    """A verified member of the right tenant without a role that can grant what is asked: never
+    recorded as the admin who granted; the link stays usable for someone who can."""
+    tenant = consent_request.connection.tenant
+    needed = roles.needed_in_words(application=application)
+    audit_record(
+        organization=consent_request.organization,
+        action=AuditAction.CONSENT_FAILED,
+        actor=consent.member_actor(admin.name, admin.upn),
+        target=consent_request.connection,
+        details={
+            "consent_request": consent_request.pk,
+            "error_code": "not_an_admin",
+            "needed_role": needed,
+        },
+    )
+    return _result(
+        request,
+        consent_request,
+        ok=False,
+        what=f"You signed in as {admin.upn}, who holds no role in {tenant.display_name} that can grant these "
+        f"permissions. Only a {needed} can.",
+        todo=f"Forward the link to a {needed} of {tenant.display_name}, or sign in with such an account. "
+        "The link still works; nothing was recorded.",
+        status=403,
+        retry=_allow_retry(request, consent_request),
+    )
+
+
+def _allow_retry(request, consent_request):
+    """Let this browser (which held the link) start the sign-in again, with another account."""
+    if not consent_request.is_usable:
+        return False
+    request.session[SESSION_RETRY] = consent_request.pk
+    return True
 
 
 # --- starting -------------------------------------------------------------------------------
@@ -280,6 +323,24 @@ def consent_link_start(request, token):
     return _begin(request, consent_request)
 
 
+@never_cache
+@require_POST
+def consent_retry(request):
+    """"Sign in with another account", from a result page this browser was shown."""
+    consent_request = (
+        ConsentRequest.objects.select_related("connection__tenant")
+        .filter(pk=request.session.pop(SESSION_RETRY, None))
+        .first()
+    )
+    if consent_request is None or not consent_request.is_usable:
+        what, todo = explain(error="invalid_state")
+        return render(
+            request, "connections/microsoft/consent_result.html", {"ok": False, "what": what, "todo": todo},
+            status=410,
+        )
+    return _begin(request, consent_request)
+
+
 # --- Microsoft's callbacks -------------------------------------------------------------------
 
 
@@ -313,10 +374,14 @@ def callback(request):
         if exc.error == "invalid_state":
             return _reject_callback(request, str(exc), {"consent_request": consent_request.pk})
         return _fail(request, consent_request, error=exc.error, code=exc.code, description=str(exc))
+    application = bool(consent_request.requested_application)
+    if roles.granting_role(admin.roles, application=application) is None:
+        return _not_an_admin(request, consent_request, admin, application=application)
     delegated = client.delegated_scopes(token_result)
-    if not consent_request.requested_application:
+    if not application:
         return _finish(
-            request, consent_request, admin=admin, token_result=token_result, delegated=delegated, application=[]
+            request, consent_request, admin=admin, token_result=token_result, delegated=delegated, application=[],
+            admin_consent=False,
         )
     state = secrets.token_urlsafe(24)
     _remember(
@@ -325,7 +390,7 @@ def callback(request):
         {
             "stage": "adminconsent",
             "consent_request": consent_request.pk,
-            "admin": [admin.tenant_id, admin.object_id, admin.name, admin.upn],
+            "admin": admin.as_list(),
             "delegated": delegated,
             # Kept in the session only until admin consent returns, and encrypted there too.
             "token_result": crypto.encrypt(
@@ -353,7 +418,7 @@ def adminconsent_callback(request):
         return _reject_callback(request, "unknown state", {"tenant": params.get("tenant", "")[:64]})
     consent_request = ConsentRequest.objects.select_related("connection__tenant").get(pk=entry["consent_request"])
     tenant = consent_request.connection.tenant
-    admin = client.SignedInAdmin(*entry["admin"])
+    admin = client.SignedInAdmin.from_list(entry["admin"])
     if "error" in params:
         description = params.get("error_description", "")
         return _fail(
@@ -374,7 +439,9 @@ def adminconsent_callback(request):
             },
         )
     try:
-        roles = client.application_roles(tenant_id=tenant.tenant_id, cloud=tenant.cloud)
+        # This organization's own admin-consent round just came back for this tenant: the
+        # app-only token's roles are what that consent granted.
+        app_roles = client.application_roles(tenant_id=tenant.tenant_id, cloud=tenant.cloud)
     except client.MicrosoftError as exc:
         return _fail(request, consent_request, error=exc.error, code=exc.code, description=str(exc), admin=admin)
     token_result = json.loads(crypto.decrypt(entry["token_result"]))
@@ -384,7 +451,8 @@ def adminconsent_callback(request):
         admin=admin,
         token_result=token_result,
         delegated=entry["delegated"],
-        application=roles,
+        application=app_roles,
+        admin_consent=True,
     )
 
 

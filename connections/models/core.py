@@ -14,6 +14,7 @@ from django.utils import timezone
 from tenants.models import AtlassianSite, MicrosoftTenant, Organization
 
 from .. import crypto
+from ..microsoft.roles import role_name
 
 
 class Connection(models.Model):
@@ -88,6 +89,8 @@ class PermissionGrant(models.Model):
     granted_by_name = models.CharField(max_length=255, blank=True)
     granted_by_upn = models.CharField(max_length=255, blank=True)
     granted_by_oid = models.CharField(max_length=64, blank=True)
+    # The Entra role template id (from the verified id_token's `wids`) that let them grant it.
+    granted_by_role = models.CharField(max_length=64, blank=True)
     redirect_uri = models.URLField(max_length=500, blank=True)
     cloud = models.CharField(max_length=16, blank=True)
 
@@ -104,6 +107,10 @@ class PermissionGrant(models.Model):
 
     def __str__(self):
         return f"{self.name} ({self.get_kind_display().lower()})"
+
+    @property
+    def granted_by_role_name(self):
+        return role_name(self.granted_by_role) if self.granted_by_role else ""
 
     @property
     def state(self):
@@ -225,6 +232,12 @@ class ConsentRequest(models.Model):
     granted_by_name = models.CharField(max_length=255, blank=True)
     granted_by_upn = models.CharField(max_length=255, blank=True)
     granted_by_oid = models.CharField(max_length=64, blank=True)
+    # The proof this organization's own consent round gives (connections.microsoft.consent_proof):
+    # the admin's role and tenant from a verified id_token, and when the tenant's admin-consent
+    # round for this request came back.
+    granted_by_role = models.CharField(max_length=64, blank=True)
+    granted_in_tenant = models.CharField(max_length=64, blank=True)
+    admin_consent_at = models.DateTimeField(null=True, blank=True)
     # What it asked for, frozen at creation (features can change later).
     requested_delegated = models.JSONField(default=list, blank=True)
     requested_application = models.JSONField(default=list, blank=True)
@@ -244,6 +257,10 @@ class ConsentRequest(models.Model):
     @property
     def is_usable(self):
         return self.effective_state in self.OPEN_STATES
+
+    @property
+    def granted_by_role_name(self):
+        return role_name(self.granted_by_role) if self.granted_by_role else ""
 
     @property
     def advice(self):

@@ -70,8 +70,8 @@ def sync_directory(ctx):
     checkpoint = dict(ctx.checkpoint)
     checkpoint.setdefault("started", timezone.now().isoformat())
     started = parse_datetime(checkpoint["started"])
-    graph = Graph(ctx.connection.tenant)
     try:
+        graph = Graph(ctx.connection)
         if checkpoint.get("phase", "teams") == "teams":
             _teams(ctx, graph, checkpoint)
         _channels(ctx, graph, checkpoint, started)

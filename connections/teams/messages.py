@@ -103,7 +103,10 @@ def sync_messages(ctx):
     after = checkpoint.get("channel_after", 0)
     done = channels.filter(pk__lte=after).count()
     ctx.progress(done=done, total=total)
-    graph = Graph(connection.tenant)
+    try:
+        graph = Graph(connection)
+    except GraphError as exc:  # no consent of this organization's own
+        raise job_error(exc) from exc
     incremental = ctx.mode == SyncRun.Mode.INCREMENTAL
     for channel in channels.filter(pk__gt=after).order_by("pk"):
         resuming = checkpoint.get("channel") == channel.pk

@@ -43,6 +43,9 @@ def ensure_portal_app() -> App:
             "client_secret": defaults.MICROSOFT_CLIENT_SECRET,
             "application_permissions": PORTAL_APPLICATION_PERMISSIONS,
             "delegated_scopes": PORTAL_DELEGATED_SCOPES,
+            # The portal reads the signed-in admin's directory roles from `wids` (README: the
+            # app registration's "groupMembershipClaims": "DirectoryRole").
+            "group_membership_claims": "DirectoryRole",
         },
     )
     for path in defaults.MICROSOFT_REDIRECT_PATHS:

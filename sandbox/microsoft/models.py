@@ -46,7 +46,9 @@ class DirectoryUser(models.Model):
     proxy_addresses = models.JSONField(default=list, blank=True)
     user_type = models.CharField(max_length=10, default="Member")  # Member / Guest
     account_enabled = models.BooleanField(default=True)
-    is_admin = models.BooleanField(default=False)  # holds a role that may grant tenant-wide consent
+    is_admin = models.BooleanField(default=False)  # shorthand for the Global Administrator role
+    # Other directory roles by template id (sandbox.microsoft.roles), e.g. Application Administrator.
+    directory_roles = models.JSONField(default=list, blank=True)
     password = models.CharField(max_length=100)  # sandbox only: printed by `sandbox info`
     deleted = models.BooleanField(default=False)  # soft-deleted: gone from lists, @removed in delta
     purged = models.BooleanField(default=False)  # permanently deleted: delta says reason "deleted"
@@ -75,6 +77,8 @@ class App(models.Model):
     application_permissions = models.JSONField(default=list)
     delegated_scopes = models.JSONField(default=list)
     multi_tenant = models.BooleanField(default=True)
+    # The manifest's groupMembershipClaims: "DirectoryRole" or "All" put `wids` into user tokens.
+    group_membership_claims = models.CharField(max_length=32, default="None")
 
     def __str__(self):
         return self.display_name

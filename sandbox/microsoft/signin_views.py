@@ -15,7 +15,7 @@ from django.utils.crypto import constant_time_compare
 from django.views.decorators.csrf import csrf_exempt
 
 from .. import faults, requestlog
-from . import directory, tokens
+from . import directory, roles, tokens
 from .errors import error_page, page, redirect_error, redirect_to
 from .models import App, AuthorizationCode, DirectoryUser
 from .permissions import DELEGATED, ScopeError, needs_admin, split_scopes
@@ -226,7 +226,7 @@ def authorize(request, tenant):
                 extra={"error_subcode": "cancel"},
                 **back,
             )
-        for_everyone = user.is_admin and request.POST.get("for_organization") == "on"
+        for_everyone = roles.can_grant_delegated(user) and request.POST.get("for_organization") == "on"
         directory.grant_delegated(
             sp=directory.service_principal(user.tenant, app),
             principal=None if for_everyone else user,
@@ -247,7 +247,7 @@ def authorize(request, tenant):
             f"with ID '{app.client_id}' named '{app.display_name}'.",
             **back,
         )
-    if needs_admin(missing) and not user.is_admin:
+    if needs_admin(missing) and not roles.can_grant_delegated(user):
         return _remember(
             _page(request, "needs_admin.html", flow, app=app, user=user, permissions=_describe(missing)), user
         )
@@ -289,14 +289,16 @@ def admin_consent(request, tenant, version="v2"):
                 message=f"The scope '{bad}' does not exist.",
                 **back,
             )
-        roles = app.application_permissions if asked_default else []
+        app_roles = app.application_permissions if asked_default else []
     else:
-        graph, roles = list(app.delegated_scopes), list(app.application_permissions)
+        graph, app_roles = list(app.delegated_scopes), list(app.application_permissions)
     user, page = _sign_in_step(request, found, flow)
     if user is None:
         return page if page != "login_required" else error_page(request, 50058, "No user is signed in.")
     requestlog.note(request, target=faults.tenant_target(user.tenant_id))
-    if not user.is_admin:
+    # App roles of Microsoft Graph need a Global or Privileged Role Administrator; delegated
+    # scopes alone can also be granted by a (Cloud) Application Administrator.
+    if not (roles.can_grant_application(user) if app_roles else roles.can_grant_delegated(user)):
         return redirect_error(params["redirect_uri"], error="access_denied", code=90094, message=NEEDS_ADMIN, **back)
     if request.method == "POST" and request.POST.get("step") == "consent":
         if request.POST.get("decision") != "accept" or faults.consent_declined(faults.tenant_target(user.tenant_id)):
@@ -310,7 +312,7 @@ def admin_consent(request, tenant, version="v2"):
                 **back,
             )
         directory.grant_admin_consent(
-            tenant=user.tenant, app=app, admin=user, application_permissions=roles, delegated_scopes=graph
+            tenant=user.tenant, app=app, admin=user, application_permissions=app_roles, delegated_scopes=graph
         )
         result = {"admin_consent": "True", "tenant": str(user.tenant_id)}
         if version == "v2":
@@ -325,7 +327,7 @@ def admin_consent(request, tenant, version="v2"):
             flow,
             app=app,
             user=user,
-            permissions=_describe(graph, roles),
+            permissions=_describe(graph, app_roles),
             admin_consent=True,
         ),
         user,

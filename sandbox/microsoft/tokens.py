@@ -14,6 +14,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from django.db import IntegrityError
 
+from . import roles
 from .models import SigningKey
 from .permissions import GRAPH_APP_ID, GRAPH_RESOURCE
 
@@ -95,7 +96,14 @@ def id_token(*, origin, app, user, nonce, lifetime=3600):
         claims["email"] = user.mail
     if nonce:
         claims["nonce"] = nonce
+    _add_wids(claims, app, user)
     return sign(claims)
+
+
+def _add_wids(claims, app, user):
+    # Only apps whose manifest asks for directory roles get them (groupMembershipClaims).
+    if app.group_membership_claims in roles.WIDS_CLAIM_SETTINGS:
+        claims["wids"] = roles.wids(user)
 
 
 def access_token(*, origin, app, tenant_id, lifetime, user=None, scopes=None, roles=None):
@@ -124,6 +132,7 @@ def access_token(*, origin, app, tenant_id, lifetime, user=None, scopes=None, ro
                 "idtyp": "user",
             }
         )
+        _add_wids(claims, app, user)
     else:
         sp_oid = str(uuid.uuid5(uuid.NAMESPACE_URL, f"{tenant_id}/{app.client_id}"))
         claims.update({"oid": sp_oid, "sub": sp_oid, "idtyp": "app"})

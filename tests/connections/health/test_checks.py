@@ -82,6 +82,7 @@ def test_checks_are_skipped_with_the_reason_when_the_site_is_not_authorized(conn
     assert site is not None, "the demo registers more sites than it authorizes"
     connection = connection_create(site=site, tenant=connected.notifications.tenant, features=["user_mapping"],
                                    acting_user=connected.admin)
+    connected.consent_again(connection)  # each connection rests on its own consent
 
     results = _by_check(health_checks_run(connection=connection))
 

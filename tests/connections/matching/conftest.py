@@ -12,7 +12,7 @@ from django.conf import settings
 from connections.models import Connection, Credential
 from tenants.models import Role
 from tenants.models.directory import SiteAuthMode, SiteAuthStatus
-from tests.factories import MembershipFactory, SiteFactory, TenantFactory
+from tests.factories import MembershipFactory, SiteFactory, TenantFactory, own_consent
 
 
 class Killed(Exception):
@@ -140,4 +140,5 @@ def matching(sandbox):
     connection = Connection.objects.create(
         organization=org, site=site, tenant=tenant, status=Connection.Status.ACTIVE, features=["user_mapping"]
     )
+    own_consent(connection, by=membership.user)
     return MatchingWorld(sandbox, org, membership.user, viewer, connection)

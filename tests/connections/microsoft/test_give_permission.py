@@ -28,6 +28,10 @@ def test_give_permission_signs_in_grants_and_verifies_with_tokens(world):
     assert app_grant.granted_by_upn.lower() == admin_upn.lower()
     assert app_grant.granted_by_oid and app_grant.cloud == "public"
     assert app_grant.redirect_uri == "http://testserver/connect/microsoft/adminconsent/callback"
+    # The proof is on the record: the admin's role, read from the verified id_token's `wids`.
+    assert app_grant.granted_by_role_name == "Global Administrator"
+    proof = world.connection.consent_requests.get()
+    assert proof.granted_by_role_name == "Global Administrator" and proof.admin_consent_at is not None
 
     # The delegated token is kept, encrypted: no trace of it in plain text in the table.
     credential = Credential.objects.get(connection=world.connection)
@@ -43,19 +47,25 @@ def test_give_permission_signs_in_grants_and_verifies_with_tokens(world):
 
     page = world.client.get(reverse("connections:connection_detail", args=[world.connection.pk])).content.decode()
     assert "Active" in page and "✓ in token" in page
+    assert "data-app-access-proof" in page and f"Global Administrator of {world.connection.tenant.display_name}" in page
     assert "returned to <span class=\"mono\">http://testserver/connect/microsoft/adminconsent/callback" in page
 
 
 def test_a_non_admin_cannot_grant_and_is_told_who_can(world):
     user, password = world.sandbox.tenants["contoso"].user
     final = world.walk(_give(world), user, password)
-    assert final.status_code == 400
+    assert final.status_code == 403
     body = final.content.decode()
-    assert "Global Administrator" in body
+    assert "Global Administrator" in body and "Sign in with another account" in body
     world.connection.refresh_from_db()
     assert world.connection.status == Connection.Status.PENDING_CONSENT
+    # Never recorded as the admin who granted, and the request stays usable for one who can.
     request = world.connection.consent_requests.get()
-    assert request.state in ("failed", "declined") and request.error_code
+    assert request.is_usable and not request.granted_by_upn
+    assert not world.connection.grants.filter(granted_at__isnull=False).exists()
+    refused = AuditEvent.objects.get(action="consent.failed")
+    assert "not an admin" in refused.actor_label and refused.details["error_code"] == "not_an_admin"
+    assert not Credential.objects.filter(connection=world.connection).exists()
 
 
 def test_declining_at_microsoft_is_recorded_in_words(world):

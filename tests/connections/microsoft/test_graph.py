@@ -13,7 +13,7 @@ from connections import throttle
 from connections.microsoft import graph as graph_module
 from connections.microsoft.graph import DeltaExpired, Forbidden, Graph, GraphError
 from connections.throttle import MemoryStore, Throttle, retry_after_seconds
-from tests.factories import TenantFactory
+from tests.factories import ConnectionFactory, own_consent
 
 
 class FakeClock:
@@ -37,13 +37,18 @@ class FakeClock:
 
 @pytest.fixture
 def tenants(sandbox, settings):
-    """Portal tenants for the sandbox's consented Fabrikam and Northwind; a clean budget."""
+    """Connections to the sandbox's consented Fabrikam and Northwind, each on its organization's
+    own admin consent; a clean budget."""
     throttle.reset_default_store()
     throttle.default_store().clear()
     graph_module.forget_tokens()
-    yield {
-        name: TenantFactory(tenant_id=sandbox.tenants[name].id, display_name=name) for name in ("fabrikam", "northwind")
+    connections = {
+        name: ConnectionFactory(tenant__tenant_id=sandbox.tenants[name].id, tenant__display_name=name)
+        for name in ("fabrikam", "northwind")
     }
+    for connection in connections.values():
+        own_consent(connection)
+    yield connections
     throttle.default_store().clear()
 
 

@@ -16,7 +16,7 @@ from connections.models import Connection, SyncRun
 from connections.sync import runner, services
 from portal.celery import app
 from tenants.models import Role
-from tests.factories import ConnectionFactory, MembershipFactory, TenantFactory
+from tests.factories import ConnectionFactory, MembershipFactory, TenantFactory, own_consent
 
 ROOT = Path(__file__).resolve().parents[3]
 
@@ -60,6 +60,7 @@ def teams_world(sandbox):
         status=Connection.Status.ACTIVE,
         features=["teams_notifications"],
     )
+    own_consent(connection, by=admin_membership.user)
     yield TeamsWorld(sandbox, org, admin_membership.user, viewer, connection)
     throttle.default_store().clear()
 
