@@ -20,7 +20,8 @@ class IdentityModeForm(forms.Form):
         max_length=keys.MAX_PATTERN,
         help_text=(
             "Must match the whole Atlassian email, case-insensitively; name the parts you need. "
-            r"Example: (?P<name>[^@]+)@acme\.example"
+            r"Example: (?P<name>[^@]+)@acme\.example. No backreferences or lookarounds; \w and \d mean "
+            "ASCII letters and digits."
         ),
     )
     upn_replacement = forms.CharField(
