@@ -20,7 +20,8 @@ class IdentityModeForm(forms.Form):
         max_length=keys.MAX_PATTERN,
         help_text=(
             "Must match the whole Atlassian email, case-insensitively; name the parts you need. "
-            r"Example: (?P<name>[^@]+)@acme\.example"
+            r"Example: (?P<name>[^@]+)@acme\.example. No backreferences or lookarounds; \w and \d mean "
+            "ASCII letters and digits."
         ),
     )
     upn_replacement = forms.CharField(
@@ -32,12 +33,14 @@ class IdentityModeForm(forms.Form):
 
     def clean(self):
         data = super().clean()
-        if data.get("identity_mode") == IdentityMode.NON_ENTRA:
+        # A field its own checks refused (too long) already says why: nothing to add to it.
+        if data.get("identity_mode") == IdentityMode.NON_ENTRA and not {"upn_pattern", "upn_replacement"} & set(
+            self.errors
+        ):
             try:
                 keys.compile_rule(data.get("upn_pattern"), data.get("upn_replacement"))
             except keys.RuleError as exc:
-                field = "upn_replacement" if "replacement" in str(exc) or "UPN is made" in str(exc) else "upn_pattern"
-                self.add_error(field, str(exc))
+                self.add_error(exc.field, exc.message)
         return data
 
 

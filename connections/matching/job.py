@@ -68,25 +68,39 @@ def match_users(ctx):
     """Entry point (registered as the user_matching job)."""
     connection = ctx.connection
     state, _ = UserMatchingState.objects.get_or_create(connection=connection)
+    rule = _rule(state)  # before anything is read or written
     checkpoint = dict(ctx.checkpoint or {})
     full = ctx.mode == "full" or checkpoint.get("phase") in ("microsoft", "atlassian")
     if not full:
         if not state.delta_link and not checkpoint.get("next"):
-            return _fall_back(ctx, state, "no earlier full run to continue from")
+            return _fall_back(ctx, state, rule, "no earlier full run to continue from")
         try:
-            return _incremental(ctx, state, checkpoint)
+            return _incremental(ctx, state, rule, checkpoint)
         except directory.DeltaExpired:
-            return _fall_back(ctx, state, "Microsoft's delta token expired")
-    return _full(ctx, state, checkpoint)
+            return _fall_back(ctx, state, rule, "Microsoft's delta token expired")
+    return _full(ctx, state, rule, checkpoint)
 
 
-def _fall_back(ctx, state, reason):
+def _rule(state):
+    """The saved identity rule, compiled for RE2. A saved rule the checks refuse (one saved
+    before they existed) fails the run, saying what to change: it is never applied."""
+    try:
+        return Rule.of(state)
+    except keys.RuleError as exc:
+        raise _job_error(
+            f"The identity pattern is no longer accepted: {exc.message}",
+            "On this connection's User mapping page, correct the regular expression under Identity mode "
+            "(or choose Entra) and save: a full run then applies it.",
+        ) from None
+
+
+def _fall_back(ctx, state, rule, reason):
     ctx.logger.info("user matching: incremental run becomes a full run (%s)", reason)
     run = getattr(ctx, "run", None)
     if run is not None and run.pk:
         type(run).objects.filter(pk=run.pk).update(mode="full")
     ctx.mode = "full"
-    return _full(ctx, state, {"fallback": reason})
+    return _full(ctx, state, rule, {"fallback": reason})
 
 
 def _graph(ctx):
@@ -110,7 +124,7 @@ def _graph_page(graph, url, params=None):
 # --- full run ------------------------------------------------------------------------------
 
 
-def _full(ctx, state, checkpoint):
+def _full(ctx, state, rule, checkpoint):
     generation = checkpoint.get("generation")
     if not generation:
         # A new generation per full run (a resumed run keeps its own): what it does not see
@@ -130,7 +144,7 @@ def _full(ctx, state, checkpoint):
             checkpoint["ms_users"],
         )
     base = {**base, "delta_link": delta_link, "ms_users": ms_users}
-    _read_atlassian(ctx, state, base, checkpoint if phase == "atlassian" else {}, index, store)
+    _read_atlassian(ctx, rule, base, checkpoint if phase == "atlassian" else {}, index, store)
     del index
     with _batch(ctx):
         deleted, _ = UserMatch.objects.filter(connection=ctx.connection).exclude(generation=generation).delete()
@@ -208,9 +222,8 @@ def _account_keys(account, rule):
     return keys.digest(email), keys.digest(upn), email
 
 
-def _read_atlassian(ctx, state, base, checkpoint, index, store):
+def _read_atlassian(ctx, rule, base, checkpoint, index, store):
     connection, generation = ctx.connection, base["generation"]
-    rule = Rule.of(state)
     manual = dict(ManualMapping.objects.filter(connection=connection).values_list("account_id", "microsoft_user_id"))
     start_at = checkpoint.get("start_at", 0)
     while True:
@@ -285,11 +298,10 @@ def _upsert_matches(connection, rows):
 # --- incremental run -----------------------------------------------------------------------
 
 
-def _incremental(ctx, state, checkpoint):
+def _incremental(ctx, state, rule, checkpoint):
     connection = ctx.connection
     graph = _graph(ctx)
     store = stores_emails(ctx.organization)
-    rule = Rule.of(state)
     url = checkpoint.get("next") or state.delta_link
     while True:
         ctx.check()

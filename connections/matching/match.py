@@ -25,19 +25,25 @@ class Rule:
 
     def __init__(self, mode=IdentityMode.ENTRA, pattern="", replacement=""):
         self.mode = mode
-        self.replacement = replacement
+        # RuleError when the saved rule is not (or no longer) accepted.
         self.compiled = keys.compile_rule(pattern, replacement) if mode == IdentityMode.NON_ENTRA else None
 
     @classmethod
     def of(cls, state):
+        """The rule a run applies; RuleError when the saved one is not accepted any more."""
         if state is None:
             return cls()
+        return cls(state.identity_mode, state.upn_pattern, state.upn_replacement)
+
+    @classmethod
+    def mode_of(cls, state):
+        """The mode alone, for deciding again from digests already derived (no email to apply
+        a rule to): works even when the saved rule is not accepted any more."""
         try:
-            return cls(state.identity_mode, state.upn_pattern, state.upn_replacement)
+            return cls.of(state)
         except keys.RuleError:
-            # Saved rules were checked by the form; one that no longer compiles matches nothing.
             rule = cls()
-            rule.mode, rule.compiled = IdentityMode.NON_ENTRA, None
+            rule.mode = IdentityMode.NON_ENTRA
             return rule
 
     def upn_for(self, normalized_email):
@@ -45,7 +51,7 @@ class Rule:
             return normalized_email
         if self.compiled is None:
             return ""
-        return keys.apply_rule(self.compiled, self.replacement, normalized_email)
+        return keys.apply_rule(self.compiled, normalized_email)
 
     @property
     def upn_method(self):

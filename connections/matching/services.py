@@ -46,12 +46,16 @@ def _start_full_run(connection, acting_user):
 
 def identity_mode_set(*, connection, identity_mode, upn_pattern="", upn_replacement="", acting_user):
     """Change how an Atlassian email becomes a UPN; a full run applies it (emails are not kept,
-    so only a fresh read of the site can derive the new UPNs). Returns the queued run or None."""
+    so only a fresh read of the site can derive the new UPNs). Returns the queued run or None.
+    A rule the matcher refuses is never stored, whichever path calls this (ValidationError on
+    the field at fault)."""
     if identity_mode == IdentityMode.NON_ENTRA:
         try:
             keys.compile_rule(upn_pattern, upn_replacement)
         except keys.RuleError as exc:
-            raise ValidationError({"upn_pattern": str(exc)}) from None
+            raise ValidationError({exc.field: exc.message}) from None
+    elif identity_mode != IdentityMode.ENTRA:
+        raise ValidationError({"identity_mode": "Choose Entra or non-Entra."})
     else:
         upn_pattern = upn_replacement = ""
     with transaction.atomic():
@@ -138,7 +142,7 @@ def manual_mapping_clear(*, connection, account_id, acting_user):
                 connection=connection, digest__in=wanted
             ).values_list("user_id", "digest", "kinds"):
                 index.add(uid, digest, kinds)
-            decision = decide(match.email_key, match.upn_key, Rule.of(matching_state(connection)), index)
+            decision = decide(match.email_key, match.upn_key, Rule.mode_of(matching_state(connection)), index)
             UserMatch.objects.filter(pk=match.pk).update(
                 outcome=decision.outcome,
                 method=decision.method,
