@@ -214,6 +214,11 @@ ACCOUNT_SIGNUP_FIELDS = ["email*", "password1*", "password2*"]
 ACCOUNT_USER_MODEL_USERNAME_FIELD = None
 ACCOUNT_UNIQUE_EMAIL = True
 ACCOUNT_EMAIL_VERIFICATION = env.str("ACCOUNT_EMAIL_VERIFICATION", default="mandatory")
+# Sign-up with an address that already has an account answers like a new one (the same
+# "check your email" page) and mails the owner instead; this only holds with mandatory
+# verification, since otherwise a new account is signed in at once.
+# https://docs.allauth.org/en/latest/account/configuration.html (ACCOUNT_PREVENT_ENUMERATION)
+ACCOUNT_PREVENT_ENUMERATION = True
 ACCOUNT_LOGIN_ON_EMAIL_CONFIRMATION = True
 ACCOUNT_LOGOUT_ON_PASSWORD_CHANGE = False
 ACCOUNT_EMAIL_SUBJECT_PREFIX = "[Connections portal] "
