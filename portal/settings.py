@@ -227,6 +227,10 @@ LOGIN_REDIRECT_URL = "tenants:dashboard"
 LOGIN_URL = "account_login"
 MFA_SUPPORTED_TYPES = ["totp", "recovery_codes"]
 MFA_TOTP_ISSUER = "Connections portal"
+# TOTP secrets and recovery-code seeds encrypted with CREDENTIAL_ENCRYPTION_KEYS; someone with a
+# second factor reauthenticates with it, never with the password alone (portal/accounts.py).
+MFA_ADAPTER = "portal.accounts.MFAAdapter"
+ACCOUNT_ADAPTER = "portal.accounts.AccountAdapter"
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},

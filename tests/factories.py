@@ -1,9 +1,14 @@
 """Factories for every model the tests touch, in one place."""
 
+import time
 import uuid
 
 import factory
 from allauth.account.models import EmailAddress
+from allauth.mfa.app_settings import TOTP_PERIOD
+from allauth.mfa.totp.internal.auth import TOTP, format_hotp_value, generate_totp_secret, hotp_value
+from django.core.cache import cache
+from django.urls import reverse
 
 from connections.models import Connection
 from tenants.models import AtlassianSite, Membership, MicrosoftTenant, Organization, Role, User
@@ -71,3 +76,28 @@ class ConnectionFactory(factory.django.DjangoModelFactory):
     organization = factory.SubFactory(OrganizationFactory)
     site = factory.SubFactory(SiteFactory, organization=factory.SelfAttribute("..organization"))
     tenant = factory.SubFactory(TenantFactory, organization=factory.SelfAttribute("..organization"))
+
+
+def enrol_totp(user):
+    """Give `user` an authenticator app, stored as the portal stores it; returns its secret."""
+    secret = generate_totp_secret()
+    TOTP.activate(user, secret)
+    return secret
+
+
+def totp_code(secret):
+    """The code the authenticator app shows now. Each code works once: taking another one
+    stands for the next 30-second step (the record of used codes lives in the cache)."""
+    cache.clear()
+    return format_hotp_value(hotp_value(secret, int(time.time()) // TOTP_PERIOD))
+
+
+def sign_in(client, user, secret=None):
+    """Sign in through the portal's sign-in page: the password, then a code if they have one."""
+    response = client.post(reverse("account_login"), {"login": user.email, "password": PASSWORD})
+    assert response.status_code == 302, response.content[:2000]
+    if secret is not None:
+        assert response.url == reverse("mfa_authenticate")
+        response = client.post(reverse("mfa_authenticate"), {"code": totp_code(secret)})
+        assert response.status_code == 302, response.content[:2000]
+    return response
