@@ -113,7 +113,8 @@ def second_factor_reauthentication_required(view):
 
 
 # allauth's pages that remove a second factor or reveal its recovery codes, at their own
-# paths (mounted before allauth.urls, so these resolve first), each behind a fresh code.
+# paths (mounted before allauth.urls, so these resolve first), each behind a fresh code. Should
+# allauth move one, tests/tenants/test_second_factor.py fails rather than the guard going quiet.
 mfa_urlpatterns = [
     path(
         "2fa/totp/deactivate/",
