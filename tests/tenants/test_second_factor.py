@@ -153,6 +153,19 @@ def test_the_password_alone_cannot_remove_the_second_factor(client, staff_user):
     assert not Authenticator.objects.filter(user=staff_user, type="totp").exists()
 
 
+@pytest.mark.parametrize(
+    "page", ["mfa_deactivate_totp", "mfa_view_recovery_codes", "mfa_generate_recovery_codes",
+             "mfa_download_recovery_codes"],
+)
+def test_no_page_that_removes_or_reveals_the_second_factor_takes_the_password(client, staff_user, page):
+    sign_in(client, staff_user)
+    _enrol_through_the_pages(client, staff_user)  # the password was confirmed a moment ago
+    for method in (client.get, client.post):
+        response = method(reverse(page))
+        assert response.status_code == 302 and response.url.startswith(reverse("mfa_reauthenticate")), method
+    assert Authenticator.objects.filter(user=staff_user, type="totp").exists()
+
+
 def test_signing_in_with_the_code_still_asks_for_a_fresh_one_to_remove_it(client, staff_user):
     secret = enrol_totp(staff_user)
     sign_in(client, staff_user, secret)
