@@ -214,6 +214,11 @@ ACCOUNT_SIGNUP_FIELDS = ["email*", "password1*", "password2*"]
 ACCOUNT_USER_MODEL_USERNAME_FIELD = None
 ACCOUNT_UNIQUE_EMAIL = True
 ACCOUNT_EMAIL_VERIFICATION = env.str("ACCOUNT_EMAIL_VERIFICATION", default="mandatory")
+# Sign-up with an address that already has an account answers like a new one (the same
+# "check your email" page) and mails the owner instead; this only holds with mandatory
+# verification, since otherwise a new account is signed in at once.
+# https://docs.allauth.org/en/latest/account/configuration.html (ACCOUNT_PREVENT_ENUMERATION)
+ACCOUNT_PREVENT_ENUMERATION = True
 ACCOUNT_LOGIN_ON_EMAIL_CONFIRMATION = True
 ACCOUNT_LOGOUT_ON_PASSWORD_CHANGE = False
 ACCOUNT_EMAIL_SUBJECT_PREFIX = "[Connections portal] "
@@ -222,6 +227,10 @@ LOGIN_REDIRECT_URL = "tenants:dashboard"
 LOGIN_URL = "account_login"
 MFA_SUPPORTED_TYPES = ["totp", "recovery_codes"]
 MFA_TOTP_ISSUER = "Connections portal"
+# TOTP secrets and recovery-code seeds encrypted with CREDENTIAL_ENCRYPTION_KEYS; someone with a
+# second factor reauthenticates with it, never with the password alone (portal/accounts.py).
+MFA_ADAPTER = "portal.accounts.MFAAdapter"
+ACCOUNT_ADAPTER = "portal.accounts.AccountAdapter"
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},

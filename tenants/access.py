@@ -3,12 +3,12 @@ resolves object ids through `request.organization` (see `scoped`)."""
 
 from functools import wraps
 
-from allauth.mfa.models import Authenticator
-from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect
+
+from portal.accounts import second_factor_redirect
 
 
 def member_required(view):
@@ -43,9 +43,11 @@ def scoped(request, model, **lookup):
 
 
 def staff_required(view):
-    """Support staff with two-factor authentication enabled; others get 404.
+    """Support staff whose session passed the second factor; others get 404.
 
-    Staff see every organization's records, so a stolen password alone must not be enough.
+    Staff see every organization's records, so a stolen password alone must not be enough:
+    having an authenticator is not it either, this sign-in must have used it. A session that
+    signed in with the password alone is sent for a code first, then comes back here.
     """
 
     @login_required
@@ -53,11 +55,9 @@ def staff_required(view):
     def wrapper(request, *args, **kwargs):
         if not request.user.is_staff:
             raise Http404
-        if not Authenticator.objects.filter(user=request.user, type=Authenticator.Type.TOTP).exists():
-            messages.warning(
-                request, "Support pages need two-factor authentication: set up an authenticator app first."
-            )
-            return redirect("mfa_activate_totp")
+        missing = second_factor_redirect(request, "Support pages")
+        if missing:
+            return missing
         return view(request, *args, **kwargs)
 
     return wrapper

@@ -1,5 +1,7 @@
 """The portal's own multi-tenancy: people, the organizations they belong to, invitations."""
 
+import uuid
+
 from django.contrib.auth.models import AbstractUser
 from django.db import models
 from django.utils import timezone
@@ -8,8 +10,22 @@ from django.utils import timezone
 class User(AbstractUser):
     """A portal account; people sign in with their email (django-allauth)."""
 
+    def save(self, *args, **kwargs):
+        # AbstractUser's username is unique, yet nobody types or sees it (sign-in is by email,
+        # ACCOUNT_USER_MODEL_USERNAME_FIELD is None): an account created without one gets a
+        # random handle, so every sign-up after the first does not collide on "".
+        if not self.username:
+            self.username = new_username()
+            if kwargs.get("update_fields") is not None:
+                kwargs["update_fields"] = {*kwargs["update_fields"], "username"}
+        super().save(*args, **kwargs)
+
     def __str__(self):
         return self.email or self.username
+
+
+def new_username():
+    return f"user-{uuid.uuid4().hex}"
 
 
 class Organization(models.Model):

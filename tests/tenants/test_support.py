@@ -1,14 +1,13 @@
 """Support staff: two-factor first, read everything, change nothing, every look audited."""
 
-from allauth.mfa.models import Authenticator
 from django.urls import reverse
 
 from tenants.models import AuditEvent
+from tests.factories import enrol_totp, sign_in
 
 
-def _with_totp(user):
-    Authenticator.objects.create(user=user, type=Authenticator.Type.TOTP, data={"secret": "x"})
-    return user
+def _sign_in_with_totp(client, user):
+    sign_in(client, user, enrol_totp(user))
 
 
 def test_staff_must_enable_two_factor_before_support_pages(client, staff_user):
@@ -24,7 +23,7 @@ def test_people_who_are_not_staff_get_not_found(admin_client):
 
 
 def test_staff_read_every_organization_and_each_look_is_audited(client, staff_user, acme, globex):
-    client.force_login(_with_totp(staff_user))
+    _sign_in_with_totp(client, staff_user)
     listing = client.get(reverse("support:organization_list")).content.decode()
     assert "Acme" in listing and "Globex" in listing
     detail = client.get(reverse("support:organization_detail", args=[globex.organization.pk])).content.decode()
@@ -41,7 +40,7 @@ def test_support_filters_the_trail_across_organizations(client, staff_user, acme
 
     services.tenant_remove(tenant=globex.tenant, acting_user=globex.admin)
     services.tenant_remove(tenant=acme.tenant, acting_user=acme.admin)
-    client.force_login(_with_totp(staff_user))
+    _sign_in_with_totp(client, staff_user)
     response = client.get(
         reverse("support:audit_list"),
         {"organization": globex.organization.pk, "action": "tenant.removed", "actor": globex.admin.email[:8]},
@@ -51,7 +50,7 @@ def test_support_filters_the_trail_across_organizations(client, staff_user, acme
 
 
 def test_staff_change_nothing_in_organizations_they_are_not_members_of(client, staff_user, acme):
-    client.force_login(_with_totp(staff_user))
+    _sign_in_with_totp(client, staff_user)
     # No membership: the organization pages are not theirs; the site stays.
     client.post(reverse("tenants:site_remove", args=[acme.site.pk]))
     assert acme.site.__class__.objects.filter(pk=acme.site.pk).exists()
@@ -79,7 +78,7 @@ def test_support_reads_a_connection_with_its_grants_and_trail_and_the_look_is_au
     )
     # Staff who are also admins of the organization still get the read-only page.
     Membership.objects.create(organization=acme.organization, user=staff_user, role=Role.ADMIN)
-    client.force_login(_with_totp(staff_user))
+    _sign_in_with_totp(client, staff_user)
     org_page = client.get(reverse("support:organization_detail", args=[acme.organization.pk])).content.decode()
     url = reverse("support:connection_detail", args=[connection.pk])
     assert url in org_page

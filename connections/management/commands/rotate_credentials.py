@@ -1,4 +1,5 @@
-"""Re-encrypt every stored credential under the newest key of CREDENTIAL_ENCRYPTION_KEYS.
+"""Re-encrypt every stored credential, and every two-factor secret, under the newest key of
+CREDENTIAL_ENCRYPTION_KEYS.
 
 Rotate a key: put the new key first in CREDENTIAL_ENCRYPTION_KEYS (keep the old one after
 it), restart, run this command, then drop the old key.
@@ -9,10 +10,11 @@ from django.db import transaction
 
 from connections import crypto
 from connections.models import Credential
+from portal.accounts import rotate_authenticator_secrets
 
 
 class Command(BaseCommand):
-    help = "Re-encrypt all stored credentials under the newest encryption key."
+    help = "Re-encrypt all stored credentials and two-factor secrets under the newest encryption key."
 
     def handle(self, *args, **options):
         done = 0
@@ -23,9 +25,14 @@ class Command(BaseCommand):
                     credential._refresh_token = crypto.rotate(credential._refresh_token)
                     credential.save(update_fields=["_access_token", "_refresh_token"])
                     done += 1
+                # Two-factor secrets use the same keys: left under an old one, dropping it would
+                # lock their owners out.
+                authenticators = rotate_authenticator_secrets()
         except crypto.InvalidToken as exc:
             raise CommandError(
-                "A credential could not be decrypted with any configured key: nothing was changed. "
-                "Put the key it was encrypted with back into CREDENTIAL_ENCRYPTION_KEYS."
+                "A credential or two-factor secret could not be decrypted with any configured key: nothing "
+                "was changed. Put the key it was encrypted with back into CREDENTIAL_ENCRYPTION_KEYS."
             ) from exc
-        self.stdout.write(f"Re-encrypted {done} credential(s) under the newest key.")
+        self.stdout.write(
+            f"Re-encrypted {done} credential(s) and {authenticators} two-factor secret(s) under the newest key."
+        )
