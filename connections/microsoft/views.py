@@ -308,6 +308,7 @@ def consent_link(request, token):
             "connection": connection,
             "features": permissions.features(connection.features),
             "graph_permissions": permissions.graph_permissions(connection.features),
+            "needed_role": roles.needed_in_words(application=bool(consent_request.requested_application)),
             "token": token,
         },
     )

@@ -30,6 +30,8 @@ def test_a_tenant_admin_grants_through_the_link_and_the_site_admin_is_told(world
     page = stranger.get(path).content.decode()
     assert world.admin.email in page and "Acme" in page and "acme-jira" in page
     assert "User.Read.All" in page and "Email addresses are used for matching and not stored" in page
+    # Application permissions: said up front who can grant them.
+    assert "Global Administrator or Privileged Role Administrator</strong> of that tenant" in page
     request.refresh_from_db()
     assert request.state == "opened" and request.opened_at
 
