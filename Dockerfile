@@ -6,7 +6,7 @@ WORKDIR /app
 
 COPY pyproject.toml README.md ./
 COPY requirements/ requirements/
-COPY manage.py ./
+COPY manage.py gunicorn.conf.py ./
 COPY portal/ portal/
 COPY tenants/ tenants/
 COPY connections/ connections/
@@ -21,4 +21,5 @@ RUN pip install -c requirements/constraints.txt . \
 
 USER portal
 EXPOSE 8000
-CMD ["gunicorn", "portal.wsgi:application", "--bind", "0.0.0.0:8000", "--workers", "3", "--access-logfile", "-"]
+# Bind, workers and the redacting access log: gunicorn.conf.py.
+CMD ["gunicorn", "portal.wsgi:application", "-c", "gunicorn.conf.py"]

@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint install clean
+.PHONY: run test lint audit install clean
 
 $(STAMP): pyproject.toml requirements/constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -21,11 +21,17 @@ run: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/ruff check .
+	$(BIN)/python requirements/audit.py
 	$(BIN)/python manage.py makemigrations --check --dry-run --settings=portal.settings_test
 	SANDBOX_SCALE_TEST=1 $(BIN)/python -m pytest
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
+
+# Pinned versions against known vulnerabilities (PyPI's advisory data). Says loudly when the
+# source cannot be reached; DEPENDENCY_AUDIT_REQUIRED=1 makes that an error.
+audit: $(STAMP)
+	$(BIN)/python requirements/audit.py
 
 clean:
 	rm -rf $(VENV) var

@@ -31,22 +31,22 @@ def _secret(name, default=None):
 DEBUG = env.bool("DEBUG", default=False)
 
 # --- secrets ---------------------------------------------------------------------------
-_DEV_SECRET_KEY = "django-insecure-dev-only-key-never-use-in-production-0123456789"
+# With DEBUG off, a placeholder or weak secret stops the start (portal/secret_checks.py);
+# `check --deploy` reports the same problems (portal/checks.py).
+from portal import secret_checks as _secret_checks  # noqa: E402  (stdlib only, no Django)
+
+_DEV_SECRET_KEY = _secret_checks.DEV_SECRET_KEY
 SECRET_KEY = _secret("SECRET_KEY", default="")
 if not SECRET_KEY:
     if not DEBUG:
         raise ImproperlyConfigured(
             "SECRET_KEY is not set. With DEBUG off the portal needs a long random secret: "
-            "set SECRET_KEY (or SECRET_KEY_FILE), e.g. from "
-            "`python -c 'import secrets; print(secrets.token_urlsafe(64))'`."
+            f"set SECRET_KEY (or SECRET_KEY_FILE), e.g. from `{_secret_checks.GENERATE_SECRET_KEY}`."
         )
     SECRET_KEY = _DEV_SECRET_KEY
-elif not DEBUG and (
-    SECRET_KEY.startswith("django-insecure") or len(SECRET_KEY) < 50 or len(set(SECRET_KEY)) < 5
-):
+elif not DEBUG and (_problem := _secret_checks.secret_key_problem(SECRET_KEY)):
     raise ImproperlyConfigured(
-        "SECRET_KEY is unsafe: it must be at least 50 characters, with at least 5 distinct "
-        "characters, and not a 'django-insecure' development key. Generate a new one."
+        f"SECRET_KEY is unsafe: {_problem}. Generate a new one: `{_secret_checks.GENERATE_SECRET_KEY}`."
     )
 
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]"])
@@ -65,16 +65,16 @@ if not CREDENTIAL_ENCRYPTION_KEYS:
     if not DEBUG:
         raise ImproperlyConfigured(
             "CREDENTIAL_ENCRYPTION_KEYS is not set. With DEBUG off the portal needs at least one "
-            "Fernet key to encrypt stored tokens: `python -c 'from cryptography.fernet import "
-            "Fernet; print(Fernet.generate_key().decode())'`."
+            f"Fernet key to encrypt stored tokens: `{_secret_checks.GENERATE_FERNET_KEY}`."
         )
     # Development only: a key derived from the development secret, stable across runs.
-    import base64
-    import hashlib
-
-    CREDENTIAL_ENCRYPTION_KEYS = [
-        base64.urlsafe_b64encode(hashlib.sha256(SECRET_KEY.encode()).digest()).decode()
-    ]
+    CREDENTIAL_ENCRYPTION_KEYS = [_secret_checks.dev_credential_key(SECRET_KEY)]
+elif not DEBUG and (_problems := _secret_checks.credential_keys_problems(CREDENTIAL_ENCRYPTION_KEYS)):
+    raise ImproperlyConfigured(
+        "CREDENTIAL_ENCRYPTION_KEYS is unsafe: "
+        + "; ".join(f"key {n}: {why}" for n, why in _problems)
+        + f". Generate a new key: `{_secret_checks.GENERATE_FERNET_KEY}`."
+    )
 
 # --- applications ------------------------------------------------------------------------
 SANDBOX_ENABLED = env.bool("SANDBOX_ENABLED", default=False)
@@ -223,6 +223,8 @@ ACCOUNT_LOGIN_ON_EMAIL_CONFIRMATION = True
 ACCOUNT_LOGOUT_ON_PASSWORD_CHANGE = False
 ACCOUNT_EMAIL_SUBJECT_PREFIX = "[Connections portal] "
 ACCOUNT_RATE_LIMITS = {"login_failed": "10/m/ip,5/5m/key"}
+# Rate limits per client count the address portal/client_ip.py works out.
+ACCOUNT_ADAPTER = "portal.account_adapter.AccountAdapter"
 LOGIN_REDIRECT_URL = "tenants:dashboard"
 LOGIN_URL = "account_login"
 MFA_SUPPORTED_TYPES = ["totp", "recovery_codes"]
@@ -249,8 +251,10 @@ SERVER_EMAIL = DEFAULT_FROM_EMAIL
 # --- organizations and consent links ------------------------------------------------------
 INVITATION_TTL_DAYS = env.int("INVITATION_TTL_DAYS", default=7)
 CONSENT_LINK_TTL_DAYS = env.int("CONSENT_LINK_TTL_DAYS", default=7)
-# Requests per minute per IP address on consent link pages (they need no account).
+# Requests per minute per client address on consent link pages (they need no account), and
+# per link from all clients together (see connections/ratelimit.py).
 CONSENT_LINK_RATE_LIMIT = env.int("CONSENT_LINK_RATE_LIMIT", default=30)
+CONSENT_LINK_RATE_LIMIT_PER_LINK = env.int("CONSENT_LINK_RATE_LIMIT_PER_LINK", default=120)
 
 # --- sync jobs (issue 7) --------------------------------------------------------------------
 # A running sync run that has not saved progress for this long is taken as stuck: its worker
@@ -284,6 +288,16 @@ CSRF_COOKIE_HTTPONLY = True
 X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
+# Addresses or networks (CIDR) of the reverse proxies in front of the portal. Only a request
+# from one of them has its X-Forwarded-For believed (see portal/client_ip.py); empty: none is,
+# and the client is the peer that connected.
+TRUSTED_PROXIES = env.list("TRUSTED_PROXIES", default=[])
+try:
+    from portal.client_ip import parse_networks as _parse_networks
+
+    _parse_networks(TRUSTED_PROXIES)
+except ValueError as exc:
+    raise ImproperlyConfigured(f"TRUSTED_PROXIES: {exc}.") from None
 if not DEBUG:
     # Behind a TLS-terminating proxy (see docker-compose.yml) that sets X-Forwarded-Proto.
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
@@ -300,11 +314,21 @@ LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    # Request lines carry OAuth codes and states in query strings and consent-link tokens in
+    # paths: every handler rewrites them (portal/log_redaction.py; gunicorn: gunicorn.conf.py).
+    "filters": {"redact": {"()": "portal.log_redaction.RedactingFilter"}},
+    "formatters": {
+        "django.server": {
+            "()": "django.utils.log.ServerFormatter", "format": "[{server_time}] {message}", "style": "{",
+        },
+    },
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "filters": ["redact"]},
+        "django.server": {"class": "logging.StreamHandler", "formatter": "django.server", "filters": ["redact"]},
+    },
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {
-        # Request lines can carry OAuth codes in query strings: keep them out of logs.
-        "django.server": {"level": "WARNING"},
+        "django.server": {"handlers": ["django.server"], "level": "INFO", "propagate": False},
     },
 }
 

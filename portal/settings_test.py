@@ -9,7 +9,10 @@ import os
 os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/portal")
 os.environ.setdefault("CELERY_BROKER_URL", "redis://127.0.0.1:6379/14")
 os.environ.setdefault("CELERY_RESULT_BACKEND", "redis://127.0.0.1:6379/15")
-os.environ.setdefault("SECRET_KEY", "test-secret-key-" + "x7Qm2Lp9Zr4Vt8Wn3Kd6Hs1Jf5Bg0Yc" * 2)
+# Random-looking on purpose: with DEBUG off the settings refuse placeholder and weak secrets.
+os.environ.setdefault(
+    "SECRET_KEY", "MjrFjACnYn1d_vN6NFHehWlGlkoXxTrnx1UUqLmRyft7VGDKoL2m6JBJvvoqLSYw4X4y0vXXzu-KDbMQmqM76w"
+)
 os.environ.setdefault("CREDENTIAL_ENCRYPTION_KEYS", "ZhQu4T_lBYMk8yIf-A3QRUlQCWP4rZ3gcM9YzAd0yyY=")
 os.environ.setdefault("SANDBOX_ENABLED", "true")
 os.environ.setdefault("SANDBOX_FORCE", "true")

@@ -28,20 +28,13 @@ _origin = contextvars.ContextVar("audit_request_origin", default=None)
 
 def set_request_origin(request):
     """Remember where the current request came from; returns a token to reset it."""
-    forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "") if _trust_forwarded() else ""
-    ip = forwarded.split(",")[0].strip() or request.META.get("REMOTE_ADDR") or None
-    return _origin.set(RequestOrigin(ip, request.META.get("HTTP_USER_AGENT", "")[:300]))
+    from portal.client_ip import client_ip
+
+    return _origin.set(RequestOrigin(client_ip(request), request.META.get("HTTP_USER_AGENT", "")[:300]))
 
 
 def reset_request_origin(token):
     _origin.reset(token)
-
-
-def _trust_forwarded():
-    from django.conf import settings
-
-    # Only behind the proxy of docker-compose.yml is X-Forwarded-For ours to believe.
-    return bool(getattr(settings, "SECURE_PROXY_SSL_HEADER", None))
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,7 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-STRONG_KEY = "k3Yb9Qx7Vn2Lm5Zr8Tw1Pd4Hs6Jf0Gc" * 2
+STRONG_KEY = "sPBl8pbH2oI2UXIKv1tTxxQ_kKedEJoHPSw0Ewm3JtscvlOues3-cKXguECy9b7_ZY0ybN55S_JKAWYEu5W_PQ"
 FERNET_KEY = "ZhQu4T_lBYMk8yIf-A3QRUlQCWP4rZ3gcM9YzAd0yyY="
 
 
