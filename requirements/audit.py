@@ -1,8 +1,7 @@
 """Audit the pins in requirements/constraints.txt against known vulnerabilities (`make test`).
 
 The advisory source is PyPI's vulnerability data (OSV / the PyPA advisory database, per
-release: https://docs.pypi.org/api/json/#known-vulnerabilities), read by pip-audit
-(https://pypi.org/project/pip-audit/). The outcome:
+release: PyPI's JSON API documentation, "Known vulnerabilities"), read by pip-audit. The outcome:
 
 - a known vulnerability in a pinned version, not in requirements/audit-ignore.txt: the
   step fails and lists it, with the versions that fix it;
@@ -114,7 +113,7 @@ def audit(requirements=CONSTRAINTS, *, ignore_file=IGNORE_FILE, required=False, 
             headline,
             f"Advisory source: {service} (pip-audit --vulnerability-service {service}). Reason, e.g.:",
             f"  {skipped[0][0]}: {skipped[0][1]}"[:160],
-            "Run `make audit` where https://pypi.org answers per-release JSON (see README, Development).",
+            "Run `make audit` where PyPI answers per-release JSON (see README, Development).",
         ]
         print(_banner(lines), file=err)
         if required:

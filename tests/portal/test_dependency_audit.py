@@ -19,7 +19,7 @@ for dependency in report["dependencies"]:
     if "vulns" in dependency:
         dependency["vulns"] = [v for v in dependency["vulns"] if v["id"] not in ignored]
 if os.environ.get("FAKE_CRASH"):
-    sys.exit("requests.exceptions.ConnectionError: Failed to resolve 'pypi.org'")
+    sys.exit("requests.exceptions.ConnectionError: Failed to resolve the package index")
 open(args[args.index("--output") + 1], "w").write(json.dumps(report))
 sys.exit(1 if any(d.get("vulns") for d in report["dependencies"]) else 0)
 '''
