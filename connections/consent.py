@@ -30,6 +30,7 @@ from .models import (
     PermissionKind,
     Provider,
 )
+from .params import consent_token
 from .services import grants_request
 from .status import connection_status_refresh
 
@@ -51,7 +52,7 @@ def member_actor(name, upn):
 
 def consent_request_find(raw_token):
     """The consent request a link's token names, or None. Compared by hash only."""
-    if not raw_token or len(raw_token) > 200:
+    if consent_token(raw_token) is None:
         return None
     return (
         ConsentRequest.objects.select_related("connection__site", "connection__tenant", "organization", "created_by")

@@ -9,6 +9,7 @@ never use up a link's budget by itself while the link's is larger than a client'
 """
 
 import hashlib
+import logging
 import time
 from functools import wraps
 
@@ -17,6 +18,8 @@ from django.core.cache import cache
 from django.shortcuts import render
 
 from portal.client_ip import client_ip
+
+logger = logging.getLogger(__name__)
 
 
 def _count(key):
@@ -48,7 +51,15 @@ def rate_limited(scope, *, link_kwarg="token"):
                 budgets.append((f"ratelimit:{scope}:link:{_link_key(kwargs[link_kwarg])}:{window}",
                                 settings.CONSENT_LINK_RATE_LIMIT_PER_LINK))
             for key, limit in budgets:
-                if _count(key) > limit:
+                try:
+                    count = _count(key)
+                except Exception as exc:  # noqa: BLE001 - whatever the cache backend raises when it is down
+                    # Fail open: a tenant admin must be able to consent while the cache is down; the
+                    # link's token (long, random, single use) still guards the page. The request's
+                    # path holds that token, so only the scope and the error's type are logged.
+                    logger.warning("Rate limit for %s not applied: the cache failed (%s).", scope, type(exc).__name__)
+                    break
+                if count > limit:
                     response = render(request, "connections/microsoft/rate_limited.html", status=429)
                     response["Retry-After"] = str(60 - int(time.time()) % 60)
                     return response

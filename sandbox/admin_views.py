@@ -1,7 +1,17 @@
 """The sandbox's own admin page on the portal's origin (/_sandbox/): see the tenants, apps and
-grants, revoke a grant, switch faults on and off, read the request log."""
+grants, revoke a grant, switch faults on and off, read the request log.
+
+It lists every tenant admin's password, so only the demo's own admins see it: a signed-in
+portal user who is an admin of an organization (the sandbox runs only in a demo or test
+portal, where every organization is a demo one), or staff. Anyone else is sent to sign in,
+or refused.
+"""
+
+from functools import wraps
 
 from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_http_methods
 
@@ -50,6 +60,21 @@ def _act(request):
         messages.success(request, "Request log cleared.")
 
 
+def _demo_admin_required(view):
+    @wraps(view)
+    @login_required
+    def wrapper(request, *args, **kwargs):
+        from tenants.models import Role
+
+        user = request.user
+        if not (user.is_staff or user.memberships.filter(role=Role.ADMIN).exists()):
+            raise PermissionDenied("The sandbox's admin page is for the demo's admins.")
+        return view(request, *args, **kwargs)
+
+    return wrapper
+
+
+@_demo_admin_required
 @require_http_methods(["GET", "POST"])
 def index(request):
     if request.method == "POST":

@@ -7,6 +7,8 @@ know about HTTP.
 """
 
 import contextvars
+import ipaddress
+import re
 from dataclasses import dataclass
 
 from .models import AuditAction, AuditEvent
@@ -44,12 +46,33 @@ class ExternalActor:
     label: str
 
 
+# PostgreSQL refuses NUL in text and in jsonb, and lone surrogates cannot be encoded: an
+# event carrying what an attacker typed must still be written, so they are dropped.
+_UNSTORABLE = re.compile(r"[\x00\ud800-\udfff]")
+
+
+def _text(value):
+    return _UNSTORABLE.sub("", value)
+
+
 def _scrub(value):
     if isinstance(value, dict):
-        return {k: ("[redacted]" if k.lower() in _SECRET_KEYS else _scrub(v)) for k, v in value.items()}
+        return {
+            _text(str(k)): ("[redacted]" if str(k).lower() in _SECRET_KEYS else _scrub(v)) for k, v in value.items()
+        }
     if isinstance(value, list | tuple):
         return [_scrub(v) for v in value]
+    if isinstance(value, str):
+        return _text(value)
     return value
+
+
+def _ip(value):
+    """A storable IP address or None: a forwarded header may carry anything."""
+    try:
+        return str(ipaddress.ip_address((value or "").strip())) if value else None
+    except ValueError:
+        return None
 
 
 def audit_record(*, organization, action, actor=None, target=None, target_label="", details=None):
@@ -66,12 +89,12 @@ def audit_record(*, organization, action, actor=None, target=None, target_label=
         organization=organization,
         actor_type=actor_type,
         actor_user=actor_user,
-        actor_label=actor_label[:255],
+        actor_label=_text(actor_label)[:255],
         action=action,
         target_type=target._meta.model_name if target is not None else "",
         target_id=str(target.pk) if target is not None else "",
-        target_label=(target_label or (str(target) if target is not None else ""))[:255],
+        target_label=_text(target_label or (str(target) if target is not None else ""))[:255],
         details=_scrub(details or {}),
-        ip_address=origin.ip_address,
-        user_agent=origin.user_agent,
+        ip_address=_ip(origin.ip_address),
+        user_agent=_text(origin.user_agent)[:300],
     )

@@ -31,14 +31,19 @@ def normalize_site_url(raw):
                 return prefix + name
     if "://" not in lowered:
         lowered = "https://" + lowered
-    parts = urlsplit(lowered)
+    not_a_site = ValidationError(f"{value} is not an Atlassian Cloud site address. " + SITE_URL_HELP + ".")
+    try:
+        # urlsplit raises on an unclosed IPv6 bracket, .port on a port that is not a number
+        # ("acme.atlassian.net:abc", or any text with a colon): both are typing mistakes.
+        parts = urlsplit(lowered)
+        port = parts.port
+    except ValueError:
+        raise not_a_site from None
     if parts.scheme != "https":
         raise ValidationError("Atlassian Cloud sites are served over https. " + SITE_URL_HELP + ".")
     host = parts.hostname or ""
-    if parts.username or parts.password or parts.port or not _SITE_HOST.match(host):
-        raise ValidationError(
-            f"{raw.strip()} is not an Atlassian Cloud site address. " + SITE_URL_HELP + "."
-        )
+    if parts.username or parts.password or port or not _SITE_HOST.match(host):
+        raise not_a_site
     return f"https://{host}"
 
 

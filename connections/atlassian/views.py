@@ -18,6 +18,7 @@ from tenants.access import admin_required, scoped
 from tenants.models import AtlassianSite
 
 from .. import permissions
+from ..params import callback_params
 from . import client, needs, oauth, refresh, services
 from .forms import ApiTokenForm, ChooseSiteForm, ConnectForm, SiteApiTokenForm
 
@@ -66,13 +67,14 @@ def _site_of(request, flow):
 @require_GET
 @never_cache
 def callback(request):
-    flow = oauth.take_flow(request, request.GET.get("state", ""))
+    params = callback_params(request.GET)
+    flow = None if params.malformed else oauth.take_flow(request, params.get("state"))
     if flow is None:
         services.callback_rejected(
             organization=request.organization,
             acting_user=request.user,
-            reason="state_mismatch",
-            details={"error": request.GET.get("error", "")[:100]},
+            reason="malformed" if params.malformed else "state_mismatch",
+            details={"malformed": list(params.malformed)} if params.malformed else {"error": params.get("error")},
         )
         return _problem(
             request,
@@ -83,7 +85,7 @@ def callback(request):
             status=403,
         )
     site = _site_of(request, flow)
-    error = request.GET.get("error", "")
+    error = params.get("error")
     if error:
         declined = error == "access_denied"
         services.authorization_failed(
@@ -91,8 +93,8 @@ def callback(request):
             acting_user=request.user,
             site=site,
             declined=declined,
-            reason=error[:64],
-            details={"error_description": request.GET.get("error_description", "")[:300]},
+            reason=error,
+            details={"error_description": params.get("error_description")[:300]},
         )
         if declined:
             return _problem(
@@ -109,10 +111,10 @@ def callback(request):
             title="Atlassian did not authorize the portal",
             what=f"Atlassian answered: {error}. Nothing was saved.",
             todo="Start again; if it keeps happening, give the details below to your portal operator.",
-            detail=request.GET.get("error_description", "")[:300],
+            detail=params.get("error_description")[:300],
         )
     try:
-        tokens = client.exchange_code(code=request.GET.get("code", ""), redirect_uri=oauth.callback_uri())
+        tokens = client.exchange_code(code=params.get("code"), redirect_uri=oauth.callback_uri())
         resources = client.accessible_resources(access_token=tokens.access_token)
         account = client.me(access_token=tokens.access_token)
     except client.InvalidGrant as exc:

@@ -18,6 +18,7 @@ from django.conf import settings
 from msal.exceptions import MsalServiceError
 
 from .. import http
+from .errors import code_from_description
 
 logger = logging.getLogger(__name__)
 
@@ -116,8 +117,16 @@ def finish_sign_in(*, tenant_id, cloud, flow, params):
     """Redeem the code (msal checks state and nonce). Returns (admin, delegated scopes granted)."""
     try:
         result = _app(SIGN_IN_AUTHORITY, cloud).acquire_token_by_auth_code_flow(flow, params)
-    except ValueError as exc:  # state mismatch, nonce mismatch: msal raises
-        raise MicrosoftError(str(exc), error="invalid_state") from exc
+    except ValueError as exc:
+        # msal: "state mismatch: <ours> vs <theirs>". The words stay generic: states are
+        # secrets of the flow and never reach a page or the audit trail.
+        raise MicrosoftError("The answer does not belong to a sign-in started here.", error="invalid_state") from exc
+    except RuntimeError as exc:
+        # msal raises RuntimeError (IdTokenError is one) when the id_token's nonce is not the
+        # flow's, or the token is malformed: a replayed or injected sign-in. Its message
+        # quotes the nonce and the token, so it is not passed on.
+        # Reference: msal/oauth2cli/oidc.py, Client.obtain_token_by_auth_code_flow
+        raise MicrosoftError("The sign-in could not be verified.", error="unverified_sign_in") from exc
     except requests.RequestException as exc:
         raise MicrosoftError(f"Could not reach Microsoft's token service: {exc}") from exc
     if "error" in result:
@@ -132,10 +141,9 @@ def finish_sign_in(*, tenant_id, cloud, flow, params):
 
 def _aadsts(result):
     codes = result.get("error_codes") or []
-    if codes:
-        return f"AADSTS{codes[0]}"
-    description = result.get("error_description", "")
-    return description.split(":", 1)[0] if description.startswith("AADSTS") else ""
+    if codes and str(codes[0]).isdigit():
+        return f"AADSTS{codes[0]}"[:64]
+    return code_from_description(result.get("error_description", ""))
 
 
 def _jwks_client(jwks_uri, ca_bundle):

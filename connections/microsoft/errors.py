@@ -1,5 +1,9 @@
 """Microsoft's AADSTS error codes, said in plain words with what to do next."""
 
+import re
+
+_AADSTS = re.compile(r"AADSTS\d{1,12}(?=:|\s|$)")
+
 ADVICE = {
     "AADSTS65004": (
         "The tenant admin declined to grant the permissions.",
@@ -68,6 +72,11 @@ _BY_ERROR = {
         "The sign-in did not match one this browser started (it may be old, or from another window).",
         "Start again from the link.",
     ),
+    "unverified_sign_in": (
+        "The sign-in could not be verified: it does not carry the proof of the sign-in this browser started "
+        "(it may have been replayed, or come from another window). Nothing was recorded.",
+        "Start again from the link (or from \"Give permission\"); it still works if it hasn't expired.",
+    ),
     "invalid_id_token": (
         "Microsoft's answer could not be verified, so nothing was recorded.",
         "Try again; if it keeps happening, tell the portal's operator.",
@@ -92,6 +101,7 @@ def explain(code="", error=""):
 
 
 def code_from_description(description):
-    """'AADSTS65004: User declined ...' -> 'AADSTS65004'."""
-    head = (description or "").split(":", 1)[0].strip()
-    return head if head.startswith("AADSTS") else ""
+    """'AADSTS65004: User declined ...' -> 'AADSTS65004'; anything else (a description a
+    forged callback made up) -> ''. Codes are digits, so never longer than their column."""
+    match = _AADSTS.match((description or "").strip())
+    return match.group(0) if match else ""

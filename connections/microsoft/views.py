@@ -27,6 +27,7 @@ from tenants.models import AuditAction
 
 from .. import consent, crypto, permissions
 from ..models import Connection, ConsentRequest
+from ..params import callback_params
 from ..ratelimit import rate_limited
 from . import client, roles
 from .errors import code_from_description, explain
@@ -80,7 +81,11 @@ def _begin(request, consent_request):
             detail=str(exc),
             status=502,
         )
-    _remember(request, flow["state"], {"flow": flow, "consent_request": consent_request.pk, "stage": "signin"})
+    _remember(
+        request,
+        flow["state"],
+        {"flow": flow, "consent_request": consent_request.pk, "stage": "signin", **_asker(consent_request)},
+    )
     return redirect(url)
 
 
@@ -142,7 +147,52 @@ def _fail(request, consent_request, *, error="", code="", description="", admin=
     return _result(request, consent_request, ok=False, what=what, todo=todo, detail=code or error, status=400)
 
 
-def _reject_callback(request, reason, details):
+def _asker(consent_request):
+    """Whom to point the admin to, kept with the flow in case the request is gone by the callback."""
+    return {
+        "organization": consent_request.organization_id,
+        "asker": consent_request.created_by.email if consent_request.created_by_id else "",
+    }
+
+
+def _consent_request_of(entry):
+    return (
+        ConsentRequest.objects.select_related("connection__tenant", "organization", "created_by")
+        .filter(pk=entry["consent_request"])
+        .first()
+    )
+
+
+def _connection_gone(request, entry):
+    """The tenant, the connection or the consent request was removed while the admin was at
+    Microsoft: nothing to record it on. Audited in the organization, if it still exists."""
+    from tenants.models import Organization
+
+    organization = Organization.objects.filter(pk=entry.get("organization")).first()
+    audit_record(
+        organization=organization,
+        action=AuditAction.CONSENT_CALLBACK_REJECTED,
+        actor=request.user if request.user.is_authenticated else consent.ANONYMOUS_LINK_HOLDER,
+        target_label="removed connection",
+        details={"reason": "connection removed", "consent_request": entry.get("consent_request")},
+    )
+    asker = entry.get("asker") or "the site admin who sent you the link"
+    return render(
+        request,
+        "connections/microsoft/consent_result.html",
+        {
+            "ok": False,
+            "what": "This connection no longer exists in the portal: it was removed (or its Microsoft tenant was) "
+            "while you were signing in. Nothing was recorded.",
+            "todo": f"Ask {asker}"
+            + (f" of {organization}" if organization else "")
+            + " whether the connection is still wanted; if it is, they will send you a new consent link.",
+        },
+        status=410,
+    )
+
+
+def _reject_callback(request, reason, details, *, error="invalid_state"):
     """A callback this browser did not start (forged, replayed, or very old): audited, no change."""
     consent_request = None
     if details.get("consent_request"):
@@ -155,7 +205,7 @@ def _reject_callback(request, reason, details):
         target_label="" if consent_request else "unknown consent",
         details={"reason": reason, **{k: v for k, v in details.items() if k != "consent_request"}},
     )
-    what, todo = explain(error="invalid_state")
+    what, todo = explain(error=error)
     return render(
         request,
         "connections/microsoft/consent_result.html",
@@ -349,11 +399,15 @@ def consent_retry(request):
 @require_GET
 def callback(request):
     """Back from sign-in: redeem the code, verify who signed in, then admin consent if needed."""
-    params = request.GET.dict()
+    params = callback_params(request.GET)
+    if params.malformed:
+        return _reject_callback(request, "malformed callback", {"malformed": list(params.malformed)})
     entry = _pop(request, params.get("state"))
     if entry is None or entry.get("stage") != "signin":
         return _reject_callback(request, "unknown state", {"has_code": "code" in params})
-    consent_request = ConsentRequest.objects.select_related("connection__tenant").get(pk=entry["consent_request"])
+    consent_request = _consent_request_of(entry)
+    if consent_request is None:
+        return _connection_gone(request, entry)
     tenant = consent_request.connection.tenant
     if "error" in params:
         description = params.get("error_description", "")
@@ -366,14 +420,14 @@ def callback(request):
         )
     try:
         admin, token_result = client.finish_sign_in(
-            tenant_id=tenant.tenant_id, cloud=tenant.cloud, flow=entry["flow"], params=params
+            tenant_id=tenant.tenant_id, cloud=tenant.cloud, flow=entry["flow"], params=params.values
         )
     except client.WrongTenant as exc:
         # The link stays usable: the right admin may still open it.
         return _wrong_tenant(request, consent_request, exc.admin)
     except client.MicrosoftError as exc:
-        if exc.error == "invalid_state":
-            return _reject_callback(request, str(exc), {"consent_request": consent_request.pk})
+        if exc.error in ("invalid_state", "unverified_sign_in"):
+            return _reject_callback(request, str(exc), {"consent_request": consent_request.pk}, error=exc.error)
         return _fail(request, consent_request, error=exc.error, code=exc.code, description=str(exc))
     application = bool(consent_request.requested_application)
     if roles.granting_role(admin.roles, application=application) is None:
@@ -391,6 +445,7 @@ def callback(request):
         {
             "stage": "adminconsent",
             "consent_request": consent_request.pk,
+            **_asker(consent_request),
             "admin": admin.as_list(),
             "delegated": delegated,
             # Kept in the session only until admin consent returns, and encrypted there too.
@@ -413,11 +468,15 @@ def callback(request):
 def adminconsent_callback(request):
     """Back from admin consent. The `tenant` it names is checked against the link's, and
     the grant is believed only from an app-only token the portal obtains itself."""
-    params = request.GET.dict()
+    params = callback_params(request.GET)
+    if params.malformed:
+        return _reject_callback(request, "malformed callback", {"malformed": list(params.malformed)})
     entry = _pop(request, params.get("state"))
     if entry is None or entry.get("stage") != "adminconsent":
         return _reject_callback(request, "unknown state", {"tenant": params.get("tenant", "")[:64]})
-    consent_request = ConsentRequest.objects.select_related("connection__tenant").get(pk=entry["consent_request"])
+    consent_request = _consent_request_of(entry)
+    if consent_request is None:
+        return _connection_gone(request, entry)
     tenant = consent_request.connection.tenant
     admin = client.SignedInAdmin.from_list(entry["admin"])
     if "error" in params:

@@ -4,6 +4,7 @@ import json
 from io import StringIO
 
 import jwt
+import pytest
 from django.core.management import call_command
 
 from sandbox import faults
@@ -17,7 +18,29 @@ def _roles(sandbox, tenant):
     return jwt.decode(token, options={"verify_signature": False}).get("roles", [])
 
 
-def test_admin_page_lists_tenants_and_revokes(sandbox, client):
+@pytest.mark.parametrize("who", ["anonymous", "viewer", "admin", "staff"])
+def test_admin_page_is_for_the_demos_admins_only(sandbox, client, acme, staff_user, who):
+    """It shows every sandbox tenant admin's password: an admin of a (demo) organization
+    or staff sees it; a viewer is refused; anyone not signed in is sent to sign in."""
+    user = {"anonymous": None, "viewer": acme.viewer, "admin": acme.admin, "staff": staff_user}[who]
+    if user is not None:
+        client.force_login(user)
+    password = sandbox.tenants["contoso"].admin[1]
+    page = client.get("/_sandbox/")
+    posted = client.post("/_sandbox/", {"action": "log_clear"})
+    if who == "anonymous":
+        assert page.status_code == posted.status_code == 302
+        assert page.url.startswith("/accounts/login/")
+    elif who == "viewer":
+        assert page.status_code == posted.status_code == 403
+    else:
+        assert page.status_code == 200 and password in page.content.decode()
+        return
+    assert password not in page.content.decode()
+
+
+def test_admin_page_lists_tenants_and_revokes(sandbox, admin_client):
+    client = admin_client
     page = client.get("/_sandbox/")
     assert page.status_code == 200
     assert sandbox.tenants["contoso"].admin[0] in page.content.decode()
@@ -29,7 +52,8 @@ def test_admin_page_lists_tenants_and_revokes(sandbox, client):
     assert "Chat.Create" not in _roles(sandbox, "fabrikam")
 
 
-def test_admin_page_sets_and_clears_faults(sandbox, client):
+def test_admin_page_sets_and_clears_faults(sandbox, admin_client):
+    client = admin_client
     target = faults.tenant_target(sandbox.tenants["fabrikam"].id)
     client.post(
         "/_sandbox/", {"action": "fault_set", "kind": "token_lifetime", "target": target, "params": "seconds=400"}

@@ -58,6 +58,28 @@ def test_secrets_never_reach_audit_details(acme):
     assert event.details["nested"][0]["scope"] == "read"
 
 
+def test_an_event_carrying_nul_bytes_is_still_written_on_postgresql(acme):
+    """What an attacker typed reaches the trail as details; PostgreSQL refuses NUL in text and
+    jsonb, and the event must not be lost with the request."""
+    from tenants.audit import ExternalActor, RequestOrigin, _origin
+
+    token = _origin.set(RequestOrigin("not-an-ip\x00", "curl\x00/8"))
+    try:
+        event = audit_record(
+            organization=acme.organization,
+            action=AuditAction.CONSENT_CALLBACK_REJECTED,
+            actor=ExternalActor("some\x00one"),
+            target_label="unknown\x00 consent",
+            details={"reason": "unknown\x00 state", "k\x00ey": ["a\x00", {"b": "\ud800c\x00"}]},
+        )
+    finally:
+        _origin.reset(token)
+    event.refresh_from_db()
+    assert event.details == {"reason": "unknown state", "key": ["a", {"b": "c"}]}
+    assert (event.actor_label, event.target_label) == ("someone", "unknown consent")
+    assert (event.ip_address, event.user_agent) == (None, "curl/8")
+
+
 def test_events_record_ip_and_user_agent(admin_client, acme):
     admin_client.post(
         reverse("tenants:site_new"),

@@ -3,7 +3,9 @@ next to the field and saves nothing; viewers only look."""
 
 import uuid
 
+import pytest
 from django.urls import reverse
+from django.utils.html import escape
 
 from connections.models import Connection
 from tenants.models import AtlassianSite, AuditEvent, MicrosoftTenant
@@ -35,6 +37,28 @@ def test_a_non_atlassian_url_is_refused_next_to_the_field(admin_client, acme):
     assert b'class="error"' in response.content
     assert AtlassianSite.objects.count() == before
     assert not AuditEvent.objects.filter(action="site.registered").exists()
+
+
+MALFORMED_ADDRESSES = ["acme.atlassian.net:abc", "https://[::1", "acme: the jira one", "https://acme.atlassian.net:99999"]
+
+
+@pytest.mark.parametrize("typed", MALFORMED_ADDRESSES)
+def test_a_malformed_address_is_a_field_error_with_the_typed_value_kept(admin_client, typed):
+    response = admin_client.post(reverse("tenants:site_new"), {"url": typed, "products": ["jira"]})
+    assert response.status_code == 200
+    assert "is not an Atlassian Cloud site address" in response.context["form"].errors["url"][0]
+    assert f'value="{escape(typed)}"' in response.content.decode()
+    assert not AtlassianSite.objects.filter(url__icontains="acme").exists()
+
+
+@pytest.mark.parametrize("typed", MALFORMED_ADDRESSES)
+def test_a_malformed_address_on_the_api_token_form_is_a_field_error(admin_client, typed):
+    response = admin_client.post(
+        reverse("connections:atlassian:api_token_new"), {"url": typed, "email": "a@b.example", "api_token": "t"}
+    )
+    assert response.status_code == 200
+    assert "is not an Atlassian Cloud site address" in response.context["form"].errors["url"][0]
+    assert f'value="{escape(typed)}"' in response.content.decode()
 
 
 def test_a_duplicate_site_is_refused_but_another_organization_may_register_it(admin_client, acme, globex):

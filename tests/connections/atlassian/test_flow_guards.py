@@ -50,6 +50,47 @@ def test_a_callback_with_a_state_this_browser_did_not_start_is_refused(admin_cli
     assert event.organization == acme.organization and event.details["reason"] == "state_mismatch"
 
 
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"code": "x", "state": "forged\x00"},
+        {"code": "an-auth\x00-code", "state": "forged"},
+        {"code": "x", "state": "s" * 5000},
+    ],
+)
+def test_a_callback_with_control_characters_or_an_overlong_state_is_refused_and_audited(admin_client, acme, params):
+    state = parse_qs(urlsplit(_start(admin_client, ["teams_notifications"]).url).query)["state"][0]
+    if params["state"] == "forged":
+        params = {**params, "state": state}  # even with the right state, a NUL in the code is not believed
+    response = admin_client.get(reverse("connections:atlassian:callback"), params)
+    assert response.status_code == 403
+    event = AuditEvent.objects.get(action="site.callback_rejected")
+    assert event.details["reason"] == "malformed"
+    assert state not in str(event.details) and "an-auth" not in str(event.details)
+
+
+def test_a_forged_callback_with_a_nul_in_its_error_is_refused_and_audited(admin_client, acme):
+    response = admin_client.get(
+        reverse("connections:atlassian:callback"), {"error": "access_denied\x00" * 20, "state": "forged"}
+    )
+    assert response.status_code == 403
+    event = AuditEvent.objects.get(action="site.callback_rejected")
+    assert event.details == {"reason": "state_mismatch", "error": ("access_denied" * 20)[:64]}
+
+
+def test_an_overlong_error_with_nul_bytes_from_atlassian_is_said_and_audited(admin_client):
+    state = parse_qs(urlsplit(_start(admin_client, ["user_mapping"]).url).query)["state"][0]
+    response = admin_client.get(
+        reverse("connections:atlassian:callback"),
+        {"error": "server_error\x00" * 100, "error_description": "\x00broken" * 1000, "state": state},
+    )
+    assert response.status_code == 400
+    assert "Atlassian did not authorize the portal" in response.content.decode()
+    event = AuditEvent.objects.get(action="site.authorization_failed")
+    assert event.details["reason"] == ("server_error" * 100)[:64]
+    assert event.details["error_description"] == ("broken" * 1000)[:300]
+
+
 def test_a_state_is_good_for_one_callback_only(admin_client):
     state = parse_qs(urlsplit(_start(admin_client, ["user_mapping"]).url).query)["state"][0]
     first = admin_client.get(reverse("connections:atlassian:callback"), {"error": "access_denied", "state": state})

@@ -218,3 +218,27 @@ def test_no_consent_is_asked_for_a_disconnected_connection(world):
 
     assert "This connection is disconnected: reconnect it first" in response.content.decode()
     assert not ConsentRequest.objects.exists()
+
+
+def test_a_tenant_admin_can_consent_while_the_cache_is_down(world, settings, caplog):
+    """The rate limit's counters live in the cache; when it is unreachable the link pages
+    still work (fail open), and the warning logged carries no token."""
+    path = _create_link(world)
+    # A Redis cache where nothing listens: every call raises ConnectionError.
+    settings.CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": "redis://127.0.0.1:1/0"}
+    }
+    stranger = Client()
+    page = stranger.get(path)
+    assert page.status_code == 200 and "acme-jira" in page.content.decode()
+    start = stranger.post(path + "start/")
+    assert start.status_code == 302
+
+    admin_upn, password = world.sandbox.tenants["contoso"].admin
+    done = world.walk(start, admin_upn, password, client=stranger)
+    assert done.url == reverse("connections:microsoft:consent_done")
+    assert ConsentRequest.objects.get().state == "consented"
+    warnings = [r for r in caplog.records if r.name == "connections.ratelimit"]
+    assert warnings and all(r.levelname == "WARNING" for r in warnings)
+    token = path.split("/")[2]
+    assert all(token not in r.getMessage() for r in warnings)
