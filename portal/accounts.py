@@ -28,6 +28,7 @@ from django.urls import path, reverse
 from django.utils.http import url_has_allowed_host_and_scheme, urlencode
 
 from . import crypto
+from .client_ip import client_ip
 
 # Authenticator types whose codes a person types; WebAuthn is not offered (MFA_SUPPORTED_TYPES).
 CODE_TYPES = [Authenticator.Type.TOTP, Authenticator.Type.RECOVERY_CODES]
@@ -47,6 +48,14 @@ class MFAAdapter(DefaultMFAAdapter):
 
 
 class AccountAdapter(DefaultAccountAdapter):
+    def get_client_ip(self, request):
+        # Login and sign-up rate limits count the same address as the audit trail and the
+        # consent-link limit (portal/client_ip.py), not allauth's own X-Forwarded-For reading.
+        ip = client_ip(request)
+        if not ip:
+            raise PermissionDenied("Unable to determine client IP address")
+        return ip
+
     def get_reauthentication_methods(self, user):
         """Someone with a second factor confirms sensitive steps with it, never with the password
         alone: otherwise a stolen password could remove the second factor it is meant to back up.

@@ -226,14 +226,13 @@ ACCOUNT_LOGIN_ON_EMAIL_CONFIRMATION = True
 ACCOUNT_LOGOUT_ON_PASSWORD_CHANGE = False
 ACCOUNT_EMAIL_SUBJECT_PREFIX = "[Connections portal] "
 ACCOUNT_RATE_LIMITS = {"login_failed": "10/m/ip,5/5m/key"}
-# Rate limits per client count the address portal/client_ip.py works out.
-ACCOUNT_ADAPTER = "portal.account_adapter.AccountAdapter"
 LOGIN_REDIRECT_URL = "tenants:dashboard"
 LOGIN_URL = "account_login"
 MFA_SUPPORTED_TYPES = ["totp", "recovery_codes"]
 MFA_TOTP_ISSUER = "Connections portal"
 # TOTP secrets and recovery-code seeds encrypted with CREDENTIAL_ENCRYPTION_KEYS; someone with a
-# second factor reauthenticates with it, never with the password alone (portal/accounts.py).
+# second factor reauthenticates with it, never with the password alone; rate limits per client
+# count the address portal/client_ip.py works out (portal/accounts.py).
 MFA_ADAPTER = "portal.accounts.MFAAdapter"
 ACCOUNT_ADAPTER = "portal.accounts.AccountAdapter"
 
