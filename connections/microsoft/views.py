@@ -233,7 +233,7 @@ def _wrong_tenant(request, consent_request, admin):
         ok=False,
         what=f"You signed in as {admin.upn}, an account of another Microsoft 365 tenant. This link is for "
         f"{tenant.display_name} ({tenant.tenant_id}).",
-        todo=f"Sign in with an administrator account of {tenant.display_name}. The link still works.",
+        todo=f"Sign in with an administrator account of {tenant.display_name}. {_still_usable(consent_request)}",
         status=403,
         retry=_allow_retry(request, consent_request),
     )
@@ -261,11 +261,19 @@ def _not_an_admin(request, consent_request, admin, *, application):
         ok=False,
         what=f"You signed in as {admin.upn}, who holds no role in {tenant.display_name} that can grant these "
         f"permissions. Only a {needed} can.",
-        todo=f"Forward the link to a {needed} of {tenant.display_name}, or sign in with such an account. "
-        "The link still works; nothing was recorded.",
+        todo=(f"Sign in with such an account, or send a consent link to a {needed} of {tenant.display_name}. "
+              if consent_request.kind == ConsentRequest.Kind.DIRECT else
+              f"Forward the link to a {needed} of {tenant.display_name}, or sign in with such an account. ")
+        + f"Nothing was recorded. {_still_usable(consent_request)}",
         status=403,
         retry=_allow_retry(request, consent_request),
     )
+
+
+def _still_usable(consent_request):
+    if consent_request.kind == ConsentRequest.Kind.DIRECT:
+        return "You can try again from the connection page."
+    return "The link still works."
 
 
 def _allow_retry(request, consent_request):

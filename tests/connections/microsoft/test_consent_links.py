@@ -242,3 +242,26 @@ def test_a_tenant_admin_can_consent_while_the_cache_is_down(world, settings, cap
     assert warnings and all(r.levelname == "WARNING" for r in warnings)
     token = path.split("/")[2]
     assert all(token not in r.getMessage() for r in warnings)
+
+
+def test_a_member_who_is_not_an_admin_leaves_the_link_usable_and_can_sign_in_with_another_account(world):
+    path = _create_link(world)
+    holder = Client()
+    member, password = world.sandbox.tenants["contoso"].user
+    refused = world.walk(holder.post(path + "start/"), member, password, client=holder)
+    assert refused.status_code == 403
+    assert "holds no role" in refused.content.decode() and "The link still works" in refused.content.decode()
+    request = ConsentRequest.objects.get()
+    assert request.is_usable and not request.granted_by_upn
+
+    # "Sign in with another account", from that page: the admin of the tenant grants.
+    again = holder.post(reverse("connections:microsoft:consent_retry"))
+    assert again.status_code == 302 and "prompt=select_account" in again.url
+    admin_upn, password = world.sandbox.tenants["contoso"].admin
+    world.walk(again, admin_upn, password, client=holder, browser=requests.Session())
+    request.refresh_from_db()
+    world.connection.refresh_from_db()
+    assert request.state == "consented" and request.granted_by_upn.lower() == admin_upn.lower()
+    assert world.connection.status == Connection.Status.ACTIVE
+    # The retry works once, and only in the browser that was refused.
+    assert Client().post(reverse("connections:microsoft:consent_retry")).status_code == 410

@@ -78,3 +78,17 @@ def test_declining_at_microsoft_is_recorded_in_words(world):
     assert AuditEvent.objects.filter(action="consent.declined").exists()
     page = world.client.get(reverse("connections:connection_detail", args=[world.connection.pk])).content.decode()
     assert "Declined" in page and "declined to grant" in page
+
+
+def test_giving_permission_with_an_account_of_another_tenant_leads_back_to_the_connection(world):
+    other_admin, password = world.sandbox.tenants["fabrikam"].admin
+    final = world.walk(_give(world), other_admin, password)
+    assert final.status_code == 403
+    body = final.content.decode()
+    assert "an account of another Microsoft 365 tenant" in body
+    # Consent-link wording is for tenant admins with a link; the site admin is led back instead.
+    assert "The link still works" not in body and "try again from the connection page" in body
+    assert reverse("connections:connection_detail", args=[world.connection.pk]) in body
+    assert "Sign in with another account" in body
+    world.connection.refresh_from_db()
+    assert world.connection.status == Connection.Status.PENDING_CONSENT
