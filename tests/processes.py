@@ -7,6 +7,7 @@ import pwd
 import shutil
 import socket
 import subprocess
+import tempfile
 import time
 from pathlib import Path
 
@@ -72,15 +73,14 @@ def _pg_bin(name):
 
 class PostgresCluster:
     """A throwaway cluster (initdb + pg_ctl) on a free port, trust authentication, user
-    postgres. initdb refuses to run as root, so the cluster then belongs to `postgres`."""
+    postgres. initdb refuses to run as root, so the cluster then belongs to `postgres`, in a
+    directory of its own (pytest's tmp_path is private to root)."""
 
-    def __init__(self, directory: Path):
-        self.directory = Path(directory)
+    def __init__(self):
+        self.user = pwd.getpwnam("postgres") if os.geteuid() == 0 else None
+        self.directory = Path(tempfile.mkdtemp(prefix="portal-pg-"))
         self.data = self.directory / "data"
         self.port = free_port()
-        self.user = None
-        if os.geteuid() == 0:
-            self.user = pwd.getpwnam("postgres")
 
     @staticmethod
     def available() -> bool:
@@ -97,10 +97,11 @@ class PostgresCluster:
         kwargs = {}
         if self.user is not None:
             kwargs = {"user": self.user.pw_uid, "group": self.user.pw_gid}
-        subprocess.run(list(args), check=True, capture_output=True, text=True, cwd="/tmp", **kwargs)
+        done = subprocess.run(list(args), capture_output=True, text=True, cwd="/tmp", **kwargs)
+        if done.returncode:
+            raise RuntimeError(f"{args[0]} failed ({done.returncode}): {done.stdout}{done.stderr}")
 
     def start(self):
-        self.directory.mkdir(parents=True, exist_ok=True)
         if self.user is not None:
             os.chown(self.directory, self.user.pw_uid, self.user.pw_gid)
         self._run(_pg_bin("initdb"), "-D", str(self.data), "-U", "postgres", "--auth=trust", "-E", "UTF8",
@@ -115,8 +116,12 @@ class PostgresCluster:
         if self.data.exists():
             try:
                 self._run(_pg_bin("pg_ctl"), "-D", str(self.data), "-m", "fast", "-w", "stop")
-            except subprocess.CalledProcessError:
-                pass
+            except RuntimeError:
+                pass  # already stopped
+
+    def remove(self):
+        self.stop()
+        shutil.rmtree(self.directory, ignore_errors=True)
 
     def settings_dict(self, base, name="portal"):
         """A copy of Django's connection settings `base`, pointing at this cluster."""
