@@ -10,8 +10,9 @@ from django.db import connections
 from django.test import Client
 from django.urls import reverse
 
-from tenants.models import Organization
-from tests.factories import PASSWORD, MembershipFactory, UserFactory
+from connections import consent
+from tenants.models import Organization, Role
+from tests.factories import PASSWORD, ConnectionFactory, MembershipFactory, UserFactory
 from tests.processes import PostgresCluster
 
 
@@ -60,10 +61,13 @@ def _assert_maintenance(response, what):
 
 
 def test_a_read_only_database_gets_the_maintenance_page_and_healthz_says_why(own_database):
-    member = MembershipFactory(user=UserFactory(email="reader@example.com"))
+    member = MembershipFactory(user=UserFactory(email="reader@example.com"), role=Role.ADMIN)
+    connection = ConnectionFactory(organization=member.organization, features=["teams_notifications"])
+    _, link_token = consent.consent_request_create(connection=connection, acting_user=member.user)
     signed_in = Client(raise_request_exception=False)
     signed_in.force_login(member.user)
     organizations, sessions = _count("tenants_organization"), _count("django_session")
+    links, events = _count("connections_consentrequest"), _count("tenants_auditevent")
     assert Client().get(reverse("healthz")).status_code == 200
 
     _make_read_only(own_database)
@@ -74,6 +78,10 @@ def test_a_read_only_database_gets_the_maintenance_page_and_healthz_says_why(own
     _assert_maintenance(response, "read-only")
     # A form: a new organization.
     response = signed_in.post(reverse("tenants:organization_new"), {"name": "Never saved"})
+    _assert_maintenance(response, "read-only")
+    # The tenant admin's consent link, and an admin making a new one.
+    _assert_maintenance(browser.get(reverse("connections:microsoft:consent_link", args=[link_token])), "read-only")
+    response = signed_in.post(reverse("connections:microsoft:link_create", args=[connection.pk]))
     _assert_maintenance(response, "read-only")
     # Reading still works: the dashboard shows.
     assert signed_in.get(reverse("tenants:dashboard")).status_code == 200
@@ -87,6 +95,8 @@ def test_a_read_only_database_gets_the_maintenance_page_and_healthz_says_why(own
 
     assert _count("tenants_organization") == organizations
     assert _count("django_session") == sessions
+    assert _count("connections_consentrequest") == links
+    assert _count("tenants_auditevent") == events
     assert not Organization.objects.filter(name="Never saved").exists()
 
 
