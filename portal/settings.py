@@ -117,6 +117,8 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "allauth.account.middleware.AccountMiddleware",
     "tenants.middleware.CurrentOrganizationMiddleware",
+    # Last, so its process_exception sees a view's database outage first (the maintenance page).
+    "portal.maintenance.DatabaseUnavailableMiddleware",
 ]
 
 if SANDBOX_ENABLED:
@@ -182,6 +184,8 @@ CELERY_RESULT_BACKEND = env.str("CELERY_RESULT_BACKEND", default="") or None
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# A worker that keeps running through a broker restart with a task in flight (see the class).
+CELERY_WORKER_CONSUMER = "portal.celery:Consumer"
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
 CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_BEAT_SCHEDULE = {}
@@ -410,6 +414,8 @@ def _expiry_date(name):
 # When the portal's client secrets expire (shown 30 days ahead on the dashboard and in /healthz).
 MICROSOFT_CLIENT_SECRET_EXPIRES = _expiry_date("MICROSOFT_CLIENT_SECRET_EXPIRES")
 ATLASSIAN_CLIENT_SECRET_EXPIRES = _expiry_date("ATLASSIAN_CLIENT_SECRET_EXPIRES")
+# /healthz: how long to wait for a Celery worker's answer to its ping (seconds).
+HEALTH_WORKER_PING_TIMEOUT = 1.0
 APP_SECRET_WARNING_DAYS = env.int("APP_SECRET_WARNING_DAYS", default=30)
 
 

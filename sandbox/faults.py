@@ -124,5 +124,11 @@ def delta_expiry(target, default: int) -> int:
     return int(fault.params.get("seconds", default)) if fault else default
 
 
+def token_throttled(target):
+    """Seconds of Retry-After when the target's token endpoint throttles, else None."""
+    fault = _active(target, Kind.TOKEN_THROTTLED)
+    return int(fault.params.get("retry_after", 60)) if fault else None
+
+
 def consent_declined(target) -> bool:
     return _active(target, Kind.CONSENT_DECLINED) is not None

@@ -15,7 +15,7 @@ import requests
 from .. import permissions
 from ..atlassian import client as atlassian_client
 from ..atlassian import refresh
-from ..microsoft.graph import Forbidden, Graph, GraphError
+from ..microsoft.graph import Forbidden, Graph, GraphError, TokenThrottled
 from .credentials import CONSENT_HINT
 
 PASSED, FAILED, SKIPPED = "passed", "failed", "skipped"
@@ -61,6 +61,10 @@ def _missing_roles(probe, needs):
 
 
 def _graph_failure(probe, exc, needs):
+    if isinstance(exc, TokenThrottled):
+        # No token just now says nothing about the tenant: the whole run waits (see services).
+        probe.throttled = probe.throttled or exc
+        return Result(SKIPPED, str(exc)[:300])
     if isinstance(exc, Forbidden):
         names = ", ".join(exc.permissions or needs) or "a permission"
         return Result(

@@ -35,6 +35,9 @@ class Probe:
         self._delegated_done = False
         self.delegated_skip_reason = "The delegated sign-in could not be renewed (see the credential checks)."
         self.delegated_principal = ""
+        # Set when Microsoft's token endpoint throttled a request of this run (client.Throttled
+        # or graph.TokenThrottled, with `retry_at`): the run is then postponed, not recorded.
+        self.throttled = None
 
     # --- app-only --------------------------------------------------------------------------
     def load_app_roles(self):
@@ -54,6 +57,9 @@ class Probe:
             return c.Result(c.FAILED, str(exc), exc.remedy, c.PERMISSION)
         try:
             roles = microsoft_client.application_roles(tenant_id=self.tenant.tenant_id, cloud=self.tenant.cloud)
+        except microsoft_client.Throttled as exc:
+            self.app_error, self.throttled = str(exc), exc
+            return c.Result(c.SKIPPED, str(exc))
         except microsoft_client.MicrosoftError as exc:
             self.app_error = str(exc)
             if exc.code in _NO_CONSENT or exc.error == "unauthorized_client":
@@ -113,6 +119,11 @@ class Probe:
                     tenant_id=self.tenant.tenant_id, cloud=self.tenant.cloud,
                     refresh_token=credential.refresh_token, scopes=scopes,
                 )
+            except microsoft_client.Throttled as exc:
+                # Busy is not refused: the stored sign-in stays as good as it was.
+                self.throttled = exc
+                self.delegated_skip_reason = str(exc)
+                return c.Result(c.SKIPPED, str(exc))
             except microsoft_client.MicrosoftError as exc:
                 if not exc.error:
                     # No OAuth error: the service was not reached, which says nothing about the grant.

@@ -11,6 +11,7 @@ not interleave their "latest" rows).
 import logging
 import time
 
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
@@ -57,15 +58,42 @@ def health_checks_run(*, connection, acting_user=None):
     if connection.status == Connection.Status.DISCONNECTED:
         return []
     probe = Probe(connection)
-    results = [
-        _timed(CREDENTIALS, "microsoft_app_token", "microsoft", probe.load_app_roles),
-        _timed(CREDENTIALS, "microsoft_delegated", "microsoft", probe.renew_delegated),
-        _timed(CREDENTIALS, "atlassian_site", "atlassian", probe.atlassian_site),
-    ]
-    for feature in connection.features:
-        for check in FEATURE_CHECKS.get(feature, ()):
-            results.append(_timed(feature, check.key, check.side, lambda check=check: check.run(probe)))
+    results = [_timed(CREDENTIALS, "microsoft_app_token", "microsoft", probe.load_app_roles)]
+    if probe.throttled is None:
+        results.append(_timed(CREDENTIALS, "microsoft_delegated", "microsoft", probe.renew_delegated))
+    if probe.throttled is None:
+        results.append(_timed(CREDENTIALS, "atlassian_site", "atlassian", probe.atlassian_site))
+        for feature in connection.features:
+            for check in FEATURE_CHECKS.get(feature, ()):
+                results.append(_timed(feature, check.key, check.side, lambda check=check: check.run(probe)))
+    if probe.throttled is not None:
+        return _postpone(connection.pk, probe.throttled, acting_user)
     return _record(connection.pk, results, acting_user)
+
+
+@transaction.atomic
+def _postpone(connection_id, throttled, acting_user):
+    """Microsoft throttled a token request: nothing was learnt about the grants, so the last
+    results and the status stay as they are, and the checks run again once Retry-After passed."""
+    from ..tasks import health_checks_run as task
+
+    connection = Connection.objects.select_for_update().select_related("organization").get(pk=connection_id)
+    audit_record(
+        organization=connection.organization,
+        action=AuditAction.HEALTH_CHECKS_RAN,
+        actor=acting_user,
+        target=connection,
+        details={
+            "postponed": str(throttled)[:300],
+            "retry_at": throttled.retry_at.isoformat(),
+            "status_from": connection.status,
+            "status_to": connection.status,
+        },
+    )
+    if not settings.CELERY_TASK_ALWAYS_EAGER:  # eager runs ignore eta: it would loop right away
+        retry_at, pk = throttled.retry_at, connection.pk
+        transaction.on_commit(lambda: task.apply_async(kwargs={"connection_id": pk}, eta=retry_at))
+    return []
 
 
 @transaction.atomic

@@ -9,12 +9,14 @@ signed in; and roles are read only from tokens the portal fetched itself over TL
 import logging
 import ssl
 from dataclasses import dataclass
+from datetime import timedelta
 from urllib.parse import urlencode, urlsplit
 
 import jwt
 import msal
 import requests
 from django.conf import settings
+from django.utils import timezone
 from msal.exceptions import MsalServiceError
 
 from .. import http
@@ -37,6 +39,17 @@ class MicrosoftError(Exception):
         super().__init__(message)
         self.code = code
         self.error = error
+
+
+class Throttled(MicrosoftError):
+    """Microsoft's token endpoint is throttling the portal (HTTP 429 with Retry-After, or
+    AADSTS50196 on a refresh): busy, never a refused consent. `retry_at` is when asking again
+    makes sense."""
+
+    def __init__(self, message, *, retry_after, code="", error=""):
+        super().__init__(message, code=code, error=error)
+        self.retry_after = retry_after
+        self.retry_at = timezone.now() + timedelta(seconds=retry_after)
 
 
 class WrongTenant(MicrosoftError):
@@ -77,7 +90,7 @@ def authority(tenant_id, cloud="public"):
     return f"{authority_host(cloud)}/{tenant_id}"
 
 
-def _app(tenant_id, cloud):
+def _app(tenant_id, cloud, session=None):
     host = urlsplit(authority_host(cloud)).hostname
     # Reference: https://learn.microsoft.com/entra/msal/python/ (ConfidentialClientApplication)
     return msal.ConfidentialClientApplication(
@@ -86,7 +99,7 @@ def _app(tenant_id, cloud):
         authority=authority(tenant_id, cloud),
         instance_discovery=host in _MICROSOFT_HOSTS,
         # Our own session: msal then uses exactly our CA bundle and timeouts.
-        http_client=http.session(),
+        http_client=session or http.session(),
         # No shared token cache: each call asks for what it needs; nothing lingers in memory.
         token_cache=None,
     )
@@ -223,21 +236,73 @@ def admin_consent_url(*, tenant_id, cloud, redirect_uri, state):
     return f"{base}/v2.0/adminconsent?{query}"
 
 
+# Without a usable Retry-After, wait this long (msal's own default is 5 s; Microsoft sends 60
+# for client credentials: https://learn.microsoft.com/entra/msal/dotnet/advanced/client-and-server-throttling).
+DEFAULT_RETRY_AFTER = 60
+# "The server terminated an operation because it encountered a client request loop": how the
+# token endpoint throttles a refresh (400 invalid_grant), per the page above.
+_THROTTLED_CODES = {"AADSTS50196"}
+
+
+def _watched_session():
+    """A session that remembers a 429's Retry-After: msal hands the portal only the JSON body
+    of a 429 (it raises MsalServiceError on a 5xx, and caches both for Retry-After only within
+    one msal app, which the portal builds per call)."""
+    session = http.session()
+    session.retry_after = None
+
+    def remember(response, *args, **kwargs):
+        if response.status_code == 429:
+            session.retry_after = response.headers.get("Retry-After") or ""
+
+    session.hooks["response"].append(remember)
+    return session
+
+
+def _retry_after(value):
+    try:
+        return max(1, min(3600, int(value)))
+    except (TypeError, ValueError):
+        return DEFAULT_RETRY_AFTER
+
+
+def _throttled(tenant_id, retry_after, code, error):
+    seconds = _retry_after(retry_after)
+    at = (timezone.now() + timedelta(seconds=seconds)).strftime("%H:%M:%S UTC")
+    return Throttled(
+        f"Microsoft is throttling the portal's token requests for tenant {tenant_id} ({code or error}): "
+        f"retrying at {at}.",
+        retry_after=seconds, code=code, error=error,
+    )
+
+
+def acquire_token(*, tenant_id, cloud, acquire):
+    """Run `acquire(msal_app)` against the tenant's token endpoint; the token result, or
+    Throttled (a 429 or AADSTS50196: try again at `retry_at`), or MicrosoftError (with the
+    AADSTS code when refused; without `error` when the service was not reached or failed)."""
+    session = _watched_session()
+    try:
+        result = acquire(_app(tenant_id, cloud, session=session))
+    except (requests.RequestException, MsalServiceError) as exc:
+        # msal raises MsalServiceError on a 5xx from the token endpoint: unavailable, not refused.
+        raise MicrosoftError(f"Could not reach Microsoft's token service: {exc}") from exc
+    if "error" in result:
+        code = _aadsts(result)
+        if session.retry_after is not None or code in _THROTTLED_CODES:
+            raise _throttled(tenant_id, session.retry_after, code, result["error"])
+        raise MicrosoftError(result.get("error_description", result["error"]), code=code, error=result["error"])
+    return result
+
+
 def application_roles(*, tenant_id, cloud):
     """The application permissions the tenant has granted the portal, from an app-only token.
 
     The token comes from the token endpoint over TLS, to us: its claims can be read
     without a signature check (and a consent callback's word is never taken instead).
     """
-    try:
-        result = _app(tenant_id, cloud).acquire_token_for_client(scopes=[GRAPH_DEFAULT_SCOPE])
-    except (requests.RequestException, MsalServiceError) as exc:
-        # msal raises MsalServiceError on a 5xx/429 from the token endpoint: unavailable, not refused.
-        raise MicrosoftError(f"Could not reach Microsoft's token service: {exc}") from exc
-    if "error" in result:
-        raise MicrosoftError(
-            result.get("error_description", result["error"]), code=_aadsts(result), error=result["error"]
-        )
+    result = acquire_token(
+        tenant_id=tenant_id, cloud=cloud, acquire=lambda app: app.acquire_token_for_client(scopes=[GRAPH_DEFAULT_SCOPE])
+    )
     claims = jwt.decode(result["access_token"], options={"verify_signature": False})
     if claims.get("tid", "").lower() != str(tenant_id).lower():
         raise MicrosoftError("The token belongs to another tenant.", error="wrong_tenant")
@@ -253,13 +318,8 @@ def delegated_scopes(token_result):
 def refresh_delegated(*, tenant_id, cloud, refresh_token, scopes):
     """A new delegated token from a stored refresh token (Microsoft's refresh tokens do not
     die on use, but the new one is kept anyway). Raises MicrosoftError with the AADSTS code."""
-    try:
-        # Reference: https://learn.microsoft.com/entra/identity-platform/v2-oauth2-auth-code-flow#refresh-the-access-token
-        result = _app(tenant_id, cloud).acquire_token_by_refresh_token(refresh_token, scopes=list(scopes))
-    except (requests.RequestException, MsalServiceError) as exc:
-        raise MicrosoftError(f"Could not reach Microsoft's token service: {exc}") from exc
-    if "error" in result:
-        raise MicrosoftError(
-            result.get("error_description", result["error"]), code=_aadsts(result), error=result["error"]
-        )
-    return result
+    # Reference: https://learn.microsoft.com/entra/identity-platform/v2-oauth2-auth-code-flow#refresh-the-access-token
+    return acquire_token(
+        tenant_id=tenant_id, cloud=cloud,
+        acquire=lambda app: app.acquire_token_by_refresh_token(refresh_token, scopes=list(scopes)),
+    )

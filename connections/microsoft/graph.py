@@ -20,7 +20,6 @@ from urllib.parse import urlsplit
 
 import requests
 from django.conf import settings
-from msal.exceptions import MsalServiceError
 
 from .. import http
 from ..throttle import Throttle, Throttled
@@ -49,6 +48,19 @@ class GraphError(Exception):
         if self.status == 401:
             return "The portal could not get a token for this tenant: check that consent is still granted."
         return "Retry; if it fails again, contact support with the error above."
+
+
+class TokenThrottled(GraphError):
+    """Microsoft's token endpoint is throttling: no token until `retry_at`."""
+
+    def __init__(self, throttled):
+        super().__init__(429, "tokenThrottled", str(throttled))
+        self.retry_at = throttled.retry_at
+
+    @property
+    def remedy(self):
+        at = self.retry_at.strftime("%H:%M:%S UTC")
+        return f"Microsoft is throttling the portal's token requests: retry the run after {at}."
 
 
 class DeltaExpired(GraphError):
@@ -107,13 +119,19 @@ def _app_token(tenant_id, cloud, *, fresh=False):
             return cached[0]
     try:
         # Reference: https://learn.microsoft.com/graph/auth-v2-service
-        result = client._app(tenant_id, cloud).acquire_token_for_client(scopes=[client.GRAPH_DEFAULT_SCOPE])
-    except (requests.RequestException, ValueError, MsalServiceError) as exc:
-        # msal raises MsalServiceError on a 5xx/429 from the token endpoint (and remembers it
-        # for Retry-After itself); the run ends with "try later" rather than a traceback.
+        result = client.acquire_token(
+            tenant_id=tenant_id, cloud=cloud,
+            acquire=lambda app: app.acquire_token_for_client(scopes=[client.GRAPH_DEFAULT_SCOPE]),
+        )
+    except client.Throttled as exc:
+        # A 429 from the token endpoint says nothing about consent: busy, try at retry_at.
+        raise TokenThrottled(exc) from exc
+    except client.MicrosoftError as exc:
+        if not exc.error:
+            raise GraphError(0, "tokenUnavailable", f"could not get a token from Microsoft ({exc})") from exc
+        raise GraphError(401, exc.error, str(exc)[:300]) from exc
+    except ValueError as exc:  # msal: a token answer that is not JSON
         raise GraphError(0, "tokenUnavailable", f"could not get a token from Microsoft ({exc})") from exc
-    if "error" in result:
-        raise GraphError(401, result["error"], result.get("error_description", "")[:300])
     token = result["access_token"]
     with _tokens_lock:
         _tokens[key] = (token, time.time() + int(result.get("expires_in", 3600)))

@@ -54,6 +54,20 @@ def fault_error(status, code, message, headers=None):
     )
 
 
+def throttled_error(retry_after):
+    """The token endpoint throttling an app: HTTP 429 with Retry-After and the JSON error body
+    (for client credentials Microsoft answers 429 with "Retry-After: 60":
+    https://learn.microsoft.com/entra/msal/dotnet/advanced/client-and-server-throttling;
+    AADSTS90055 TenantThrottlingError: https://learn.microsoft.com/entra/identity-platform/reference-error-codes)."""
+    return token_error(
+        "temporarily_unavailable",
+        90055,
+        "There are too many incoming requests. Retry after the time in the Retry-After header.",
+        status=429,
+        headers={"Retry-After": str(retry_after)},
+    )
+
+
 def error_page(request, code, message, status=400):
     """Shown in the browser when the redirect URI cannot be trusted (unknown app, mismatch)."""
     text, trace, correlation, now = _describe(code, message)

@@ -15,7 +15,7 @@ from sandbox.db import atomic
 from .. import faults, requestlog
 from ..origins import browser_origin, origin
 from . import directory, tokens
-from .errors import fault_error, token_error
+from .errors import fault_error, throttled_error, token_error
 from .models import App, AuthorizationCode, RefreshToken
 from .permissions import GRAPH_APP_ID, GRAPH_RESOURCE, ScopeError, split_scopes
 
@@ -153,6 +153,9 @@ def token(request, tenant):
         error = faults.apply(request, faults.tenant_target(found.pk), fault_error)
         if error:
             return error
+        retry_after = faults.token_throttled(faults.tenant_target(found.pk))
+        if retry_after is not None:
+            return throttled_error(retry_after)
     grant_type = request.POST.get("grant_type", "")
     handler = {
         "client_credentials": _client_credentials,
