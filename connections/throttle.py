@@ -19,11 +19,13 @@ budget and blocks); without Redis (the embedded demo) it is kept in this process
 Time goes through an injectable clock, so tests can check the waits without sleeping.
 """
 
+import contextvars
 import email.utils
 import logging
 import random
 import threading
 import time
+from contextlib import contextmanager
 
 import requests
 from django.conf import settings
@@ -33,6 +35,23 @@ logger = logging.getLogger(__name__)
 BACKOFF_BASE = 0.5  # seconds; the first retry waits up to this long
 BACKOFF_CAP = 30.0  # seconds; no single backoff waits longer
 _KEY_TTL_MS = 3_600_000  # idle budgets and blocks vanish from Redis after an hour
+
+
+# What a wait does meanwhile (the running sync run's heartbeat): (callback, at most every N seconds).
+_while_waiting = contextvars.ContextVar("throttle_while_waiting", default=None)
+
+
+@contextmanager
+def while_waiting(callback, *, every):
+    """Call `callback` at least every `every` seconds while any Throttle in this context sleeps.
+
+    Waiting out a Retry-After is progress: without a heartbeat the stuck detector would take
+    a healthy run over (and fail it after SYNC_STUCK_MAX_RESUMES)."""
+    token = _while_waiting.set((callback, max(float(every), 0.01)))
+    try:
+        yield
+    finally:
+        _while_waiting.reset(token)
 
 
 class Throttled(Exception):
@@ -221,9 +240,19 @@ class Throttle:
         self.waited = 0.0  # seconds this throttle slept (figures for the run's log)
 
     def _sleep(self, seconds):
-        if seconds > 0:
-            self.waited += seconds
+        if seconds <= 0:
+            return
+        self.waited += seconds
+        hook = _while_waiting.get()
+        if hook is None:
             self.clock.sleep(seconds)
+            return
+        callback, every = hook
+        while seconds > 0:
+            step = min(every, seconds)
+            self.clock.sleep(step)
+            seconds -= step
+            callback()
 
     def wait_turn(self, key):
         """Sleep until `key` may be called: past any Retry-After, and a budget token taken."""

@@ -12,6 +12,7 @@ from django.utils import timezone
 from tenants.audit import audit_record
 from tenants.models import AuditAction
 
+from .. import throttle
 from ..models import Connection, SyncRun
 from .context import RunContext
 from .errors import JobError, RunStopped
@@ -57,7 +58,9 @@ def run_execute(run_id):
     try:
         if run.connection.status == Connection.Status.DISCONNECTED:
             raise RunStopped("the connection was disconnected")
-        job(ctx)
+        # Well inside SYNC_STUCK_AFTER, so a run waiting out a long Retry-After stays its worker's.
+        with throttle.while_waiting(ctx.heartbeat, every=max(settings.SYNC_STUCK_AFTER / 3, 1)):
+            job(ctx)
     except RunStopped as stop:
         if stop.taken_over:
             return "taken over"  # the run goes on in the worker that resumed it

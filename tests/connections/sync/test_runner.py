@@ -191,3 +191,36 @@ def test_retry_starts_a_new_run_from_the_failed_runs_checkpoint(acme, connection
     assert retry.checkpoint == {"page": 4}
     with pytest.raises(ValidationError, match="already queued or running"):
         services.sync_run_retry(run=run, acting_user=acme.admin)
+
+
+def test_a_run_waiting_out_a_long_retry_after_keeps_its_heartbeat(acme, connection, use_job, settings):
+    """Waiting is progress: the stuck detector must not take over a run that sleeps through a
+    Retry-After longer than SYNC_STUCK_AFTER."""
+    from connections.throttle import MemoryStore, Throttle
+
+    settings.SYNC_STUCK_AFTER = 60
+    seen = {}
+
+    class Clock:  # fake time: the wait takes no real time
+        offset = 0.0
+
+        def now(self):
+            return 1_000_000.0 + self.offset
+
+        def sleep(self, seconds):
+            self.offset += seconds
+
+    def job(ctx):
+        # As if the last heartbeat were long ago: only the wait can make it fresh again.
+        SyncRun.objects.filter(pk=ctx.run.pk).update(heartbeat_at=timezone.now() - timedelta(minutes=10))
+        clock, store = Clock(), MemoryStore()
+        store.block("graph:tenant", clock.now() + 3 * settings.SYNC_STUCK_AFTER)
+        Throttle(clock=clock, store=store, max_wait=3600).wait_turn("graph:tenant")
+        seen["waited"] = clock.offset
+        stale = timezone.now() - timedelta(seconds=settings.SYNC_STUCK_AFTER)
+        seen["stuck"] = SyncRun.objects.filter(pk=ctx.run.pk, heartbeat_at__lt=stale).exists()
+
+    use_job(job)
+    run = start(connection, acme)
+    assert runner.run_execute(run.pk) == SyncRun.State.SUCCEEDED
+    assert seen == {"waited": 180.0, "stuck": False}
