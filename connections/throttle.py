@@ -9,7 +9,8 @@ connections.http.session() and returns the response) when `key` may be called ag
   Atlassian both say a request sent earlier only prolongs the throttling.
 - Other 5xx, a 429 without Retry-After, and connection errors are retried after a "full
   jitter" backoff (a random wait between 0 and base * 2^attempt, capped), so workers that
-  failed together do not come back together; after SYNC_HTTP_MAX_ATTEMPTS the last response
+  failed together do not come back together; after SYNC_HTTP_MAX_ATTEMPTS (and, inside a sync
+  run, once SYNC_OUTAGE_WINDOW has passed since the request first failed) the last response
   is handed back (or the connection error raised) for the caller to turn into an error.
 - Each key has a token bucket (SYNC_TENANT_RATE per second, bursts of SYNC_TENANT_BURST).
   Keys are independent: a tenant that spends its budget waits; the others do not.
@@ -37,21 +38,29 @@ BACKOFF_CAP = 30.0  # seconds; no single backoff waits longer
 _KEY_TTL_MS = 3_600_000  # idle budgets and blocks vanish from Redis after an hour
 
 
-# What a wait does meanwhile (the running sync run's heartbeat): (callback, at most every N seconds).
+# Set for the duration of a sync run (runner.run_execute): what a wait does meanwhile (the
+# run's heartbeat, at most every N seconds) and how long failures may go on before giving up.
 _while_waiting = contextvars.ContextVar("throttle_while_waiting", default=None)
+_outage_window = contextvars.ContextVar("throttle_outage_window", default=0.0)
 
 
 @contextmanager
-def while_waiting(callback, *, every):
-    """Call `callback` at least every `every` seconds while any Throttle in this context sleeps.
+def run_scope(*, heartbeat, every, outage_window=0.0):
+    """Inside a sync run, every Throttle:
 
-    Waiting out a Retry-After is progress: without a heartbeat the stuck detector would take
-    a healthy run over (and fail it after SYNC_STUCK_MAX_RESUMES)."""
-    token = _while_waiting.set((callback, max(float(every), 0.01)))
+    - calls `heartbeat` at least every `every` seconds while it sleeps: waiting out a
+      Retry-After is progress, and without a heartbeat the stuck detector would take a healthy
+      run over (and fail it after SYNC_STUCK_MAX_RESUMES);
+    - keeps retrying 5xx, 429 and connection errors for `outage_window` seconds after the first
+      failure of a request, even past max_attempts, so a short outage or a high error rate does
+      not fail a long run. Outside a run (health checks, pages) a request gives up after
+      max_attempts, as a person is waiting for the answer."""
+    tokens = (_while_waiting.set((heartbeat, max(float(every), 0.01))), _outage_window.set(float(outage_window)))
     try:
         yield
     finally:
-        _while_waiting.reset(token)
+        _while_waiting.reset(tokens[0])
+        _outage_window.reset(tokens[1])
 
 
 class Throttled(Exception):
@@ -271,12 +280,20 @@ class Throttle:
 
     def send(self, key, call):
         """Run `call()` (one request) politely; returns its last response."""
-        for attempt in range(1, self.max_attempts + 1):
+        window, first_failure, attempt = _outage_window.get(), None, 0
+
+        def last_try():
+            nonlocal first_failure
+            first_failure = self.clock.now() if first_failure is None else first_failure
+            return attempt >= self.max_attempts and self.clock.now() - first_failure >= window
+
+        while True:
+            attempt += 1
             self.wait_turn(key)
             try:
                 response = call()
             except (requests.ConnectionError, requests.Timeout) as exc:
-                if attempt == self.max_attempts:
+                if last_try():
                     raise
                 delay = full_jitter(attempt, self.rng)
                 logger.info("%s: %s; retrying in %.2f s", key, type(exc).__name__, delay)
@@ -285,7 +302,7 @@ class Throttle:
             status = response.status_code
             if status not in (429, 500, 502, 503, 504):
                 return response
-            if attempt == self.max_attempts:
+            if last_try():
                 return response
             seconds = None
             if status in (429, 503):
@@ -300,4 +317,3 @@ class Throttle:
                 delay = full_jitter(attempt, self.rng)
                 logger.info("%s: HTTP %s; retrying in %.2f s", key, status, delay)
                 self._sleep(delay)
-        raise AssertionError("unreachable")  # pragma: no cover

@@ -198,6 +198,9 @@ SYNC_TENANT_RATE = env.float("SYNC_TENANT_RATE", default=20.0)
 SYNC_TENANT_BURST = env.int("SYNC_TENANT_BURST", default=40)
 # Tries per request on 5xx / connection errors (jittered backoff) and on 429/503 (Retry-After).
 SYNC_HTTP_MAX_ATTEMPTS = env.int("SYNC_HTTP_MAX_ATTEMPTS", default=6)
+# Inside a sync run, a failing request is retried for this long (seconds) after it first
+# failed, so a short provider outage does not fail the whole run.
+SYNC_OUTAGE_WINDOW = env.float("SYNC_OUTAGE_WINDOW", default=120.0)
 # A Retry-After longer than this (seconds) ends the run with "try later" instead of a long sleep.
 SYNC_RETRY_AFTER_MAX = env.float("SYNC_RETRY_AFTER_MAX", default=300.0)
 # A running run stuck longer than SYNC_STUCK_AFTER (below) is resumed from its checkpoint

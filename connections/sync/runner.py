@@ -58,8 +58,10 @@ def run_execute(run_id):
     try:
         if run.connection.status == Connection.Status.DISCONNECTED:
             raise RunStopped("the connection was disconnected")
-        # Well inside SYNC_STUCK_AFTER, so a run waiting out a long Retry-After stays its worker's.
-        with throttle.while_waiting(ctx.heartbeat, every=max(settings.SYNC_STUCK_AFTER / 3, 1)):
+        # Heartbeats well inside SYNC_STUCK_AFTER, so a run waiting out a long Retry-After stays
+        # its worker's; requests ride out a short provider outage instead of failing the run.
+        with throttle.run_scope(heartbeat=ctx.heartbeat, every=max(settings.SYNC_STUCK_AFTER / 3, 1),
+                                outage_window=settings.SYNC_OUTAGE_WINDOW):
             job(ctx)
     except RunStopped as stop:
         if stop.taken_over:

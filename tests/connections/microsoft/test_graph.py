@@ -194,3 +194,27 @@ def test_without_redis_the_budget_and_blocks_stay_in_the_process():
     store.block("graph:a", clock.now() + 5)
     budget.wait_turn("graph:a")
     assert 4.9 <= sum(clock.sleeps) <= 5.1
+
+
+def test_inside_a_run_a_short_outage_is_ridden_out(sandbox, tenants):
+    """Five retries wait only seconds; inside a sync run a request goes on retrying for the
+    outage window, so an outage of a minute does not fail a run of hours."""
+    Graph(tenants["fabrikam"]).get("/v1.0/organization")
+    sandbox.set_fault("error_rate", "fabrikam", share=1, status=503, retry_after="")
+    clock = FakeClock(on_sleep=lambda n: clock.offset >= 60 and sandbox.clear_faults())  # back after a minute
+    graph = Graph(tenants["fabrikam"], throttle=Throttle(max_attempts=4, clock=clock, rng=random.Random(3)))
+    with throttle.run_scope(heartbeat=lambda: None, every=100, outage_window=120):
+        assert graph.get("/v1.0/users", {"$select": "id"})["value"]
+    assert len(clock.sleeps) > 4 and 60 <= clock.offset <= 120 + 30
+
+
+def test_inside_a_run_a_longer_outage_still_fails_after_the_window(sandbox, tenants):
+    Graph(tenants["fabrikam"]).get("/v1.0/organization")
+    sandbox.set_fault("error_rate", "fabrikam", share=1, status=503, retry_after="")
+    clock = FakeClock()
+    graph = Graph(tenants["fabrikam"], throttle=Throttle(max_attempts=4, clock=clock, rng=random.Random(3)))
+    with throttle.run_scope(heartbeat=lambda: None, every=100, outage_window=120):
+        with pytest.raises(GraphError) as failure:
+            graph.get("/v1.0/users", {"$select": "id"})
+    assert failure.value.status == 503 and len(clock.sleeps) > 4
+    assert 120 <= sum(clock.sleeps) <= 120 + 30  # the window, and no more than one backoff past it
