@@ -80,10 +80,12 @@ def _create_ca(directory: Path):
 
 def _create_server_cert(directory: Path, hosts):
     ca_key = serialization.load_pem_private_key((directory / "ca-key.pem").read_bytes(), None)
+    if not isinstance(ca_key, ec.EllipticCurvePrivateKey):  # the CA's key is made below, always EC
+        raise ValueError(f"{directory / 'ca-key.pem'} is not this sandbox's CA key")
     ca_cert = x509.load_pem_x509_certificate((directory / "ca.pem").read_bytes())
     key = ec.generate_private_key(ec.SECP256R1())
     now = datetime.datetime.now(datetime.UTC)
-    names = [x509.DNSName("localhost")]
+    names: list[x509.GeneralName] = [x509.DNSName("localhost")]
     for host in hosts:
         try:
             names.append(x509.IPAddress(ipaddress.ip_address(host)))

@@ -12,7 +12,7 @@ import warnings
 from dataclasses import dataclass
 from functools import cache
 from itertools import combinations
-from re import _parser as sre_parse  # Python's own reader of patterns (3.11+)
+from re import _parser as sre_parse  # type: ignore[attr-defined]  # Python's own reader of patterns (3.11+)
 
 import re2
 from django.conf import settings

@@ -106,7 +106,7 @@ def graph_base(cloud="public"):
 
 # --- app-only tokens, cached per tenant in this process ---------------------------------------
 
-_tokens = {}
+_tokens: dict[tuple[str, str], tuple[str, float]] = {}
 _tokens_lock = threading.Lock()
 _TOKEN_MARGIN = 300  # seconds: msal itself treats a token with less left as expired
 

@@ -13,16 +13,10 @@ from dataclasses import dataclass
 
 from django.http import HttpResponse
 
-from .models import AccessToken, Account, ApiToken, Site
+from sandbox import faults as _faults
+from sandbox.requestlog import note as _note
 
-try:  # the core's fault hooks (sandbox/faults.py)
-    from sandbox import faults as _faults
-except ImportError:  # pragma: no cover - core not there yet
-    _faults = None
-try:
-    from sandbox.requestlog import note as _note
-except ImportError:  # pragma: no cover
-    _note = None
+from .models import AccessToken, Account, ApiToken, Site
 
 
 def digest(value: str) -> str:
@@ -61,10 +55,7 @@ def scope_mismatch():
 
 def apply_faults(request, site):
     target = f"site:{site.name}"
-    if _note:
-        _note(request, target=target)
-    if _faults is None:
-        return None
+    _note(request, target=target)
     return _faults.apply(request, target, error=gateway_error)
 
 
@@ -110,8 +101,7 @@ def resolve(request, *, cloud_id=None, site_name=None):
         token = bearer_grant(request)
         if token is None:
             return None, unauthorized()
-        if _note:
-            _note(request, client_id=token.grant.app.client_id)
+        _note(request, client_id=token.grant.app.client_id)
         if site is None or not token.grant.sites.filter(pk=site.pk).exists():
             # The real gateway answers 401 for a cloud id the grant does not cover.
             return None, unauthorized()

@@ -16,16 +16,12 @@ from django.http import HttpResponse, HttpResponseRedirect
 from django.template.loader import get_template
 from django.views.decorators.csrf import csrf_exempt
 
+from sandbox import faults as _faults
 from sandbox.db import atomic
 
 from .apps_registry import redirect_uri_allowed
 from .auth import digest, json_response, new_secret
 from .models import AccessToken, Account, App, AuthCode, Grant, RefreshToken, Site
-
-try:
-    from sandbox import faults as _faults
-except ImportError:  # pragma: no cover
-    _faults = None
 
 COOKIE = "sbx_atl"
 FLOW_SALT = "sandbox.atlassian.flow"
@@ -135,8 +131,6 @@ def signin(request):
 
 
 def request_declined_by_fault(site_names):
-    if _faults is None:
-        return False
     return any(_faults.consent_declined(f"site:{name}") for name in site_names) or _faults.consent_declined("*")
 
 
@@ -230,9 +224,7 @@ def _equal(a, b):
 
 def _issue(grant, scopes):
     first = grant.sites.order_by("name").first()
-    lifetime = ACCESS_LIFETIME
-    if _faults is not None:
-        lifetime = _faults.token_lifetime(f"site:{first.name}" if first else "*", ACCESS_LIFETIME)
+    lifetime = _faults.token_lifetime(f"site:{first.name}" if first else "*", ACCESS_LIFETIME)
     access = new_secret(48)
     AccessToken.objects.create(token_hash=digest(access), grant=grant, scopes=scopes, expires_at=time.time() + lifetime)
     body = {"access_token": access, "expires_in": lifetime, "scope": " ".join(scopes), "token_type": "Bearer"}

@@ -7,6 +7,7 @@ paging, space permissions, page restrictions, Jira projects and API tokens.
 import random
 import uuid
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from sandbox.db import atomic
 
@@ -24,7 +25,7 @@ SITES = [
 ]
 
 # (key, display name, email, sites, extra fields); the awkward cases are named for what they are.
-NAMED = [
+NAMED: list[tuple[str, str, str, list[str], dict[str, Any]]] = [
     ("admin", "Ada Admin", "ada.admin@acme.example", ["acme", "acme-support", "globex"], {"admin": True}),
     ("mixed-case", "Bea Member", "Bea.Member@Acme.example", ["acme", "acme-support"], {}),
     ("hidden-email", "Hal Hidden", "hal.hidden@acme.example", ["acme", "acme-support"], {"email_visible": False}),

@@ -3,13 +3,13 @@ auth (auth.atlassian.com), the API gateway (api.atlassian.com) and each site
 ({name}.atlassian.net). The gateway and site lists route to the same Confluence/Jira views;
 the views tell them apart by the `cloud_id` or `site_name` keyword."""
 
-from django.urls import include, path
+from django.urls import URLPattern, URLResolver, include, path
 
 from . import confluence_views as c
 from . import identity_views, jira_views, oauth_views
 from .apps_registry import register_redirect_uri  # noqa: F401  (the tests' and core's entry point)
 
-auth_urlpatterns = [
+auth_urlpatterns: list[URLPattern | URLResolver] = [
     path("authorize", oauth_views.authorize, name="atl-authorize"),
     path("signin", oauth_views.signin, name="atl-signin"),
     path("choose-sites", oauth_views.choose_sites, name="atl-choose-sites"),
@@ -18,9 +18,9 @@ auth_urlpatterns = [
 ]
 
 
-def _product_patterns(suffix):
+def _product_patterns(suffix) -> tuple[list[URLPattern | URLResolver], list[URLPattern | URLResolver]]:
     """Confluence (under wiki/) and Jira (under rest/api/3/) routes; `suffix` keeps names unique."""
-    wiki = [
+    wiki: list[URLPattern | URLResolver] = [
         path("wiki/api/v2/spaces", c.spaces, name=f"atl-spaces{suffix}"),
         path("wiki/api/v2/spaces/<str:space_id>", c.space_detail, name=f"atl-space{suffix}"),
         path("wiki/api/v2/spaces/<str:space_id>/pages", c.space_pages, name=f"atl-space-pages{suffix}"),
@@ -36,7 +36,7 @@ def _product_patterns(suffix):
             name=f"atl-restrictions{suffix}",
         ),
     ]
-    jira = [
+    jira: list[URLPattern | URLResolver] = [
         path("rest/api/3/user/search", jira_views.user_search, name=f"atl-user-search{suffix}"),
         path("rest/api/3/users/search", jira_views.users_search, name=f"atl-users-search{suffix}"),
         path("rest/api/3/project/search", jira_views.project_search, name=f"atl-project-search{suffix}"),
@@ -46,7 +46,7 @@ def _product_patterns(suffix):
 
 
 _gw_wiki, _gw_jira = _product_patterns("")
-api_urlpatterns = [
+api_urlpatterns: list[URLPattern | URLResolver] = [
     path("oauth/token/accessible-resources", identity_views.accessible_resources, name="atl-accessible-resources"),
     path("me", identity_views.me, name="atl-me"),
     path("ex/confluence/<str:cloud_id>/", include(_gw_wiki)),
@@ -54,7 +54,7 @@ api_urlpatterns = [
 ]
 
 _site_wiki, _site_jira = _product_patterns("-site")
-site_urlpatterns = [
+site_urlpatterns: list[URLPattern | URLResolver] = [
     path("_edge/tenant_info", identity_views.tenant_info, name="atl-tenant-info"),
     *_site_wiki,
     *_site_jira,

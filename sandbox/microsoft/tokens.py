@@ -22,7 +22,7 @@ ACCESS_TOKEN_SECONDS = 3600 + 1200  # Microsoft issues 60-90 minutes; msal treat
 GRAPH_AUDIENCES = (GRAPH_RESOURCE, GRAPH_RESOURCE + "/", GRAPH_APP_ID)
 
 _lock = threading.Lock()
-_keys = {}  # kid -> private key object; keys never change once stored
+_keys: dict[str, object] = {}  # kid -> private key object; keys never change once stored
 
 
 def _load(row):

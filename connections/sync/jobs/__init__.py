@@ -9,8 +9,9 @@ remedy for failures the user can fix.
 
 import importlib
 import pkgutil
+from collections.abc import Callable
 
-JOBS = {}
+JOBS: dict[str, Callable] = {}
 
 
 def job(kind):
