@@ -56,6 +56,9 @@ def enqueue(task, /, *, not_before=None, **kwargs):
 def _publish(name, kwargs):
     if app.conf.task_always_eager:
         # Test settings: the task runs here and now, as `task.delay` did, and its errors propagate.
+        if name not in app.tasks:
+            # Task modules load lazily outside a worker (app.autodiscover_tasks): load them.
+            app.loader.import_default_modules()
         app.tasks[name].apply_async(kwargs=kwargs)
         return
     # A connection of our own with short timeouts and no publish retries: a request waits at
