@@ -173,3 +173,16 @@ def test_sent_messages_are_pruned_and_a_rolled_back_change_queues_nothing(db, br
         outbox.enqueue("tenants.send_invitation_email", invitation_id=3)
         raise RuntimeError("the change failed")
     assert not OutboxMessage.objects.filter(kwargs={"invitation_id": 3}).exists()
+
+
+def test_a_health_check_postponed_by_throttling_waits_in_the_outbox_until_retry_after(
+    db, broker, django_capture_on_commit_callbacks
+):
+    broker.back()
+    retry_at = timezone.now() + timedelta(minutes=10)
+    with django_capture_on_commit_callbacks(execute=True):
+        outbox.enqueue("connections.health_checks_run", not_before=retry_at, connection_id=7)
+    assert _queued(broker.client) == []  # not on commit: no long eta message in Redis
+    assert outbox.relay(now=retry_at - timedelta(seconds=1)) == (0, 0)
+    assert outbox.relay(now=retry_at) == (1, 0)
+    assert _queued(broker.client) == [("connections.health_checks_run", {"connection_id": 7})]
