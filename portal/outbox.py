@@ -17,7 +17,7 @@ import logging
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import transaction
+from django.db import DatabaseError, transaction
 from django.utils import timezone
 
 from .celery import app
@@ -95,11 +95,18 @@ def _send_now(pk, name, kwargs):
     try:
         _publish(name, kwargs)
     except Exception as exc:
-        OutboxMessage.objects.filter(pk=pk, sent_at=None).update(**_failed(pk, name, 1, exc, now))
+        try:
+            OutboxMessage.objects.filter(pk=pk, sent_at=None).update(**_failed(pk, name, 1, exc, now))
+        except DatabaseError:
+            pass  # still pending: the relay takes it over after OUTBOX_RELAY_GRACE
         if app.conf.task_always_eager:
             raise
         return False
-    OutboxMessage.objects.filter(pk=pk, sent_at=None).update(sent_at=timezone.now(), attempts=1, last_error="")
+    try:
+        OutboxMessage.objects.filter(pk=pk, sent_at=None).update(sent_at=timezone.now(), attempts=1, last_error="")
+    except DatabaseError:
+        # Sent, but still pending in the table: the relay sends it again, which the tasks allow.
+        logger.warning("outbox: %s (message %s) sent but not marked sent", name, pk)
     return True
 
 
