@@ -343,7 +343,7 @@ def connection_set_features(*, connection, features, acting_user):
 
 
 def _notify_on_commit(consent_request):
-    from .tasks import notify_consent_result
+    from portal import outbox
 
     if consent_request.kind == ConsentRequest.Kind.LINK:
-        transaction.on_commit(lambda: notify_consent_result.delay(consent_request_id=consent_request.pk))
+        outbox.enqueue("connections.notify_consent_result", consent_request_id=consent_request.pk)

@@ -5,6 +5,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
+from portal import outbox
 from tenants.audit import audit_record
 from tenants.models import AuditAction
 from tenants.services import _require_admin
@@ -92,7 +93,7 @@ def projects_refresh_soon(connections):
 
     for connection in connections:
         if "jsm" in (connection.site.products or []):  # the task looks again at fresh rows
-            transaction.on_commit(lambda pk=connection.pk: task.delay(connection_id=pk))
+            outbox.enqueue(task, connection_id=connection.pk)
 
 
 @transaction.atomic

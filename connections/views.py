@@ -3,6 +3,7 @@ from django.core.exceptions import ValidationError
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
+from portal import outbox
 from tenants.access import admin_required, member_required, scoped
 
 from . import consent, permissions, services
@@ -113,7 +114,7 @@ def connection_features(request, connection_id):
 @require_POST
 def connection_verify(request, connection_id):
     connection = scoped(request, Connection, pk=connection_id)
-    verify_microsoft_grants.delay(connection_id=connection.pk, acting_user_id=request.user.pk)
+    outbox.enqueue(verify_microsoft_grants, connection_id=connection.pk, acting_user_id=request.user.pk)
     if not consent_proof.has_app_access(connection):
         reason = consent_proof.NoOwnConsent(connection)
         messages.warning(request, f"{reason} {reason.remedy}")

@@ -191,6 +191,19 @@ CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_BEAT_SCHEDULE = {}
 CELERY_TIMEZONE = "UTC"
 
+# --- the outbox (portal/outbox.py): Celery work committed with the change it follows ---------
+# Seconds a request waits for the broker before leaving the message to the relay.
+OUTBOX_BROKER_TIMEOUT = env.float("OUTBOX_BROKER_TIMEOUT", default=2.0)
+# The relay leaves a fresh message this long (seconds) to the send right after its commit.
+OUTBOX_RELAY_GRACE = env.int("OUTBOX_RELAY_GRACE", default=60)
+# A failed send is tried again after OUTBOX_RETRY_BASE * 2**(attempts-1) s, at most OUTBOX_RETRY_MAX.
+OUTBOX_RETRY_BASE = env.int("OUTBOX_RETRY_BASE", default=30)
+OUTBOX_RETRY_MAX = env.int("OUTBOX_RETRY_MAX", default=3600)
+OUTBOX_RELAY_BATCH = env.int("OUTBOX_RELAY_BATCH", default=200)
+# Sent messages are deleted after this many days.
+OUTBOX_KEEP_SENT_DAYS = env.int("OUTBOX_KEEP_SENT_DAYS", default=7)
+CELERY_BEAT_SCHEDULE["portal.outbox_relay"] = {"task": "portal.outbox_relay", "schedule": 30.0}
+
 # --- sync jobs: throttling, schedules, stuck runs (issue 7, helper C) -----------------------
 # Requests per second each Microsoft tenant (or Atlassian site) may get from all workers
 # together, and the burst it may spend at once: one large tenant cannot starve the others.

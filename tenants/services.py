@@ -13,6 +13,8 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.text import slugify
 
+from portal import outbox
+
 from .audit import audit_record
 from .models import (
     AtlassianSite,
@@ -81,9 +83,8 @@ def invitation_create(*, organization, email, role, acting_user):
         target_label=email,
         details={"role": role},
     )
-    from .tasks import send_invitation_email
-
-    transaction.on_commit(lambda: send_invitation_email.delay(invitation_id=invitation.pk))
+    # Committed with the invitation: a broker outage delays the email, it does not lose it.
+    outbox.enqueue("tenants.send_invitation_email", invitation_id=invitation.pk)
     return invitation
 
 

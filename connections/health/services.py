@@ -15,6 +15,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from portal import outbox
 from tenants.audit import audit_record
 from tenants.models import AuditAction
 from tenants.services import _require_admin
@@ -90,9 +91,10 @@ def _postpone(connection_id, throttled, acting_user):
             "status_to": connection.status,
         },
     )
-    if not settings.CELERY_TASK_ALWAYS_EAGER:  # eager runs ignore eta: it would loop right away
-        retry_at, pk = throttled.retry_at, connection.pk
-        transaction.on_commit(lambda: task.apply_async(kwargs={"connection_id": pk}, eta=retry_at))
+    if not settings.CELERY_TASK_ALWAYS_EAGER:  # eager runs would run it right away: a loop
+        # The relay sends it once Retry-After passed: no long eta message in the broker
+        # (Redis hands an unacknowledged one to a second worker after its visibility timeout).
+        outbox.enqueue(task, not_before=throttled.retry_at, connection_id=connection.pk)
     return []
 
 
@@ -149,8 +151,7 @@ def health_checks_request(*, connection, acting_user):
         target=connection,
         details={"features": connection.features},
     )
-    connection_id, user_id = connection.pk, acting_user.pk
-    transaction.on_commit(lambda: task.delay(connection_id=connection_id, acting_user_id=user_id))
+    outbox.enqueue(task, connection_id=connection.pk, acting_user_id=acting_user.pk)
     return connection
 
 

@@ -4,6 +4,7 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from portal import outbox
 from tenants.audit import audit_record
 from tenants.models import AuditAction
 from tenants.services import _require_admin
@@ -14,9 +15,8 @@ RUNNABLE = (Connection.Status.ACTIVE, Connection.Status.DEGRADED)
 
 
 def _enqueue(run):
-    from ..tasks import sync_run_execute
-
-    transaction.on_commit(lambda: sync_run_execute.delay(run_id=run.pk))
+    # Committed with the run: a broker outage leaves it queued, and the outbox sends it later.
+    outbox.enqueue("connections.sync_run_execute", run_id=run.pk)
 
 
 def _create(*, connection, kind, mode, trigger, acting_user, resumed_from=None, checkpoint=None):
