@@ -44,6 +44,9 @@ def test_admin_page_lists_tenants_and_revokes(sandbox, admin_client):
     page = client.get("/_sandbox/")
     assert page.status_code == 200
     assert sandbox.tenants["contoso"].admin[0] in page.content.decode()
+    # The Atlassian side too: the account that authorizes sites, with its password and API token.
+    body = page.content.decode()
+    assert "ada.admin@acme.example" in body and "atlassian-admin-Pw1" in body and "data-atlassian-account" in body
     fabrikam = sandbox.tenants["fabrikam"]
     response = client.post(
         "/_sandbox/", {"action": "revoke", "tenant": fabrikam.id, "app": sandbox.client_id, "permission": "Chat.Create"}
