@@ -56,6 +56,13 @@ class AccountAdapter(DefaultAccountAdapter):
             raise PermissionDenied("Unable to determine client IP address")
         return ip
 
+    def get_login_redirect_url(self, request):
+        # Support staff who belong to no organization have no dashboard: their home is support.
+        user = request.user
+        if user.is_staff and not user.memberships.exists():
+            return reverse("support:organization_list")
+        return super().get_login_redirect_url(request)
+
     def get_reauthentication_methods(self, user):
         """Someone with a second factor confirms sensitive steps with it, never with the password
         alone: otherwise a stolen password could remove the second factor it is meant to back up.

@@ -1,5 +1,6 @@
 """Support staff: two-factor first, read everything, change nothing, every look audited."""
 
+from django.test import Client
 from django.urls import reverse
 
 from tenants.models import AuditEvent
@@ -96,3 +97,13 @@ def test_support_reads_a_connection_with_its_grants_and_trail_and_the_look_is_au
 
 def test_members_cannot_open_supports_connection_page(admin_client, acme):
     assert admin_client.get(reverse("support:connection_detail", args=[acme.connection.pk])).status_code == 404
+
+
+def test_support_staff_land_on_the_support_home_after_signing_in(client, staff_user, acme):
+    secret = enrol_totp(staff_user)
+    response = sign_in(client, staff_user, secret)
+    assert response.url == reverse("support:organization_list")
+    assert client.get(response.url).status_code == 200
+    # A member of an organization still lands on its dashboard.
+    member = Client()
+    assert sign_in(member, acme.admin).url == reverse("tenants:dashboard")
