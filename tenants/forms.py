@@ -77,8 +77,10 @@ class AuditFilterForm(forms.Form):
             del self.fields["organization"]
 
     def filter(self, queryset):
-        if not self.is_valid():
+        """The valid filters applied; an invalid one is left out and its error shown by its field."""
+        if not self.is_bound:
             return queryset
+        self.is_valid()
         data = self.cleaned_data
         if data.get("organization"):
             queryset = queryset.filter(organization=data["organization"])

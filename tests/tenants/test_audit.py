@@ -108,5 +108,18 @@ def test_admins_see_and_filter_their_own_trail_only(admin_client, acme, globex):
     assert [e.action for e in events] == ["tenant.removed"]
 
 
+def test_an_invalid_date_filter_is_said_and_the_other_filters_still_apply(admin_client, acme):
+    services.tenant_remove(tenant=acme.tenant, acting_user=acme.admin)
+    services.site_register(
+        organization=acme.organization, url="https://a.atlassian.net", name="a", products=["jira"],
+        acting_user=acme.admin,
+    )
+    response = admin_client.get(reverse("tenants:audit_list"), {"action": "tenant.removed", "date_from": "31/02/x"})
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert "Some filters were not applied" in page and "Enter a valid date" in page
+    assert [e.action for e in response.context["page"].object_list] == ["tenant.removed"]
+
+
 def test_viewers_do_not_see_the_audit_trail(viewer_client):
     assert viewer_client.get(reverse("tenants:audit_list")).status_code == 403
