@@ -4,7 +4,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.shortcuts import redirect, render
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_http_methods, require_POST
 
 from . import services
 from .access import admin_required, member_required, scoped
@@ -69,9 +69,12 @@ def member_set_role(request, membership_id):
 
 
 @admin_required
-@require_POST
+@require_http_methods(["GET", "POST"])
 def member_remove(request, membership_id):
+    """GET asks first (what the person loses); POST removes."""
     membership = scoped(request, Membership, pk=membership_id)
+    if request.method == "GET":
+        return render(request, "tenants/member_remove_confirm.html", {"membership": membership})
     try:
         services.membership_remove(membership=membership, acting_user=request.user)
     except ValidationError as exc:

@@ -117,3 +117,15 @@ def test_a_new_account_creates_its_organization_and_becomes_its_admin(client, db
     membership = Membership.objects.get(user=user)
     assert membership.organization.name == "Initech" and membership.role == Role.ADMIN
     assert AuditEvent.objects.filter(action="organization.created", organization=membership.organization).exists()
+
+
+def test_removing_a_member_asks_first_and_says_what_they_lose(admin_client, acme):
+    viewer_membership = Membership.objects.get(user=acme.viewer, organization=acme.organization)
+    listing = admin_client.get(reverse("tenants:member_list")).content.decode()
+    url = reverse("tenants:member_remove", args=[viewer_membership.pk])
+    assert f'href="{url}"' in listing  # a link to the question, not a one-click form
+    question = admin_client.get(url)
+    assert question.status_code == 200 and "loses access to Acme at once" in question.content.decode()
+    assert Membership.objects.filter(pk=viewer_membership.pk).exists()  # asking removed nothing
+    admin_client.post(url)
+    assert not Membership.objects.filter(pk=viewer_membership.pk).exists()
