@@ -58,3 +58,21 @@ def test_pages_fit_a_phone_screen(browser, live_server, transactional_db):
             assert overflow <= 0, f"{path} scrolls sideways by {overflow}px on a 375px screen"
     finally:
         context.close()
+
+
+def test_a_very_long_input_does_not_widen_the_page(browser, live_server, transactional_db):
+    admin = MembershipFactory(role=Role.ADMIN).user
+    for width in (375, 1280):
+        context = browser.new_context(viewport={"width": width, "height": 800})
+        page = context.new_page()
+        try:
+            sign_in(page, live_server, admin.email, PASSWORD)
+            page.goto(live_server.url + "/sites/new/")
+            page.fill("input[name=url]", "https://" + "a" * 5000 + ".atlassian.net")
+            page.fill("input[name=name]", "n" * 5000)
+            page.click("button:has-text('Register site')")
+            page.wait_for_selector(".error, .form-errors, .errorlist")  # refused, with what was typed
+            overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+            assert overflow <= 0, f"a 5000-character input widens the page by {overflow}px at {width}px"
+        finally:
+            context.close()
