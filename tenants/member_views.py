@@ -1,9 +1,11 @@
 """People: the member list, invitations, roles."""
 
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
+from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import ValidationError
 from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.http import urlencode
 from django.views.decorators.http import require_http_methods, require_POST
 
 from . import services
@@ -97,11 +99,13 @@ def invitation_revoke(request, invitation_id):
     return redirect("tenants:member_list")
 
 
-@login_required
 def invitation_accept(request, token):
-    """The emailed link. Needs the invited person signed in; the account's email must match."""
+    """The emailed link. Anyone with it sees who invited whom to what; joining needs the invited
+    person signed in, with an account of the invited email."""
     invitation_id = read_token(token)
     invitation = Invitation.objects.select_related("organization", "invited_by").filter(pk=invitation_id).first()
+    if request.method == "POST" and not request.user.is_authenticated:
+        return redirect_to_login(request.get_full_path())
     if request.method == "POST" and invitation is not None:
         try:
             membership = services.invitation_accept(invitation_id=invitation.pk, acting_user=request.user)
@@ -121,4 +125,9 @@ def invitation_accept(request, token):
             f"Ask an admin of {invitation.organization} to send a new one."
         )
     status = 200 if error is None else 410 if invitation is not None else 404
-    return render(request, "tenants/invitation_accept.html", {"invitation": invitation, "error": error}, status=status)
+    context = {"invitation": invitation, "error": error}
+    if error is None and not request.user.is_authenticated:
+        here = request.get_full_path()
+        context["sign_in_url"] = f"{reverse('account_login')}?{urlencode({'next': here})}"
+        context["sign_up_url"] = f"{reverse('account_signup')}?{urlencode({'next': here, 'email': invitation.email})}"
+    return render(request, "tenants/invitation_accept.html", context, status=status)

@@ -5,6 +5,7 @@ from datetime import timedelta
 
 import pytest
 from django.core import mail
+from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
@@ -129,3 +130,21 @@ def test_removing_a_member_asks_first_and_says_what_they_lose(admin_client, acme
     assert Membership.objects.filter(pk=viewer_membership.pk).exists()  # asking removed nothing
     admin_client.post(url)
     assert not Membership.objects.filter(pk=viewer_membership.pk).exists()
+
+
+def test_an_invitation_opened_while_signed_out_says_who_invited_whom_and_leads_on(admin_client, acme, invite):
+    invite(admin_client, "fresh@example.com")
+    path = _link_from_last_email().split("127.0.0.1:8000", 1)[-1]
+    stranger = Client()
+    page = stranger.get(path)
+    assert page.status_code == 200
+    body = page.content.decode()
+    assert acme.admin.email in body and "fresh@example.com" in body and "Join Acme" in body
+    # Sign-up comes back here, with the invited address filled in.
+    signup = re.search(r'href="(/accounts/signup/\?[^"]+)"', body).group(1).replace("&amp;", "&")
+    form = stranger.get(signup).content.decode()
+    assert 'value="fresh@example.com"' in form
+    # Joining still needs an account: a signed-out POST is sent to sign in, nothing joins.
+    response = stranger.post(path)
+    assert response.status_code == 302 and reverse("account_login") in response.url
+    assert not Membership.objects.filter(user__email="fresh@example.com").exists()
