@@ -53,6 +53,7 @@ def live_context(connection):
         "missing": consent.missing_permissions(connection),
         "consent_requests": consent_requests,
         "app_access_proof": consent_proof.app_access_proof(connection),
+        "feature_list": permissions.features(connection.features),
         **_health_context(connection),
     }
 

@@ -66,6 +66,8 @@ def test_support_reads_a_connection_with_its_grants_and_trail_and_the_look_is_au
     from tenants.models import Membership, Role
 
     connection = acme.connection
+    connection.features = ["user_mapping"]
+    connection.save(update_fields=["features"])
     link = ConsentRequest.objects.create(
         organization=acme.organization, connection=connection, created_by=acme.admin, token_hash="x" * 64,
         expires_at=timezone.now() + timedelta(days=7), state="consented", granted_by_name="Adele Vance",
@@ -87,6 +89,7 @@ def test_support_reads_a_connection_with_its_grants_and_trail_and_the_look_is_au
     page = client.get(url).content.decode()
 
     assert "Read-only" in page and "User.Read.All" in page
+    assert "User matching by email" in page and "user_mapping" not in page  # features in words
     assert "adele@contoso.example" in page and "/connect/microsoft/adminconsent/callback" in page
     assert "Give permission" not in page and "Disconnect…" not in page and "Run health checks" not in page
     look = AuditEvent.objects.filter(action="support.viewed", target_type="connection").get()
