@@ -56,6 +56,10 @@ def test_disconnect_deletes_tokens_stops_jobs_and_keeps_the_configuration(acme_l
     page = client.get(reverse("connections:connection_detail", args=[connection.pk])).content.decode()
     assert "Disconnected" in page and "Reconnect" in page and "Disconnect…" not in page
     assert "Give permission" not in page and "Consent is asked for again when you reconnect" in page
+    # The way back is in the status section, first on the page; nothing offers to start a job.
+    status_card = page.split('id="live"', 1)[1].split("</section>", 1)[0]
+    assert "data-reconnect" in status_card and "data-job-start" not in page
+    assert "No job runs while the connection is disconnected" in page
 
     # A second click (another tab, another admin) changes nothing.
     again = client.post(reverse("connections:connection_disconnect", args=[connection.pk]), follow=True)
