@@ -76,12 +76,17 @@ def _health_context(connection):
 @member_required
 def connection_detail(request, connection_id):
     connection = scoped(request, Connection, pk=connection_id)
+    return render_connection_page(request, connection)
+
+
+def render_connection_page(request, connection, *, status=200, **extra):
+    """The connection page; `extra` carries a refused form back to it (its errors by the field)."""
     events = request.organization.audit_events.filter(
         target_type="connection", target_id=str(connection.pk)
     ).select_related("actor_user")[:20]
     context = live_context(connection)
-    context.update(events=events, features_form=FeaturesForm(initial={"features": connection.features}))
-    return render(request, "connections/connection_detail.html", context)
+    context.update(events=events, features_form=FeaturesForm(initial={"features": connection.features}), **extra)
+    return render(request, "connections/connection_detail.html", context, status=status)
 
 
 @member_required

@@ -45,6 +45,20 @@ def jobs_context(connection):
     }
 
 
+def _schedule_refused(request, connection, form, errors):
+    """The page again, at the schedule's row, with what was typed and each error by its field."""
+    from ..views import render_connection_page  # the page's view lives one level up
+
+    refused = {
+        "kind": form.data.get("kind", ""),
+        "values": {name: form.data.get(name, "") for name in ("full_every_minutes", "incremental_every_minutes")},
+        "enabled": form.data.get("enabled") in ("on", "true", "1"),
+        # Errors not about one field ("__all__") show under the row as "whole".
+        "errors": {("whole" if k == "__all__" else k): v for k, v in errors.items()},
+    }
+    return render_connection_page(request, connection, status=400, schedule_refused=refused)
+
+
 def _back(connection):
     return redirect(reverse("connections:connection_detail", args=[connection.pk]) + "#jobs")
 
@@ -113,12 +127,12 @@ def schedule_save(request, connection_id):
     connection = scoped(request, Connection, pk=connection_id)
     form = ScheduleForm(request.POST)
     if not form.is_valid():
-        messages.error(request, "Intervals are whole minutes, 0 or more (0 turns that mode off).")
-        return _back(connection)
+        return _schedule_refused(request, connection, form, {k: " ".join(v) for k, v in form.errors.items()})
     try:
         schedule = schedules.sync_schedule_save(connection=connection, acting_user=request.user, **form.cleaned_data)
     except ValidationError as exc:
-        messages.error(request, " ".join(exc.messages))
+        errors = exc.message_dict if hasattr(exc, "error_dict") else {"__all__": exc.messages}
+        return _schedule_refused(request, connection, form, {k: " ".join(v) for k, v in errors.items()})
     else:
         state = "on" if schedule.enabled else "off"
         messages.success(request, f"Schedule for {schedule.get_kind_display().lower()} saved ({state}).")

@@ -10,8 +10,17 @@ register = template.Library()
 def sync_jobs(context, connection):
     from ..sync.views import jobs_context
 
+    data = jobs_context(connection)
+    refused = context.get("schedule_refused")
+    for schedule in data["schedules"] if refused else ():
+        if schedule.kind == refused["kind"]:
+            # Show what was typed, not what is stored, with the errors by their fields.
+            schedule.full_every_minutes = refused["values"]["full_every_minutes"]
+            schedule.incremental_every_minutes = refused["values"]["incremental_every_minutes"]
+            schedule.enabled = refused["enabled"]
+            schedule.refused = refused["errors"]
     return {
-        **jobs_context(connection),
+        **data,
         "current_membership": context.get("current_membership"),
         "csrf_token": context.get("csrf_token"),
         "request": context.get("request"),

@@ -85,10 +85,17 @@ def test_bad_input_gets_a_clear_answer(admin_client, connection):
                                  {"kind": "mine_bitcoin", "mode": "full"}, follow=True)
     assert "Choose a job and a mode" in response.content.decode()
     response = admin_client.post(reverse("connections:job_schedule", args=[connection.pk]),
-                                 {"kind": DIRECTORY, "full_every_minutes": "-5", "incremental_every_minutes": "x"},
-                                 follow=True)
-    assert "Intervals are whole minutes" in response.content.decode()
+                                 {"kind": DIRECTORY, "full_every_minutes": "-5", "incremental_every_minutes": "x"})
+    # The page again, at the refused row: what was typed, each error by its field.
+    assert response.status_code == 400
+    row = response.content.decode().split(f'data-schedule="{DIRECTORY}"', 1)[1].split("</tr>", 1)[0]
+    assert 'value="-5"' in row and 'value="x"' in row and "autofocus" in row
+    assert "greater than or equal to 0" in row and "Enter a whole number" in row
     assert not SyncRun.objects.exists() and not SyncSchedule.objects.exists()
+    # A rule of the service (both intervals 0 while on) comes back the same way.
+    response = admin_client.post(reverse("connections:job_schedule", args=[connection.pk]), {
+        "kind": DIRECTORY, "enabled": "on", "full_every_minutes": "0", "incremental_every_minutes": "0"})
+    assert response.status_code == 400 and "Give at least one interval" in response.content.decode()
 
 
 def test_schedules_are_edited_on_the_page(admin_client, connection):
