@@ -97,3 +97,22 @@ def test_four_kickoffs_at_once_start_one_run_per_due_job(transactional_db, acme,
     assert SyncSchedule.objects.filter(connection=second).count() == 1
     assert AuditEvent.objects.filter(action="sync.schedule_changed", target_id=str(second.pk)).count() == 1
     assert schedules.kickoff() == 0
+
+
+def test_four_beats_retrying_at_once_start_one_retry(transactional_db, acme, sent, settings):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    connection = _active(acme.connection)
+    failed = SyncRun.objects.create(
+        organization=acme.organization, connection=connection, kind=DIRECTORY, state=SyncRun.State.FAILED,
+        checkpoint={"phase": "channels", "team_after": 3}, retry_at=timezone.now() - timedelta(seconds=1),
+        error="Microsoft Graph: HTTP 503", finished_at=timezone.now(),
+    )
+    results = _race(KICKOFFS, schedules.retry_due)
+    assert sorted(len(r) for r in results) == [0] * (KICKOFFS - 1) + [1]
+    retry = SyncRun.objects.get(resumed_from=failed)
+    assert retry.checkpoint == {"phase": "channels", "team_after": 3} and retry.auto_retries == 1
+    assert sent == [retry.pk]
+    assert AuditEvent.objects.filter(action="sync.run_retried").count() == 1
