@@ -84,11 +84,12 @@ def sync_schedule_connection(*, connection_id):
 
 @shared_task(name="connections.sync_unstick", acks_late=True)
 def sync_unstick():
-    """Beat: resume runs whose worker went silent; fail them after SYNC_STUCK_MAX_RESUMES."""
-    from .sync.schedules import unstick
+    """Beat: resume runs whose worker went silent; fail them after SYNC_STUCK_MAX_RESUMES.
+    Retry the runs that failed on a transient provider failure, once their retry is due."""
+    from .sync.schedules import retry_due, unstick
 
     resumed, failed = unstick()
-    return {"resumed": resumed, "failed": failed}
+    return {"resumed": resumed, "failed": failed, "retried": retry_due()}
 
 
 # --- health checks (issue 6, helper A) ----------------------------------------------------

@@ -219,6 +219,11 @@ SYNC_RETRY_AFTER_MAX = env.float("SYNC_RETRY_AFTER_MAX", default=300.0)
 # A running run stuck longer than SYNC_STUCK_AFTER (below) is resumed from its checkpoint
 # by the beat's stuck detector up to this many times, then marked failed.
 SYNC_STUCK_MAX_RESUMES = env.int("SYNC_STUCK_MAX_RESUMES", default=3)
+# A run that failed because the provider was unavailable or busy (5xx, 429, no answer) and
+# saved a checkpoint is started again from it by the beat, this many times at most, the first
+# SYNC_AUTO_RETRY_DELAY seconds after the failure, each next one after twice the wait before.
+SYNC_AUTO_RETRIES = env.int("SYNC_AUTO_RETRIES", default=3)
+SYNC_AUTO_RETRY_DELAY = env.int("SYNC_AUTO_RETRY_DELAY", default=300)
 # Every minute: start due scheduled runs (one task per connection), resume or fail stuck ones.
 CELERY_BEAT_SCHEDULE.update(
     {

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import requests
 from django.conf import settings
 
+from ..atlassian import client as atlassian
 from ..atlassian import refresh
 from ..atlassian.client import AtlassianError
 from ..microsoft.graph import DeltaExpired, Forbidden, Graph, GraphError  # noqa: F401
@@ -57,7 +58,16 @@ def graph_page(graph, url, params=None):
 
 
 class JiraUnavailable(Exception):
-    """The site could not be read; the message says why in plain words."""
+    """The site could not be read; the message says why in plain words. `transient`: Jira
+    was unreachable or busy (no answer, 5xx, 429), not refusing the portal's authorization."""
+
+    def __init__(self, message, *, transient=False):
+        super().__init__(message)
+        self.transient = transient
+
+
+def _busy(status):
+    return status == 0 or status == 429 or status >= 500
 
 
 def jira_page(site, start_at, limit=None, *, throttle=None):
@@ -80,11 +90,21 @@ def jira_page(site, start_at, limit=None, *, throttle=None):
     except refresh.NotAuthorized as exc:
         raise JiraUnavailable(str(exc)) from None
     except Throttled as exc:
-        raise JiraUnavailable(f"Jira asked the portal to wait ({exc}).") from None
-    except (requests.RequestException, AtlassianError) as exc:
-        raise JiraUnavailable(f"Jira could not be reached ({type(exc).__name__}).") from None
+        raise JiraUnavailable(f"Jira asked the portal to wait ({exc}).", transient=True) from None
+    except AtlassianError as exc:
+        # Unauthorized / InvalidGrant need a person; Unavailable (network, 5xx, 429) does not.
+        transient = isinstance(exc, atlassian.Unavailable) or (
+            not isinstance(exc, (atlassian.Unauthorized, atlassian.InvalidGrant)) and _busy(exc.status)
+        )
+        raise JiraUnavailable(f"Jira could not be reached ({type(exc).__name__}).", transient=transient) from None
+    except requests.RequestException as exc:
+        status = exc.response.status_code if exc.response is not None else 0
+        raise JiraUnavailable(f"Jira could not be reached ({type(exc).__name__}).", transient=_busy(status)) from None
     if response.status_code >= 400:
-        raise JiraUnavailable(f"Jira refused to list the site's users (HTTP {response.status_code}).")
+        raise JiraUnavailable(
+            f"Jira refused to list the site's users (HTTP {response.status_code}).",
+            transient=_busy(response.status_code),
+        )
     try:
         page = response.json()
     except ValueError:

@@ -49,8 +49,8 @@ MATCH_FIELDS = [
 ]
 
 
-def _job_error(message, remedy):
-    return JobError(message, remedy=remedy)
+def _job_error(message, remedy, *, cause=None):
+    return JobError(message, remedy=remedy, transient=getattr(cause, "transient", False))
 
 
 def _batch(ctx):
@@ -107,7 +107,7 @@ def _graph(ctx):
     try:
         return directory.graph_for(ctx.connection)  # lazy: the token comes with the first request
     except directory.GraphError as exc:  # no consent of this organization's own
-        raise _job_error(str(exc), exc.remedy) from None
+        raise _job_error(str(exc), exc.remedy, cause=exc) from None
 
 
 def _graph_page(graph, url, params=None):
@@ -118,7 +118,7 @@ def _graph_page(graph, url, params=None):
     except directory.Forbidden as exc:
         raise _job_error("Microsoft Graph refused to list the tenant's users.", exc.remedy) from None
     except directory.GraphError as exc:
-        raise _job_error(str(exc), exc.remedy) from None
+        raise _job_error(str(exc), exc.remedy, cause=exc) from None
 
 
 # --- full run ------------------------------------------------------------------------------
@@ -231,10 +231,12 @@ def _read_atlassian(ctx, rule, base, checkpoint, index, store):
         try:
             accounts = directory.jira_page(connection.site, start_at)
         except directory.JiraUnavailable as exc:
-            raise _job_error(
-                str(exc),
-                "Check the site's authorization on the connection page (authorize again if asked), then retry.",
-            ) from None
+            remedy = (
+                "Atlassian is unavailable or busy; the run can be retried later."
+                if exc.transient
+                else "Check the site's authorization on the connection page (authorize again if asked), then retry."
+            )
+            raise _job_error(str(exc), remedy, cause=exc) from None
         now = timezone.now()
         rows = []
         for account in accounts:

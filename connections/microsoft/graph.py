@@ -42,8 +42,15 @@ class GraphError(Exception):
         self.message = message
 
     @property
+    def transient(self):
+        """Unavailable or busy (no answer, 5xx, 429): trying again later can work unchanged."""
+        if self.code == "foreignLink":
+            return False  # refused by the portal itself: it would refuse again
+        return self.status == 0 or self.status >= 500 or self.status == 429
+
+    @property
     def remedy(self):
-        if self.status == 0 or self.status >= 500 or self.status == 429:
+        if self.transient:
             return "Microsoft Graph is unavailable or busy; the run can be retried later."
         if self.status == 401:
             return "The portal could not get a token for this tenant: check that consent is still granted."

@@ -58,6 +58,11 @@ class SyncRun(models.Model):
     remedy = models.TextField(blank=True)
     attempts = models.PositiveSmallIntegerField(default=0)
     cancel_requested = models.BooleanField(default=False)
+    # A run that failed on a transient provider failure with a checkpoint to go on from: when the
+    # beat starts a run from its checkpoint by itself (cleared once it has, or when it will not).
+    retry_at = models.DateTimeField(null=True, blank=True)
+    # How many automatic retries led to this run (bounded by SYNC_AUTO_RETRIES).
+    auto_retries = models.PositiveSmallIntegerField(default=0)
 
     queued_at = models.DateTimeField(default=timezone.now)
     started_at = models.DateTimeField(null=True, blank=True)
@@ -66,7 +71,10 @@ class SyncRun(models.Model):
 
     class Meta:
         ordering = ["-queued_at", "-id"]
-        indexes = [models.Index(fields=["connection", "kind", "-queued_at"], name="syncrun_recent")]
+        indexes = [
+            models.Index(fields=["connection", "kind", "-queued_at"], name="syncrun_recent"),
+            models.Index(fields=["retry_at"], condition=models.Q(retry_at__isnull=False), name="syncrun_retry_due"),
+        ]
         constraints = [
             # Two runs of the same job on one connection would fight over its checkpoint: the
             # database refuses the second, whoever asks (page, schedule, retry).

@@ -1,10 +1,14 @@
 class JobError(Exception):
-    """A job failed in a way the user can act on: `remedy` says what to do, in plain words."""
+    """A job failed in a way the user can act on: `remedy` says what to do, in plain words.
 
-    def __init__(self, message, remedy=""):
+    `transient`: the provider was unavailable or busy (5xx, 429, no answer), nothing a person
+    must fix; the beat retries such a run from its checkpoint by itself (SYNC_AUTO_RETRIES)."""
+
+    def __init__(self, message, remedy="", *, transient=False):
         super().__init__(message)
         self.message = message
         self.remedy = remedy
+        self.transient = transient
 
 
 class RunStopped(Exception):

@@ -69,7 +69,7 @@ def run_execute(run_id):
         return _finish(run, SyncRun.State.CANCELLED, error=f"Stopped: {stop.reason}.", attempt=ctx.attempt)
     except JobError as failure:
         return _finish(run, SyncRun.State.FAILED, error=failure.message, remedy=failure.remedy,
-                       attempt=ctx.attempt)
+                       attempt=ctx.attempt, retry_at=_automatic_retry_at(run, failure, ctx))
     except Exception as exc:  # noqa: BLE001 - a run must end, whatever the job raised
         logger.exception("sync run %s (%s) failed", run.pk, run.kind)
         return _finish(run, SyncRun.State.FAILED, error=f"Unexpected error ({type(exc).__name__}).",
@@ -83,12 +83,21 @@ def _cancel_if_requested_before_start(run_id):
     )
 
 
-def _finish(run, state, *, error="", remedy="", attempt=None):
+def _automatic_retry_at(run, failure, ctx):
+    """When the beat retries this failed run by itself: only a transient provider failure, only
+    with a checkpoint to go on from (without one the retry would redo the whole run, which a
+    schedule does anyway), at most SYNC_AUTO_RETRIES times, each wait twice the one before."""
+    if not failure.transient or not ctx.checkpoint or run.auto_retries >= settings.SYNC_AUTO_RETRIES:
+        return None
+    return timezone.now() + timedelta(seconds=settings.SYNC_AUTO_RETRY_DELAY * 2**run.auto_retries)
+
+
+def _finish(run, state, *, error="", remedy="", attempt=None, retry_at=None):
     with transaction.atomic():
         rows = SyncRun.objects.filter(pk=run.pk, state=SyncRun.State.RUNNING)
         if attempt is not None:
             rows = rows.filter(attempts=attempt)
-        ended = rows.update(state=state, error=error, remedy=remedy, finished_at=timezone.now())
+        ended = rows.update(state=state, error=error, remedy=remedy, finished_at=timezone.now(), retry_at=retry_at)
         if not ended:
             return "skipped"
         run.refresh_from_db()
@@ -99,6 +108,7 @@ def _finish(run, state, *, error="", remedy="", attempt=None):
             target=run.connection,
             details={
                 "run": run.pk, "kind": run.kind, "mode": run.mode, "state": state, "error": error,
+                **({"retry_at": retry_at.isoformat()} if retry_at else {}),
                 **{name: getattr(run, name) for name in ("fetched", "created", "updated", "deleted", "unchanged")},
             },
         )

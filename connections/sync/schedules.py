@@ -19,7 +19,7 @@ from tenants.models import AuditAction
 from tenants.services import _require_admin
 
 from ..models import Connection, SyncRun, SyncSchedule
-from .services import RUNNABLE, sync_run_start
+from .services import RUNNABLE, sync_run_retry_due, sync_run_start
 
 logger = logging.getLogger(__name__)
 
@@ -195,6 +195,18 @@ def unstick(now=None):
         elif _fail_stuck(run, now):
             failed.append(run.pk)
     return resumed, failed
+
+
+def retry_due(now=None):
+    """Beat: start again, from its checkpoint, each failed run whose automatic retry is due
+    (the runner sets `retry_at` on a transient provider failure). Returns the new runs' ids."""
+    now = now or timezone.now()
+    retried = []
+    for run in SyncRun.objects.filter(state=SyncRun.State.FAILED, retry_at__lte=now).order_by("retry_at"):
+        retry = sync_run_retry_due(run=run, now=now)
+        if retry is not None:
+            retried.append(retry.pk)
+    return retried
 
 
 def _fail_stuck(run, now):

@@ -19,7 +19,7 @@ def _enqueue(run):
     outbox.enqueue("connections.sync_run_execute", run_id=run.pk)
 
 
-def _create(*, connection, kind, mode, trigger, acting_user, resumed_from=None, checkpoint=None):
+def _create(*, connection, kind, mode, trigger, acting_user, resumed_from=None, checkpoint=None, auto_retries=0):
     try:
         # A savepoint: the unique constraint may refuse the row without spoiling the caller's
         # transaction.
@@ -27,7 +27,7 @@ def _create(*, connection, kind, mode, trigger, acting_user, resumed_from=None, 
             return SyncRun.objects.create(
                 organization=connection.organization, connection=connection, kind=kind, mode=mode,
                 trigger=trigger, requested_by=acting_user, resumed_from=resumed_from,
-                checkpoint=checkpoint or {},
+                checkpoint=checkpoint or {}, auto_retries=auto_retries,
             )
     except IntegrityError:
         label = SyncRun.Kind(kind).label
@@ -91,9 +91,43 @@ def sync_run_retry(*, run, acting_user):
         connection=connection, kind=run.kind, mode=run.mode, trigger=SyncRun.Trigger.RETRY,
         acting_user=acting_user, resumed_from=run, checkpoint=run.checkpoint,
     )
+    # A person retried it: the beat does not retry it a second time.
+    SyncRun.objects.filter(pk=run.pk).update(retry_at=None)
     audit_record(
         organization=run.organization, action=AuditAction.SYNC_RUN_RETRIED, actor=acting_user,
         target=connection, details={"run": retry.pk, "retry_of": run.pk, "kind": run.kind},
+    )
+    _enqueue(retry)
+    return retry
+
+
+@transaction.atomic
+def sync_run_retry_due(*, run, now=None):
+    """The beat's own retry of a failed run whose `retry_at` has come (a transient provider
+    failure): a new run from its checkpoint, audited as the system. Runs once per failed run,
+    whoever else calls it at the same time; returns the new run, or None when there is none to
+    start (no longer due, the connection stopped working, or a run of the job is active and
+    does the work already)."""
+    now = now or timezone.now()
+    # The connection's row first, as sync_run_start and sync_run_retry take it.
+    connection = Connection.objects.select_for_update().get(pk=run.connection_id)
+    run = SyncRun.objects.select_for_update().get(pk=run.pk)
+    if run.state != SyncRun.State.FAILED or run.retry_at is None or run.retry_at > now:
+        return None
+    run.retry_at = None  # once: the page stops promising a retry whatever happens below
+    run.save(update_fields=["retry_at"])
+    if connection.status not in RUNNABLE:
+        return None
+    try:
+        retry = _create(
+            connection=connection, kind=run.kind, mode=run.mode, trigger=SyncRun.Trigger.RETRY,
+            acting_user=None, resumed_from=run, checkpoint=run.checkpoint, auto_retries=run.auto_retries + 1,
+        )
+    except ValidationError:
+        return None
+    audit_record(
+        organization=run.organization, action=AuditAction.SYNC_RUN_RETRIED, actor=None, target=connection,
+        details={"run": retry.pk, "retry_of": run.pk, "kind": run.kind, "automatic": retry.auto_retries},
     )
     _enqueue(retry)
     return retry

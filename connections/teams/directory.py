@@ -28,7 +28,7 @@ def job_error(exc):
     """A Graph failure in the user's words, with what to do."""
     if isinstance(exc, Forbidden):
         return JobError("Microsoft refused to list Teams data: a permission is missing.", remedy=exc.remedy)
-    return JobError(str(exc), remedy=exc.remedy)
+    return JobError(str(exc), remedy=exc.remedy, transient=exc.transient)
 
 
 def upsert(model, ctx, rows, key, fields):

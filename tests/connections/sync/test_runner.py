@@ -224,3 +224,53 @@ def test_a_run_waiting_out_a_long_retry_after_keeps_its_heartbeat(acme, connecti
     run = start(connection, acme)
     assert runner.run_execute(run.pk) == SyncRun.State.SUCCEEDED
     assert seen == {"waited": 180.0, "stuck": False}
+
+
+def _transient_failure(acme, connection, use_job):
+    def failing(ctx):
+        with ctx.batch():
+            ctx.save_checkpoint({"page": 2})
+        raise JobError("Microsoft Graph: HTTP 503", remedy="Retry later.", transient=True)
+
+    use_job(failing)
+    run = start(connection, acme)
+    runner.run_execute(run.pk)
+    run.refresh_from_db()
+    assert run.retry_at is not None
+    return run
+
+
+def test_a_person_retrying_first_replaces_the_automatic_retry(acme, connection, use_job, admin_client):
+    from django.urls import reverse
+
+    from connections.sync import schedules
+
+    run = _transient_failure(acme, connection, use_job)
+    page = reverse("connections:jobs_live", args=[connection.pk])
+    assert "will be retried automatically at" in admin_client.get(page).content.decode()
+    services.sync_run_retry(run=run, acting_user=acme.admin)
+    assert "will be retried automatically" not in admin_client.get(page).content.decode()
+    assert schedules.retry_due(now=timezone.now() + timedelta(days=1)) == []
+    assert SyncRun.objects.filter(resumed_from=run).count() == 1
+
+
+def test_no_automatic_retry_while_another_run_of_the_job_is_active(acme, connection, use_job):
+    from connections.sync import schedules
+
+    run = _transient_failure(acme, connection, use_job)
+    start(connection, acme)  # a schedule or a person started the job again meanwhile
+    assert schedules.retry_due(now=run.retry_at + timedelta(seconds=1)) == []
+    run.refresh_from_db()
+    assert run.retry_at is None, "the page no longer promises a retry"
+    assert SyncRun.objects.filter(connection=connection, kind=KIND).count() == 2
+
+
+def test_the_beats_stuck_detector_task_starts_the_due_retry(acme, connection, use_job):
+    from connections import tasks
+
+    run = _transient_failure(acme, connection, use_job)
+    assert tasks.sync_unstick()["retried"] == [], "not before its time"
+    SyncRun.objects.filter(pk=run.pk).update(retry_at=timezone.now() - timedelta(seconds=1))
+    (retried,) = tasks.sync_unstick()["retried"]
+    retry = SyncRun.objects.get(pk=retried)
+    assert (retry.trigger, retry.checkpoint, retry.requested_by) == ("retry", {"page": 2}, None)
