@@ -12,7 +12,8 @@ HIDDEN = """() => {
   const width = window.innerWidth;
   const page = document.documentElement.scrollWidth - width;
   const cells = [...document.querySelectorAll('td, th')].filter(c => c.offsetParent !== null);
-  const cut = cells.filter(c => c.getBoundingClientRect().right > width + 1).map(c => c.textContent.trim().slice(0, 40));
+  const cut = cells.filter(c => c.getBoundingClientRect().right > width + 1)
+    .map(c => c.textContent.trim().slice(0, 40));
   return {page, cut, cells: cells.length};
 }"""
 
