@@ -272,6 +272,9 @@ AUTH_PASSWORD_VALIDATORS = [
 # Default: printed to the console (the demo shows verification links there).
 EMAIL_CONFIG = env.email_url("EMAIL_URL", default="consolemail://")
 vars().update(EMAIL_CONFIG)
+if EMAIL_CONFIG.get("EMAIL_BACKEND") == "django.core.mail.backends.console.EmailBackend":
+    # The same messages, with decoded subjects and the text body as text (portal/mail.py).
+    EMAIL_BACKEND = "portal.mail.ReadableConsoleBackend"
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="portal@localhost")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
 
