@@ -190,6 +190,13 @@ def test_a_waiting_run_stays_the_one_active_run_and_fails_with_the_directory_it_
     directory = SyncRun.objects.get(connection=teams_world.connection, kind=SyncRun.Kind.TEAMS_DIRECTORY)
     assert run.state == SyncRun.State.QUEUED and directory.state == SyncRun.State.QUEUED
     assert run.checkpoint == {"waiting_for_run": directory.pk}
+    from django.test import Client
+    from django.urls import reverse
+
+    client = Client()
+    client.force_login(teams_world.admin)
+    page = client.get(reverse("connections:connection_detail", args=[teams_world.connection.pk])).content.decode()
+    assert f"waiting for run #{directory.pk} to finish" in page
     with pytest.raises(ValidationError, match="already queued or running"):
         services.sync_run_start(connection=teams_world.connection, kind=SyncRun.Kind.CHANNEL_MESSAGES,
                                 acting_user=teams_world.admin)
