@@ -7,9 +7,12 @@ Precedence, first match wins:
                         Microsoft credential for the tenant (delegated refresh refused, or no
                         app-only token: consent withdrawn)
     pending consent     nothing observed on the Microsoft side (no token shows a grant, no
-                        delegated sign-in stored): never consented, or consent gone
-    degraded            a permission the features need is missing, or a health check fails
-    active              otherwise
+                        delegated sign-in stored): never consented, or consent gone; or the
+                        Atlassian site was never authorized
+    degraded            a permission the features need is missing (a Graph permission, or an
+                        Atlassian scope the site's grant does not hold), or a health check fails
+    active              otherwise; said to have passed its checks only when checks ran and
+                        passed (a skipped check never counts as passed)
 
 Every place that changes one of those facts calls `connection_status_refresh`, so the status
 on the page is always what the facts say.
@@ -19,7 +22,7 @@ from dataclasses import dataclass
 
 from django.utils import timezone
 
-from tenants.models.directory import SiteAuthStatus
+from tenants.models.directory import SiteAuthMode, SiteAuthStatus
 
 from .models import Connection, Credential, HealthCheckResult, Provider
 
@@ -51,6 +54,33 @@ def _latest_failures(connection):
     )
 
 
+def _missing_atlassian_scopes(connection):
+    """Scopes this connection's features need that the site's grant does not hold (OAuth only:
+    an API token carries its account's permissions, not scopes). Read from the site's granted
+    scopes, which `sync_connection_grants` copies onto the connection's Atlassian grants."""
+    from .atlassian.needs import scopes_for
+
+    site = connection.site
+    if site.auth_mode != SiteAuthMode.OAUTH:
+        return []
+    granted = set(site.granted_scopes or [])
+    return [name for name in scopes_for(connection.features) if name not in granted]
+
+
+def _active_reason(connection):
+    latest = HealthCheckResult.objects.filter(connection=connection, is_latest=True)
+    passed = latest.filter(outcome=HealthCheckResult.Outcome.PASSED).exists()
+    skipped = list(latest.filter(outcome=HealthCheckResult.Outcome.SKIPPED).order_by("feature", "check_name"))
+    if not passed:
+        return ("Every permission is granted. No health check has run yet.",)
+    if skipped:
+        return (
+            "Every permission is granted and the checks that ran passed.",
+            *dict.fromkeys(f"Not checked: {f.message}" for f in skipped),
+        )
+    return ("Every permission is granted and the last checks passed.",)
+
+
 def connection_status_evaluate(connection):
     """The status the facts give, with the reasons in words (for the page)."""
     from .consent import missing_permissions
@@ -77,20 +107,35 @@ def connection_status_evaluate(connection):
         connection.grants.filter(provider=Provider.MICROSOFT, observed=True).exists()
         or Credential.objects.filter(connection=connection, kind=Credential.Kind.MICROSOFT_DELEGATED).exists()
     )
+    pending = []
     if not anything:
-        return StatusReason(
-            Connection.Status.PENDING_CONSENT,
-            (f"Nothing has been granted in {connection.tenant} yet: a tenant admin has to give permission.",),
+        pending.append(
+            f"Nothing has been granted in {connection.tenant} yet: a tenant admin has to give permission."
         )
+    # A site never authorized is the Atlassian side's "nobody has granted anything yet": the
+    # connection waits for a first grant, as with a tenant never consented, so pending consent
+    # rather than degraded (degraded is for a grant that exists but falls short).
+    if site.auth_status == SiteAuthStatus.NOT_AUTHORIZED:
+        pending.append(
+            f"The Atlassian site {site.name} has not been authorized yet. Authorize {site.name} from its page."
+        )
+    if pending:
+        return StatusReason(Connection.Status.PENDING_CONSENT, tuple(pending))
 
     degraded = []
     missing = missing_permissions(connection)
     if missing:
         degraded.append(f"Not granted in {connection.tenant}: {', '.join(missing)}.")
+    missing_scopes = _missing_atlassian_scopes(connection)
+    if missing_scopes:
+        degraded.append(
+            f"Not granted on the Atlassian site {site.name}: {', '.join(missing_scopes)}. "
+            f"Authorize {site.name} again from its page."
+        )
     degraded += [f"{f.message} {f.remedy}".strip() for f in failures if f.cause != HealthCheckResult.Cause.NEEDS_REAUTH]
     if degraded:
         return StatusReason(Connection.Status.DEGRADED, tuple(dict.fromkeys(degraded)))
-    return StatusReason(Connection.Status.ACTIVE, ("Every permission is granted and the last checks passed.",))
+    return StatusReason(Connection.Status.ACTIVE, _active_reason(connection))
 
 
 def connection_status_refresh(*, connection, save=True):

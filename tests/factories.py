@@ -12,6 +12,8 @@ from django.core.cache import cache
 from django.urls import reverse
 from django.utils import timezone
 
+from connections import permissions
+from connections.atlassian.needs import scopes_for
 from connections.microsoft import roles
 from connections.models import Connection, ConsentRequest
 from tenants.models import AtlassianSite, Membership, MicrosoftTenant, Organization, Role, User
@@ -60,6 +62,14 @@ class SiteFactory(factory.django.DjangoModelFactory):
     name = factory.Sequence(lambda n: f"site{n}")
     url = factory.LazyAttribute(lambda o: f"https://{o.name}.atlassian.net")
     products = ["jira", "confluence"]
+
+    class Params:
+        # Authorized with OAuth for every feature: the Atlassian side of a connection is settled.
+        authorized = factory.Trait(
+            auth_mode="oauth",
+            auth_status="authorized",
+            granted_scopes=factory.LazyFunction(lambda: scopes_for(list(permissions.FEATURES))),
+        )
 
 
 class TenantFactory(factory.django.DjangoModelFactory):

@@ -13,7 +13,9 @@ class ConnectionProject(models.Model):
     project_id = models.CharField(max_length=32)
     key = models.CharField(max_length=32)
     name = models.CharField(max_length=255)
-    teams_enabled = models.BooleanField(default=False)
+    # On from the start: once connected, the tenant serves every service project and an admin
+    # switches it off per project (seed 004). Only new rows take the default; a choice made is kept.
+    teams_enabled = models.BooleanField(default=True)
     # The project no longer comes back from Jira (deleted, archived, or access lost): kept, with
     # its switch, so nothing the admin chose disappears without a trace.
     gone_at = models.DateTimeField(null=True, blank=True)

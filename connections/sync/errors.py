@@ -18,3 +18,15 @@ class RunStopped(Exception):
         super().__init__(reason)
         self.reason = reason
         self.taken_over = taken_over
+
+
+class RunWaits(Exception):
+    """The run needs another run of its connection to end first (the job it depends on).
+
+    The runner puts it back in the queue, still active (so no second run of its kind starts
+    meanwhile), with its checkpoint and the run it waits for; that run's end wakes it."""
+
+    def __init__(self, run_id, reason):
+        super().__init__(reason)
+        self.run_id = run_id
+        self.reason = reason

@@ -15,7 +15,7 @@ from tenants.models import AuditAction
 from .. import throttle
 from ..models import Connection, SyncRun
 from .context import RunContext
-from .errors import JobError, RunStopped
+from .errors import JobError, RunStopped, RunWaits
 from .jobs import job_for
 
 logger = logging.getLogger(__name__)
@@ -67,6 +67,8 @@ def run_execute(run_id):
         if stop.taken_over:
             return "taken over"  # the run goes on in the worker that resumed it
         return _finish(run, SyncRun.State.CANCELLED, error=f"Stopped: {stop.reason}.", attempt=ctx.attempt)
+    except RunWaits as wait:
+        return _wait(run, wait, attempt=ctx.attempt, checkpoint=ctx.checkpoint)
     except JobError as failure:
         return _finish(run, SyncRun.State.FAILED, error=failure.message, remedy=failure.remedy,
                        attempt=ctx.attempt, retry_at=_automatic_retry_at(run, failure, ctx))
@@ -92,6 +94,39 @@ def _automatic_retry_at(run, failure, ctx):
     return timezone.now() + timedelta(seconds=settings.SYNC_AUTO_RETRY_DELAY * 2**run.auto_retries)
 
 
+WAITING_FOR = "waiting_for_run"
+
+
+def _wait(run, wait, *, attempt, checkpoint):
+    """Back in the queue until the run waited for ends. Its row is locked while deciding, and
+    `_finish` updates that row before looking for waiting runs: either this sees it ended
+    (and queues the run again at once) or its end sees this run waiting, never neither.
+    A wake-up lost with its task is sent again by the stuck detector (queued_at is now)."""
+    from .services import _enqueue
+
+    with transaction.atomic():
+        other = SyncRun.objects.select_for_update().filter(pk=wait.run_id).values_list("state", flat=True).first()
+        queued = SyncRun.objects.filter(pk=run.pk, state=SyncRun.State.RUNNING, attempts=attempt).update(
+            state=SyncRun.State.QUEUED, queued_at=timezone.now(), heartbeat_at=None,
+            checkpoint={**checkpoint, WAITING_FOR: wait.run_id},
+        )
+        if not queued:
+            return "skipped"  # cancelled or taken over meanwhile: not ours to requeue
+        if other not in SyncRun.ACTIVE_STATES:
+            _enqueue(run)
+    logger.info("sync run %s (%s) waits for run %s: %s", run.pk, run.kind, wait.run_id, wait.reason)
+    return "waiting"
+
+
+def _wake_waiting(run):
+    from .services import _enqueue
+
+    for waiting in SyncRun.objects.filter(
+        connection_id=run.connection_id, state=SyncRun.State.QUEUED, **{f"checkpoint__{WAITING_FOR}": run.pk}
+    ):
+        _enqueue(waiting)
+
+
 def _finish(run, state, *, error="", remedy="", attempt=None, retry_at=None):
     with transaction.atomic():
         rows = SyncRun.objects.filter(pk=run.pk, state=SyncRun.State.RUNNING)
@@ -100,6 +135,7 @@ def _finish(run, state, *, error="", remedy="", attempt=None, retry_at=None):
         ended = rows.update(state=state, error=error, remedy=remedy, finished_at=timezone.now(), retry_at=retry_at)
         if not ended:
             return "skipped"
+        _wake_waiting(run)
         run.refresh_from_db()
         audit_record(
             organization=run.organization,

@@ -13,14 +13,21 @@ Resume: the checkpoint names the channel in progress, the nextLink of its next p
 newest message of this pass; each page's rows and the checkpoint commit together, and rows
 are upserted on (channel, message id): a page read twice writes no duplicate. The channel's
 cursor moves only when its pass finished, so a killed pass never skips older new messages.
+
+Channels come from the Teams directory job. Until a directory run has succeeded, a run of
+this job starts one (or finds the one already queued) and waits for it rather than failing:
+the first scheduled runs of a new connection start both at once. It waits as a queued run,
+so the one-active-run-per-kind rule still holds for both jobs and its checkpoint is kept;
+the directory run stays its own run, with its own checkpoint, rather than a phase of this one.
 """
 
+from django.core.exceptions import ValidationError
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from ..microsoft.graph import Graph, GraphError, NotFound
 from ..models import SyncRun, TeamsChannel, TeamsMessage
-from ..sync.errors import JobError
+from ..sync.errors import JobError, RunWaits
 from .directory import job_error
 
 PAGE_SIZE = 50  # Graph's maximum for channel messages
@@ -85,16 +92,49 @@ def _write(ctx, channel, rows):
     return counts
 
 
+def _directory_first(ctx):
+    """Return once a Teams directory run has succeeded on the connection; otherwise start one
+    (if none is active) and raise RunWaits for it. A directory run this run waited for that
+    failed or was cancelled fails this run too, naming it (no endless restarts)."""
+    from ..sync.runner import WAITING_FOR
+    from ..sync.services import sync_run_start
+
+    runs = SyncRun.objects.filter(connection=ctx.connection, kind=SyncRun.Kind.TEAMS_DIRECTORY)
+    if runs.filter(state=SyncRun.State.SUCCEEDED).exists():
+        return
+    waited = runs.filter(pk=ctx.checkpoint.get(WAITING_FOR)).first() if ctx.checkpoint.get(WAITING_FOR) else None
+    other = waited if waited is not None and waited.is_active else runs.filter(state__in=SyncRun.ACTIVE_STATES).first()
+    if other is None and waited is not None and waited.state != SyncRun.State.SUCCEEDED:
+        raise JobError(
+            f"The Teams directory run #{waited.pk} this run waited for {waited.get_state_display().lower()}"
+            + (f": {waited.error}" if waited.error else "."),
+            remedy="Fix what that run says and run the Teams directory job, then start this one again.",
+        )
+    if other is None:
+        trigger = SyncRun.Trigger.SCHEDULE if ctx.run.trigger == SyncRun.Trigger.SCHEDULE else SyncRun.Trigger.MANUAL
+        try:
+            other = sync_run_start(connection=ctx.connection, kind=SyncRun.Kind.TEAMS_DIRECTORY,
+                                   mode=SyncRun.Mode.FULL, trigger=trigger)
+        except ValidationError as exc:
+            other = runs.filter(state__in=SyncRun.ACTIVE_STATES).first()  # started by someone else meanwhile
+            if other is None:
+                raise JobError(exc.messages[0], remedy="Run the Teams directory job, then start this one again.") \
+                    from exc
+    other.refresh_from_db()
+    if other.state == SyncRun.State.SUCCEEDED:
+        return  # it ran here and now (a worker in the same process)
+    raise RunWaits(other.pk, "no Teams directory run has succeeded yet")
+
+
 def sync_messages(ctx):
     connection = ctx.connection
+    _directory_first(ctx)
     keep_body = FEATURE_WITH_BODY in (connection.features or [])
     channels = TeamsChannel.objects.filter(connection=connection, removed_at=None).select_related("team")
     total = channels.count()
     if not total:
-        raise JobError(
-            "No Teams channels are known for this connection yet.",
-            remedy="Run the Teams directory job first, then start this one again.",
-        )
+        ctx.progress(done=0, total=0)  # the directory ran and found no channel: nothing to read
+        return
     if not keep_body:
         # The feature that needed bodies is off: keep none (seed 003: nothing beyond what is declared).
         with ctx.batch():

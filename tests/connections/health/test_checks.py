@@ -92,6 +92,9 @@ def test_checks_are_skipped_with_the_reason_when_the_site_is_not_authorized(conn
         f"The Atlassian site {site.name} is not authorized yet: authorize it first."
     )
     assert results["user_mapping/read_one_user"].outcome == "passed"  # the Microsoft side still checked
+    # Skipped Atlassian checks are no pass: the connection is not active, and the page says what to do.
+    assert _status(connection) == Connection.Status.PENDING_CONSENT
+    assert f"Authorize {site.name} from its page." in connected_page(connected, connection)
 
 
 def test_a_dead_site_grant_marks_its_connections_and_authorizing_again_brings_them_back(connected):
@@ -112,7 +115,11 @@ def test_a_dead_site_grant_marks_its_connections_and_authorizing_again_brings_th
 
     # Authorizing with too few scopes shows as a failing check naming the scope...
     connected.reauthorize_site(site, features=["teams_notifications"])
-    assert _status(connected.notifications) == Connection.Status.ACTIVE  # the new grant supersedes old results
+    # The new grant supersedes old results, and the status already knows the scope is missing.
+    assert _status(connected.notifications) == Connection.Status.DEGRADED
+    assert "Not granted on the Atlassian site acme: read:jira-user." in connected_page(
+        connected, connected.notifications
+    )
     results = _by_check(health_checks_run(connection=connected.notifications))
     failed = results["user_mapping/jira_users"]
     assert (failed.outcome, failed.cause) == ("failed", "permission")

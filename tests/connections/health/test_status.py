@@ -8,10 +8,11 @@ from django.conf import settings
 from django.utils import timezone
 
 from connections import tasks
+from connections.atlassian.needs import scopes_for
 from connections.models import Connection, Credential, HealthCheckResult, PermissionGrant, Provider
 from connections.services import grants_request
 from connections.status import connection_status_evaluate, connection_status_refresh
-from tenants.models.directory import SiteAuthStatus
+from tenants.models.directory import SiteAuthMode, SiteAuthStatus
 from tests.factories import ConnectionFactory
 
 
@@ -21,6 +22,18 @@ def _granted(connection, *, except_=()):
     PermissionGrant.objects.filter(connection=connection, provider=Provider.MICROSOFT).exclude(
         name__in=except_
     ).update(granted_at=now, observed=True, observed_at=now)
+
+
+def _authorize_site(connection, *, except_=()):
+    site = connection.site
+    site.auth_mode, site.auth_status = SiteAuthMode.OAUTH, SiteAuthStatus.AUTHORIZED
+    site.granted_scopes = [s for s in scopes_for(connection.features) if s not in except_]
+    site.save()
+
+
+def _pass(connection, check_name="read_one_user", outcome="passed", message="Read one user."):
+    return HealthCheckResult.objects.create(connection=connection, feature="user_mapping", check_name=check_name,
+                                            side="microsoft", outcome=outcome, message=message)
 
 
 def _fail(connection, cause=""):
@@ -38,7 +51,9 @@ def _refresh(connection):
 
 @pytest.fixture
 def connection(db):
-    return ConnectionFactory(features=["user_mapping"])
+    connection = ConnectionFactory(features=["user_mapping"])
+    _authorize_site(connection)
+    return connection
 
 
 def test_nothing_granted_is_pending_consent(connection):
@@ -50,6 +65,53 @@ def test_nothing_granted_is_pending_consent(connection):
 def test_everything_granted_and_no_failing_check_is_active(connection):
     _granted(connection)
     assert _refresh(connection) == Connection.Status.ACTIVE
+
+
+def test_a_site_never_authorized_is_pending_consent_with_what_to_do(db):
+    connection = ConnectionFactory(features=["user_mapping"])  # the site was registered, never authorized
+    _granted(connection)  # the Microsoft side is all there
+    # Its Atlassian checks were skipped: that is no pass.
+    _pass(connection, check_name="jira_users", outcome="skipped",
+          message=f"The Atlassian site {connection.site.name} is not authorized yet: authorize it first.")
+    assert _refresh(connection) == Connection.Status.PENDING_CONSENT
+    name = connection.site.name
+    assert connection_status_evaluate(connection).reasons == (
+        f"The Atlassian site {name} has not been authorized yet. Authorize {name} from its page.",
+    )
+    _authorize_site(connection)
+    _pass(connection)
+    assert _refresh(connection) == Connection.Status.ACTIVE
+
+
+def test_a_site_lacking_a_scope_the_features_need_is_degraded(connection):
+    _granted(connection)
+    _authorize_site(connection, except_=["read:jira-user"])
+    assert _refresh(connection) == Connection.Status.DEGRADED
+    name = connection.site.name
+    assert connection_status_evaluate(connection).reasons == (
+        f"Not granted on the Atlassian site {name}: read:jira-user. Authorize {name} again from its page.",
+    )
+
+
+def test_active_says_checks_passed_only_when_they_ran_and_passed(connection):
+    _granted(connection)
+    assert _refresh(connection) == Connection.Status.ACTIVE
+    assert connection_status_evaluate(connection).reasons == (
+        "Every permission is granted. No health check has run yet.",
+    )
+    skipped = _pass(connection, check_name="jira_users", outcome="skipped", message="This site runs no Jira.")
+    assert connection_status_evaluate(connection).reasons == (
+        "Every permission is granted. No health check has run yet.",
+    )
+    _pass(connection)
+    assert connection_status_evaluate(connection).reasons == (
+        "Every permission is granted and the checks that ran passed.",
+        "Not checked: This site runs no Jira.",
+    )
+    skipped.delete()
+    assert connection_status_evaluate(connection).reasons == (
+        "Every permission is granted and the last checks passed.",
+    )
 
 
 def test_a_missing_permission_or_a_failing_check_is_degraded_and_passing_again_is_active(connection):

@@ -48,11 +48,14 @@ def world(sandbox, settings, client):
     contoso = sandbox.tenants["contoso"]
     membership = MembershipFactory(role=Role.ADMIN, organization__name="Acme")
     org = membership.organization
+    features = ["user_mapping", "teams_notifications"]
+    # The Atlassian side is authorized already: what these tests settle is the Microsoft side.
+    site = SiteFactory(organization=org, name="acme-jira", authorized=True)
     connection = ConnectionFactory(
         organization=org,
-        site=SiteFactory(organization=org, name="acme-jira"),
+        site=site,
         tenant=TenantFactory(organization=org, tenant_id=contoso.id, display_name="Contoso"),
-        features=["user_mapping", "teams_notifications"],
+        features=features,
     )
     from connections.services import grants_request
 

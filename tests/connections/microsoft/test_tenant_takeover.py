@@ -30,7 +30,7 @@ def _intruder(world):
     tenant = world.sandbox.tenants["contoso"]
     connection = ConnectionFactory(
         organization=org,
-        site=SiteFactory(organization=org, name="intruder-jira"),
+        site=SiteFactory(organization=org, name="intruder-jira", authorized=True),
         tenant=TenantFactory(organization=org, tenant_id=tenant.id, display_name="Contoso"),
         features=["user_mapping", "teams_notifications"],
     )

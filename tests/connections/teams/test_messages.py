@@ -152,3 +152,67 @@ def test_cancel_stops_a_running_run_and_retry_goes_on_from_its_checkpoint(teams_
     assert retry.state == SyncRun.State.SUCCEEDED
     assert TeamsMessage.objects.count() == SEEDED
     assert retry.created == SEEDED - 12  # it did not start over
+
+
+def test_the_first_messages_run_waits_for_the_directory_instead_of_failing(teams_world):
+    from connections.sync import services
+
+    # A new connection: the schedule starts channel messages before any directory run (each
+    # queued task runs here and now, as a worker would run it).
+    run = services.sync_run_start(connection=teams_world.connection, kind=SyncRun.Kind.CHANNEL_MESSAGES,
+                                  mode="incremental", trigger=SyncRun.Trigger.SCHEDULE)
+
+    run.refresh_from_db()
+    assert run.state == SyncRun.State.SUCCEEDED, (run.error, run.remedy)
+    assert TeamsMessage.objects.filter(connection=teams_world.connection).count() == SEEDED
+    directory = SyncRun.objects.get(connection=teams_world.connection, kind=SyncRun.Kind.TEAMS_DIRECTORY)
+    assert directory.state == SyncRun.State.SUCCEEDED and directory.trigger == SyncRun.Trigger.SCHEDULE
+    # The same run waited and went on: no failed run, no second one.
+    assert list(SyncRun.objects.filter(kind=SyncRun.Kind.CHANNEL_MESSAGES).values_list("pk", "state")) == [
+        (run.pk, SyncRun.State.SUCCEEDED)
+    ]
+
+
+def test_a_waiting_run_stays_the_one_active_run_and_fails_with_the_directory_it_waited_for(
+    teams_world, monkeypatch
+):
+    from django.core.exceptions import ValidationError
+
+    from connections.sync import jobs, services
+    from connections.sync.errors import JobError
+
+    sent = []  # what a worker would be handed, run here one by one instead
+    monkeypatch.setattr(services, "_enqueue", lambda queued: sent.append(queued.pk))
+    run = services.sync_run_start(connection=teams_world.connection, kind=SyncRun.Kind.CHANNEL_MESSAGES,
+                                  acting_user=teams_world.admin)
+    assert runner.run_execute(run.pk) == "waiting"
+    run.refresh_from_db()
+    directory = SyncRun.objects.get(connection=teams_world.connection, kind=SyncRun.Kind.TEAMS_DIRECTORY)
+    assert run.state == SyncRun.State.QUEUED and directory.state == SyncRun.State.QUEUED
+    assert run.checkpoint == {"waiting_for_run": directory.pk}
+    from django.test import Client
+    from django.urls import reverse
+
+    client = Client()
+    client.force_login(teams_world.admin)
+    page = client.get(reverse("connections:connection_detail", args=[teams_world.connection.pk])).content.decode()
+    assert f"waiting for run #{directory.pk} to finish" in page
+    with pytest.raises(ValidationError, match="already queued or running"):
+        services.sync_run_start(connection=teams_world.connection, kind=SyncRun.Kind.CHANNEL_MESSAGES,
+                                acting_user=teams_world.admin)
+    # Run again before the directory ended (the stuck detector's resend): it keeps waiting.
+    assert runner.run_execute(run.pk) == "waiting"
+
+    def refused(ctx):
+        raise JobError("Graph refused to list the teams.", remedy="Ask a Teams administrator.")
+
+    monkeypatch.setitem(jobs.load_all(), SyncRun.Kind.TEAMS_DIRECTORY, refused)
+    sent.clear()
+    assert runner.run_execute(directory.pk) == SyncRun.State.FAILED
+    assert sent == [run.pk]  # its end wakes the run that waits for it
+
+    assert runner.run_execute(run.pk) == SyncRun.State.FAILED
+    run.refresh_from_db()
+    assert run.error == f"The Teams directory run #{directory.pk} this run waited for failed: " \
+                        "Graph refused to list the teams."
+    assert SyncRun.objects.filter(kind=SyncRun.Kind.TEAMS_DIRECTORY).count() == 1  # no endless restarts
