@@ -32,7 +32,7 @@ def test_a_tenant_admin_grants_through_a_shared_link(browser, live_server, sandb
     org = membership.organization
     connection = ConnectionFactory(
         organization=org,
-        site=SiteFactory(organization=org, name="acme-jira"),
+        site=SiteFactory(organization=org, name="acme-jira", authorized=True),
         tenant=TenantFactory(organization=org, tenant_id=contoso.id, display_name="Contoso"),
         features=["user_mapping"],
     )
