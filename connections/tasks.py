@@ -63,7 +63,7 @@ def sync_run_execute(*, run_id):
     return run_execute(run_id)
 
 
-# --- sync: schedules and stuck runs (issue 7, helper C) -----------------------------------
+# --- sync: schedules and stuck runs -----------------------------------
 
 
 @shared_task(name="connections.sync_kickoff", acks_late=True)
@@ -92,7 +92,7 @@ def sync_unstick():
     return {"resumed": resumed, "failed": failed, "retried": retry_due()}
 
 
-# --- health checks (issue 6, helper A) ----------------------------------------------------
+# --- health checks ----------------------------------------------------
 
 
 @shared_task(name="connections.health_checks_run", acks_late=True)

@@ -11,8 +11,8 @@ urlpatterns = [
     path("connections/<int:connection_id>/live/", views.connection_live, name="connection_live"),
     path("connections/<int:connection_id>/features/", views.connection_features, name="connection_features"),
     path("connections/<int:connection_id>/verify/", views.connection_verify, name="connection_verify"),
-    path("", include("connections.sync.urls")),  # the Jobs section (issue 7)
-    # User mapping (issue 7): connections/<id>/users/...
+    path("", include("connections.sync.urls")),  # the Jobs section
+    # User mapping: connections/<id>/users/...
     path("", include("connections.matching.urls")),
     path("connections/<int:connection_id>/disconnect/", lifecycle_views.connection_disconnect,
          name="connection_disconnect"),

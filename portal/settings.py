@@ -204,7 +204,7 @@ OUTBOX_RELAY_BATCH = env.int("OUTBOX_RELAY_BATCH", default=200)
 OUTBOX_KEEP_SENT_DAYS = env.int("OUTBOX_KEEP_SENT_DAYS", default=7)
 CELERY_BEAT_SCHEDULE["portal.outbox_relay"] = {"task": "portal.outbox_relay", "schedule": 30.0}
 
-# --- sync jobs: throttling, schedules, stuck runs (issue 7, helper C) -----------------------
+# --- sync jobs: throttling, schedules, stuck runs -----------------------
 # Requests per second each Microsoft tenant (or Atlassian site) may get from all workers
 # together, and the burst it may spend at once: one large tenant cannot starve the others.
 SYNC_TENANT_RATE = env.float("SYNC_TENANT_RATE", default=20.0)
@@ -286,7 +286,7 @@ CONSENT_LINK_TTL_DAYS = env.int("CONSENT_LINK_TTL_DAYS", default=7)
 CONSENT_LINK_RATE_LIMIT = env.int("CONSENT_LINK_RATE_LIMIT", default=30)
 CONSENT_LINK_RATE_LIMIT_PER_LINK = env.int("CONSENT_LINK_RATE_LIMIT_PER_LINK", default=120)
 
-# --- sync jobs (issue 7) --------------------------------------------------------------------
+# --- sync jobs --------------------------------------------------------------------
 # A running sync run that has not saved progress for this long is taken as stuck: its worker
 # died. It is resumed from its checkpoint (see connections/sync/runner.py).
 SYNC_STUCK_AFTER = env.int("SYNC_STUCK_AFTER", default=300)
@@ -413,7 +413,7 @@ ATLASSIAN_CLIENT_SECRET = _secret(
     "ATLASSIAN_CLIENT_SECRET", default=_sandbox.ATLASSIAN_CLIENT_SECRET if SANDBOX_ENABLED else ""
 )
 
-# --- health checks and the portal's own app credentials (issue 6, helper A) ------------------
+# --- health checks and the portal's own app credentials ------------------
 # Seconds between periodic health checks: the beat's kickoff queues one run per connection.
 HEALTH_CHECK_INTERVAL = env.int("HEALTH_CHECK_INTERVAL", default=3600)
 if HEALTH_CHECK_INTERVAL < 60:

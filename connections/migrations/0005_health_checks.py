@@ -1,4 +1,4 @@
-# health checks (issue 6, helper A)
+# health checks
 import django.db.models.deletion
 import django.utils.timezone
 from django.db import migrations, models

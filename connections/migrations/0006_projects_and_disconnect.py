@@ -1,4 +1,4 @@
-# per-project switches and disconnect (issue 6)
+# per-project switches and disconnect
 
 import django.db.models.deletion
 import django.utils.timezone

@@ -1,4 +1,4 @@
-# sync runs (issue 7)
+# sync runs
 
 import django.db.models.deletion
 import django.utils.timezone

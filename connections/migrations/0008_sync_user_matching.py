@@ -1,4 +1,4 @@
-# user matching (issue 7, helper D)
+# user matching
 import django.db.models.deletion
 import django.utils.timezone
 from django.conf import settings

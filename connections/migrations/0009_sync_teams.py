@@ -1,4 +1,4 @@
-# Teams directory and channel messages (issue 7, helper C)
+# Teams directory and channel messages
 import django.db.models.deletion
 import django.utils.timezone
 from django.db import migrations, models

@@ -1,8 +1,8 @@
 """The connections app's models, one module per area.
 
-core: Connection, grants, credentials, consent requests (issues 4 and 5).
+core: Connection, grants, credentials, consent requests.
 health: feature health checks. projects: per-project switches (JSM).
-sync: sync runs, schedules and what they keep (issue 7).
+sync: sync runs, schedules and what they keep.
 """
 # ruff: noqa: I001 - one import block per area, so parallel work does not collide
 
@@ -15,15 +15,15 @@ from .core import (  # noqa: F401
     Provider,
 )
 
-# health checks (issue 6, helper A)
+# health checks
 from .health import HealthCheckResult  # noqa: F401
 
-# projects and disconnect (issue 6, helper B)
+# projects and disconnect
 from .projects import ConnectionProject  # noqa: F401
-# sync runs (issue 7)
+# sync runs
 from .sync import SyncRun  # noqa: F401
 
-# sync: user matching (issue 7, helper D)
+# sync: user matching
 from .matching import (  # noqa: F401
     IdentityMode,
     ManualMapping,
@@ -35,6 +35,6 @@ from .matching import (  # noqa: F401
     UserMatchingState,
 )
 
-# sync: Teams directory and channel messages (issue 7, helper C)
+# sync: Teams directory and channel messages
 from .schedules import SyncSchedule  # noqa: F401,E402
 from .teams import TeamsChannel, TeamsMessage, TeamsTeam  # noqa: F401,E402

@@ -1,4 +1,4 @@
-"""User matching: which Microsoft user each Atlassian account of a connection is (issue 7).
+"""User matching: which Microsoft user each Atlassian account of a connection is.
 
 What is kept, and why (seed 000: "the email is not stored, only used during matching"):
 ids on both sides, the Atlassian display name (to find a person in the list), and for each

@@ -47,11 +47,11 @@ class AuditAction(models.TextChoices):
     CONSENT_DECLINED = "consent.declined", "Consent declined"
     CONSENT_FAILED = "consent.failed", "Consent failed"
     CONSENT_CALLBACK_REJECTED = "consent.callback_rejected", "Consent callback rejected"
-    # health checks (issue 6, helper A)
+    # health checks
     HEALTH_CHECKS_REQUESTED = "health.checks_requested", "Health checks requested"
     HEALTH_CHECKS_RAN = "health.checks_ran", "Health checks ran"
 
-    # projects, disconnect and reconnect (issue 6, helper B)
+    # projects, disconnect and reconnect
     CONNECTION_DISCONNECTED = "connection.disconnected", "Connection disconnected"
     CONNECTION_RECONNECTED = "connection.reconnected", "Connection reconnected"
     TENANT_DISCONNECTED = "tenant.disconnected", "Microsoft tenant disconnected from all sites"
@@ -59,19 +59,19 @@ class AuditAction(models.TextChoices):
     PROJECTS_REFRESHED = "connection.projects_refreshed", "Service projects refreshed from Jira"
     PROJECT_TEAMS_SWITCHED = "connection.project_teams_switched", "Teams switched for a service project"
 
-    # sync runs (issue 7)
+    # sync runs
     SYNC_RUN_STARTED = "sync.run_started", "Sync run started"
     SYNC_RUN_CANCELLED = "sync.run_cancelled", "Sync run cancelled"
     SYNC_RUN_RETRIED = "sync.run_retried", "Sync run retried"
     SYNC_RUN_FINISHED = "sync.run_finished", "Sync run finished"
 
-    # sync: user matching (issue 7, helper D)
+    # sync: user matching
     USER_MATCHING_SETTINGS_CHANGED = "user_matching.settings_changed", "User matching identity mode changed"
     USER_MAPPING_SET = "user_matching.mapping_set", "Manual user mapping set"
     USER_MAPPING_CLEARED = "user_matching.mapping_cleared", "Manual user mapping removed"
     EMAIL_STORAGE_CHANGED = "organization.email_storage_changed", "Email storage for user matching changed"
 
-    # sync: Teams directory and channel messages (issue 7, helper C)
+    # sync: Teams directory and channel messages
     SYNC_SCHEDULE_CHANGED = "sync.schedule_changed", "Sync schedule changed"
 
     # support staff

@@ -1,4 +1,4 @@
-"""The channel messages job (issue 7, seed 003): connections/teams/messages.py does the work."""
+"""The channel messages job: connections/teams/messages.py does the work."""
 
 from ...models import SyncRun
 from ...teams.messages import sync_messages

@@ -1,4 +1,4 @@
-"""The Teams directory job (issue 7): connections/teams/directory.py does the work."""
+"""The Teams directory job: connections/teams/directory.py does the work."""
 
 from ...models import SyncRun
 from ...teams.directory import sync_directory

@@ -1,4 +1,4 @@
-"""The user matching job (issue 7): connections/matching/job.py does the work."""
+"""The user matching job: connections/matching/job.py does the work."""
 
 from ...matching.job import match_users
 from ...models import SyncRun
