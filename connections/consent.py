@@ -347,6 +347,14 @@ def connection_set_features(*, connection, features, acting_user):
     _require_admin(connection.organization, acting_user)
     connection = Connection.objects.select_for_update().get(pk=connection.pk)
     old = list(connection.features)
+    site = connection.site
+    added = [f for f in features if f not in old]
+    unfit = permissions.unfit_features(added, site.products)
+    if unfit:
+        raise ValidationError(
+            "; ".join(permissions.unfit_in_words(f, site.products) for f in unfit)
+            + f". Nothing was changed. Correct the products of {site} on its page if they are wrong."
+        )
     connection.features = [f for f in features if f in permissions.FEATURES]
     grants_request(connection=connection, acting_user=acting_user)
     connection.save(update_fields=["features", "updated_at"])

@@ -39,6 +39,12 @@ def connection_create(*, site, tenant, acting_user, features=()):
     _require_admin(site.organization, acting_user)
     if Connection.objects.filter(site=site, tenant=tenant).exists():
         raise ValidationError(f"{site} is already connected to {tenant}.")
+    unfit = permissions.unfit_features(features, site.products)
+    if unfit:
+        raise ValidationError(
+            "; ".join(permissions.unfit_in_words(f, site.products) for f in unfit)
+            + f". Choose other features, or correct the products of {site} on its page if they are wrong."
+        )
     try:
         with transaction.atomic():
             connection = Connection.objects.create(

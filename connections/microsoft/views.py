@@ -418,6 +418,7 @@ def consent_link(request, token):
             "connection": connection,
             "features": permissions.features(connection.features),
             "graph_permissions": permissions.graph_permissions(connection.features),
+            **permissions.consent_screen_note(consent_request.requested_application),
             "needed_role": roles.needed_in_words(application=bool(consent_request.requested_application)),
             "token": token,
         },
