@@ -93,3 +93,29 @@ class AuditFilterForm(forms.Form):
         if data.get("date_to"):
             queryset = queryset.filter(created_at__date__lte=data["date_to"])
         return queryset
+
+
+class SiteEditForm(forms.Form):
+    name = forms.CharField(max_length=120)
+    products = forms.MultipleChoiceField(
+        choices=AtlassianProduct.choices,
+        widget=forms.CheckboxSelectMultiple,
+        help_text="Which products run on this site. Features that need a product the site does not run are "
+        "refused, and connections using them are shown as degraded.",
+    )
+
+
+class TenantEditForm(forms.Form):
+    display_name = forms.CharField(max_length=120)
+    domains = forms.CharField(
+        required=False,
+        help_text="The tenant's domains, separated by commas (e.g. contoso.com). A domain kept keeps what "
+        "Microsoft said of it.",
+    )
+
+    def clean_domains(self):
+        return parse_domains(self.cleaned_data["domains"])
+
+
+class OrganizationDeleteForm(forms.Form):
+    confirm_name = forms.CharField(label="Type the organization's name to confirm", max_length=120)

@@ -25,6 +25,7 @@ from .models import (
     Organization,
     Role,
 )
+from .signals import site_products_changed
 
 
 def _require_admin(organization, user):
@@ -35,8 +36,18 @@ def _require_admin(organization, user):
 # --- organizations and members ------------------------------------------------------------
 
 
+def _refuse_duplicate_name(name, *, exclude=None):
+    others = Organization.objects.filter(name__iexact=name.strip(), deleted_at__isnull=True)
+    if exclude is not None:
+        others = others.exclude(pk=exclude.pk)
+    if others.exists():
+        raise ValidationError({"name": f"An organization named {name.strip()} already exists. Choose another name "
+                                       "(for example with your department or city), or ask its admin to invite you."})
+
+
 @transaction.atomic
 def organization_create(*, name, acting_user):
+    _refuse_duplicate_name(name)
     base = slugify(name)[:120] or "organization"
     slug, n = base, 1
     while Organization.objects.filter(slug=slug).exists():
@@ -51,6 +62,80 @@ def organization_create(*, name, acting_user):
         target=organization,
     )
     return organization
+
+
+@transaction.atomic
+def organization_rename(*, organization, name, acting_user):
+    _require_admin(organization, acting_user)
+    organization = Organization.objects.select_for_update().get(pk=organization.pk)
+    name = name.strip()
+    _refuse_duplicate_name(name, exclude=organization)
+    old = organization.name
+    if old == name:
+        return organization
+    organization.name = name
+    organization.save(update_fields=["name"])
+    audit_record(
+        organization=organization, action=AuditAction.ORGANIZATION_RENAMED, actor=acting_user, target=organization,
+        details={"name": {"from": old, "to": name}},
+    )
+    return organization
+
+
+@transaction.atomic
+def organization_leave(*, organization, acting_user):
+    """The member leaves; the last admin cannot (make someone else admin, or delete it)."""
+    membership = Membership.objects.select_for_update().filter(organization=organization, user=acting_user).first()
+    if membership is None:
+        raise ValidationError(f"You are not a member of {organization}.")
+    if membership.role == Role.ADMIN and not _other_admins(membership).exists():
+        raise ValidationError(f"You are the last admin of {organization}: make another member admin first, or "
+                              "delete the organization.")
+    audit_record(
+        organization=organization, action=AuditAction.MEMBER_LEFT, actor=acting_user, target=membership.user,
+        details={"role": membership.role},
+    )
+    membership.delete()
+
+
+def organization_contents(organization):
+    """What deleting the organization takes with it, for the confirmation page."""
+    return {
+        "sites": list(organization.sites.all()),
+        "tenants": list(organization.tenants.all()),
+        "connections": organization.connections.count(),
+        "members": list(organization.memberships.select_related("user")),
+    }
+
+
+@transaction.atomic
+def organization_delete(*, organization, confirm_name, acting_user):
+    """Delete the organization's sites, tenants (and with them their connections, tokens, grants,
+    jobs and mappings), invitations and memberships. The organization's record and its audit
+    trail stay, for support, marked deleted; nothing is deleted at Atlassian or Microsoft."""
+    _require_admin(organization, acting_user)
+    organization = Organization.objects.select_for_update().get(pk=organization.pk)
+    if confirm_name.strip() != organization.name:
+        raise ValidationError({"confirm_name": f"Type the organization's name, {organization.name}, to delete it."})
+    contents = organization_contents(organization)
+    _remove_connections(organization.connections.all(), acting_user)
+    for site in contents["sites"]:
+        site.delete()
+    for tenant in contents["tenants"]:
+        tenant.delete()
+    organization.invitations.all().delete()
+    organization.memberships.all().delete()
+    organization.deleted_at = timezone.now()
+    organization.save(update_fields=["deleted_at"])
+    audit_record(
+        organization=organization, action=AuditAction.ORGANIZATION_DELETED, actor=acting_user, target=organization,
+        details={
+            "sites": [s.url for s in contents["sites"]],
+            "tenants": [str(t.tenant_id) for t in contents["tenants"]],
+            "connections": contents["connections"],
+            "members": [m.user.email for m in contents["members"]],
+        },
+    )
 
 
 @transaction.atomic
@@ -215,6 +300,45 @@ def site_register(*, organization, url, name, products, acting_user, cloud_id=""
         details={"url": url, "products": list(products)},
     )
     return site
+
+
+def _changes(**pairs):
+    """{field: {"from": old, "to": new}} for the fields that changed (the audit row says what changed)."""
+    return {name: {"from": old, "to": new} for name, (old, new) in pairs.items() if old != new}
+
+
+@transaction.atomic
+def site_update(*, site, name, products, acting_user):
+    _require_admin(site.organization, acting_user)
+    site = AtlassianSite.objects.select_for_update().get(pk=site.pk)
+    changes = _changes(name=(site.name, name), products=(list(site.products or []), list(products)))
+    if not changes:
+        return site
+    site.name, site.products = name, list(products)
+    site.save(update_fields=["name", "products"])
+    audit_record(organization=site.organization, action=AuditAction.SITE_UPDATED, actor=acting_user, target=site,
+                 details=changes)
+    if "products" in changes:
+        site_products_changed.send(sender=AtlassianSite, site=site)
+    return site
+
+
+@transaction.atomic
+def tenant_update(*, tenant, display_name, domains, acting_user):
+    """Name and domains; a domain kept keeps what Microsoft said of it (verified or not)."""
+    _require_admin(tenant.organization, acting_user)
+    tenant = MicrosoftTenant.objects.select_for_update().get(pk=tenant.pk)
+    known = {d["name"]: d for d in tenant.domains or []}
+    new_domains = [known.get(d, {"name": d, "verified": False}) for d in domains]
+    changes = _changes(display_name=(tenant.display_name, display_name),
+                       domains=([d["name"] for d in tenant.domains or []], list(domains)))
+    if not changes:
+        return tenant
+    tenant.display_name, tenant.domains = display_name, new_domains
+    tenant.save(update_fields=["display_name", "domains"])
+    audit_record(organization=tenant.organization, action=AuditAction.TENANT_UPDATED, actor=acting_user,
+                 target=tenant, details=changes)
+    return tenant
 
 
 @transaction.atomic

@@ -47,10 +47,14 @@ def dashboard(request):
 def organization_new(request):
     form = OrganizationForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
-        org = services.organization_create(name=form.cleaned_data["name"], acting_user=request.user)
-        request.session[SESSION_KEY] = org.pk
-        messages.success(request, f"{org} is ready. Register an Atlassian site and a Microsoft tenant next.")
-        return redirect("tenants:dashboard")
+        try:
+            org = services.organization_create(name=form.cleaned_data["name"], acting_user=request.user)
+        except ValidationError as exc:
+            form.add_error(None, exc)
+        else:
+            request.session[SESSION_KEY] = org.pk
+            messages.success(request, f"{org} is ready. Register an Atlassian site and a Microsoft tenant next.")
+            return redirect("tenants:dashboard")
     return render(request, "tenants/organization_new.html", {"form": form})
 
 

@@ -16,6 +16,8 @@ import requests
 from atlassian import ConfluenceV2, Jira
 from django.conf import settings
 
+from ..endpoints import JSM, declare
+
 logger = logging.getLogger(__name__)
 # At DEBUG, atlassian-python-api logs every response body (people's names and email
 # addresses); the portal keeps personal data out of its logs whatever LOG_LEVEL says.
@@ -303,6 +305,31 @@ def _probe(what, call):
         raise Unavailable(f"{what}: the site could not be reached ({type(exc).__name__}).") from None
 
 
+SERVICE_MANAGEMENT_INFO = declare(
+    "jsm.info", "GET", "/rest/servicedeskapi/info",
+    permissions=(), reads=("isLicensedForUse",), keeps=(),
+    reference="https://developer.atlassian.com/cloud/jira/service-desk/rest/api-group-info/",
+    purpose="Whether the site runs Jira Service Management (its products are saved on the site).",
+    provider=JSM,
+)
+
+
+def runs_service_management(jira):
+    """Whether the site behind this Jira client runs Jira Service Management.
+
+    Neither accessible-resources nor Jira's own answers say so (a Jira Service Management site
+    answers Jira's APIs like any Jira site): its servicedeskapi/info does, and needs no permission;
+    a site without it has no such resource (404)."""
+    # Reference: https://developer.atlassian.com/cloud/jira/service-desk/rest/api-group-info/
+    try:
+        body = jira.get("rest/servicedeskapi/info")
+    except requests.HTTPError as exc:
+        if getattr(exc.response, "status_code", 0) == 404:
+            return False
+        raise
+    return isinstance(body, dict) and body.get("isLicensedForUse", True) is not False
+
+
 @dataclass(frozen=True)
 class ApiTokenCheck:
     account: Account | None
@@ -335,6 +362,16 @@ def check_api_token(*, site_url, email, api_token):
             name=myself.get("displayName", ""),
             email=myself.get("emailAddress") or email,
         )
+    if account is not None:
+        try:  # best effort: the site's admin can correct its products on its page
+            jsm, _status = _probe(
+                "Checking whether the site runs Jira Service Management",
+                lambda: runs_service_management(jira_basic(site_url=site_url, email=email, api_token=api_token)),
+            )
+        except Unavailable:
+            jsm = None
+        if jsm is True:
+            products.append("jsm")
     if isinstance(spaces, dict) and "results" in spaces:
         products.append("confluence")
     return ApiTokenCheck(

@@ -16,6 +16,9 @@ from .organizations import Organization
 class AuditAction(models.TextChoices):
     # organizations and people
     ORGANIZATION_CREATED = "organization.created", "Organization created"
+    ORGANIZATION_RENAMED = "organization.renamed", "Organization renamed"
+    ORGANIZATION_DELETED = "organization.deleted", "Organization deleted"
+    MEMBER_LEFT = "member.left", "Member left the organization"
     MEMBER_INVITED = "member.invited", "Member invited"
     INVITATION_REVOKED = "invitation.revoked", "Invitation revoked"
     INVITATION_ACCEPTED = "invitation.accepted", "Invitation accepted"
@@ -24,6 +27,7 @@ class AuditAction(models.TextChoices):
     # the external installs
     SITE_REGISTERED = "site.registered", "Atlassian site registered"
     SITE_REMOVED = "site.removed", "Atlassian site removed"
+    SITE_UPDATED = "site.updated", "Atlassian site changed"
     SITE_AUTHORIZATION_STARTED = "site.authorization_started", "Atlassian authorization started"
     SITE_AUTHORIZED = "site.authorized", "Atlassian site authorized (OAuth 2.0)"
     SITE_API_TOKEN_SAVED = "site.api_token_saved", "Atlassian API token saved"
@@ -33,6 +37,7 @@ class AuditAction(models.TextChoices):
     SITE_NEEDS_REAUTH = "site.needs_reauthorization", "Atlassian site needs re-authorization"
     TENANT_REGISTERED = "tenant.registered", "Microsoft tenant registered"
     TENANT_REMOVED = "tenant.removed", "Microsoft tenant removed"
+    TENANT_UPDATED = "tenant.updated", "Microsoft tenant changed"
     # connections
     CONNECTION_CREATED = "connection.created", "Connection created"
     CONNECTION_REMOVED = "connection.removed", "Connection removed"
