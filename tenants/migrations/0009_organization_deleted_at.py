@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('tenants', '0006_encrypt_two_factor_secrets'),
+        ('tenants', '0008_chain_existing_audit_events'),
     ]
 
     operations = [
