@@ -53,8 +53,8 @@ class TenantForm(forms.Form):
     )
     domains = forms.CharField(
         required=False,
-        help_text="The tenant's domains, separated by commas (e.g. contoso.com). Verification is "
-        "read from Microsoft once the tenant has granted consent.",
+        help_text="The tenant's domains, separated by commas (e.g. contoso.com). Which are verified is read "
+        "from Microsoft when you find the tenant by signing in, and when a tenant admin grants consent.",
     )
 
     def clean_tenant_id(self):

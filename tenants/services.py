@@ -342,6 +342,24 @@ def tenant_update(*, tenant, display_name, domains, acting_user):
 
 
 @transaction.atomic
+def tenant_record_domains(*, tenant, verified, actor):
+    """The tenant's verified domains as Microsoft listed them (read with a signed-in admin's
+    token): those become verified, the others typed in stay, not verified."""
+    tenant = MicrosoftTenant.objects.select_for_update().get(pk=tenant.pk)
+    verified = [d.lower() for d in verified]
+    before = [(d["name"], bool(d.get("verified"))) for d in tenant.domains or []]
+    others = [{"name": name, "verified": False} for name, _ in before if name not in verified]
+    tenant.domains = [{"name": d, "verified": True} for d in verified] + others
+    after = [(d["name"], d["verified"]) for d in tenant.domains]
+    if after == before:
+        return tenant
+    tenant.save(update_fields=["domains"])
+    audit_record(organization=tenant.organization, action=AuditAction.TENANT_DOMAINS_READ, actor=actor,
+                 target=tenant, details={"verified": {"from": [n for n, v in before if v], "to": verified}})
+    return tenant
+
+
+@transaction.atomic
 def site_remove(*, site, acting_user):
     _require_admin(site.organization, acting_user)
     _remove_connections(site.connections.all(), acting_user)
@@ -356,7 +374,8 @@ def site_remove(*, site, acting_user):
 
 
 @transaction.atomic
-def tenant_register(*, organization, tenant_id, display_name, domains, acting_user, cloud="public"):
+def tenant_register(*, organization, tenant_id, display_name, domains, acting_user, cloud="public", verified=()):
+    """`verified`: domain names Microsoft itself listed as the tenant's verified domains."""
     _require_admin(organization, acting_user)
     if MicrosoftTenant.objects.filter(organization=organization, tenant_id=tenant_id).exists():
         raise ValidationError({"tenant_id": f"Tenant {tenant_id} is already registered in {organization}."})
@@ -367,7 +386,7 @@ def tenant_register(*, organization, tenant_id, display_name, domains, acting_us
                 tenant_id=tenant_id,
                 display_name=display_name,
                 cloud=cloud,
-                domains=[{"name": d, "verified": False} for d in domains],
+                domains=[{"name": d, "verified": d in set(verified)} for d in domains],
                 created_by=acting_user,
             )
     except IntegrityError as exc:

@@ -41,6 +41,7 @@ class AuditAction(models.TextChoices):
     TENANT_REGISTERED = "tenant.registered", "Microsoft tenant registered"
     TENANT_REMOVED = "tenant.removed", "Microsoft tenant removed"
     TENANT_UPDATED = "tenant.updated", "Microsoft tenant changed"
+    TENANT_DOMAINS_READ = "tenant.domains_read", "Microsoft tenant's verified domains read"
     # connections
     CONNECTION_CREATED = "connection.created", "Connection created"
     CONNECTION_REMOVED = "connection.removed", "Connection removed"
