@@ -125,3 +125,13 @@ def test_deleting_says_what_goes_and_needs_the_name(admin):
     assert event.details["sites"] == [site.url] and event.details["connections"] == 1
     # The name is free again.
     services.organization_create(name="Acme", acting_user=UserFactory())
+
+
+def test_audit_rows_say_what_changed_and_link_to_their_target(admin):
+    site = SiteFactory(organization=admin.organization, name="acme")
+    admin.client.post(reverse("tenants:site_edit", args=[site.pk]), {"name": "acme-jira", "products": ["jira"]})
+    page = admin.client.get(reverse("tenants:audit_list")).content.decode()
+    table = page.split('<table class="audit">', 1)[1]
+    row = table.split("Atlassian site changed", 1)[1].split("</tr>", 1)[0]
+    assert "name: acme → acme-jira" in row and "products: jira, confluence → jira" in row
+    assert f'<a href="{reverse("tenants:site_detail", args=[site.pk])}">' in row
