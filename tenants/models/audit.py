@@ -79,6 +79,7 @@ class AuditAction(models.TextChoices):
     USER_MATCHING_SETTINGS_CHANGED = "user_matching.settings_changed", "User matching identity mode changed"
     USER_MAPPING_SET = "user_matching.mapping_set", "Manual user mapping set"
     USER_MAPPING_CLEARED = "user_matching.mapping_cleared", "Manual user mapping removed"
+    USER_MAPPING_EXPORTED = "user_matching.exported", "User mapping exported (CSV)"
     EMAIL_STORAGE_CHANGED = "organization.email_storage_changed", "Email storage for user matching changed"
 
     # sync: Teams directory and channel messages
