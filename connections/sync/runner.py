@@ -14,8 +14,9 @@ from tenants.models import AuditAction
 
 from .. import throttle
 from ..models import Connection, SyncRun
+from . import services
 from .context import RunContext
-from .errors import JobError, RunStopped, RunWaits
+from .errors import WAITING_FOR, JobError, RunStopped, RunWaits
 from .jobs import job_for
 
 logger = logging.getLogger(__name__)
@@ -94,7 +95,6 @@ def _automatic_retry_at(run, failure, ctx):
     return timezone.now() + timedelta(seconds=settings.SYNC_AUTO_RETRY_DELAY * 2**run.auto_retries)
 
 
-WAITING_FOR = "waiting_for_run"
 
 
 def _wait(run, wait, *, attempt, checkpoint):
@@ -102,8 +102,6 @@ def _wait(run, wait, *, attempt, checkpoint):
     `_finish` updates that row before looking for waiting runs: either this sees it ended
     (and queues the run again at once) or its end sees this run waiting, never neither.
     A wake-up lost with its task is sent again by the stuck detector (queued_at is now)."""
-    from .services import _enqueue
-
     with transaction.atomic():
         other = SyncRun.objects.select_for_update().filter(pk=wait.run_id).values_list("state", flat=True).first()
         queued = SyncRun.objects.filter(pk=run.pk, state=SyncRun.State.RUNNING, attempts=attempt).update(
@@ -113,18 +111,16 @@ def _wait(run, wait, *, attempt, checkpoint):
         if not queued:
             return "skipped"  # cancelled or taken over meanwhile: not ours to requeue
         if other not in SyncRun.ACTIVE_STATES:
-            _enqueue(run)
+            services._enqueue(run)
     logger.info("sync run %s (%s) waits for run %s: %s", run.pk, run.kind, wait.run_id, wait.reason)
     return "waiting"
 
 
 def _wake_waiting(run):
-    from .services import _enqueue
-
     for waiting in SyncRun.objects.filter(
         connection_id=run.connection_id, state=SyncRun.State.QUEUED, **{f"checkpoint__{WAITING_FOR}": run.pk}
     ):
-        _enqueue(waiting)
+        services._enqueue(waiting)
 
 
 def _finish(run, state, *, error="", remedy="", attempt=None, retry_at=None):
