@@ -20,7 +20,7 @@ from django.utils import timezone
 from tenants.models.directory import SiteAuthMode, SiteAuthStatus
 
 from ..models import Credential
-from . import client, services
+from . import client, endpoints, services
 
 # Refresh a little before expiry, so a token never runs out in the middle of a job.
 MARGIN_SECONDS = 300
@@ -64,7 +64,7 @@ def _refresh(credential_id, site):
             # The token was refused before: sending it again cannot help and looks like replay.
             raise NeedsReauthorization(site, site.auth_error or f"{site} needs to be authorized again.")
         try:
-            tokens = client.refresh(refresh_token=credential.refresh_token)
+            tokens = endpoints.refresh(refresh_token=credential.refresh_token)
         except client.InvalidGrant:
             message = (
                 f"Atlassian no longer accepts the portal's authorization for {site} (the grant was revoked, "
