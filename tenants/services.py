@@ -24,6 +24,7 @@ from .models import (
     MicrosoftTenant,
     Organization,
     Role,
+    SupportAccess,
 )
 
 
@@ -284,3 +285,27 @@ def _remove_connections(connections, acting_user):
             details={"site": connection.site.url, "tenant_id": str(connection.tenant.tenant_id)},
         )
         connection.delete()
+
+
+# --- support staff ---------------------------------------------------------------------------
+
+
+@transaction.atomic
+def support_access_open(*, organization, ticket, reason, acting_user):
+    """Open support's access to one organization for SUPPORT_ACCESS_MINUTES, with its reason."""
+    if not acting_user.is_staff:
+        raise PermissionDenied("Only support staff open a support access.")
+    now = timezone.now()
+    access = SupportAccess.objects.create(
+        staff=acting_user, organization=organization, ticket=ticket, reason=reason, opened_at=now,
+        expires_at=now + timedelta(minutes=settings.SUPPORT_ACCESS_MINUTES),
+    )
+    audit_record(
+        organization=organization,
+        action=AuditAction.SUPPORT_ACCESS_OPENED,
+        actor=acting_user,
+        target=organization,
+        details={"access": access.pk, "ticket": ticket, "reason": reason,
+                 "expires_at": access.expires_at.isoformat()},
+    )
+    return access

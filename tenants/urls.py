@@ -23,4 +23,5 @@ urlpatterns = [
     path("invitations/<int:invitation_id>/revoke/", member_views.invitation_revoke, name="invitation_revoke"),
     path("invitations/accept/<str:token>/", member_views.invitation_accept, name="invitation_accept"),
     path("audit/", views.audit_list, name="audit_list"),
+    path("audit/export", views.audit_export, name="audit_export"),
 ]
