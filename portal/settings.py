@@ -133,7 +133,8 @@ INSTALLED_APPS = [
     "connections",
 ]
 if SANDBOX_ENABLED:
-    INSTALLED_APPS += ["sandbox", "sandbox.microsoft", "sandbox.atlassian"]
+    # bench: `manage.py benchmark`, which seeds and serves the sandbox.
+    INSTALLED_APPS += ["sandbox", "sandbox.microsoft", "sandbox.atlassian", "bench"]
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",

@@ -44,7 +44,8 @@ class AuditAction(models.TextChoices):
     # consent (Microsoft)
     CONSENT_LINK_CREATED = "consent.link_created", "Consent link created"
     CONSENT_LINK_OPENED = "consent.link_opened", "Consent link opened"
-    CONSENT_LINK_REVOKED = "consent.link_revoked", "Consent link revoked"
+    CONSENT_LINK_REVOKED = "consent.link_revoked", "Consent link withdrawn"
+    CONSENT_LINK_SENT = "consent.link_sent", "Consent link sent by email"
     CONSENT_STARTED = "consent.started", "Consent sign-in started"
     CONSENT_GRANTED = "consent.granted", "Consent granted"
     CONSENT_DECLINED = "consent.declined", "Consent declined"
