@@ -103,6 +103,9 @@ if not DEBUG and (_problems := _secret_checks.audit_chain_keys_problems(AUDIT_CH
         + "; ".join(f"key {key_id}: {why}" for key_id, why in _problems)
         + f". Generate a new key: `{_secret_checks.GENERATE_AUDIT_CHAIN_KEY}`."
     )
+# A removed organization's audit trail is kept this many days after the removal, then deleted
+# by `manage.py audit purge` (run as the tables' owner: the app role may not delete audit rows).
+AUDIT_RETENTION_DAYS = env.int("AUDIT_RETENTION_DAYS", default=365)
 # How often the beat verifies every organization's chain (seconds); a break is mailed to
 # support staff and recorded in the trail.
 AUDIT_VERIFY_INTERVAL = env.int("AUDIT_VERIFY_INTERVAL", default=3600)

@@ -105,3 +105,16 @@ class SupportAccessForm(forms.Form):
         min_length=10, max_length=500, widget=forms.Textarea(attrs={"rows": 3}),
         help_text="One sentence the organization's admins will read: why you need to look.",
     )
+
+
+class OrganizationRemoveForm(forms.Form):
+    name = forms.CharField(max_length=120, label="Type the organization's name to confirm")
+
+    def __init__(self, *args, organization, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.organization = organization
+
+    def clean_name(self):
+        if self.cleaned_data["name"].strip() != self.organization.name:
+            raise forms.ValidationError(f"Type {self.organization.name} exactly to remove it.")
+        return self.cleaned_data["name"]

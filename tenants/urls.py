@@ -7,6 +7,7 @@ app_name = "tenants"
 urlpatterns = [
     path("dashboard/", views.dashboard, name="dashboard"),
     path("organizations/new/", views.organization_new, name="organization_new"),
+    path("organization/remove/", views.organization_remove, name="organization_remove"),
     path("organizations/<int:organization_id>/switch/", views.organization_switch, name="organization_switch"),
     path("sites/", views.site_list, name="site_list"),
     path("sites/new/", views.site_new, name="site_new"),

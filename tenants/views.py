@@ -1,5 +1,6 @@
 """The organization's own pages: dashboard, sites, tenants, the audit trail."""
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
@@ -17,7 +18,7 @@ from . import audit_export as audit_export_module
 from . import selectors, services
 from .access import admin_required, member_required, scoped
 from .audit import audit_record
-from .forms import AuditFilterForm, OrganizationForm, SiteForm, TenantForm
+from .forms import AuditFilterForm, OrganizationForm, OrganizationRemoveForm, SiteForm, TenantForm
 from .middleware import SESSION_KEY
 from .models import AtlassianSite, AuditAction, Membership, MicrosoftTenant
 
@@ -155,6 +156,27 @@ def tenant_remove(request, tenant_id):
         {"object": tenant, "connections": tenant.connections.all(),
          "disconnect_url": reverse("connections:tenant_disconnect", args=[tenant.pk])},
     )
+
+
+@admin_required
+def organization_remove(request):
+    """Remove the current organization: everything of it is deleted but its audit trail."""
+    org = request.organization
+    form = OrganizationRemoveForm(request.POST or None, organization=org)
+    if request.method == "POST":
+        if form.is_valid():
+            services.organization_remove(organization=org, acting_user=request.user)
+            request.session.pop(SESSION_KEY, None)
+            messages.success(request, f"{org.name} was removed. Its audit trail is kept for "
+                             f"{settings.AUDIT_RETENTION_DAYS} days.")
+            return redirect("tenants:dashboard")
+        status = 400
+    else:
+        status = 200
+    return render(request, "tenants/organization_remove.html", {
+        "form": form, "org": org, "audit_days": settings.AUDIT_RETENTION_DAYS,
+        "log_days": settings.LOG_RETENTION_DAYS,
+    }, status=status)
 
 
 # --- audit ----------------------------------------------------------------------------------
