@@ -387,7 +387,7 @@ class Benchmark:
                 timeout=60,
             ).json()
             start_at += len(page)
-            if len(page) < matching_directory.JIRA_PAGE_SIZE:
+            if not page:  # pages may be shorter than asked: only an empty one is the end
                 break
         fetch = time.perf_counter() - started
         requests_made = _last_request_id() - first

@@ -238,7 +238,10 @@ def _read_atlassian(ctx, rule, base, checkpoint, index, store):
             start_at += len(accounts)
             ctx.save_checkpoint({**base, "phase": "atlassian", "start_at": start_at}, fetched=len(accounts), **counts)
         ctx.progress(done=base["ms_users"] + start_at)
-        if len(accounts) < directory.JIRA_PAGE_SIZE:
+        # Jira may serve fewer than maxResults per page (each endpoint has its own limit, which
+        # changes without notice), so only an empty page is the end.
+        # Reference: https://developer.atlassian.com/cloud/jira/platform/rest/v3/intro/#pagination
+        if not accounts:
             return
 
 
