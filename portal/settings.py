@@ -251,6 +251,9 @@ SYNC_HTTP_MAX_ATTEMPTS = env.int("SYNC_HTTP_MAX_ATTEMPTS", default=6)
 SYNC_OUTAGE_WINDOW = env.float("SYNC_OUTAGE_WINDOW", default=120.0)
 # A Retry-After longer than this (seconds) ends the run with "try later" instead of a long sleep.
 SYNC_RETRY_AFTER_MAX = env.float("SYNC_RETRY_AFTER_MAX", default=300.0)
+# A run asked to wait longer than this (seconds) goes back in the queue from its checkpoint,
+# due when the wait ends, and its worker serves other runs meanwhile; shorter waits sleep.
+SYNC_GIVE_BACK_AFTER = env.float("SYNC_GIVE_BACK_AFTER", default=5.0)
 # A running run stuck longer than SYNC_STUCK_AFTER (below) is resumed from its checkpoint
 # by the beat's stuck detector up to this many times, then marked failed.
 SYNC_STUCK_MAX_RESUMES = env.int("SYNC_STUCK_MAX_RESUMES", default=3)
