@@ -11,7 +11,7 @@ from django.urls import reverse
 
 from tenants.models import User
 
-from . import projects, services
+from . import projects, retention, services
 from .health import services as health_services
 from .microsoft import verification
 from .models import Connection, ConsentRequest
@@ -44,6 +44,30 @@ def notify_consent_result(*, consent_request_id):
         message=render_to_string("connections/email/consent_result.txt", context),
         from_email=None,
         recipient_list=[consent_request.created_by.email],
+    )
+    return "sent"
+
+
+@shared_task(name="connections.send_consent_link", acks_late=True, autoretry_for=(OSError,),
+             retry_backoff=True, max_retries=5)
+def send_consent_link(*, consent_request_id, to):
+    """Email an open consent link to a tenant admin; the link is read here, never queued."""
+    consent_request = ConsentRequest.objects.select_related(
+        "connection__site", "connection__tenant", "organization", "created_by"
+    ).filter(pk=consent_request_id).first()
+    if consent_request is None or not consent_request.is_usable or not consent_request.token:
+        return "skipped"
+    context = {
+        "consent_request": consent_request,
+        "connection": consent_request.connection,
+        "url": settings.SITE_URL + reverse("connections:microsoft:consent_link", args=[consent_request.token]),
+    }
+    send_mail(
+        subject=f"[Connections portal] {consent_request.organization} asks for permission in "
+        f"{consent_request.connection.tenant.display_name}",
+        message=render_to_string("connections/email/consent_link.txt", context),
+        from_email=None,
+        recipient_list=[to],
     )
     return "sent"
 
@@ -128,3 +152,11 @@ def projects_refresh(*, connection_id):
     except ValidationError as exc:  # the page's "Refresh from Jira" shows the same words to an admin
         logger.warning("service projects of connection %s not read: %s", connection_id, " ".join(exc.messages))
         return "failed"
+
+
+@shared_task(name="connections.retention_purge", acks_late=True)
+def retention_purge():
+    """Daily: records carrying tenant or site URLs older than LOG_RETENTION_DAYS are removed."""
+    purged = retention.purge()
+    return {"health_results": purged.health_results, "sync_run_errors": purged.sync_run_errors,
+            "log_files": purged.log_files}

@@ -90,7 +90,8 @@ def exchange_code(*, code: str, redirect_uri: str) -> client.Tokens:
 
 
 def refresh(*, refresh_token: str) -> client.Tokens:
-    """Trade a refresh token for new tokens. Atlassian rotates: the old refresh token dies."""
+    """Trade a refresh token for new tokens. Atlassian rotates them: the old one stays usable only
+    for a short reuse interval."""
     # Reference: https://developer.atlassian.com/cloud/jira/platform/oauth-2-3lo-apps/#how-do-i-get-a-new-access-token--if-my-access-token-expires-or-is-revoked-
     what = "Refreshing the access token"
     body = client.call(
