@@ -13,6 +13,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from connections.atlassian import client as atlassian_client
+from connections.atlassian import endpoints as atlassian_endpoints
 from connections.atlassian import refresh
 from connections.models import Credential
 from tenants.models import AtlassianSite, AuditEvent
@@ -156,7 +157,7 @@ DAY = 86400
 
 def _lose_answers(monkeypatch, count):
     """The next `count` refreshes reach Atlassian, which rotates the token, but their answers are lost."""
-    real = atlassian_client.refresh
+    real = atlassian_endpoints.refresh
     lost = []
 
     def refresh_losing_the_answer(*, refresh_token):
@@ -166,7 +167,7 @@ def _lose_answers(monkeypatch, count):
             raise atlassian_client.Unavailable("Refreshing the access token: Atlassian could not be reached.")
         return answer
 
-    monkeypatch.setattr(atlassian_client, "refresh", refresh_losing_the_answer)
+    monkeypatch.setattr(atlassian_endpoints, "refresh", refresh_losing_the_answer)
     monkeypatch.setattr(refresh, "LOST_ANSWER_RETRIES", (0, 0))
     return lost
 
