@@ -1,5 +1,5 @@
 """Changing what was registered: a site's name and products, a tenant's name and domains, the
-organization's name; leaving or deleting the organization (each asks first and says what goes)."""
+organization's name; leaving the organization (it asks first and says what goes)."""
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
@@ -8,7 +8,7 @@ from django.urls import reverse
 
 from . import services
 from .access import admin_required, member_required, scoped
-from .forms import OrganizationDeleteForm, OrganizationForm, SiteEditForm, TenantEditForm
+from .forms import OrganizationForm, SiteEditForm, TenantEditForm
 from .middleware import SESSION_KEY
 from .models import AtlassianSite, MicrosoftTenant
 
@@ -84,22 +84,3 @@ def organization_leave(request):
         messages.success(request, f"You left {organization}.")
         return redirect("home")
     return render(request, "tenants/organization_leave_confirm.html", {})
-
-
-@admin_required
-def organization_delete(request):
-    organization = request.organization
-    form = OrganizationDeleteForm(request.POST or None)
-    if request.method == "POST" and form.is_valid():
-        try:
-            services.organization_delete(organization=organization, acting_user=request.user,
-                                         confirm_name=form.cleaned_data["confirm_name"])
-        except ValidationError as exc:
-            form.add_error(None, exc)
-        else:
-            request.session.pop(SESSION_KEY, None)
-            messages.success(request, f"{organization} is deleted.")
-            return redirect("home")
-    return render(request, "tenants/organization_delete_confirm.html",
-                  {"form": form, **services.organization_contents(organization)},
-                  status=400 if form.errors else 200)

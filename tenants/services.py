@@ -10,6 +10,7 @@ from datetime import timedelta
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
+from django.db import connection as db
 from django.utils import timezone
 from django.utils.text import slugify
 
@@ -19,11 +20,15 @@ from .audit import audit_record
 from .models import (
     AtlassianSite,
     AuditAction,
+    AuditChainCheck,
+    AuditChainHead,
+    AuditEvent,
     Invitation,
     Membership,
     MicrosoftTenant,
     Organization,
     Role,
+    SupportAccess,
 )
 from .signals import site_products_changed
 
@@ -37,7 +42,7 @@ def _require_admin(organization, user):
 
 
 def _refuse_duplicate_name(name, *, exclude=None):
-    others = Organization.objects.filter(name__iexact=name.strip(), deleted_at__isnull=True)
+    others = Organization.objects.filter(name__iexact=name.strip(), removed_at__isnull=True)
     if exclude is not None:
         others = others.exclude(pk=exclude.pk)
     if others.exists():
@@ -96,46 +101,6 @@ def organization_leave(*, organization, acting_user):
         details={"role": membership.role},
     )
     membership.delete()
-
-
-def organization_contents(organization):
-    """What deleting the organization takes with it, for the confirmation page."""
-    return {
-        "sites": list(organization.sites.all()),
-        "tenants": list(organization.tenants.all()),
-        "connections": organization.connections.count(),
-        "members": list(organization.memberships.select_related("user")),
-    }
-
-
-@transaction.atomic
-def organization_delete(*, organization, confirm_name, acting_user):
-    """Delete the organization's sites, tenants (and with them their connections, tokens, grants,
-    jobs and mappings), invitations and memberships. The organization's record and its audit
-    trail stay, for support, marked deleted; nothing is deleted at Atlassian or Microsoft."""
-    _require_admin(organization, acting_user)
-    organization = Organization.objects.select_for_update().get(pk=organization.pk)
-    if confirm_name.strip() != organization.name:
-        raise ValidationError({"confirm_name": f"Type the organization's name, {organization.name}, to delete it."})
-    contents = organization_contents(organization)
-    _remove_connections(organization.connections.all(), acting_user)
-    for site in contents["sites"]:
-        site.delete()
-    for tenant in contents["tenants"]:
-        tenant.delete()
-    organization.invitations.all().delete()
-    organization.memberships.all().delete()
-    organization.deleted_at = timezone.now()
-    organization.save(update_fields=["deleted_at"])
-    audit_record(
-        organization=organization, action=AuditAction.ORGANIZATION_DELETED, actor=acting_user, target=organization,
-        details={
-            "sites": [s.url for s in contents["sites"]],
-            "tenants": [str(t.tenant_id) for t in contents["tenants"]],
-            "connections": contents["connections"],
-            "members": [m.user.email for m in contents["members"]],
-        },
-    )
 
 
 @transaction.atomic
@@ -427,3 +392,88 @@ def _remove_connections(connections, acting_user):
             details={"site": connection.site.url, "tenant_id": str(connection.tenant.tenant_id)},
         )
         connection.delete()
+
+
+# --- support staff ---------------------------------------------------------------------------
+
+
+@transaction.atomic
+def support_access_open(*, organization, ticket, reason, acting_user):
+    """Open support's access to one organization for SUPPORT_ACCESS_MINUTES, with its reason."""
+    if not acting_user.is_staff:
+        raise PermissionDenied("Only support staff open a support access.")
+    now = timezone.now()
+    access = SupportAccess.objects.create(
+        staff=acting_user, organization=organization, ticket=ticket, reason=reason, opened_at=now,
+        expires_at=now + timedelta(minutes=settings.SUPPORT_ACCESS_MINUTES),
+    )
+    audit_record(
+        organization=organization,
+        action=AuditAction.SUPPORT_ACCESS_OPENED,
+        actor=acting_user,
+        target=organization,
+        details={"access": access.pk, "ticket": ticket, "reason": reason,
+                 "expires_at": access.expires_at.isoformat()},
+    )
+    return access
+
+
+# Rows that outlive an organization's removal: its audit trail (with support's accesses, which
+# its looks name, and the chain's bookkeeping), kept AUDIT_RETENTION_DAYS.
+_KEPT_AFTER_REMOVAL = {AuditEvent, AuditChainHead, AuditChainCheck, SupportAccess}
+
+
+@transaction.atomic
+def organization_remove(*, organization, acting_user):
+    """Delete everything of the organization except its audit trail, and mark it removed.
+
+    Every row that points at the organization goes (sites, tenants, connections with their
+    credentials, grants, user matches and mappings, jobs, consent links, members, invitations),
+    found through the model graph so that what later features store goes too.
+    """
+    _require_admin(organization, acting_user)
+    organization = Organization.objects.select_for_update().get(pk=organization.pk)
+    deleted = {}
+    for relation in Organization._meta.related_objects:
+        model = relation.related_model
+        if model in _KEPT_AFTER_REMOVAL or relation.many_to_many:
+            continue
+        count, _ = model._base_manager.filter(**{relation.field.name: organization}).delete()
+        if count:
+            deleted[model._meta.label_lower] = count
+    organization.removed_at = timezone.now()
+    organization.save(update_fields=["removed_at"])
+    audit_record(
+        organization=organization,
+        action=AuditAction.ORGANIZATION_REMOVED,
+        actor=acting_user,
+        target=organization,
+        details={"name": organization.name, "audit_kept_days": settings.AUDIT_RETENTION_DAYS},
+    )
+    return deleted
+
+
+def audit_retention_purge(*, now=None):
+    """Delete the audit trail of every organization removed more than AUDIT_RETENTION_DAYS ago,
+    then the organization itself; each purge is recorded in the trail of no organization.
+    Run as the tables' owner (`manage.py audit purge`): the app role may not delete audit rows."""
+    cutoff = (now or timezone.now()) - timedelta(days=settings.AUDIT_RETENTION_DAYS)
+    purged = []
+    for org in Organization.objects.filter(removed_at__lt=cutoff).order_by("pk"):
+        with transaction.atomic():
+            if db.vendor == "postgresql":
+                with db.cursor() as cursor:
+                    cursor.execute("SET LOCAL portal.audit_retention_purge = 'on'")
+            count, _ = AuditEvent.objects.filter(organization=org).delete()
+            AuditChainHead.objects.filter(organization=org).delete()
+            SupportAccess.objects.filter(organization=org).delete()
+            audit_record(
+                organization=None,
+                action=AuditAction.AUDIT_RETENTION_PURGED,
+                target=org,
+                details={"organization": org.pk, "name": org.name, "events": count,
+                         "removed_at": org.removed_at.isoformat()},
+            )
+            org.delete()
+        purged.append((org.name, count))
+    return purged

@@ -9,7 +9,7 @@ urlpatterns = [
     path("organizations/new/", views.organization_new, name="organization_new"),
     path("organization/", edit_views.organization_settings, name="organization_settings"),
     path("organization/leave/", edit_views.organization_leave, name="organization_leave"),
-    path("organization/delete/", edit_views.organization_delete, name="organization_delete"),
+    path("organization/remove/", views.organization_remove, name="organization_remove"),
     path("organizations/<int:organization_id>/switch/", views.organization_switch, name="organization_switch"),
     path("sites/", views.site_list, name="site_list"),
     path("sites/new/", views.site_new, name="site_new"),
@@ -28,4 +28,5 @@ urlpatterns = [
     path("invitations/<int:invitation_id>/revoke/", member_views.invitation_revoke, name="invitation_revoke"),
     path("invitations/accept/<str:token>/", member_views.invitation_accept, name="invitation_accept"),
     path("audit/", views.audit_list, name="audit_list"),
+    path("audit/export", views.audit_export, name="audit_export"),
 ]

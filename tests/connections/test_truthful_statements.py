@@ -7,8 +7,9 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
-from connections import consent, services
+from connections import services
 from connections.health.checks import SERVICE_PROJECTS
+from connections.microsoft import consent
 from connections.models import Connection, PermissionGrant, Provider
 from connections.services import grants_request
 from connections.status import connection_status_evaluate, connection_status_refresh
