@@ -16,7 +16,7 @@ from django.utils import timezone
 
 from tenants.audit import ExternalActor, audit_record
 from tenants.models import AuditAction
-from tenants.services import _require_admin
+from tenants.services import require_admin
 
 from . import permissions
 from .microsoft import consent_proof, roles
@@ -67,7 +67,7 @@ def consent_request_create(*, connection, acting_user, kind=ConsentRequest.Kind.
 
     A new link replaces the connection's open ones, so only the latest link works.
     """
-    _require_admin(connection.organization, acting_user)
+    require_admin(connection.organization, acting_user)
     if not connection.features:
         raise ValidationError("Choose at least one feature for this connection first: consent asks for what they need.")
     # Locked so a disconnect in another tab either comes first (refused here) or revokes this link.
@@ -128,7 +128,7 @@ def consent_request_open(*, consent_request):
 
 @transaction.atomic
 def consent_request_revoke(*, consent_request, acting_user):
-    _require_admin(consent_request.organization, acting_user)
+    require_admin(consent_request.organization, acting_user)
     consent_request = ConsentRequest.objects.select_for_update().get(pk=consent_request.pk)
     if not consent_request.is_usable:
         raise ValidationError(f"This link is already {consent_request.effective_state.label.lower()}.")
@@ -325,7 +325,7 @@ def connection_record_observed_roles(*, connection, application_observed, acting
 def connection_set_features(*, connection, features, acting_user):
     """Change what the connection is for. New needs are recorded as requested; if tokens
     have not shown them, the connection needs re-consent."""
-    _require_admin(connection.organization, acting_user)
+    require_admin(connection.organization, acting_user)
     connection = Connection.objects.select_for_update().get(pk=connection.pk)
     old = list(connection.features)
     connection.features = [f for f in features if f in permissions.FEATURES]

@@ -6,7 +6,7 @@ from django.utils import timezone
 
 from tenants.audit import audit_record
 from tenants.models import AuditAction
-from tenants.services import _require_admin
+from tenants.services import require_admin
 
 from . import permissions
 from .models import Connection, PermissionGrant, Provider
@@ -36,7 +36,7 @@ def connection_create(*, site, tenant, acting_user, features=()):
     """Link a site and a tenant of the same organization; it starts pending consent."""
     if site.organization_id != tenant.organization_id:
         raise ValidationError("A site and a tenant can only be connected within one organization.")
-    _require_admin(site.organization, acting_user)
+    require_admin(site.organization, acting_user)
     if Connection.objects.filter(site=site, tenant=tenant).exists():
         raise ValidationError(f"{site} is already connected to {tenant}.")
     try:

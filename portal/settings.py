@@ -100,9 +100,11 @@ INSTALLED_APPS = [
     "portal",
     "tenants",
     "connections",
+    "support",
 ]
 if SANDBOX_ENABLED:
-    INSTALLED_APPS += ["sandbox", "sandbox.microsoft", "sandbox.atlassian"]
+    # bench: `manage.py benchmark`, which seeds and serves the sandbox.
+    INSTALLED_APPS += ["sandbox", "sandbox.microsoft", "sandbox.atlassian", "bench"]
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",

@@ -27,7 +27,9 @@ from .models import (
 )
 
 
-def _require_admin(organization, user):
+def require_admin(organization: Organization, user) -> None:
+    """Raise PermissionDenied unless `user` is an admin of `organization` (every service that
+    changes an organization's things calls this first, in any app)."""
     if not Membership.objects.filter(organization=organization, user=user, role=Role.ADMIN).exists():
         raise PermissionDenied("Only an admin of this organization can do this.")
 
@@ -55,7 +57,7 @@ def organization_create(*, name, acting_user):
 
 @transaction.atomic
 def invitation_create(*, organization, email, role, acting_user):
-    _require_admin(organization, acting_user)
+    require_admin(organization, acting_user)
     email = email.strip()
     if Membership.objects.filter(organization=organization, user__email__iexact=email).exists():
         raise ValidationError({"email": f"{email} is already a member of {organization}."})
@@ -90,7 +92,7 @@ def invitation_create(*, organization, email, role, acting_user):
 
 @transaction.atomic
 def invitation_revoke(*, invitation, acting_user):
-    _require_admin(invitation.organization, acting_user)
+    require_admin(invitation.organization, acting_user)
     invitation = Invitation.objects.select_for_update().get(pk=invitation.pk)
     if invitation.status != Invitation.Status.PENDING:
         raise ValidationError(f"This invitation is already {invitation.status.label.lower()}.")
@@ -150,7 +152,7 @@ def _other_admins(membership):
 
 @transaction.atomic
 def membership_set_role(*, membership, role, acting_user):
-    _require_admin(membership.organization, acting_user)
+    require_admin(membership.organization, acting_user)
     membership = Membership.objects.select_for_update().get(pk=membership.pk)
     if membership.role == role:
         return membership
@@ -172,7 +174,7 @@ def membership_set_role(*, membership, role, acting_user):
 
 @transaction.atomic
 def membership_remove(*, membership, acting_user):
-    _require_admin(membership.organization, acting_user)
+    require_admin(membership.organization, acting_user)
     membership = Membership.objects.select_for_update().get(pk=membership.pk)
     if membership.role == Role.ADMIN and not _other_admins(membership).exists():
         raise ValidationError("An organization needs at least one admin: make someone else admin first.")
@@ -192,7 +194,7 @@ def membership_remove(*, membership, acting_user):
 
 @transaction.atomic
 def site_register(*, organization, url, name, products, acting_user, cloud_id=""):
-    _require_admin(organization, acting_user)
+    require_admin(organization, acting_user)
     if AtlassianSite.objects.filter(organization=organization, url=url).exists():
         raise ValidationError({"url": f"{url} is already registered in {organization}."})
     try:
@@ -219,7 +221,7 @@ def site_register(*, organization, url, name, products, acting_user, cloud_id=""
 
 @transaction.atomic
 def site_remove(*, site, acting_user):
-    _require_admin(site.organization, acting_user)
+    require_admin(site.organization, acting_user)
     _remove_connections(site.connections.all(), acting_user)
     audit_record(
         organization=site.organization,
@@ -233,7 +235,7 @@ def site_remove(*, site, acting_user):
 
 @transaction.atomic
 def tenant_register(*, organization, tenant_id, display_name, domains, acting_user, cloud="public"):
-    _require_admin(organization, acting_user)
+    require_admin(organization, acting_user)
     if MicrosoftTenant.objects.filter(organization=organization, tenant_id=tenant_id).exists():
         raise ValidationError({"tenant_id": f"Tenant {tenant_id} is already registered in {organization}."})
     try:
@@ -262,7 +264,7 @@ def tenant_register(*, organization, tenant_id, display_name, domains, acting_us
 
 @transaction.atomic
 def tenant_remove(*, tenant, acting_user):
-    _require_admin(tenant.organization, acting_user)
+    require_admin(tenant.organization, acting_user)
     _remove_connections(tenant.connections.all(), acting_user)
     audit_record(
         organization=tenant.organization,

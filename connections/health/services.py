@@ -18,7 +18,7 @@ from django.utils import timezone
 from portal import outbox
 from tenants.audit import audit_record
 from tenants.models import AuditAction
-from tenants.services import _require_admin
+from tenants.services import require_admin
 
 from ..models import Connection, HealthCheckResult
 from ..status import connection_status_refresh
@@ -138,7 +138,7 @@ def health_checks_request(*, connection, acting_user):
     """An admin asked for the checks now: audited, then run by a worker."""
     from ..tasks import health_checks_run as task
 
-    _require_admin(connection.organization, acting_user)
+    require_admin(connection.organization, acting_user)
     connection = Connection.objects.select_for_update().get(pk=connection.pk)
     if connection.status == Connection.Status.DISCONNECTED:
         from django.core.exceptions import ValidationError
