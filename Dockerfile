@@ -17,6 +17,7 @@ RUN pip install -c requirements/constraints.txt . \
  && useradd --system --home /app portal \
  && SECRET_KEY="$(python -c 'import secrets; print(secrets.token_urlsafe(64))')" \
     CREDENTIAL_ENCRYPTION_KEYS="$(python -c 'from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())')" \
+    AUDIT_CHAIN_KEYS="build:$(python -c 'import secrets; print(secrets.token_urlsafe(32))')" \
     python manage.py collectstatic --noinput --verbosity 0
 
 USER portal

@@ -10,7 +10,8 @@ through the whole Django stack, --repeat times after one warm-up, and prints JSO
 the queries, the median time and the size on each organization, and `ratio` (big / empty).
 
 The data stays (audit events cannot be deleted): a later run with the same sizes reuses it;
---fresh builds anew. Use a database of its own.
+--fresh builds anew. The events are bulk data written past the audit trail's hash chain, so
+`audit verify` reports them: use a database of its own.
 """
 
 import math
@@ -230,20 +231,36 @@ def pages(world: World) -> dict[str, tuple[str, str]]:
     }
 
 
-def _measure(client: Client, url: str, repeat: int) -> dict[str, Any]:
+def _first(client: Client, url: str) -> tuple[int, int]:
+    """One request (also the warm-up): its number of queries and its size."""
     reset_queries()  # the log keeps at most 9,000 queries: a full one would count none
     with CaptureQueriesContext(db) as queries:
-        response = client.get(url, secure=True)  # also the warm-up
+        response = client.get(url, secure=True)
     count = len(queries)  # now: the captured slice is read from the log, which the next request clears
     if response.status_code != 200:
         raise RuntimeError(f"{url} answered {response.status_code}")
-    times = []
+    return count, len(response.content)
+
+
+def _timed(client: Client, url: str) -> float:
+    started = time.perf_counter()
+    client.get(url, secure=True)
+    return time.perf_counter() - started
+
+
+def _measure(sides: dict[str, tuple[Client, str]], repeat: int) -> dict[str, Any]:
+    """Each side's page, timed in turns (empty, big, empty, ...) so that a change in the
+    machine's load falls on both alike."""
+    firsts = {key: _first(client, url) for key, (client, url) in sides.items()}
+    times: dict[str, list[float]] = {key: [] for key in sides}
     for _ in range(repeat):
-        started = time.perf_counter()
-        client.get(url, secure=True)
-        times.append(time.perf_counter() - started)
-    return {"queries": count, "median_ms": round(statistics.median(times) * 1000, 2),
-            "bytes": len(response.content)}
+        for key, (client, url) in sides.items():
+            times[key].append(_timed(client, url))
+    return {
+        key: {"queries": firsts[key][0], "median_ms": round(statistics.median(times[key]) * 1000, 2),
+              "bytes": firsts[key][1]}
+        for key in sides
+    }
 
 
 def run(command: Any, *, connections: int, audit_events: int, repeat: int, fresh: bool = False,
@@ -264,14 +281,22 @@ def run(command: Any, *, connections: int, audit_events: int, repeat: int, fresh
     build_seconds = round(time.monotonic() - started, 1)
     say(f"data ready in {build_seconds} s; measuring")
 
-    clients = {"admin": _client(admin), "staff": _client(staff, secret)}
-    result: dict[str, Any] = {}
+    staff_client = _client(staff, secret)
+    clients: dict[str, dict[str, Client]] = {}
     for key, world in built.items():
-        session = clients["admin"].session
+        admin_client = _client(admin)
+        session = admin_client.session
         session[SESSION_KEY] = world.organization.pk
         session.save()
-        for page, (who, url) in pages(world).items():
-            result.setdefault(page, {})[key] = _measure(clients[who], url, repeat)
+        clients[key] = {"admin": admin_client, "staff": staff_client}
+    addresses = {key: pages(world) for key, world in built.items()}
+    result: dict[str, Any] = {}
+    for page in addresses["empty"]:
+        sides = {}
+        for key in built:
+            who, url = addresses[key][page]
+            sides[key] = (clients[key][who], url)
+        result[page] = _measure(sides, repeat)
     for page in result.values():
         page["ratio"] = round(page["big"]["median_ms"] / max(page["empty"]["median_ms"], 0.01), 2)
     return {

@@ -14,6 +14,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
+from portal import outbox
 from tenants.audit import ExternalActor, audit_record
 from tenants.models import AuditAction
 from tenants.services import require_admin
@@ -63,9 +64,10 @@ def consent_request_find(raw_token):
 
 @transaction.atomic
 def consent_request_create(*, connection, acting_user, kind=ConsentRequest.Kind.LINK):
-    """A new consent request; returns (request, raw token). The raw token is shown once.
+    """A new consent request; returns (request, raw token).
 
-    A new link replaces the connection's open ones, so only the latest link works.
+    Links already sent stay open: a link is withdrawn only on purpose (consent_request_revoke),
+    so making another one never breaks the one a tenant admin is about to open.
     """
     require_admin(connection.organization, acting_user)
     if not connection.features:
@@ -76,13 +78,8 @@ def consent_request_create(*, connection, acting_user, kind=ConsentRequest.Kind.
         raise ValidationError("This connection is disconnected: reconnect it first. Reconnecting asks for consent "
                               "again only if the tenant no longer grants what it needs.")
     now = timezone.now()
-    for old in ConsentRequest.objects.select_for_update().filter(
-        connection=connection, state__in=ConsentRequest.OPEN_STATES
-    ):
-        old.state, old.revoked_at = ConsentRequest.State.REVOKED, now
-        old.save(update_fields=["state", "revoked_at"])
     raw = secrets.token_urlsafe(32)
-    consent_request = ConsentRequest.objects.create(
+    consent_request = ConsentRequest(
         organization=connection.organization,
         connection=connection,
         kind=kind,
@@ -92,6 +89,8 @@ def consent_request_create(*, connection, acting_user, kind=ConsentRequest.Kind.
         requested_delegated=permissions.delegated_scopes(connection.features),
         requested_application=permissions.application_permissions(connection.features),
     )
+    consent_request.token = raw
+    consent_request.save()
     grants_request(connection=connection, acting_user=acting_user, consent_request_id=consent_request.pk)
     audit_record(
         organization=connection.organization,
@@ -144,12 +143,32 @@ def consent_request_revoke(*, consent_request, acting_user):
     return consent_request
 
 
+@transaction.atomic
+def consent_request_send(*, consent_request, to, acting_user):
+    """Email an open link to a tenant admin's address (sent after commit by the outbox)."""
+    require_admin(consent_request.organization, acting_user)
+    consent_request = ConsentRequest.objects.select_for_update().get(pk=consent_request.pk)
+    if not consent_request.is_usable:
+        raise ValidationError(f"This link is {consent_request.link_state}: make a new one to send.")
+    if not consent_request.token:
+        raise ValidationError("This link was made before the portal kept links: make a new one to send.")
+    outbox.enqueue("connections.send_consent_link", consent_request_id=consent_request.pk, to=to)
+    audit_record(
+        organization=consent_request.organization,
+        action=AuditAction.CONSENT_LINK_SENT,
+        actor=acting_user,
+        target=consent_request.connection,
+        details={"consent_request": consent_request.pk, "to": to},
+    )
+    return consent_request
+
+
 def _claim(consent_request):
     """Lock the request and make sure it can still be used (single use)."""
     locked = ConsentRequest.objects.select_for_update().get(pk=consent_request.pk)
     if not locked.is_usable:
         why = {
-            ConsentRequest.State.REVOKED: "was withdrawn by the site admin, or replaced by a newer link",
+            ConsentRequest.State.REVOKED: "was withdrawn by the site admin",
             ConsentRequest.State.EXPIRED: "has expired",
             ConsentRequest.State.CONSENTED: "was already used",
         }.get(locked.effective_state, f"is {locked.effective_state.label.lower()}")
@@ -343,7 +362,5 @@ def connection_set_features(*, connection, features, acting_user):
 
 
 def _notify_on_commit(consent_request):
-    from portal import outbox
-
     if consent_request.kind == ConsentRequest.Kind.LINK:
         outbox.enqueue("connections.notify_consent_result", consent_request_id=consent_request.pk)

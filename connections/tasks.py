@@ -41,6 +41,30 @@ def notify_consent_result(*, consent_request_id):
     return "sent"
 
 
+@shared_task(name="connections.send_consent_link", acks_late=True, autoretry_for=(OSError,),
+             retry_backoff=True, max_retries=5)
+def send_consent_link(*, consent_request_id, to):
+    """Email an open consent link to a tenant admin; the link is read here, never queued."""
+    consent_request = ConsentRequest.objects.select_related(
+        "connection__site", "connection__tenant", "organization", "created_by"
+    ).filter(pk=consent_request_id).first()
+    if consent_request is None or not consent_request.is_usable or not consent_request.token:
+        return "skipped"
+    context = {
+        "consent_request": consent_request,
+        "connection": consent_request.connection,
+        "url": settings.SITE_URL + reverse("connections:microsoft:consent_link", args=[consent_request.token]),
+    }
+    send_mail(
+        subject=f"[Connections portal] {consent_request.organization} asks for permission in "
+        f"{consent_request.connection.tenant.display_name}",
+        message=render_to_string("connections/email/consent_link.txt", context),
+        from_email=None,
+        recipient_list=[to],
+    )
+    return "sent"
+
+
 @shared_task(name="connections.verify_microsoft_grants", acks_late=True)
 def verify_microsoft_grants(*, connection_id, acting_user_id=None):
     """Re-read the tenant's application grants from a fresh app-only token (drift check)."""

@@ -1,7 +1,9 @@
+from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
 from portal import outbox
@@ -11,7 +13,7 @@ from . import consent, selectors, services
 from .forms import ConnectionFilterForm, ConnectionForm, FeaturesForm
 from .health.services import health_checks_request
 from .microsoft import consent_proof
-from .models import Connection
+from .models import Connection, ConsentRequest
 from .tasks import verify_microsoft_grants
 
 PAGE_SIZE = 50
@@ -63,9 +65,23 @@ def render_connection_page(request, connection, *, status=200, **extra):
         **selectors.jobs_context(connection, schedule_refused=extra.get("schedule_refused")),
         "events": selectors.connection_events(connection),
         "features_form": FeaturesForm(initial={"features": connection.features}),
+        **_consent_links_context(request, connection),
         **extra,
     }
     return render(request, "connections/connection_detail.html", context, status=status)
+
+
+def _consent_links_context(request, connection):
+    """An admin's view of the connection's consent links: each with its state, and the newest open
+    one ready to copy (its token is read for an admin of the organization only)."""
+    if not request.membership.is_admin:
+        return {}
+    links = list(connection.consent_requests.filter(kind=ConsentRequest.Kind.LINK).select_related("created_by")[:20])
+    open_link = next((cr for cr in links if cr.is_usable and cr.token), None)
+    url = (
+        settings.SITE_URL + reverse("connections:microsoft:consent_link", args=[open_link.token]) if open_link else ""
+    )
+    return {"consent_links": links, "open_link": open_link, "open_link_url": url}
 
 
 @member_required

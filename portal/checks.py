@@ -1,4 +1,5 @@
-"""`manage.py check --deploy`: the secrets the start-up guard refuses (portal/secret_checks.py).
+"""`manage.py check --deploy`: the secrets the start-up guard refuses (portal/secret_checks.py):
+SECRET_KEY, CREDENTIAL_ENCRYPTION_KEYS and AUDIT_CHAIN_KEYS.
 
 With DEBUG off the settings already refuse to load on such a secret; the check also catches
 them where the guard does not run (DEBUG on, or settings changed after start), so a deploy
@@ -31,5 +32,16 @@ def secrets_check(app_configs, **kwargs):
             hint=f"Generate one: `{secret_checks.GENERATE_FERNET_KEY}`; keep an old key after the new one "
             "until `manage.py rotate_credentials` has re-encrypted everything.",
             id="portal.E002",
+        ))
+    chain_keys = list(settings.AUDIT_CHAIN_KEYS)
+    if not chain_keys:
+        errors.append(Error("AUDIT_CHAIN_KEYS is empty.", hint=secret_checks.GENERATE_AUDIT_CHAIN_KEY,
+                            id="portal.E003"))
+    for key_id, why in secret_checks.audit_chain_keys_problems(chain_keys):
+        errors.append(Error(
+            f"AUDIT_CHAIN_KEYS key {key_id} is unsafe for production: {why}.",
+            hint=f"Generate one: `{secret_checks.GENERATE_AUDIT_CHAIN_KEY}` and put it first; keep the old "
+            "entry after it as long as the audit trail holds events it signed.",
+            id="portal.E003",
         ))
     return errors

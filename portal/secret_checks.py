@@ -23,6 +23,7 @@ KNOWN_PLACEHOLDERS = frozenset(
     {
         "change-me-to-a-long-random-string-of-at-least-fifty-characters-please",
         "replace-with-output-of-Fernet.generate_key",
+        "replace-with-a-generated-key",
         DEV_SECRET_KEY,
     }
 )
@@ -122,3 +123,63 @@ def credential_keys_problems(values):
 
 GENERATE_SECRET_KEY = "python -c 'import secrets; print(secrets.token_urlsafe(64))'"
 GENERATE_FERNET_KEY = "python -c 'from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())'"
+
+
+# --- the audit trail's chain keys -------------------------------------------------------
+# AUDIT_CHAIN_KEYS: comma-separated `id:secret` entries, newest first. New audit events are
+# signed (HMAC-SHA256) with the first; verification finds each event's key by its id, so a key
+# is rotated by putting a new entry first and keeping the old ones as long as events use them.
+DEV_AUDIT_CHAIN_KEY_ID = "dev"
+AUDIT_CHAIN_KEY_MIN_LENGTH = 32
+# A 32-byte random value in URL-safe base64 (43 characters) carries 256 bits; 43 of its own
+# characters estimate about 200. A typed phrase does not reach this.
+AUDIT_CHAIN_KEY_MIN_BITS = 128
+_AUDIT_KEY_ID = re.compile(r"[A-Za-z0-9_.-]{1,32}")
+
+
+def dev_audit_chain_key(secret_key=DEV_SECRET_KEY):
+    """The chain key settings.py derives from SECRET_KEY with DEBUG on and no key set."""
+    return hashlib.sha256(b"audit-chain:" + secret_key.encode()).hexdigest()
+
+
+def parse_audit_chain_keys(entries):
+    """[(key id, secret)] from `id:secret` entries; ValueError names the first bad entry (never its secret)."""
+    keys, seen = [], set()
+    for n, entry in enumerate(entries, 1):
+        key_id, sep, secret = entry.strip().partition(":")
+        if not sep or not _AUDIT_KEY_ID.fullmatch(key_id) or not secret:
+            raise ValueError(f"entry {n} is not `id:secret` (an id of letters, digits, '.', '_' or '-', then the key)")
+        if key_id in seen:
+            raise ValueError(f"entry {n} repeats the key id {key_id!r}")
+        seen.add(key_id)
+        keys.append((key_id, secret))
+    return keys
+
+
+def audit_chain_key_problem(value):
+    """Why one AUDIT_CHAIN_KEYS secret is unsafe for production, or None."""
+    problem = _placeholder_problem(value)
+    if problem:
+        return problem
+    if value == dev_audit_chain_key():
+        return "it is a placeholder shipped with the portal (the example env file or a development default)"
+    if len(value) < AUDIT_CHAIN_KEY_MIN_LENGTH:
+        return f"it has {len(value)} characters, fewer than {AUDIT_CHAIN_KEY_MIN_LENGTH}"
+    if _repeats_a_stretch(value) or _mostly_neighbours(value):
+        return "it does not look random (a repeated stretch, or a run of neighbouring characters)"
+    if _estimated_bits(value) < AUDIT_CHAIN_KEY_MIN_BITS:
+        return (f"it does not look random (about {_estimated_bits(value):.0f} bits, "
+                f"fewer than {AUDIT_CHAIN_KEY_MIN_BITS})")
+    return None
+
+
+def audit_chain_keys_problems(entries):
+    """(key id or position, why) for each unusable AUDIT_CHAIN_KEYS entry."""
+    try:
+        keys = parse_audit_chain_keys(entries)
+    except ValueError as exc:
+        return [("?", str(exc))]
+    return [(key_id, problem) for key_id, secret in keys if (problem := audit_chain_key_problem(secret))]
+
+
+GENERATE_AUDIT_CHAIN_KEY = "python -c 'import secrets; print(\"k1:\" + secrets.token_urlsafe(32))'"

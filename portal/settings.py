@@ -76,6 +76,36 @@ elif not DEBUG and (_problems := _secret_checks.credential_keys_problems(CREDENT
         + f". Generate a new key: `{_secret_checks.GENERATE_FERNET_KEY}`."
     )
 
+# Keys that sign the audit trail's hash chain (tenants/audit_chain.py), `id:secret`, newest
+# first; kept outside the database, so someone with database rights alone can neither rewrite
+# an event nor insert one undetected. Older entries still verify the events they signed.
+AUDIT_CHAIN_KEYS = env.list("AUDIT_CHAIN_KEYS", default=[])
+if not AUDIT_CHAIN_KEYS:
+    _chain_keys_file = env.str("AUDIT_CHAIN_KEYS_FILE", default="")
+    if _chain_keys_file:
+        AUDIT_CHAIN_KEYS = Path(_chain_keys_file).read_text().replace(",", " ").split()
+if not AUDIT_CHAIN_KEYS:
+    if not DEBUG:
+        raise ImproperlyConfigured(
+            "AUDIT_CHAIN_KEYS is not set. With DEBUG off the portal needs a key to sign its audit "
+            f"trail: `{_secret_checks.GENERATE_AUDIT_CHAIN_KEY}`."
+        )
+    # Development only: a key derived from the development secret, stable across runs.
+    AUDIT_CHAIN_KEYS = [f"{_secret_checks.DEV_AUDIT_CHAIN_KEY_ID}:{_secret_checks.dev_audit_chain_key(SECRET_KEY)}"]
+try:
+    _secret_checks.parse_audit_chain_keys(AUDIT_CHAIN_KEYS)
+except ValueError as exc:
+    raise ImproperlyConfigured(f"AUDIT_CHAIN_KEYS: {exc}.") from None
+if not DEBUG and (_problems := _secret_checks.audit_chain_keys_problems(AUDIT_CHAIN_KEYS)):
+    raise ImproperlyConfigured(
+        "AUDIT_CHAIN_KEYS is unsafe: "
+        + "; ".join(f"key {key_id}: {why}" for key_id, why in _problems)
+        + f". Generate a new key: `{_secret_checks.GENERATE_AUDIT_CHAIN_KEY}`."
+    )
+# How often the beat verifies every organization's chain (seconds); a break is mailed to
+# support staff and recorded in the trail.
+AUDIT_VERIFY_INTERVAL = env.int("AUDIT_VERIFY_INTERVAL", default=3600)
+
 # --- applications ------------------------------------------------------------------------
 SANDBOX_ENABLED = env.bool("SANDBOX_ENABLED", default=False)
 if SANDBOX_ENABLED and not DEBUG and not env.bool("SANDBOX_FORCE", default=False):
@@ -233,6 +263,9 @@ CELERY_BEAT_SCHEDULE.update(
         "sync-unstick": {"task": "connections.sync_unstick", "schedule": 60.0},
     }
 )
+
+# --- the audit trail: chain verification ------------------------------------------------
+CELERY_BEAT_SCHEDULE["tenants.audit_verify"] = {"task": "tenants.audit_verify", "schedule": AUDIT_VERIFY_INTERVAL}
 
 # --- accounts (django-allauth) ---------------------------------------------------------
 AUTHENTICATION_BACKENDS = [

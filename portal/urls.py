@@ -21,11 +21,12 @@ if settings.SANDBOX_ENABLED:
     urlpatterns += [path("_sandbox/", include("sandbox.urls"))]
 
 if settings.DEBUG:
-    # Django's admin exists for development only. The portal registers no model of its own
-    # there; what it would offer in production is raw edits of accounts (deleting someone's
-    # authenticator, swapping an email address) past the services and the audit trail, which
-    # support staff must not have ("read everything, change nothing"). Even here it signs in
-    # through the portal's own sign-in and asks for the second factor (portal/accounts.py).
+    # Django's admin exists for development only. The portal registers only the audit trail
+    # there, read-only (tenants/admin.py); what it would offer in production is raw edits
+    # of accounts (deleting someone's authenticator, swapping an email address) past the
+    # services and the audit trail, which support staff must not have ("read everything,
+    # change nothing"). Even here it signs in through the portal's own sign-in and asks for
+    # the second factor (portal/accounts.py).
     urlpatterns += [path("django-admin/", accounts.secure_admin_site(admin.site).urls)]
 
 handler404 = "portal.views.page_not_found"

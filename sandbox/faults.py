@@ -130,5 +130,11 @@ def token_throttled(target):
     return int(fault.params.get("retry_after", 60)) if fault else None
 
 
+def page_limit(target, default: int) -> int:
+    """The largest page a list endpoint serves for the target (`page_limit` fault: {"max": N})."""
+    fault = _active(target, Kind.PAGE_LIMIT)
+    return max(1, int(fault.params.get("max", default))) if fault else default
+
+
 def consent_declined(target) -> bool:
     return _active(target, Kind.CONSENT_DECLINED) is not None

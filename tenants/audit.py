@@ -1,7 +1,8 @@
 """Writing the audit trail.
 
 `audit_record` is called by services inside their transaction, so an event exists if
-and only if the change it describes was committed. Where the request came from (IP, user
+and only if the change it describes was committed. It is chained to the organization's
+previous event in that same transaction (tenants/audit_chain.py). Where the request came from (IP, user
 agent) is picked up from a context variable the middleware sets, so services need not
 know about HTTP.
 """
@@ -11,6 +12,7 @@ import ipaddress
 import re
 from dataclasses import dataclass
 
+from .audit_chain import append
 from .models import AuditAction, AuditEvent
 from .models.audit import ActorType
 
@@ -85,7 +87,7 @@ def audit_record(*, organization, action, actor=None, target=None, target_label=
     else:
         actor_type, actor_user, actor_label = ActorType.USER, actor, actor.email or actor.username
     origin = _origin.get() or RequestOrigin()
-    return AuditEvent.objects.create(
+    return append(AuditEvent(
         organization=organization,
         actor_type=actor_type,
         actor_user=actor_user,
@@ -97,4 +99,4 @@ def audit_record(*, organization, action, actor=None, target=None, target_label=
         details=_scrub(details or {}),
         ip_address=_ip(origin.ip_address),
         user_agent=_text(origin.user_agent)[:300],
-    )
+    ))

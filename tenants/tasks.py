@@ -4,6 +4,7 @@ from celery import shared_task
 from django.core.mail import send_mail
 from django.template.loader import render_to_string
 
+from .audit_integrity import verify_and_alert
 from .invitations import accept_url
 from .models import Invitation
 
@@ -26,3 +27,10 @@ def send_invitation_email(*, invitation_id):
         recipient_list=[invitation.email],
     )
     return "sent"
+
+
+@shared_task(name="tenants.audit_verify", acks_late=True)
+def audit_verify():
+    """The beat: verify every chain; a new break is mailed to support and recorded."""
+    reports = verify_and_alert()
+    return {"chains": len(reports), "broken": sum(not r.ok for r in reports)}

@@ -2,8 +2,8 @@
 
 Full run, in two phases, each page written as one set-based batch with its checkpoint:
 1. microsoft: Graph users/delta from the start; each user's address digests go to
-   MicrosoftUserKey (bulk upsert) and into an in-memory index of small tuples. The last
-   page's deltaLink is kept for the next incremental run.
+   MicrosoftUserKey (an upsert of plain rows, see writes.py) and into an in-memory index of
+   small tuples. The last page's deltaLink is kept for the next incremental run.
 2. atlassian: Jira users/search page by page; each account is decided against the index and
    its UserMatch row upserted (unique on connection + account id).
 Then rows of both tables this run did not see (an older `generation`) are deleted.
@@ -30,23 +30,8 @@ from ..models import (
     UserMatchingState,
 )
 from ..sync.errors import JobError
-from . import directory, keys
+from . import directory, keys, writes
 from .match import Index, Rule, decide, user_digests
-
-MATCH_FIELDS = [
-    "display_name",
-    "account_type",
-    "active",
-    "email_key",
-    "upn_key",
-    "email",
-    "outcome",
-    "method",
-    "microsoft_user_id",
-    "candidates",
-    "generation",
-    "updated_at",
-]
 
 
 def _job_error(message, remedy, *, cause=None):
@@ -175,24 +160,9 @@ def _read_microsoft(ctx, base, checkpoint, store):
             ms_users += 1
             for digest, (address, kinds) in user_digests(user).items():
                 index.add(user["id"], digest, kinds)
-                rows.append(
-                    MicrosoftUserKey(
-                        connection_id=ctx.connection.pk,
-                        user_id=user["id"],
-                        digest=digest,
-                        kinds=kinds,
-                        value=address if store else "",
-                        generation=generation,
-                    )
-                )
+                rows.append((ctx.connection.pk, user["id"], digest, kinds, address if store else "", generation))
         with _batch(ctx):
-            if rows:
-                MicrosoftUserKey.objects.bulk_create(
-                    rows,
-                    update_conflicts=True,
-                    unique_fields=["connection", "user_id", "digest"],
-                    update_fields=["kinds", "value", "generation"],
-                )
+            writes.upsert_keys(rows)
             ctx.save_checkpoint(
                 {**base, "phase": "microsoft", "next": page.next_link, "ms_users": ms_users},
                 fetched=len(page.users),
@@ -246,55 +216,33 @@ def _read_atlassian(ctx, rule, base, checkpoint, index, store):
             email_key, upn_key, email = _account_keys(account, rule)
             decision = decide(email_key, upn_key, rule, index, manual.get(account_id, ""))
             rows.append(
-                UserMatch(
-                    connection_id=connection.pk,
-                    account_id=account_id,
-                    display_name=(account.get("displayName") or "")[:255],
-                    account_type=(account.get("accountType") or "")[:32],
-                    active=bool(account.get("active", True)),
-                    email_key=email_key,
-                    upn_key=upn_key,
-                    email=email if store else "",
-                    outcome=decision.outcome,
-                    method=decision.method,
-                    microsoft_user_id=decision.microsoft_user_id,
-                    candidates=list(decision.candidates),
-                    generation=generation,
-                    updated_at=now,
+                (
+                    connection.pk,
+                    account_id,
+                    (account.get("displayName") or "")[:255],
+                    (account.get("accountType") or "")[:32],
+                    bool(account.get("active", True)),
+                    email_key,
+                    upn_key,
+                    email if store else "",
+                    decision.outcome,
+                    decision.method,
+                    decision.microsoft_user_id,
+                    list(decision.candidates),
+                    generation,
+                    now,
                 )
             )
         with _batch(ctx):
-            counts = _upsert_matches(connection, rows)
+            counts = writes.upsert_matches(rows)
             start_at += len(accounts)
             ctx.save_checkpoint({**base, "phase": "atlassian", "start_at": start_at}, fetched=len(accounts), **counts)
         ctx.progress(done=base["ms_users"] + start_at)
-        if len(accounts) < directory.JIRA_PAGE_SIZE:
+        # Jira may serve fewer than maxResults per page (each endpoint has its own limit, which
+        # changes without notice), so only an empty page is the end.
+        # Reference: https://developer.atlassian.com/cloud/jira/platform/rest/v3/intro/#pagination
+        if not accounts:
             return
-
-
-def _upsert_matches(connection, rows):
-    """Write a page of decisions in one statement; count created / updated / unchanged."""
-    if not rows:
-        return {}
-    before = {
-        account_id: (outcome, method, ms_id)
-        for account_id, outcome, method, ms_id in UserMatch.objects.filter(
-            connection=connection, account_id__in=[r.account_id for r in rows]
-        ).values_list("account_id", "outcome", "method", "microsoft_user_id")
-    }
-    created = updated = unchanged = 0
-    for row in rows:
-        old = before.get(row.account_id)
-        if old is None:
-            created += 1
-        elif old == (row.outcome, row.method, row.microsoft_user_id):
-            unchanged += 1
-        else:
-            updated += 1
-    UserMatch.objects.bulk_create(
-        rows, update_conflicts=True, unique_fields=["connection", "account_id"], update_fields=MATCH_FIELDS
-    )
-    return {"created": created, "updated": updated, "unchanged": unchanged}
 
 
 # --- incremental run -----------------------------------------------------------------------

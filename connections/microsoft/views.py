@@ -31,6 +31,7 @@ from ..params import callback_params
 from ..ratelimit import rate_limited
 from . import client, roles
 from .errors import code_from_description, explain
+from .forms import ConsentLinkSendForm
 
 SESSION_FLOWS = "microsoft_consent_flows"
 SESSION_RESULT = "microsoft_consent_result"
@@ -306,23 +307,74 @@ def give_permission(request, connection_id):
 def link_create(request, connection_id):
     connection = scoped(request, Connection, pk=connection_id)
     try:
-        consent_request, raw = consent.consent_request_create(connection=connection, acting_user=request.user)
+        consent_request, _ = consent.consent_request_create(connection=connection, acting_user=request.user)
     except ValidationError as exc:
         messages.error(request, " ".join(exc.messages))
         return redirect("connections:connection_detail", connection_id=connection.pk)
-    url = settings.SITE_URL + reverse("connections:microsoft:consent_link", args=[raw])
-    # Shown this once: only the token's hash is stored.
+    # Post, redirect, get: reloading the link's page shows the same link and makes no other.
+    return redirect("connections:microsoft:link_show", consent_request_id=consent_request.pk)
+
+
+def _link_url(consent_request):
+    if not consent_request.token or not consent_request.is_usable:
+        return ""
+    return settings.SITE_URL + reverse("connections:microsoft:consent_link", args=[consent_request.token])
+
+
+@admin_required
+@require_GET
+def link_show(request, consent_request_id):
+    consent_request = scoped(request, ConsentRequest, pk=consent_request_id, kind=ConsentRequest.Kind.LINK)
     return render(
         request,
-        "connections/microsoft/link_created.html",
-        {"connection": connection, "consent_request": consent_request, "url": url},
+        "connections/microsoft/link_show.html",
+        {
+            "connection": consent_request.connection,
+            "consent_request": consent_request,
+            "url": _link_url(consent_request),
+            "send_form": ConsentLinkSendForm(),
+        },
     )
 
 
 @admin_required
 @require_POST
+def link_send(request, consent_request_id):
+    consent_request = scoped(request, ConsentRequest, pk=consent_request_id, kind=ConsentRequest.Kind.LINK)
+    form = ConsentLinkSendForm(request.POST)
+    if form.is_valid():
+        try:
+            consent.consent_request_send(
+                consent_request=consent_request, to=form.cleaned_data["email"], acting_user=request.user
+            )
+        except ValidationError as exc:
+            form.add_error(None, exc)
+        else:
+            messages.success(request, f"The link was sent to {form.cleaned_data['email']}.")
+            return redirect("connections:microsoft:link_show", consent_request_id=consent_request.pk)
+    return render(
+        request,
+        "connections/microsoft/link_show.html",
+        {
+            "connection": consent_request.connection,
+            "consent_request": consent_request,
+            "url": _link_url(consent_request),
+            "send_form": form,
+        },
+        status=400,
+    )
+
+
+@admin_required
 def link_revoke(request, consent_request_id):
+    """Withdrawing a link asks first (GET), and happens only on the confirming POST."""
     consent_request = scoped(request, ConsentRequest, pk=consent_request_id)
+    if request.method != "POST":
+        return render(
+            request,
+            "connections/microsoft/link_revoke_confirm.html",
+            {"connection": consent_request.connection, "consent_request": consent_request},
+        )
     try:
         consent.consent_request_revoke(consent_request=consent_request, acting_user=request.user)
     except ValidationError as exc:

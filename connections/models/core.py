@@ -197,7 +197,8 @@ class Credential(models.Model):
 
 class ConsentRequest(models.Model):
     """A request for a tenant admin's consent: a shared link, or the site admin's own
-    "Give permission". Only the link token's SHA-256 is stored; the link is shown once."""
+    "Give permission". The link's token is found by its SHA-256; the token itself is kept
+    encrypted (like provider tokens) so the site admin can show or send the link again."""
 
     class Kind(models.TextChoices):
         LINK = "link", "Consent link"
@@ -218,6 +219,7 @@ class ConsentRequest(models.Model):
     connection = models.ForeignKey(Connection, on_delete=models.CASCADE, related_name="consent_requests")
     kind = models.CharField(max_length=16, choices=Kind.choices, default=Kind.LINK)
     token_hash = models.CharField(max_length=64, unique=True)
+    _token = models.TextField(db_column="token", blank=True)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     created_at = models.DateTimeField(default=timezone.now)
     expires_at = models.DateTimeField()
@@ -259,6 +261,29 @@ class ConsentRequest(models.Model):
     @property
     def is_usable(self):
         return self.effective_state in self.OPEN_STATES
+
+    @property
+    def token(self):
+        """The link's token (encrypted at rest); empty for a link made before it was kept."""
+        return crypto.decrypt(self._token) if self._token else ""
+
+    @token.setter
+    def token(self, value):
+        self._token = crypto.encrypt(value or "")
+
+    @property
+    def link_state(self):
+        """The link's state in the site admin's words: open, used, expired, withdrawn."""
+        state = self.effective_state
+        if state in self.OPEN_STATES:
+            return "open"
+        return {
+            self.State.CONSENTED: "used: permission granted",
+            self.State.DECLINED: "used: declined",
+            self.State.FAILED: "used: failed",
+            self.State.EXPIRED: "expired",
+            self.State.REVOKED: "withdrawn",
+        }[state]
 
     @property
     def granted_by_role_name(self):

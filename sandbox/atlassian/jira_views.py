@@ -2,6 +2,9 @@
 
 from django.db.models import Q
 
+from sandbox import faults
+
+from . import offsets
 from .auth import api_view, json_response, site_url
 from .models import Account, Project
 
@@ -22,9 +25,22 @@ def _paging(request, default=50, maximum=1000):
     return max(0, start), min(max(1, size), maximum)
 
 
-def user_json(request, site, account):
+# The largest page the user lists serve, whatever maxResults asks: Jira overrides a maxResults
+# above an endpoint's own limit, limits differ per endpoint and change without notice, so a
+# client pages until a page comes back empty. (The `page_limit` fault sets another limit.)
+# Reference: https://confluence.atlassian.com/jirakb/changing-maxresults-parameter-for-jira-rest-api-779160706.html
+# Reference: https://developer.atlassian.com/cloud/jira/platform/rest/v3/intro/#pagination
+USER_PAGE_LIMIT = 500
+
+
+def user_page_limit(site) -> int:
+    return faults.page_limit(faults.site_target(site.name), USER_PAGE_LIMIT)
+
+
+def user_json(request, site, account, base=None):
+    base = base or site_url(request, site)
     data = {
-        "self": f"{site_url(request, site)}/rest/api/3/user?accountId={account.account_id}",
+        "self": f"{base}/rest/api/3/user?accountId={account.account_id}",
         "accountId": account.account_id,
         "accountType": account.account_type,
         "avatarUrls": {"48x48": f"https://avatar.example.invalid/{account.account_id}.png"},
@@ -41,6 +57,22 @@ def user_json(request, site, account):
 
 def _members(site):
     return Account.objects.filter(sites=site)
+
+
+def _page(request, site, users, start, size, key):
+    """One page of `users` (ordered by account_id) from offset `start`, served by keyset when
+    the previous page left a hint for this offset (sandbox/atlassian/offsets.py)."""
+    size = min(size, user_page_limit(site))
+    key = (site.pk, *key, offsets.generation())
+    anchor = offsets.members.anchor(key, start) if start else None
+    if anchor is not None and _members(site).filter(account_id=anchor).exists():
+        rows = list(users.filter(account_id__gt=anchor).order_by("account_id")[:size])
+    else:
+        rows = list(users.order_by("account_id")[start : start + size])
+    if rows:
+        offsets.members.remember(key, start + len(rows), rows[-1].account_id)
+    base = site_url(request, site)
+    return json_response([user_json(request, site, a, base) for a in rows])
 
 
 @api_view("jira", *USER_SCOPES)
@@ -63,8 +95,7 @@ def user_search(request, caller):
             | Q(display_name__icontains=" " + query)
             | Q(email__istartswith=query, email_visible=True)
         )
-    rows = users.order_by("account_id")[start : start + size]
-    return json_response([user_json(request, caller.site, a) for a in rows])
+    return _page(request, caller.site, users, start, size, ("user", query.lower(), account_id))
 
 
 @api_view("jira", *USER_SCOPES)
@@ -72,8 +103,7 @@ def users_search(request, caller):
     start, size = _paging(request)
     if start is None:
         return _bad("startAt and maxResults must be numbers")
-    rows = _members(caller.site).order_by("account_id")[start : start + size]
-    return json_response([user_json(request, caller.site, a) for a in rows])
+    return _page(request, caller.site, _members(caller.site), start, size, ("users",))
 
 
 def project_json(request, site, project):

@@ -1,7 +1,10 @@
 """The audit trail: who did what to which thing, when, from where. Append-only.
 
-On PostgreSQL a trigger (migration 0002) makes the database itself refuse UPDATE and
-DELETE on these rows, so not even a bug or a shell session can rewrite history. For the
+On PostgreSQL a trigger (migrations 0002, 0009) makes the database itself refuse UPDATE,
+DELETE and TRUNCATE on these rows, so not even a bug or a shell session can rewrite history.
+Each event also carries a keyed hash chaining it to the previous event of its organization
+(tenants/audit_chain.py): someone who gets past the trigger, or inserts a back-dated row, is
+found by `manage.py audit verify`. For the
 same reason nothing here cascades: rows point at their organization and actor with
 PROTECT, and at their target only by type, id and a label.
 """
@@ -41,7 +44,8 @@ class AuditAction(models.TextChoices):
     # consent (Microsoft)
     CONSENT_LINK_CREATED = "consent.link_created", "Consent link created"
     CONSENT_LINK_OPENED = "consent.link_opened", "Consent link opened"
-    CONSENT_LINK_REVOKED = "consent.link_revoked", "Consent link revoked"
+    CONSENT_LINK_REVOKED = "consent.link_revoked", "Consent link withdrawn"
+    CONSENT_LINK_SENT = "consent.link_sent", "Consent link sent by email"
     CONSENT_STARTED = "consent.started", "Consent sign-in started"
     CONSENT_GRANTED = "consent.granted", "Consent granted"
     CONSENT_DECLINED = "consent.declined", "Consent declined"
@@ -76,6 +80,11 @@ class AuditAction(models.TextChoices):
 
     # support staff
     SUPPORT_VIEWED = "support.viewed", "Viewed by support"
+    SUPPORT_ACCESS_OPENED = "support.access_opened", "Support access opened (with a reason)"
+
+    # the trail itself
+    AUDIT_EXPORTED = "audit.exported", "Audit trail exported"
+    AUDIT_CHAIN_BROKEN = "audit.chain_broken", "Audit trail's hash chain found broken"
 
 
 class ActorType(models.TextChoices):
@@ -105,6 +114,14 @@ class AuditEvent(models.Model):
     ip_address = models.GenericIPAddressField(null=True, blank=True)
     user_agent = models.CharField(max_length=300, blank=True)
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
+    # The hash chain (tenants/audit_chain.py): this event's place in its organization's chain
+    # (events without an organization form one chain of their own), the previous event's hash,
+    # and HMAC-SHA256 under the key `chain_key_id` of this event's canonical JSON with it.
+    chain_seq = models.PositiveBigIntegerField(null=True, blank=True)
+    # db_default: a row inserted past the portal is stored, outside the chain, and found by verify.
+    chain_prev = models.CharField(max_length=64, blank=True, default="", db_default="")
+    chain_hash = models.CharField(max_length=64, blank=True, default="", db_default="")
+    chain_key_id = models.CharField(max_length=32, blank=True, default="", db_default="")
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -115,7 +132,18 @@ class AuditEvent(models.Model):
             models.Index(fields=["organization", "target_type", "target_id", "-created_at"], name="audit_org_target"),
         ]
         # Also, on PostgreSQL only, a trigram index for the actor filter's substring search
-        # (migration 0007).
+        # (migration 0009).
+        # No two events claim the same place, hence the same predecessor, in one chain.
+        constraints = [
+            models.UniqueConstraint(
+                fields=["organization", "chain_seq"], condition=models.Q(organization__isnull=False),
+                name="audit_chain_seq_unique_per_org",
+            ),
+            models.UniqueConstraint(
+                fields=["chain_seq"], condition=models.Q(organization__isnull=True),
+                name="audit_chain_seq_unique_global",
+            ),
+        ]
 
     def __str__(self):
         return f"{self.created_at:%Y-%m-%d %H:%M} {self.actor_label} {self.action} {self.target_label}"
@@ -125,3 +153,42 @@ class AuditEvent(models.Model):
             return AuditAction(self.action).label
         except ValueError:
             return self.action
+
+
+class AuditChainHead(models.Model):
+    """The last link of one chain. Locked (SELECT ... FOR UPDATE) by each writer, so events of
+    one organization are chained one after the other even when written at the same moment."""
+
+    # "org:<id>", or "global" for the events without an organization.
+    scope = models.CharField(max_length=40, unique=True)
+    organization = models.OneToOneField(
+        Organization, on_delete=models.PROTECT, null=True, blank=True, related_name="audit_chain_head"
+    )
+    seq = models.PositiveBigIntegerField(default=0)
+    last_hash = models.CharField(max_length=64, blank=True)
+
+    def __str__(self):
+        return f"{self.scope} at {self.seq}"
+
+
+class AuditChainCheck(models.Model):
+    """The latest verification of one chain (`manage.py audit verify`, the beat)."""
+
+    scope = models.CharField(max_length=40, unique=True)
+    organization = models.OneToOneField(
+        Organization, on_delete=models.CASCADE, null=True, blank=True, related_name="audit_chain_check"
+    )
+    checked_at = models.DateTimeField(default=timezone.now)
+    events_checked = models.PositiveBigIntegerField(default=0)
+    # When the last event that verified was written: "chain verified up to <time>".
+    verified_up_to = models.DateTimeField(null=True, blank=True)
+    broken_seq = models.PositiveBigIntegerField(null=True, blank=True)
+    broken_event_id = models.BigIntegerField(null=True, blank=True)
+    problem = models.CharField(max_length=300, blank=True)
+
+    def __str__(self):
+        return f"{self.scope}: {'broken' if self.problem else 'verified'} at {self.checked_at:%Y-%m-%d %H:%M}"
+
+    @property
+    def is_broken(self):
+        return bool(self.problem)

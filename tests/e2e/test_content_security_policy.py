@@ -79,7 +79,7 @@ def test_the_main_pages_raise_no_csp_violation(browser, live_server, sandbox, se
 
         # The consent link, created and copied, then opened by the tenant admin.
         page.goto(f"{live_server.url}/connections/{connection.pk}/")
-        page.click("button:has-text('Copy link for the tenant admin')")
+        page.click("button:has-text('Make a link for the tenant admin')")
         link = page.input_value("#consent-link")
         page.click("button[data-copy]")
         problems += _violations(page)

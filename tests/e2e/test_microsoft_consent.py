@@ -47,11 +47,12 @@ def test_a_tenant_admin_grants_through_a_shared_link(browser, live_server, sandb
         page.set_default_timeout(15_000)
         sign_in(page, live_server, membership.user.email, PASSWORD)
         page.goto(f"{live_server.url}/connections/{connection.pk}/")
-        page.click("button:has-text('Copy link for the tenant admin')")
+        page.click("button:has-text('Make a link for the tenant admin')")
         link = page.input_value("#consent-link")
         assert link.startswith(live_server.url + "/consent/")
         page.click("text=Back to the connection")
         assert page.locator("[data-consent-state=sent]").count() == 1
+        assert page.input_value("#consent-link") == link
 
         other = tenant_admin.new_page()
         other.set_default_timeout(15_000)

@@ -8,7 +8,7 @@ import pytest
 from cryptography.fernet import Fernet
 from django.core.management.utils import get_random_secret_key
 
-from portal.secret_checks import fernet_key_problem, secret_key_problem
+from portal.secret_checks import audit_chain_keys_problems, fernet_key_problem, secret_key_problem
 
 from .test_settings import FERNET_KEY, ROOT, STRONG_KEY, _manage
 
@@ -32,6 +32,10 @@ def test_every_secret_the_repository_ships_is_refused():
         assert secret_key_problem(value), value
     for value in fernet_keys:
         assert fernet_key_problem(value), value
+    chain_keys = _shipped_values("AUDIT_CHAIN_KEYS")
+    assert chain_keys
+    for value in chain_keys:
+        assert audit_chain_keys_problems([value]), value
 
 
 def test_generated_secrets_are_accepted():
@@ -39,6 +43,7 @@ def test_generated_secrets_are_accepted():
         for value in (secrets.token_urlsafe(64), get_random_secret_key(), secrets.token_hex(32), STRONG_KEY):
             assert secret_key_problem(value) is None, value
         assert fernet_key_problem(Fernet.generate_key().decode()) is None
+        assert audit_chain_keys_problems([f"k1:{secrets.token_urlsafe(32)}", f"k0:{secrets.token_hex(32)}"]) == []
 
 
 WEAK_SECRET_KEYS = {
@@ -94,3 +99,30 @@ def test_the_deploy_check_reports_the_development_defaults():
     result = _manage("check", "--deploy", DEBUG="true", ALLOWED_HOSTS="portal.example.com")
     output = result.stdout + result.stderr
     assert "portal.E001" in output and "portal.E002" in output
+
+
+WEAK_CHAIN_KEYS = {
+    "the example env file's": "k1:replace-with-a-generated-key",
+    "short": "k1:" + secrets.token_urlsafe(16),
+    "one character": "k1:" + "z" * 48,
+    "no id": secrets.token_urlsafe(32),
+}
+
+
+@pytest.mark.parametrize("kind", WEAK_CHAIN_KEYS)
+def test_production_refuses_a_weak_or_placeholder_audit_chain_key(kind):
+    result = _manage("check", DEBUG="false", SECRET_KEY=STRONG_KEY, CREDENTIAL_ENCRYPTION_KEYS=FERNET_KEY,
+                     AUDIT_CHAIN_KEYS=WEAK_CHAIN_KEYS[kind])
+    assert result.returncode != 0
+    assert "AUDIT_CHAIN_KEYS" in result.stderr
+    secret = WEAK_CHAIN_KEYS[kind].partition(":")[2] or WEAK_CHAIN_KEYS[kind]
+    assert secret not in result.stderr
+
+
+def test_the_deploy_check_reports_the_example_audit_chain_key_and_the_development_default():
+    shipped = _manage("check", "--deploy", DEBUG="true", AUDIT_CHAIN_KEYS=WEAK_CHAIN_KEYS["the example env file's"],
+                      ALLOWED_HOSTS="portal.example.com")
+    assert "portal.E003" in shipped.stdout + shipped.stderr
+    assert "AUDIT_CHAIN_KEYS key k1 is unsafe for production: it is a placeholder" in shipped.stdout + shipped.stderr
+    default = _manage("check", "--deploy", DEBUG="true", ALLOWED_HOSTS="portal.example.com")
+    assert "portal.E003" in default.stdout + default.stderr

@@ -8,12 +8,15 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 STRONG_KEY = "sPBl8pbH2oI2UXIKv1tTxxQ_kKedEJoHPSw0Ewm3JtscvlOues3-cKXguECy9b7_ZY0ybN55S_JKAWYEu5W_PQ"
 FERNET_KEY = "ZhQu4T_lBYMk8yIf-A3QRUlQCWP4rZ3gcM9YzAd0yyY="
+CHAIN_KEY = "k1:vR7pXq2mZ9tLw4bN8cF1hJ6sD3gK0yUeA5oTiQxWlMz"
 
 
 def _manage(*args, **env):
     # A clean environment: the test settings' own variables must not leak into production's.
     base = {k: os.environ[k] for k in ("PATH", "HOME", "LANG") if k in os.environ}
     base.update({"DJANGO_SETTINGS_MODULE": "portal.settings", "DATABASE_URL": "sqlite:////tmp/portal-settings-test.db"})
+    if env.get("DEBUG") == "false":
+        base["AUDIT_CHAIN_KEYS"] = CHAIN_KEY
     base.update(env)
     return subprocess.run(
         [sys.executable, "manage.py", *args], cwd=ROOT, env=base, capture_output=True, text=True, timeout=120
@@ -52,3 +55,10 @@ def test_the_deploy_check_reports_no_issue():
     )
     assert result.returncode == 0, result.stderr + result.stdout
     assert "no issues" in result.stdout
+
+
+def test_production_refuses_to_start_without_audit_chain_keys():
+    result = _manage("check", DEBUG="false", SECRET_KEY=STRONG_KEY, CREDENTIAL_ENCRYPTION_KEYS=FERNET_KEY,
+                     AUDIT_CHAIN_KEYS="")
+    assert result.returncode != 0
+    assert "AUDIT_CHAIN_KEYS is not set" in result.stderr

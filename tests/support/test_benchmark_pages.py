@@ -16,7 +16,7 @@ PAGES = {
 
 def _run(connections, events):
     out = StringIO()
-    call_command("benchmark_pages", connections=connections, audit_events=events, repeat=1, fresh=True,
+    call_command("benchmark", "pages", connections=connections, audit_events=events, repeat=1, fresh=True,
                  stdout=out, stderr=StringIO())
     return json.loads(out.getvalue())
 

@@ -180,7 +180,21 @@ def test_jira_throttling_is_waited_out(matching, monkeypatch):
     for refused, following in zip(listed, listed[1:], strict=False):
         if refused.status == 429:
             assert (following.created - refused.created).total_seconds() >= 0.9
-    assert sum(s == 200 for s in statuses) == UserMatch.objects.filter(connection=w.connection).count() // 5 + 1
+    # Pages of 5, then the empty page that ends the list.
+    assert sum(s == 200 for s in statuses) == -(-UserMatch.objects.filter(connection=w.connection).count() // 5) + 1
+
+
+def test_pages_shorter_than_asked_are_read_to_the_end(matching):
+    from sandbox.atlassian.models import Account
+
+    w = matching
+    w.sandbox.set_fault("page_limit", "site:acme", max=2)  # the portal asks for 1000 per page
+    since = max([r.pk for r in w.sandbox.requests()] or [0])
+    w.run()
+    members = set(Account.objects.filter(sites__name="acme").values_list("account_id", flat=True))
+    assert set(UserMatch.objects.filter(connection=w.connection).values_list("account_id", flat=True)) == members
+    pages = [r for r in w.sandbox.requests(since_id=since) if r.path.endswith("/users/search")]
+    assert len(pages) == -(-len(members) // 2) + 1
 
 
 def test_a_tenant_without_the_permission_fails_the_run_with_a_remedy(matching, request):

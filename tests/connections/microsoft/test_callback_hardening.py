@@ -96,7 +96,7 @@ def test_a_sign_in_whose_nonce_does_not_match_is_refused_start_again(world):
 
 
 def _link(world):
-    response = world.client.post(reverse("connections:microsoft:link_create", args=[world.connection.pk]))
+    response = world.client.post(reverse("connections:microsoft:link_create", args=[world.connection.pk]), follow=True)
     return re.search(r'value="http://testserver(/consent/[^"]+/)"', response.content.decode()).group(1)
 
 

@@ -108,7 +108,7 @@ def test_another_organization_sees_nothing_of_a_consented_tenant_until_its_admin
     assert "Pending consent" in page and "data-app-access-proof" not in page
 
     # Contoso's admin consents for organization B: from then on B's connection works.
-    link = client.post(reverse("connections:microsoft:link_create", args=[connection.pk]))
+    link = client.post(reverse("connections:microsoft:link_create", args=[connection.pk]), follow=True)
     path = "/consent/" + link.content.decode().split("/consent/", 1)[1].split("/", 1)[0] + "/"
     tenant_admin = Client()
     world.walk(tenant_admin.post(path + "start/"), admin_upn, password, client=tenant_admin,

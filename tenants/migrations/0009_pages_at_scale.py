@@ -27,7 +27,7 @@ def drop_trigram_index(apps, schema_editor):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('tenants', '0006_encrypt_two_factor_secrets'),
+        ('tenants', '0008_chain_existing_audit_events'),
     ]
 
     operations = [
