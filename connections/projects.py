@@ -11,6 +11,7 @@ from tenants.models import AuditAction
 from tenants.services import require_admin
 
 from .atlassian import client as atlassian
+from .atlassian import endpoints as atlassian_endpoints
 from .atlassian import refresh
 from .models import Connection, ConnectionProject
 
@@ -24,9 +25,9 @@ def fetch_service_projects(site):
         jira = refresh.jira_for(site)
         projects, start = [], 0
         while True:
-            # Reference: https://developer.atlassian.com/cloud/jira/platform/rest/v3/api-group-projects/#api-rest-api-3-project-search-get
-            page = jira.get("rest/api/3/project/search",
-                            params={"typeKey": "service_desk", "startAt": start, "maxResults": PAGE_SIZE})
+            page = atlassian_endpoints.jira_project_search(
+                jira, type_key="service_desk", start_at=start, max_results=PAGE_SIZE
+            )
             values = page.get("values", [])
             projects += [{"id": str(p["id"]), "key": p["key"], "name": p["name"]} for p in values]
             start += len(values)

@@ -3,6 +3,7 @@ above it (dashboard, site, tenant and support pages). Nothing here writes."""
 
 from typing import Any
 
+from django.core.paginator import Page, Paginator
 from django.db.models import Count, Q, QuerySet
 
 from tenants.models import AtlassianSite, AuditEvent, MicrosoftTenant, Organization
@@ -71,6 +72,17 @@ def status_counts(organization: Organization, **filters: Any) -> list[dict[str, 
     order = [*PROBLEM_STATUSES, Connection.Status.ACTIVE]
     return [{"status": s.value, "label": s.label, "count": counts.get(s.value, 0), "problem": s != "active"}
             for s in order]
+
+
+def connection_page(connections: QuerySet[Connection], number: str | None, *, size: int,
+                    counts: list[dict[str, Any]] | None = None, status: str = "") -> Page:
+    """One page of `connections`. When `counts` (status_counts of the same connections) are given,
+    the total comes from them instead of another COUNT(*) over every connection."""
+    paginator = Paginator(connections, size)
+    if counts is not None:
+        total = sum(row["count"] for row in counts if not status or row["status"] == status)
+        paginator.__dict__["count"] = total  # Paginator.count is a cached property: it is known
+    return paginator.get_page(number)
 
 
 def problem_connections(organization: Organization, *, limit: int) -> list[Connection]:

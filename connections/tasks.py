@@ -8,6 +8,7 @@ from django.core.mail import send_mail
 from django.template.loader import render_to_string
 from django.urls import reverse
 
+from . import retention
 from .models import Connection, ConsentRequest
 
 logger = logging.getLogger(__name__)
@@ -168,3 +169,11 @@ def projects_refresh(*, connection_id):
     except ValidationError as exc:  # the page's "Refresh from Jira" shows the same words to an admin
         logger.warning("service projects of connection %s not read: %s", connection_id, " ".join(exc.messages))
         return "failed"
+
+
+@shared_task(name="connections.retention_purge", acks_late=True)
+def retention_purge():
+    """Daily: records carrying tenant or site URLs older than LOG_RETENTION_DAYS are removed."""
+    purged = retention.purge()
+    return {"health_results": purged.health_results, "sync_run_errors": purged.sync_run_errors,
+            "log_files": purged.log_files}

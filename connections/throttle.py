@@ -42,10 +42,11 @@ _KEY_TTL_MS = 3_600_000  # idle budgets and blocks vanish from Redis after an ho
 # run's heartbeat, at most every N seconds) and how long failures may go on before giving up.
 _while_waiting = contextvars.ContextVar("throttle_while_waiting", default=None)
 _outage_window = contextvars.ContextVar("throttle_outage_window", default=0.0)
+_give_back_after = contextvars.ContextVar("throttle_give_back_after", default=None)
 
 
 @contextmanager
-def run_scope(*, heartbeat, every, outage_window=0.0):
+def run_scope(*, heartbeat, every, outage_window=0.0, give_back_after=None):
     """Inside a sync run, every Throttle:
 
     - calls `heartbeat` at least every `every` seconds while it sleeps: waiting out a
@@ -54,13 +55,21 @@ def run_scope(*, heartbeat, every, outage_window=0.0):
     - keeps retrying 5xx, 429 and connection errors for `outage_window` seconds after the first
       failure of a request, even past max_attempts, so a short outage or a high error rate does
       not fail a long run. Outside a run (health checks, pages) a request gives up after
-      max_attempts, as a person is waiting for the answer."""
-    tokens = (_while_waiting.set((heartbeat, max(float(every), 0.01))), _outage_window.set(float(outage_window)))
+      max_attempts, as a person is waiting for the answer;
+    - raises GiveBack instead of sleeping when a key is blocked (Retry-After) for longer than
+      `give_back_after` seconds: the runner puts the run back in the queue from its checkpoint,
+      due when the block ends, and the worker takes other work meanwhile (None: always sleep)."""
+    tokens = (
+        _while_waiting.set((heartbeat, max(float(every), 0.01))),
+        _outage_window.set(float(outage_window)),
+        _give_back_after.set(None if give_back_after is None else float(give_back_after)),
+    )
     try:
         yield
     finally:
         _while_waiting.reset(tokens[0])
         _outage_window.reset(tokens[1])
+        _give_back_after.reset(tokens[2])
 
 
 class Throttled(Exception):
@@ -69,6 +78,17 @@ class Throttled(Exception):
     def __init__(self, key, seconds):
         super().__init__(f"asked to wait {seconds:.0f} s before the next request")
         self.key = key
+        self.seconds = seconds
+
+
+class GiveBack(Exception):
+    """Inside a sync run: `key` is blocked until `until` (epoch seconds), longer than a run
+    holds its worker for; the run is to be queued again for then (see run_scope)."""
+
+    def __init__(self, key, until, seconds):
+        super().__init__(f"{key} asked to wait {seconds:.1f} s")
+        self.key = key
+        self.until = until
         self.seconds = seconds
 
 
@@ -271,6 +291,9 @@ class Throttle:
             if blocked > 0:
                 if blocked > self.max_wait:
                     raise Throttled(key, blocked)
+                give_back_after = _give_back_after.get()
+                if give_back_after is not None and blocked > give_back_after:
+                    raise GiveBack(key, now + blocked, blocked)
                 self._sleep(blocked)
                 continue
             wait = self.store.take(key, now, self.rate, self.burst)

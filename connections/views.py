@@ -1,7 +1,6 @@
 from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import ValidationError
-from django.core.paginator import Paginator
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
@@ -26,13 +25,16 @@ def connection_list(request):
     query, status = form.values()
     scope = form.scope()
     connections = selectors.connection_search(request.organization, query=query, status=status, **scope)
-    page = Paginator(connections, PAGE_SIZE).get_page(request.GET.get("page"))
+    counts = selectors.status_counts(request.organization, **scope)
+    # Without a search the counts by status already say how many there are.
+    page = selectors.connection_page(connections, request.GET.get("page"), size=PAGE_SIZE,
+                                     counts=None if query else counts, status=status)
     return render(request, "connections/connection_list.html", {
         "form": form,
         "page": page,
         "connections": page.object_list,
         "filtered": bool(query or status or scope),
-        "status_counts": selectors.status_counts(request.organization, **scope),
+        "status_counts": counts,
         "scope_object": selectors.scope_object(request.organization, **scope),
         "status": status,
     })

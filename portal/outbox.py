@@ -28,32 +28,39 @@ logger = logging.getLogger(__name__)
 _ID_TYPES = (int, str, bool, type(None))
 
 
-def enqueue(task, /, *, not_before=None, **kwargs):
+def enqueue(task, /, *, not_before=None, countdown=None, **kwargs):
     """Queue `task` (a Celery task or its registered name) with `kwargs` once the caller's
     transaction commits. `kwargs` are ids: plain values the task reloads its rows from.
     `not_before` (a datetime) leaves the row to the relay until then, instead of a broker eta.
+    `countdown` (seconds, meant for short waits) hands it to the broker at once with that
+    countdown, so it runs on time without waiting for the relay's tick; should that send fail,
+    the relay sends it once the countdown and OUTBOX_RELAY_GRACE have passed. (In eager mode,
+    where a countdown would run the task at once, it waits in the outbox as with not_before.)
     Never raises on a broker outage."""
     name = task if isinstance(task, str) else task.name
     for key, value in kwargs.items():
         if not isinstance(value, _ID_TYPES):
             raise TypeError(f"outbox kwargs are ids: {key} is a {type(value).__name__}")
     now = timezone.now()
+    if countdown is not None and app.conf.task_always_eager:
+        not_before, countdown = now + timedelta(seconds=countdown), None
     immediate = not_before is None
+    grace = timedelta(seconds=settings.OUTBOX_RELAY_GRACE + (countdown or 0))
     message = OutboxMessage.objects.create(
         task_name=name,
         kwargs=kwargs,
         created_at=now,
         # The relay leaves a fresh row to the send right after commit; it takes over only if
         # that send failed or never happened (the process died first).
-        next_attempt_at=now + timedelta(seconds=settings.OUTBOX_RELAY_GRACE) if immediate else not_before,
+        next_attempt_at=now + grace if immediate else not_before,
     )
     if immediate:
         pk = message.pk
-        transaction.on_commit(lambda: _send_now(pk, name, kwargs))
+        transaction.on_commit(lambda: _send_now(pk, name, kwargs, countdown=countdown))
     return message
 
 
-def _publish(name, kwargs):
+def _publish(name, kwargs, countdown=None):
     if app.conf.task_always_eager:
         # Test settings: the task runs here and now, as `task.delay` did, and its errors propagate.
         if name not in app.tasks:
@@ -71,7 +78,9 @@ def _publish(name, kwargs):
         connect_timeout=timeout,
         transport_options={"socket_connect_timeout": timeout, "socket_timeout": timeout, "max_retries": 0},
     ) as connection:
-        app.send_task(name, kwargs=kwargs, connection=connection, retry=False, ignore_result=True)
+        app.send_task(
+            name, kwargs=kwargs, connection=connection, retry=False, ignore_result=True, countdown=countdown
+        )
 
 
 def _error_text(exc):
@@ -89,11 +98,11 @@ def _failed(pk, name, attempts, exc, now):
     return {"attempts": attempts, "last_error": error, "next_attempt_at": now + _backoff(attempts)}
 
 
-def _send_now(pk, name, kwargs):
+def _send_now(pk, name, kwargs, countdown=None):
     """Right after the caller's commit."""
     now = timezone.now()
     try:
-        _publish(name, kwargs)
+        _publish(name, kwargs, countdown=countdown)
     except Exception as exc:
         try:
             OutboxMessage.objects.filter(pk=pk, sent_at=None).update(**_failed(pk, name, 1, exc, now))

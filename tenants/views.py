@@ -2,17 +2,21 @@
 organizations, registering sites and tenants, the audit trail. (The dashboard and the site and
 tenant pages show connections too: they live above both apps, in support/.)"""
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
+from django.http import HttpResponseBadRequest
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
+from . import audit_export as audit_export_module
 from . import selectors, services
 from .access import admin_required
-from .forms import AuditFilterForm, OrganizationForm, SiteForm, TenantForm
+from .audit import audit_record
+from .forms import AuditFilterForm, OrganizationForm, OrganizationRemoveForm, SiteForm, TenantForm
 from .middleware import SESSION_KEY
-from .models import Membership
+from .models import AuditAction, Membership
 
 
 @login_required
@@ -73,6 +77,27 @@ def tenant_new(request):
     return render(request, "tenants/tenant_form.html", {"form": form})
 
 
+@admin_required
+def organization_remove(request):
+    """Remove the current organization: everything of it is deleted but its audit trail."""
+    org = request.organization
+    form = OrganizationRemoveForm(request.POST or None, organization=org)
+    if request.method == "POST":
+        if form.is_valid():
+            services.organization_remove(organization=org, acting_user=request.user)
+            request.session.pop(SESSION_KEY, None)
+            messages.success(request, f"{org.name} was removed. Its audit trail is kept for "
+                             f"{settings.AUDIT_RETENTION_DAYS} days.")
+            return redirect("tenants:dashboard")
+        status = 400
+    else:
+        status = 200
+    return render(request, "tenants/organization_remove.html", {
+        "form": form, "org": org, "audit_days": settings.AUDIT_RETENTION_DAYS,
+        "log_days": settings.LOG_RETENTION_DAYS,
+    }, status=status)
+
+
 # --- audit ----------------------------------------------------------------------------------
 
 
@@ -81,4 +106,22 @@ def audit_list(request):
     form = AuditFilterForm(request.GET or None)
     events = form.filter(request.organization.audit_events.select_related("actor_user"))
     page = selectors.audit_page(events, after=request.GET.get("after"), before=request.GET.get("before"))
-    return render(request, "tenants/audit_list.html", {"form": form, "page": page})
+    return render(request, "tenants/audit_list.html", {
+        "form": form, "page": page, "query": request.GET.urlencode(),
+        # Which support person looked inside the organization, when, and why.
+        "support_visits": selectors.support_visits(organization=request.organization),
+    })
+
+
+@admin_required
+def audit_export(request):
+    """The organization's trail, filtered as on the page, as CSV or JSON Lines (streamed)."""
+    fmt = request.GET.get("format", "csv")
+    if fmt not in audit_export_module.FORMATS:
+        return HttpResponseBadRequest("Choose a format: csv or jsonl.")
+    form = AuditFilterForm(request.GET or None)
+    events = form.filter(request.organization.audit_events.all())
+    filters = {k: str(v) for k, v in (form.cleaned_data.items() if form.is_bound else []) if v}
+    audit_record(organization=request.organization, action=AuditAction.AUDIT_EXPORTED, actor=request.user,
+                 target_label="audit trail", details={"format": fmt, **filters})
+    return audit_export_module.response(events, fmt, request.organization)

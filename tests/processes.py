@@ -106,6 +106,10 @@ class PostgresCluster:
             os.chown(self.directory, self.user.pw_uid, self.user.pw_gid)
         self._run(_pg_bin("initdb"), "-D", str(self.data), "-U", "postgres", "--auth=trust", "-E", "UTF8",
                   "--no-sync")
+        return self.start_again()
+
+    def start_again(self):
+        """Start the cluster initdb made (after stop())."""
         self._run(
             _pg_bin("pg_ctl"), "-D", str(self.data), "-l", str(self.directory / "postgres.log"), "-w", "-o",
             f"-p {self.port} -k {self.directory} -c listen_addresses=127.0.0.1 -c fsync=off", "start",

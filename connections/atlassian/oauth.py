@@ -14,7 +14,7 @@ from django.conf import settings
 from django.urls import reverse
 
 from .. import crypto
-from . import client
+from . import client, endpoints
 
 SESSION_FLOWS = "atlassian_flows"
 SESSION_PENDING = "atlassian_pending"
@@ -43,7 +43,7 @@ def begin(request, *, scopes, features, site=None):
         "started": time.time(),
     }
     request.session[SESSION_FLOWS] = dict(list(flows.items())[-MAX_FLOWS:])
-    return client.authorize_url(scopes=scopes, state=state, redirect_uri=callback_uri())
+    return endpoints.authorize_url(scopes=scopes, state=state, redirect_uri=callback_uri())
 
 
 def take_flow(request, state):

@@ -1,8 +1,11 @@
 """Microsoft Graph for sync jobs: app-only, throttled, paged.
 
     graph = Graph(connection)
-    for page in graph.pages("/v1.0/users", {"$select": "id,mail", "$top": 999}):
+    for page in graph.pages(path, params):
         ...page["value"]...; page.get("@odata.deltaLink")
+
+This is the transport only: which paths and fields are asked for is written in one function
+per endpoint (connections.microsoft.endpoints), and callers use those.
 
 The app-only token comes from msal's client-credentials grant and is kept per tenant in this
 process until five minutes before it expires (a 401 drops it and asks once more). Every

@@ -1,6 +1,7 @@
 """Run one sync run to its end: claim it, hand the job a context, record how it ended."""
 
 import logging
+import time
 from datetime import timedelta
 
 from django.conf import settings
@@ -14,6 +15,7 @@ from tenants.models import AuditAction
 
 from .. import throttle
 from ..models import Connection, SyncRun
+from . import services
 from .context import RunContext
 from .errors import JobError, RunStopped, RunWaits
 from .jobs import job_for
@@ -58,10 +60,12 @@ def run_execute(run_id):
     try:
         if run.connection.status == Connection.Status.DISCONNECTED:
             raise RunStopped("the connection was disconnected")
-        # Heartbeats well inside SYNC_STUCK_AFTER, so a run waiting out a long Retry-After stays
-        # its worker's; requests ride out a short provider outage instead of failing the run.
+        # Heartbeats well inside SYNC_STUCK_AFTER while a run sleeps through a short Retry-After;
+        # a longer one gives the worker back (GiveBack below); requests ride out a short
+        # provider outage instead of failing the run.
         with throttle.run_scope(heartbeat=ctx.heartbeat, every=max(settings.SYNC_STUCK_AFTER / 3, 1),
-                                outage_window=settings.SYNC_OUTAGE_WINDOW):
+                                outage_window=settings.SYNC_OUTAGE_WINDOW,
+                                give_back_after=settings.SYNC_GIVE_BACK_AFTER):
             job(ctx)
     except RunStopped as stop:
         if stop.taken_over:
@@ -69,6 +73,8 @@ def run_execute(run_id):
         return _finish(run, SyncRun.State.CANCELLED, error=f"Stopped: {stop.reason}.", attempt=ctx.attempt)
     except RunWaits as wait:
         return _wait(run, wait, attempt=ctx.attempt, checkpoint=ctx.checkpoint)
+    except throttle.GiveBack as throttled:
+        return _give_back(run, throttled, attempt=ctx.attempt, checkpoint=ctx.checkpoint)
     except JobError as failure:
         return _finish(run, SyncRun.State.FAILED, error=failure.message, remedy=failure.remedy,
                        attempt=ctx.attempt, retry_at=_automatic_retry_at(run, failure, ctx))
@@ -102,8 +108,6 @@ def _wait(run, wait, *, attempt, checkpoint):
     `_finish` updates that row before looking for waiting runs: either this sees it ended
     (and queues the run again at once) or its end sees this run waiting, never neither.
     A wake-up lost with its task is sent again by the stuck detector (queued_at is now)."""
-    from .services import _enqueue
-
     with transaction.atomic():
         other = SyncRun.objects.select_for_update().filter(pk=wait.run_id).values_list("state", flat=True).first()
         queued = SyncRun.objects.filter(pk=run.pk, state=SyncRun.State.RUNNING, attempts=attempt).update(
@@ -113,18 +117,37 @@ def _wait(run, wait, *, attempt, checkpoint):
         if not queued:
             return "skipped"  # cancelled or taken over meanwhile: not ours to requeue
         if other not in SyncRun.ACTIVE_STATES:
-            _enqueue(run)
+            services._enqueue(run)
     logger.info("sync run %s (%s) waits for run %s: %s", run.pk, run.kind, wait.run_id, wait.reason)
     return "waiting"
 
 
-def _wake_waiting(run):
-    from .services import _enqueue
+THROTTLED_UNTIL = "throttled_until"
 
+
+def _give_back(run, throttled, *, attempt, checkpoint):
+    """The provider asked to wait longer than a run holds its worker for: back in the queue from
+    its checkpoint (the last committed batch), due when the wait ends, so this worker serves
+    other tenants meanwhile. queued_at is that time, so the stuck detector counts from then."""
+    seconds = max(throttled.until - time.time(), 0.0)
+    due = timezone.now() + timedelta(seconds=seconds)
+    with transaction.atomic():
+        queued = SyncRun.objects.filter(pk=run.pk, state=SyncRun.State.RUNNING, attempts=attempt).update(
+            state=SyncRun.State.QUEUED, queued_at=due, heartbeat_at=None,
+            checkpoint={**checkpoint, THROTTLED_UNTIL: due.isoformat()},
+        )
+        if not queued:
+            return "skipped"  # cancelled or taken over meanwhile: not ours to requeue
+        services._enqueue(run, countdown=seconds)
+    logger.info("sync run %s (%s) gives its worker back for %.1f s: %s", run.pk, run.kind, seconds, throttled)
+    return "throttled"
+
+
+def _wake_waiting(run):
     for waiting in SyncRun.objects.filter(
         connection_id=run.connection_id, state=SyncRun.State.QUEUED, **{f"checkpoint__{WAITING_FOR}": run.pk}
     ):
-        _enqueue(waiting)
+        services._enqueue(waiting)
 
 
 def _finish(run, state, *, error="", remedy="", attempt=None, retry_at=None):

@@ -14,9 +14,9 @@ from ..models import Connection, SyncRun
 RUNNABLE = (Connection.Status.ACTIVE, Connection.Status.DEGRADED)
 
 
-def _enqueue(run):
+def _enqueue(run, countdown=None):
     # Committed with the run: a broker outage leaves it queued, and the outbox sends it later.
-    outbox.enqueue("connections.sync_run_execute", run_id=run.pk)
+    outbox.enqueue("connections.sync_run_execute", run_id=run.pk, countdown=countdown)
 
 
 def _create(*, connection, kind, mode, trigger, acting_user, resumed_from=None, checkpoint=None, auto_retries=0):

@@ -163,6 +163,8 @@ def test_support_lists_organizations_with_counts_and_pages_their_connections(cli
     assert row.groups() == ("56", "2", "56")
     found = _text(client.get(reverse("support:organization_list") + "?q=bulk-003"))
     assert ">Acme</a>" in found and ">Globex</a>" not in found
+    client.post(reverse("support:access_open", args=[acme.organization.pk]),
+                {"ticket": "SUP-1", "reason": "The customer reports degraded connections."})
     detail = _text(client.get(reverse("support:organization_detail", args=[acme.organization.pk]) + "?status=degraded"))
     assert "1–50 of 55" in detail
 

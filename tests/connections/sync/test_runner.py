@@ -1,6 +1,7 @@
 """The sync run life cycle: start, one active run per job, end states, cancel, disconnect,
 resume after a dead worker, retry. The jobs here are stand-ins; each real job has its own tests."""
 
+import time
 from datetime import timedelta
 
 import pytest
@@ -195,10 +196,11 @@ def test_retry_starts_a_new_run_from_the_failed_runs_checkpoint(acme, connection
 
 def test_a_run_waiting_out_a_long_retry_after_keeps_its_heartbeat(acme, connection, use_job, settings):
     """Waiting is progress: the stuck detector must not take over a run that sleeps through a
-    Retry-After longer than SYNC_STUCK_AFTER."""
+    Retry-After longer than SYNC_STUCK_AFTER (here, where runs sleep rather than give back)."""
     from connections.throttle import MemoryStore, Throttle
 
     settings.SYNC_STUCK_AFTER = 60
+    settings.SYNC_GIVE_BACK_AFTER = 3600
     seen = {}
 
     class Clock:  # fake time: the wait takes no real time
@@ -224,6 +226,46 @@ def test_a_run_waiting_out_a_long_retry_after_keeps_its_heartbeat(acme, connecti
     run = start(connection, acme)
     assert runner.run_execute(run.pk) == SyncRun.State.SUCCEEDED
     assert seen == {"waited": 180.0, "stuck": False}
+
+
+def test_a_long_retry_after_gives_the_worker_back_and_the_run_goes_on_from_its_checkpoint(
+    acme, connection, use_job, settings
+):
+    """A wait longer than SYNC_GIVE_BACK_AFTER is not slept through: the run goes back in the
+    queue, due when the wait ends, keeping what it wrote, and carries on from there then."""
+    from connections.throttle import MemoryStore, Throttle
+    from portal import outbox
+    from portal.models import OutboxMessage
+
+    settings.SYNC_GIVE_BACK_AFTER = 5
+    store, seen = MemoryStore(), []
+
+    def job(ctx):
+        seen.append(dict(ctx.checkpoint))
+        if "page" not in ctx.checkpoint:
+            with ctx.batch():
+                ctx.save_checkpoint({"page": 1}, fetched=10)
+            store.block("graph:tenant", time.time() + 60)  # the provider: Retry-After 60
+        Throttle(store=store, max_wait=3600).wait_turn("graph:tenant")
+        with ctx.batch():
+            ctx.save_checkpoint({"page": 2}, fetched=10)
+
+    use_job(job)
+    run = start(connection, acme)
+    started = time.monotonic()
+    assert runner.run_execute(run.pk) == "throttled"
+    assert time.monotonic() - started < 5  # the worker did not sleep through the minute
+    run.refresh_from_db()
+    assert (run.state, run.checkpoint["page"], run.fetched, run.heartbeat_at) == (SyncRun.State.QUEUED, 1, 10, None)
+    assert 50 < (run.queued_at - timezone.now()).total_seconds() <= 60
+    message = OutboxMessage.objects.filter(kwargs__run_id=run.pk, sent_at=None).latest("pk")
+    assert message.next_attempt_at >= run.queued_at - timedelta(seconds=1)
+
+    store.clear()  # the minute is over
+    outbox.relay(now=run.queued_at + timedelta(seconds=1))
+    run.refresh_from_db()
+    assert (run.state, run.checkpoint["page"], run.fetched) == (SyncRun.State.SUCCEEDED, 2, 20), run.error
+    assert seen[1]["page"] == 1  # the second turn started from the checkpoint
 
 
 def _transient_failure(acme, connection, use_job):

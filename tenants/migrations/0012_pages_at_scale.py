@@ -27,7 +27,7 @@ def drop_trigram_index(apps, schema_editor):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('tenants', '0008_chain_existing_audit_events'),
+        ('tenants', '0011_audit_retention_purge'),
     ]
 
     operations = [
