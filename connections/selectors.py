@@ -8,9 +8,10 @@ from django.db.models import Count, Q, QuerySet
 
 from tenants.models import AtlassianSite, AuditEvent, MicrosoftTenant, Organization
 
-from . import consent, permissions
+from . import permissions
 from .health.services import earlier_runs, latest_results
 from .microsoft import consent_proof
+from .microsoft.grants import missing_permissions
 from .models import Connection, Credential, Provider, SyncRun, TeamsChannel, TeamsTeam
 from .status import connection_status_evaluate
 from .sync import schedules
@@ -120,7 +121,7 @@ def live_context(connection: Connection) -> dict[str, Any]:
     return {
         "connection": connection,
         "grants": grants,
-        "missing": consent.missing_permissions(connection),
+        "missing": missing_permissions(connection),
         "consent_requests": consent_requests,
         "app_access_proof": consent_proof.app_access_proof(connection),
         "feature_list": permissions.features(connection.features),

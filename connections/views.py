@@ -8,10 +8,11 @@ from django.views.decorators.http import require_GET, require_POST
 from portal import outbox
 from tenants.access import admin_required, member_required, scoped
 
-from . import consent, selectors, services
+from . import selectors, services
 from .forms import ConnectionFilterForm, ConnectionForm, FeaturesForm
 from .health.services import health_checks_request
 from .microsoft import consent_proof
+from .microsoft.grants import missing_permissions
 from .models import Connection, ConsentRequest
 from .tasks import verify_microsoft_grants
 
@@ -100,10 +101,10 @@ def connection_features(request, connection_id):
     connection = scoped(request, Connection, pk=connection_id)
     form = FeaturesForm(request.POST)
     if form.is_valid():
-        connection = consent.connection_set_features(
+        connection = services.connection_set_features(
             connection=connection, features=form.cleaned_data["features"], acting_user=request.user
         )
-        missing = consent.missing_permissions(connection)
+        missing = missing_permissions(connection)
         if missing and connection.status != Connection.Status.PENDING_CONSENT:
             messages.warning(request, f"Features saved. They need more permissions: {', '.join(missing)}.")
         else:

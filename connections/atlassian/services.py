@@ -20,6 +20,8 @@ from tenants.services import require_admin
 from tenants.validators import normalize_site_url, site_name_from_url
 
 from ..models import Connection, Credential, HealthCheckResult, PermissionGrant, PermissionKind, Provider
+from ..services import projects_refresh_soon
+from ..status import connection_status_refresh
 from . import client, endpoints, needs
 
 
@@ -294,8 +296,6 @@ def site_mark_needs_reauth(*, site, error):
 def site_connections_refresh(site, *, new_grant=False):
     """The site's authorization changed: each of its connections takes the status the facts
     give. A new grant supersedes what the health checks found on the Atlassian side."""
-    from ..status import connection_status_refresh
-
     if new_grant:
         HealthCheckResult.objects.filter(connection__site=site, side=Provider.ATLASSIAN, is_latest=True).update(
             is_latest=False
@@ -304,25 +304,4 @@ def site_connections_refresh(site, *, new_grant=False):
     for connection in connections:
         connection_status_refresh(connection=connection)
     if new_grant:
-        from ..projects import projects_refresh_soon
-
         projects_refresh_soon(connections)
-
-
-def site_check(site):
-    """One harmless real call with the site's credential; a sentence saying what answered.
-
-    Lists one Jira project (read:jira-work) or one Confluence space, whichever the site runs
-    and the grant allows; an API token may do both.
-    """
-    from . import refresh
-
-    scopes = set(site.granted_scopes or [])
-    api_token = site.auth_mode == SiteAuthMode.API_TOKEN
-    if "jira" in site.products and (api_token or "read:jira-work" in scopes):
-        found = endpoints.jira_project_search(refresh.jira_for(site), max_results=1)
-        return f"Jira answered: {found.get('total', len(found.get('values', [])))} project(s) visible."
-    if "confluence" in site.products:
-        found = endpoints.confluence_spaces(refresh.confluence_for(site), limit=1)
-        return f"Confluence answered: {len(found.get('results', []))} space(s) on the first page."
-    raise refresh.NotAuthorized(site, f"Nothing the portal may read on {site} yet: authorize it for a feature first.")

@@ -293,7 +293,7 @@ def check(request, site_id):
     """One harmless real call with the site's credential (refreshing it if needed)."""
     site = scoped(request, AtlassianSite, pk=site_id)
     try:
-        messages.success(request, services.site_check(site))
+        messages.success(request, refresh.site_check(site))
     except refresh.NotAuthorized as exc:
         messages.error(request, str(exc))
     except Exception as exc:  # noqa: BLE001 - any failure is shown in words, never as a 500

@@ -18,18 +18,17 @@ from ..atlassian import endpoints as atlassian_endpoints
 from ..atlassian import refresh
 from ..microsoft import endpoints as graph_endpoints
 from ..microsoft.graph import Forbidden, Graph, GraphError, TokenThrottled
-from .credentials import CONSENT_HINT
-
-PASSED, FAILED, SKIPPED = "passed", "failed", "skipped"
-PERMISSION, NEEDS_REAUTH, UNAVAILABLE, OTHER = "permission", "needs_reauth", "unavailable", "other"
-
-
-@dataclass
-class Result:
-    outcome: str
-    message: str
-    remedy: str = ""
-    cause: str = ""
+from .results import (  # noqa: F401 - the results' vocabulary, as the checks' callers know it
+    CONSENT_HINT,
+    FAILED,
+    NEEDS_REAUTH,
+    OTHER,
+    PASSED,
+    PERMISSION,
+    SKIPPED,
+    UNAVAILABLE,
+    Result,
+)
 
 
 @dataclass(frozen=True)
