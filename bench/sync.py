@@ -393,7 +393,8 @@ class Benchmark:
         token, auth = self._graph_token(), self._jira_auth()
         first = _last_request_id()
         started = time.perf_counter()
-        url, params = matching_directory.delta_start_url(), matching_directory.delta_start_params()
+        url: str | None = matching_directory.delta_start_url()
+        params: dict[str, str] | None = matching_directory.delta_start_params()
         while url:
             body = self.session.get(url, params=params, headers={"Authorization": f"Bearer {token}"}, timeout=60).json()
             url, params = body.get("@odata.nextLink"), None

@@ -105,8 +105,9 @@ def all_endpoints() -> list[Endpoint]:
 
 
 def find(provider: str, method: str, path: str) -> Endpoint | None:
-    """The declaration a request (method + URL path, no query) belongs to, if any."""
-    for endpoint in _REGISTRY.values():
+    """The declaration a request (method + URL path, no query) belongs to, if any; where two
+    declare the same call, the later one (the more specific use) answers."""
+    for endpoint in reversed(_REGISTRY.values()):
         if endpoint.provider == provider and endpoint.matches(method, path):
             return endpoint
     return None

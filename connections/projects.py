@@ -5,12 +5,13 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
-from portal import outbox
 from tenants.audit import audit_record
 from tenants.models import AuditAction
+from tenants.models.directory import SiteAuthStatus
 from tenants.services import _require_admin
 
 from .atlassian import client as atlassian
+from .atlassian import endpoints as atlassian_endpoints
 from .atlassian import refresh
 from .models import Connection, ConnectionProject
 
@@ -24,9 +25,9 @@ def fetch_service_projects(site):
         jira = refresh.jira_for(site)
         projects, start = [], 0
         while True:
-            # Reference: https://developer.atlassian.com/cloud/jira/platform/rest/v3/api-group-projects/#api-rest-api-3-project-search-get
-            page = jira.get("rest/api/3/project/search",
-                            params={"typeKey": "service_desk", "startAt": start, "maxResults": PAGE_SIZE})
+            page = atlassian_endpoints.jira_project_search(
+                jira, type_key="service_desk", start_at=start, max_results=PAGE_SIZE
+            )
             values = page.get("values", [])
             projects += [{"id": str(p["id"]), "key": p["key"], "name": p["name"]} for p in values]
             start += len(values)
@@ -77,23 +78,12 @@ def projects_refresh(*, connection, acting_user=None):
 def reads_service_projects(connection):
     """Whether the connection has service projects to list: a Jira Service Management site
     the portal may read, on a connection that is not disconnected."""
-    from tenants.models.directory import SiteAuthStatus
-
     return (
         "jsm" in (connection.site.products or [])
         and connection.site.auth_status == SiteAuthStatus.AUTHORIZED
         and connection.status != Connection.Status.DISCONNECTED
     )
 
-
-def projects_refresh_soon(connections):
-    """Queue a refresh of each connection's service projects once the caller's transaction
-    commits (a new connection, a new site grant): the list is there without anyone asking."""
-    from .tasks import projects_refresh as task
-
-    for connection in connections:
-        if "jsm" in (connection.site.products or []):  # the task looks again at fresh rows
-            outbox.enqueue(task, connection_id=connection.pk)
 
 
 @transaction.atomic

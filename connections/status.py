@@ -24,6 +24,8 @@ from django.utils import timezone
 
 from tenants.models.directory import SiteAuthMode, SiteAuthStatus
 
+from .atlassian.needs import scopes_for
+from .microsoft.grants import missing_permissions
 from .models import Connection, Credential, HealthCheckResult, Provider
 
 
@@ -58,8 +60,6 @@ def _missing_atlassian_scopes(connection):
     """Scopes this connection's features need that the site's grant does not hold (OAuth only:
     an API token carries its account's permissions, not scopes). Read from the site's granted
     scopes, which `sync_connection_grants` copies onto the connection's Atlassian grants."""
-    from .atlassian.needs import scopes_for
-
     site = connection.site
     if site.auth_mode != SiteAuthMode.OAUTH:
         return []
@@ -83,8 +83,6 @@ def _active_reason(connection):
 
 def connection_status_evaluate(connection):
     """The status the facts give, with the reasons in words (for the page)."""
-    from .consent import missing_permissions
-
     if connection.status == Connection.Status.DISCONNECTED:
         return StatusReason(Connection.Status.DISCONNECTED, ("An admin disconnected this connection.",))
     failures = _latest_failures(connection)

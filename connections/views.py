@@ -8,10 +8,11 @@ from django.views.decorators.http import require_GET, require_POST
 from portal import outbox
 from tenants.access import admin_required, member_required, scoped
 
-from . import consent, permissions, services
+from . import permissions, services
 from .forms import ConnectionForm, FeaturesForm
 from .health.services import earlier_runs, health_checks_request, latest_results
 from .microsoft import consent_proof
+from .microsoft.grants import missing_permissions
 from .models import Connection, ConsentRequest, Credential, Provider
 from .status import connection_status_evaluate
 from .tasks import verify_microsoft_grants
@@ -52,7 +53,7 @@ def live_context(connection):
     return {
         "connection": connection,
         "grants": grants,
-        "missing": consent.missing_permissions(connection),
+        "missing": missing_permissions(connection),
         "consent_requests": consent_requests,
         "app_access_proof": consent_proof.app_access_proof(connection),
         "feature_list": permissions.features(connection.features),
@@ -123,10 +124,10 @@ def connection_features(request, connection_id):
     connection = scoped(request, Connection, pk=connection_id)
     form = FeaturesForm(request.POST)
     if form.is_valid():
-        connection = consent.connection_set_features(
+        connection = services.connection_set_features(
             connection=connection, features=form.cleaned_data["features"], acting_user=request.user
         )
-        missing = consent.missing_permissions(connection)
+        missing = missing_permissions(connection)
         if missing and connection.status != Connection.Status.PENDING_CONSENT:
             messages.warning(request, f"Features saved. They need more permissions: {', '.join(missing)}.")
         else:

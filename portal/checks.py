@@ -7,7 +7,7 @@ pipeline that runs `check --deploy` never ships a placeholder.
 """
 
 from django.conf import settings
-from django.core.checks import Error, Tags, register
+from django.core.checks import Error, Tags, Warning, register
 
 from . import secret_checks
 
@@ -45,3 +45,19 @@ def secrets_check(app_configs, **kwargs):
             id="portal.E003",
         ))
     return errors
+
+
+# What the data-handling statement promises tenant admins: tenant URLs are logged for up to 5 days.
+PROMISED_LOG_RETENTION_DAYS = 5
+
+
+@register(Tags.security, deploy=True)
+def retention_check(app_configs, **kwargs):
+    if settings.LOG_RETENTION_DAYS > PROMISED_LOG_RETENTION_DAYS:
+        return [Warning(
+            f"LOG_RETENTION_DAYS is {settings.LOG_RETENTION_DAYS}: records with tenant and site URLs are kept "
+            f"longer than the {PROMISED_LOG_RETENTION_DAYS} days the data-handling statement promises.",
+            hint=f"Set LOG_RETENTION_DAYS to {PROMISED_LOG_RETENTION_DAYS} or less, or change the statement.",
+            id="portal.W001",
+        )]
+    return []

@@ -7,6 +7,7 @@ DEBUG off the portal refuses to start on an unsafe secret instead of running ins
 
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 import environ
 from django.core.exceptions import ImproperlyConfigured
@@ -102,6 +103,9 @@ if not DEBUG and (_problems := _secret_checks.audit_chain_keys_problems(AUDIT_CH
         + "; ".join(f"key {key_id}: {why}" for key_id, why in _problems)
         + f". Generate a new key: `{_secret_checks.GENERATE_AUDIT_CHAIN_KEY}`."
     )
+# A removed organization's audit trail is kept this many days after the removal, then deleted
+# by `manage.py audit purge` (run as the tables' owner: the app role may not delete audit rows).
+AUDIT_RETENTION_DAYS = env.int("AUDIT_RETENTION_DAYS", default=365)
 # How often the beat verifies every organization's chain (seconds); a break is mailed to
 # support staff and recorded in the trail.
 AUDIT_VERIFY_INTERVAL = env.int("AUDIT_VERIFY_INTERVAL", default=3600)
@@ -323,6 +327,11 @@ CONSENT_LINK_TTL_DAYS = env.int("CONSENT_LINK_TTL_DAYS", default=7)
 CONSENT_LINK_RATE_LIMIT = env.int("CONSENT_LINK_RATE_LIMIT", default=30)
 CONSENT_LINK_RATE_LIMIT_PER_LINK = env.int("CONSENT_LINK_RATE_LIMIT_PER_LINK", default=120)
 
+# --- support staff ---------------------------------------------------------------------
+# Support opens an organization's pages only after giving a reason (a ticket and a sentence);
+# the access lasts this many minutes, then a new reason is asked for.
+SUPPORT_ACCESS_MINUTES = env.int("SUPPORT_ACCESS_MINUTES", default=60)
+
 # --- sync jobs --------------------------------------------------------------------
 # A running sync run that has not saved progress for this long is taken as stuck: its worker
 # died. It is resumed from its checkpoint (see connections/sync/runner.py).
@@ -378,7 +387,16 @@ if not DEBUG:
 
 # --- logging ------------------------------------------------------------------------------
 LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")
-LOGGING = {
+# Records carrying tenant or site URLs (health-check results, sync-run errors, log files) are
+# kept this many days (connections/retention.py, daily); `check --deploy` warns above 5.
+LOG_RETENTION_DAYS = env.int("LOG_RETENTION_DAYS", default=5)
+if LOG_RETENTION_DAYS < 1:
+    raise ImproperlyConfigured("LOG_RETENTION_DAYS must be at least 1.")
+# Also write the log to files here (one per process kind, rotated at midnight UTC, kept
+# LOG_RETENTION_DAYS days); empty: standard output only.
+LOG_DIR = env.str("LOG_DIR", default="")
+CELERY_BEAT_SCHEDULE["connections.retention_purge"] = {"task": "connections.retention_purge", "schedule": 86400.0}
+LOGGING: dict[str, Any] = {
     "version": 1,
     "disable_existing_loggers": False,
     # Request lines carry OAuth codes and states in query strings and consent-link tokens in
@@ -398,6 +416,18 @@ LOGGING = {
         "django.server": {"handlers": ["django.server"], "level": "INFO", "propagate": False},
     },
 }
+if LOG_DIR:
+    Path(LOG_DIR).mkdir(parents=True, exist_ok=True)
+    LOGGING["handlers"]["file"] = {
+        "class": "logging.handlers.TimedRotatingFileHandler",
+        "filename": str(Path(LOG_DIR) / env.str("LOG_FILE_NAME", default="portal.log")),
+        "when": "midnight",
+        "utc": True,
+        "backupCount": LOG_RETENTION_DAYS,
+        "filters": ["redact"],
+    }
+    LOGGING["root"]["handlers"].append("file")
+    LOGGING["loggers"]["django.server"]["handlers"].append("file")
 
 # --- Microsoft and Atlassian endpoints ------------------------------------------------------
 # The real services by default; the sandbox's HTTPS origin when SANDBOX_ENABLED is on.

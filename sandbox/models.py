@@ -15,13 +15,15 @@ class Fault(models.Model):
         CONSENT_DECLINED = "consent_declined", "Consent always declined"
         TOKEN_THROTTLED = "token_throttled", "Token endpoint throttles (429 + Retry-After)"
         PAGE_LIMIT = "page_limit", "Largest page a list endpoint serves (items)"
+        CLOCK = "clock", "Clock moved forward (seconds)"
 
     kind = models.CharField(max_length=32, choices=Kind.choices)
     target = models.CharField(max_length=200, help_text='"tenant:<guid>", "site:<name>" or "*"')
     # rate_limit: {"limit": N, "window": seconds}; error_rate: {"share": 0..1, "status": 503};
     # latency: {"ms": N}; token_lifetime / delta_expiry: {"seconds": N}; consent_declined: {};
     # token_throttled: {"retry_after": seconds} (only the token endpoint; Graph answers as usual);
-    # page_limit: {"max": N} (Jira's user lists serve at most N per page).
+    # page_limit: {"max": N} (Jira's user lists serve at most N per page);
+    # clock: {"seconds": N} on "*" (sandbox.clock: the sandbox's time runs N seconds ahead).
     params = models.JSONField(default=dict, blank=True)
     # Rate-limit bookkeeping, shared by every process through the database.
     window_started = models.FloatField(default=0)

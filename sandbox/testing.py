@@ -8,7 +8,7 @@ from urllib.parse import urljoin
 
 import requests
 
-from . import defaults, faults, requestlog
+from . import clock, defaults, faults, requestlog
 from .microsoft import directory
 from .microsoft.models import App, DirectoryUser, Tenant
 
@@ -249,6 +249,10 @@ class Sandbox:
 
     def clear_faults(self):
         faults.clear()
+
+    def advance_clock(self, seconds):
+        """Move the sandbox's clock forward (sandbox.clock): token expiries come nearer."""
+        return clock.advance(seconds)
 
     def requests(self, **filters):
         """Recorded requests (see sandbox.requestlog.entries for the filters)."""

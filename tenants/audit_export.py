@@ -11,8 +11,9 @@ from collections.abc import Iterable, Iterator
 from typing import Any
 
 from django.db.models import QuerySet
+from django.http import StreamingHttpResponse
 
-from .models import AuditEvent
+from .models import AuditEvent, Organization
 
 FORMATS = {"csv": ("text/csv; charset=utf-8", "csv"), "jsonl": ("application/x-ndjson", "jsonl")}
 
@@ -71,3 +72,10 @@ def stream(events: QuerySet[AuditEvent], fmt: str) -> Iterator[str]:
     else:
         for event in rows:
             yield json.dumps(export_row(event), ensure_ascii=False) + "\n"
+
+
+def response(events: QuerySet[AuditEvent], fmt: str, organization: Organization) -> StreamingHttpResponse:
+    content_type, extension = FORMATS[fmt]
+    streamed = StreamingHttpResponse(stream(events, fmt), content_type=content_type)
+    streamed["Content-Disposition"] = f'attachment; filename="audit-{organization.slug}.{extension}"'
+    return streamed

@@ -93,3 +93,28 @@ class AuditFilterForm(forms.Form):
         if data.get("date_to"):
             queryset = queryset.filter(created_at__date__lte=data["date_to"])
         return queryset
+
+
+class SupportAccessForm(forms.Form):
+    ticket = forms.RegexField(
+        label="Ticket reference", max_length=64, regex=r"^[A-Za-z0-9][A-Za-z0-9#._/-]*$",
+        help_text="The support ticket this look is for, e.g. SUP-1234.",
+        error_messages={"invalid": "Enter a ticket reference: letters, digits and - _ . / # (e.g. SUP-1234)."},
+    )
+    reason = forms.CharField(
+        min_length=10, max_length=500, widget=forms.Textarea(attrs={"rows": 3}),
+        help_text="One sentence the organization's admins will read: why you need to look.",
+    )
+
+
+class OrganizationRemoveForm(forms.Form):
+    name = forms.CharField(max_length=120, label="Type the organization's name to confirm")
+
+    def __init__(self, *args, organization, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.organization = organization
+
+    def clean_name(self):
+        if self.cleaned_data["name"].strip() != self.organization.name:
+            raise forms.ValidationError(f"Type {self.organization.name} exactly to remove it.")
+        return self.cleaned_data["name"]

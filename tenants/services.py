@@ -10,6 +10,7 @@ from datetime import timedelta
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
+from django.db import connection as db
 from django.utils import timezone
 from django.utils.text import slugify
 
@@ -19,11 +20,15 @@ from .audit import audit_record
 from .models import (
     AtlassianSite,
     AuditAction,
+    AuditChainCheck,
+    AuditChainHead,
+    AuditEvent,
     Invitation,
     Membership,
     MicrosoftTenant,
     Organization,
     Role,
+    SupportAccess,
 )
 
 
@@ -284,3 +289,88 @@ def _remove_connections(connections, acting_user):
             details={"site": connection.site.url, "tenant_id": str(connection.tenant.tenant_id)},
         )
         connection.delete()
+
+
+# --- support staff ---------------------------------------------------------------------------
+
+
+@transaction.atomic
+def support_access_open(*, organization, ticket, reason, acting_user):
+    """Open support's access to one organization for SUPPORT_ACCESS_MINUTES, with its reason."""
+    if not acting_user.is_staff:
+        raise PermissionDenied("Only support staff open a support access.")
+    now = timezone.now()
+    access = SupportAccess.objects.create(
+        staff=acting_user, organization=organization, ticket=ticket, reason=reason, opened_at=now,
+        expires_at=now + timedelta(minutes=settings.SUPPORT_ACCESS_MINUTES),
+    )
+    audit_record(
+        organization=organization,
+        action=AuditAction.SUPPORT_ACCESS_OPENED,
+        actor=acting_user,
+        target=organization,
+        details={"access": access.pk, "ticket": ticket, "reason": reason,
+                 "expires_at": access.expires_at.isoformat()},
+    )
+    return access
+
+
+# Rows that outlive an organization's removal: its audit trail (with support's accesses, which
+# its looks name, and the chain's bookkeeping), kept AUDIT_RETENTION_DAYS.
+_KEPT_AFTER_REMOVAL = {AuditEvent, AuditChainHead, AuditChainCheck, SupportAccess}
+
+
+@transaction.atomic
+def organization_remove(*, organization, acting_user):
+    """Delete everything of the organization except its audit trail, and mark it removed.
+
+    Every row that points at the organization goes (sites, tenants, connections with their
+    credentials, grants, user matches and mappings, jobs, consent links, members, invitations),
+    found through the model graph so that what later features store goes too.
+    """
+    _require_admin(organization, acting_user)
+    organization = Organization.objects.select_for_update().get(pk=organization.pk)
+    deleted = {}
+    for relation in Organization._meta.related_objects:
+        model = relation.related_model
+        if model in _KEPT_AFTER_REMOVAL or relation.many_to_many:
+            continue
+        count, _ = model._base_manager.filter(**{relation.field.name: organization}).delete()
+        if count:
+            deleted[model._meta.label_lower] = count
+    organization.removed_at = timezone.now()
+    organization.save(update_fields=["removed_at"])
+    audit_record(
+        organization=organization,
+        action=AuditAction.ORGANIZATION_REMOVED,
+        actor=acting_user,
+        target=organization,
+        details={"name": organization.name, "audit_kept_days": settings.AUDIT_RETENTION_DAYS},
+    )
+    return deleted
+
+
+def audit_retention_purge(*, now=None):
+    """Delete the audit trail of every organization removed more than AUDIT_RETENTION_DAYS ago,
+    then the organization itself; each purge is recorded in the trail of no organization.
+    Run as the tables' owner (`manage.py audit purge`): the app role may not delete audit rows."""
+    cutoff = (now or timezone.now()) - timedelta(days=settings.AUDIT_RETENTION_DAYS)
+    purged = []
+    for org in Organization.objects.filter(removed_at__lt=cutoff).order_by("pk"):
+        with transaction.atomic():
+            if db.vendor == "postgresql":
+                with db.cursor() as cursor:
+                    cursor.execute("SET LOCAL portal.audit_retention_purge = 'on'")
+            count, _ = AuditEvent.objects.filter(organization=org).delete()
+            AuditChainHead.objects.filter(organization=org).delete()
+            SupportAccess.objects.filter(organization=org).delete()
+            audit_record(
+                organization=None,
+                action=AuditAction.AUDIT_RETENTION_PURGED,
+                target=org,
+                details={"organization": org.pk, "name": org.name, "events": count,
+                         "removed_at": org.removed_at.isoformat()},
+            )
+            org.delete()
+        purged.append((org.name, count))
+    return purged

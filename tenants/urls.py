@@ -7,6 +7,7 @@ app_name = "tenants"
 urlpatterns = [
     path("dashboard/", views.dashboard, name="dashboard"),
     path("organizations/new/", views.organization_new, name="organization_new"),
+    path("organization/remove/", views.organization_remove, name="organization_remove"),
     path("organizations/<int:organization_id>/switch/", views.organization_switch, name="organization_switch"),
     path("sites/", views.site_list, name="site_list"),
     path("sites/new/", views.site_new, name="site_new"),
@@ -23,4 +24,5 @@ urlpatterns = [
     path("invitations/<int:invitation_id>/revoke/", member_views.invitation_revoke, name="invitation_revoke"),
     path("invitations/accept/<str:token>/", member_views.invitation_accept, name="invitation_accept"),
     path("audit/", views.audit_list, name="audit_list"),
+    path("audit/export", views.audit_export, name="audit_export"),
 ]

@@ -1,9 +1,11 @@
 """The organization's own pages: dashboard, sites, tenants, the audit trail."""
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
+from django.http import HttpResponseBadRequest
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
@@ -12,11 +14,13 @@ from connections.atlassian.needs import site_authorization
 from connections.models import Connection
 from portal import app_secrets
 
-from . import services
+from . import audit_export as audit_export_module
+from . import selectors, services
 from .access import admin_required, member_required, scoped
-from .forms import AuditFilterForm, OrganizationForm, SiteForm, TenantForm
+from .audit import audit_record
+from .forms import AuditFilterForm, OrganizationForm, OrganizationRemoveForm, SiteForm, TenantForm
 from .middleware import SESSION_KEY
-from .models import AtlassianSite, Membership, MicrosoftTenant
+from .models import AtlassianSite, AuditAction, Membership, MicrosoftTenant
 
 AUDIT_PAGE_SIZE = 50
 
@@ -154,6 +158,27 @@ def tenant_remove(request, tenant_id):
     )
 
 
+@admin_required
+def organization_remove(request):
+    """Remove the current organization: everything of it is deleted but its audit trail."""
+    org = request.organization
+    form = OrganizationRemoveForm(request.POST or None, organization=org)
+    if request.method == "POST":
+        if form.is_valid():
+            services.organization_remove(organization=org, acting_user=request.user)
+            request.session.pop(SESSION_KEY, None)
+            messages.success(request, f"{org.name} was removed. Its audit trail is kept for "
+                             f"{settings.AUDIT_RETENTION_DAYS} days.")
+            return redirect("tenants:dashboard")
+        status = 400
+    else:
+        status = 200
+    return render(request, "tenants/organization_remove.html", {
+        "form": form, "org": org, "audit_days": settings.AUDIT_RETENTION_DAYS,
+        "log_days": settings.LOG_RETENTION_DAYS,
+    }, status=status)
+
+
 # --- audit ----------------------------------------------------------------------------------
 
 
@@ -162,4 +187,22 @@ def audit_list(request):
     form = AuditFilterForm(request.GET or None)
     events = form.filter(request.organization.audit_events.select_related("actor_user"))
     page = Paginator(events, AUDIT_PAGE_SIZE).get_page(request.GET.get("page"))
-    return render(request, "tenants/audit_list.html", {"form": form, "page": page})
+    return render(request, "tenants/audit_list.html", {
+        "form": form, "page": page, "query": request.GET.urlencode(),
+        # Which support person looked inside the organization, when, and why.
+        "support_visits": selectors.support_visits(organization=request.organization),
+    })
+
+
+@admin_required
+def audit_export(request):
+    """The organization's trail, filtered as on the page, as CSV or JSON Lines (streamed)."""
+    fmt = request.GET.get("format", "csv")
+    if fmt not in audit_export_module.FORMATS:
+        return HttpResponseBadRequest("Choose a format: csv or jsonl.")
+    form = AuditFilterForm(request.GET or None)
+    events = form.filter(request.organization.audit_events.all())
+    filters = {k: str(v) for k, v in (form.cleaned_data.items() if form.is_bound else []) if v}
+    audit_record(organization=request.organization, action=AuditAction.AUDIT_EXPORTED, actor=request.user,
+                 target_label="audit trail", details={"format": fmt, **filters})
+    return audit_export_module.response(events, fmt, request.organization)

@@ -1,6 +1,7 @@
 """A working access token for a site, refreshed single-flight.
 
-Atlassian rotates refresh tokens: each refresh returns a new one and kills the old. Two
+Atlassian rotates refresh tokens: each refresh returns a new one and kills the old (after a
+10-minute reuse interval, in which a refresh whose answer was lost is sent again). Two
 workers refreshing with the same token would leave one of them holding a dead token, and
 the next refresh would break the site. So whoever finds the token stale takes a row lock
 on the credential, re-reads it, and refreshes only if it is still stale; everyone who
@@ -12,7 +13,9 @@ Clients for a site (Jira, Confluence) are built here from a fresh token every ti
 because atlassian-python-api never refreshes one itself.
 """
 
+import time
 from datetime import timedelta
+from typing import Any
 
 from django.db import transaction
 from django.utils import timezone
@@ -20,7 +23,7 @@ from django.utils import timezone
 from tenants.models.directory import SiteAuthMode, SiteAuthStatus
 
 from ..models import Credential
-from . import client, services
+from . import client, endpoints, services
 
 # Refresh a little before expiry, so a token never runs out in the middle of a job.
 MARGIN_SECONDS = 300
@@ -64,11 +67,13 @@ def _refresh(credential_id, site):
             # The token was refused before: sending it again cannot help and looks like replay.
             raise NeedsReauthorization(site, site.auth_error or f"{site} needs to be authorized again.")
         try:
-            tokens = client.refresh(refresh_token=credential.refresh_token)
+            tokens = _refresh_call(credential.refresh_token)
         except client.InvalidGrant:
             message = (
-                f"Atlassian no longer accepts the portal's authorization for {site} (the grant was revoked, "
-                "expired, or the authorizing account changed its password). Authorize the site again."
+                f"Atlassian no longer accepts the portal's authorization for {site}: it ends 90 days after "
+                "its last use and a year after the site was authorized, and when the grant is revoked or the "
+                "authorizing account changes its password. Authorize the site again: Re-authorize with Atlassian on "
+                "the site's page."
             )
             credential.last_error, credential.last_error_at = message[:500], timezone.now()
             credential.save(update_fields=["last_error", "last_error_at", "updated_at"])
@@ -92,6 +97,24 @@ def _refresh(credential_id, site):
             credential.save()
             return tokens.access_token
     raise failure
+
+
+# Atlassian answers a refresh token it has just rotated away once more within its 10-minute reuse
+# interval, so a refresh whose answer was lost (no answer, 5xx) is sent again at once with the same
+# token; after the interval the same token would revoke the grant's whole token family.
+# Reference: https://developer.atlassian.com/cloud/oauth/getting-started/refresh-tokens
+LOST_ANSWER_RETRIES = (1, 3)  # seconds to wait before each new try
+
+
+def _refresh_call(refresh_token):
+    for wait in (*LOST_ANSWER_RETRIES, None):
+        try:
+            return endpoints.refresh(refresh_token=refresh_token)
+        except client.Unavailable:
+            if wait is None:
+                raise
+            time.sleep(wait)
+    raise AssertionError("unreachable")  # pragma: no cover
 
 
 def api_token_credential(site):
@@ -130,3 +153,22 @@ def confluence_for(site):
             site_url=site.url, email=credential.principal, api_token=credential.access_token
         )
     raise NotAuthorized(site, f"{site} is not authorized yet.")
+
+
+# --- proving a site answers ----------------------------------------------------------------
+
+def site_check(site: Any) -> str:
+    """One harmless real call with the site's credential; a sentence saying what answered.
+
+    Lists one Jira project (read:jira-work) or one Confluence space, whichever the site runs
+    and the grant allows; an API token may do both.
+    """
+    scopes = set(site.granted_scopes or [])
+    api_token = site.auth_mode == SiteAuthMode.API_TOKEN
+    if "jira" in site.products and (api_token or "read:jira-work" in scopes):
+        found = endpoints.jira_project_search(jira_for(site), max_results=1)
+        return f"Jira answered: {found.get('total', len(found.get('values', [])))} project(s) visible."
+    if "confluence" in site.products:
+        found = endpoints.confluence_spaces(confluence_for(site), limit=1)
+        return f"Confluence answered: {len(found.get('results', []))} space(s) on the first page."
+    raise NotAuthorized(site, f"Nothing the portal may read on {site} yet: authorize it for a feature first.")

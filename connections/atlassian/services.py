@@ -20,7 +20,9 @@ from tenants.services import _require_admin
 from tenants.validators import normalize_site_url, site_name_from_url
 
 from ..models import Connection, Credential, HealthCheckResult, PermissionGrant, PermissionKind, Provider
-from . import client, needs
+from ..services import projects_refresh_soon
+from ..status import connection_status_refresh
+from . import client, endpoints, needs
 
 
 def canonical_url(url):
@@ -161,7 +163,7 @@ def api_token_connect(*, organization, url, email, api_token, acting_user, name=
         raise ValidationError({"url": f"{url} is already registered in {organization}: open it to change how "
                                       "the portal connects to it."})
     try:
-        check = client.check_api_token(site_url=url, email=email, api_token=api_token)
+        check = endpoints.check_api_token(site_url=url, email=email, api_token=api_token)
     except client.Unavailable as exc:
         authorization_failed(organization=organization, acting_user=acting_user, site=site, reason="unavailable",
                              details={"url": url, "status": exc.status})
@@ -195,7 +197,7 @@ def _api_token_save(*, organization, url, email, api_token, check, acting_user, 
         site = AtlassianSite(organization=organization, url=url, name=name or site_name_from_url(url),
                              created_by=acting_user)
     if not site.cloud_id:
-        site.cloud_id = client.tenant_info(site_url=url)
+        site.cloud_id = endpoints.tenant_info(site_url=url)
     account = check.account
     site.products = list(dict.fromkeys([*(site.products or []), *check.products]))
     site.auth_mode = SiteAuthMode.API_TOKEN
@@ -294,8 +296,6 @@ def site_mark_needs_reauth(*, site, error):
 def site_connections_refresh(site, *, new_grant=False):
     """The site's authorization changed: each of its connections takes the status the facts
     give. A new grant supersedes what the health checks found on the Atlassian side."""
-    from ..status import connection_status_refresh
-
     if new_grant:
         HealthCheckResult.objects.filter(connection__site=site, side=Provider.ATLASSIAN, is_latest=True).update(
             is_latest=False
@@ -304,25 +304,4 @@ def site_connections_refresh(site, *, new_grant=False):
     for connection in connections:
         connection_status_refresh(connection=connection)
     if new_grant:
-        from ..projects import projects_refresh_soon
-
         projects_refresh_soon(connections)
-
-
-def site_check(site):
-    """One harmless real call with the site's credential; a sentence saying what answered.
-
-    Lists one Jira project (read:jira-work) or one Confluence space, whichever the site runs
-    and the grant allows; an API token may do both.
-    """
-    from . import refresh
-
-    scopes = set(site.granted_scopes or [])
-    api_token = site.auth_mode == SiteAuthMode.API_TOKEN
-    if "jira" in site.products and (api_token or "read:jira-work" in scopes):
-        found = refresh.jira_for(site).get("rest/api/3/project/search", params={"maxResults": 1})
-        return f"Jira answered: {found.get('total', len(found.get('values', [])))} project(s) visible."
-    if "confluence" in site.products:
-        found = refresh.confluence_for(site).get("api/v2/spaces", params={"limit": 1})
-        return f"Confluence answered: {len(found.get('results', []))} space(s) on the first page."
-    raise refresh.NotAuthorized(site, f"Nothing the portal may read on {site} yet: authorize it for a feature first.")

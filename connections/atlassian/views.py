@@ -19,7 +19,7 @@ from tenants.models import AtlassianSite
 
 from .. import permissions
 from ..params import callback_params
-from . import client, needs, oauth, refresh, services
+from . import client, endpoints, needs, oauth, refresh, services
 from .forms import ApiTokenForm, ChooseSiteForm, ConnectForm, SiteApiTokenForm
 
 
@@ -114,9 +114,9 @@ def callback(request):
             detail=params.get("error_description")[:300],
         )
     try:
-        tokens = client.exchange_code(code=params.get("code"), redirect_uri=oauth.callback_uri())
-        resources = client.accessible_resources(access_token=tokens.access_token)
-        account = client.me(access_token=tokens.access_token)
+        tokens = endpoints.exchange_code(code=params.get("code"), redirect_uri=oauth.callback_uri())
+        resources = endpoints.accessible_resources(access_token=tokens.access_token)
+        account = endpoints.me(access_token=tokens.access_token)
     except client.InvalidGrant as exc:
         services.authorization_failed(organization=request.organization, acting_user=request.user, site=site,
                                       reason="code_rejected", details={"error": exc.error})
@@ -293,7 +293,7 @@ def check(request, site_id):
     """One harmless real call with the site's credential (refreshing it if needed)."""
     site = scoped(request, AtlassianSite, pk=site_id)
     try:
-        messages.success(request, services.site_check(site))
+        messages.success(request, refresh.site_check(site))
     except refresh.NotAuthorized as exc:
         messages.error(request, str(exc))
     except Exception as exc:  # noqa: BLE001 - any failure is shown in words, never as a 500

@@ -14,20 +14,21 @@ import requests
 
 from .. import permissions
 from ..atlassian import client as atlassian_client
+from ..atlassian import endpoints as atlassian_endpoints
 from ..atlassian import refresh
+from ..microsoft import endpoints as graph_endpoints
 from ..microsoft.graph import Forbidden, Graph, GraphError, TokenThrottled
-from .credentials import CONSENT_HINT
-
-PASSED, FAILED, SKIPPED = "passed", "failed", "skipped"
-PERMISSION, NEEDS_REAUTH, UNAVAILABLE, OTHER = "permission", "needs_reauth", "unavailable", "other"
-
-
-@dataclass
-class Result:
-    outcome: str
-    message: str
-    remedy: str = ""
-    cause: str = ""
+from .results import (  # noqa: F401 - the results' vocabulary, as the checks' callers know it
+    CONSENT_HINT,
+    FAILED,
+    NEEDS_REAUTH,
+    OTHER,
+    PASSED,
+    PERMISSION,
+    SKIPPED,
+    UNAVAILABLE,
+    Result,
+)
 
 
 @dataclass(frozen=True)
@@ -78,13 +79,13 @@ def _graph_failure(probe, exc, needs):
     return Result(FAILED, str(exc)[:300], exc.remedy, OTHER)
 
 
-def _app_call(path, params, needs, describe):
+def _app_call(call, needs, describe):
     def run(probe):
         blocked = _missing_roles(probe, needs)
         if blocked:
             return blocked
         try:
-            body = Graph(probe.connection).get(path, params)
+            body = call(Graph(probe.connection))
         except GraphError as exc:
             return _graph_failure(probe, exc, needs)
         return Result(PASSED, describe(probe, body))
@@ -97,7 +98,7 @@ def _joined_teams(probe):
     if token is None:
         return Result(SKIPPED, probe.delegated_skip_reason)
     try:
-        body = Graph(probe.connection, access_token=token).get("/v1.0/me/joinedTeams")
+        body = graph_endpoints.joined_teams(Graph(probe.connection, access_token=token))
     except GraphError as exc:
         return _graph_failure(probe, exc, ("Team.ReadBasic.All (delegated)",))
     return Result(PASSED, f"Listed the teams {probe.delegated_principal} has joined: {len(body.get('value', []))}.")
@@ -110,13 +111,13 @@ def _channel_messages(probe):
         return blocked
     graph = Graph(probe.connection)
     try:
-        teams = graph.get("/v1.0/teams", {"$top": 1, "$select": "id"}).get("value", [])
+        teams = next(graph_endpoints.teams_pages(graph, top=1, fields=("id",))).get("value", [])
         if not teams:
             return Result(PASSED, f"Tenant {probe.tenant} has no team yet: nothing to read, and nothing refused.")
-        channels = graph.get(f"/v1.0/teams/{teams[0]['id']}/channels").get("value", [])
+        channels = next(graph_endpoints.channels_pages(graph, teams[0]["id"], fields=None)).get("value", [])
         if not channels:
             return Result(PASSED, "Listed a team; it has no channel to read yet.")
-        graph.get(f"/beta/teams/{teams[0]['id']}/channels/{channels[0]['id']}/messages", {"$top": 1})
+        next(graph_endpoints.channel_messages_pages(graph, teams[0]["id"], channels[0]["id"], top=1))
     except GraphError as exc:
         return _graph_failure(probe, exc, needs)
     return Result(PASSED, "Read a team, its channels and the newest message of one channel.")
@@ -128,9 +129,7 @@ def _search_connection(probe):
     if blocked:
         return blocked
     try:
-        # Harmless: lists only the search connections the portal's app owns.
-        # Reference: https://learn.microsoft.com/graph/api/externalconnectors-externalconnection-list
-        body = Graph(probe.connection).get("/v1.0/external/connections")
+        body = graph_endpoints.external_connections(Graph(probe.connection))
     except GraphError as exc:
         return _graph_failure(probe, exc, needs[:1])
     count = len(body.get("value", []))
@@ -142,8 +141,7 @@ READ_ONE_USER = Check(
     "microsoft",
     "Read one user",
     _app_call(
-        "/v1.0/users",
-        {"$top": 1, "$select": "id"},
+        graph_endpoints.users_first_page,
         ("User.Read.All",),
         lambda probe, body: f"Read one user of {probe.tenant} (id only).",
     ),
@@ -205,7 +203,7 @@ JIRA_PROJECTS = Check(
     "atlassian",
     "List Jira projects",
     _atlassian_call(
-        "jira", refresh.jira_for, lambda jira: jira.get("rest/api/3/project/search", params={"maxResults": 1}),
+        "jira", refresh.jira_for, lambda jira: atlassian_endpoints.jira_project_search(jira, max_results=1),
         lambda site, body: f"{site.name}: {body.get('total', 0)} Jira project(s) visible.", "read:jira-work",
     ),
     ("read:jira-work",),
@@ -215,7 +213,7 @@ JIRA_USERS = Check(
     "atlassian",
     "Search Jira users",
     _atlassian_call(
-        "jira", refresh.jira_for, lambda jira: jira.get("rest/api/3/users/search", params={"maxResults": 1}),
+        "jira", refresh.jira_for, lambda jira: atlassian_endpoints.jira_users_search(jira, max_results=1),
         lambda site, body: f"{site.name}: read one page of users.", "read:jira-user",
     ),
     ("read:jira-user",),
@@ -226,7 +224,7 @@ SERVICE_PROJECTS = Check(
     "List service projects",
     _atlassian_call(
         "jira", refresh.jira_for,
-        lambda jira: jira.get("rest/api/3/project/search", params={"maxResults": 1, "typeKey": "service_desk"}),
+        lambda jira: atlassian_endpoints.jira_project_search(jira, max_results=1, type_key="service_desk"),
         lambda site, body: f"{site.name}: {body.get('total', 0)} service project(s).", "read:jira-work",
     ),
     ("read:jira-work",),
@@ -236,7 +234,7 @@ CONFLUENCE_SPACES = Check(
     "atlassian",
     "List Confluence spaces",
     _atlassian_call(
-        "confluence", refresh.confluence_for, lambda wiki: wiki.get("api/v2/spaces", params={"limit": 1}),
+        "confluence", refresh.confluence_for, lambda wiki: atlassian_endpoints.confluence_spaces(wiki, limit=1),
         lambda site, body: f"{site.name}: read the first page of spaces.", "read:space:confluence",
     ),
     ("read:space:confluence",),

@@ -11,18 +11,21 @@ Microsoft's changes (see job.py).
 """
 
 from dataclasses import dataclass
+from typing import Any
 
 import requests
 from django.conf import settings
 
 from ..atlassian import client as atlassian
+from ..atlassian import endpoints as atlassian_endpoints
 from ..atlassian import refresh
 from ..atlassian.client import AtlassianError
+from ..microsoft import endpoints as graph_endpoints
 from ..microsoft.graph import DeltaExpired, Forbidden, Graph, GraphError  # noqa: F401
 from ..throttle import Throttle, Throttled
 
 # Only what matching needs (seed 003: declare what is read). Nothing else is requested.
-GRAPH_USER_FIELDS = ("id", "mail", "userPrincipalName", "proxyAddresses")
+GRAPH_USER_FIELDS = graph_endpoints.USER_FIELDS
 GRAPH_PAGE_SIZE = 999
 JIRA_PAGE_SIZE = 1000
 
@@ -34,22 +37,23 @@ class GraphPage:
     delta_link: str = ""
 
 
-def graph_for(connection):
+def graph_for(connection: Any) -> Graph:
     return Graph(connection)
 
 
-def delta_start_url():
-    return f"{settings.MICROSOFT_GRAPH_URL}/v1.0/users/delta"
+def delta_start_url() -> str:
+    """Where a full round of users/delta starts (for callers that send the request themselves)."""
+    return f"{settings.MICROSOFT_GRAPH_URL}{graph_endpoints.USERS_DELTA.path}"
 
 
 def delta_start_params():
     return {"$select": ",".join(GRAPH_USER_FIELDS), "$top": str(GRAPH_PAGE_SIZE)}
 
 
-def graph_page(graph, url, params=None):
-    """One page of users/delta (first call with params; nextLink/deltaLink without)."""
-    # Reference: https://learn.microsoft.com/graph/api/user-delta
-    body = graph.get(url, params=params)
+def graph_page(graph: Graph, link: str | None = None) -> GraphPage:
+    """One page of users/delta: the first of a full round (no link), or the page a
+    nextLink/deltaLink names."""
+    body = graph_endpoints.users_delta_page(graph, top=GRAPH_PAGE_SIZE, link=link)
     return GraphPage(
         users=body.get("value") or [],
         next_link=body.get("@odata.nextLink", ""),
@@ -79,13 +83,9 @@ def jira_page(site, start_at, limit=None, *, throttle=None):
     throttle = throttle or Throttle()
     try:
         jira = refresh.jira_for(site)
-        # Reference: https://developer.atlassian.com/cloud/jira/platform/rest/v3/api-group-users/#api-rest-api-3-users-search-get
-        # (what Jira.users_get_all calls; advanced_mode hands back the response for the throttle)
         response = throttle.send(
             f"atlassian:{site.cloud_id or site.url}",
-            lambda: jira.get(
-                jira.resource_url("users/search"), params={"startAt": start_at, "maxResults": limit}, advanced_mode=True
-            ),
+            lambda: atlassian_endpoints.jira_users_search_response(jira, start_at=start_at, max_results=limit),
         )
     except refresh.NotAuthorized as exc:
         raise JiraUnavailable(str(exc)) from None

@@ -95,9 +95,9 @@ def _graph(ctx):
         raise _job_error(str(exc), exc.remedy, cause=exc) from None
 
 
-def _graph_page(graph, url, params=None):
+def _graph_page(graph, link=None):
     try:
-        return directory.graph_page(graph, url, params)
+        return directory.graph_page(graph, link)
     except directory.DeltaExpired:
         raise
     except directory.Forbidden as exc:
@@ -145,14 +145,14 @@ def _read_microsoft(ctx, base, checkpoint, store):
     graph = _graph(ctx)
     generation = base["generation"]
     if checkpoint.get("next"):  # resumed: what was written already is the start of the index
-        index, url, params = _load_index(ctx.connection, generation), checkpoint["next"], None
+        index, url = _load_index(ctx.connection, generation), checkpoint["next"]
         ms_users = checkpoint.get("ms_users", 0)
     else:
-        index, url, params = Index(), directory.delta_start_url(), directory.delta_start_params()
+        index, url = Index(), None  # the first round of users/delta
         ms_users = 0
     while True:
         ctx.check()
-        page = _graph_page(graph, url, params)
+        page = _graph_page(graph, url)
         rows = []
         for user in page.users:
             if "@removed" in user or not user.get("id"):
@@ -170,7 +170,7 @@ def _read_microsoft(ctx, base, checkpoint, store):
             ctx.progress(done=ms_users)  # neither side says its size up front: the bar counts up
         if not page.next_link:
             return index, page.delta_link, ms_users
-        url, params = page.next_link, None
+        url = page.next_link
 
 
 def _load_index(connection, generation=None):

@@ -1,10 +1,10 @@
 """The Teams directory job: the teams and channels the connection can see, kept per
 connection so admins can choose notification targets (seeds 000 and 004: ids and names).
 
-1. teams: Graph `GET /v1.0/teams` (app-only: every team of the tenant), `$select` only
-   id, displayName, visibility; each page upserted as one batch with its checkpoint.
-2. channels: per team (in id order), `GET /v1.0/teams/{id}/channels` with `$select` id,
-   displayName, membershipType; one batch per team, checkpoint "team_after".
+1. teams: Graph's team list (app-only: every team of the tenant; connections.microsoft.endpoints
+   TEAMS, id, displayName, visibility only); each page upserted as one batch with its checkpoint.
+2. channels: per team (in id order), the team's channel list (CHANNELS: id, displayName,
+   membershipType); one batch per team, checkpoint "team_after".
 3. what this run did not see (last_seen_at older than the run's start) is marked removed.
 
 A resumed run keeps the first attempt's start time (in the checkpoint), so rows it saw
@@ -16,12 +16,12 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
+from ..microsoft import endpoints as graph_endpoints
 from ..microsoft.graph import Forbidden, Graph, GraphError, NotFound
 from ..models import TeamsChannel, TeamsTeam
 from ..sync.errors import JobError
 
-TEAM_FIELDS = "id,displayName,visibility"
-CHANNEL_FIELDS = "id,displayName,membershipType"
+TEAMS_PAGE_SIZE = 100
 
 
 def job_error(exc):
@@ -81,9 +81,7 @@ def sync_directory(ctx):
 
 
 def _teams(ctx, graph, checkpoint):
-    url = checkpoint.get("next") or "/v1.0/teams"
-    params = None if checkpoint.get("next") else {"$select": TEAM_FIELDS, "$top": 100}
-    for page in graph.pages(url, params):
+    for page in graph_endpoints.teams_pages(graph, top=TEAMS_PAGE_SIZE, next_link=checkpoint.get("next")):
         rows = [
             {"team_id": t["id"], "display_name": t.get("displayName") or "", "visibility": t.get("visibility") or ""}
             for t in page.get("value", [])
@@ -104,7 +102,7 @@ def _channels(ctx, graph, checkpoint, started):
     for team in teams.filter(pk__gt=checkpoint.get("team_after", 0)).order_by("pk"):
         rows = []
         try:
-            pages = graph.pages(f"/v1.0/teams/{team.team_id}/channels", {"$select": CHANNEL_FIELDS})
+            pages = graph_endpoints.channels_pages(graph, team.team_id)
             for page in pages:
                 rows += [
                     {

@@ -2,8 +2,8 @@
 only as the declared fields (id, author id, mentioned ids, created time; the body only while
 the connection's channel_knowledge feature is on).
 
-Graph: `GET /beta/teams/{t}/channels/{c}/messages?$top=50` lists root messages newest
-first. That endpoint takes only `$top` and `$expand` (no `$select`, no `$filter`; its
+Graph: a channel's message list (connections.microsoft.endpoints CHANNEL_MESSAGES, `$top=50`)
+lists root messages newest first. That endpoint takes only `$top` and `$expand` (no `$select`, no `$filter`; its
 `/delta` variant is not offered by every deployment, nor by the sandbox), so the job asks
 for nothing more than `$top` (no `$expand` of replies) and keeps only the declared fields of
 what comes back. Incremental: each channel keeps a cursor (the newest message a finished
@@ -25,9 +25,11 @@ from django.core.exceptions import ValidationError
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
+from ..microsoft import endpoints as graph_endpoints
 from ..microsoft.graph import Graph, GraphError, NotFound
 from ..models import SyncRun, TeamsChannel, TeamsMessage
-from ..sync.errors import JobError, RunWaits
+from ..sync.errors import WAITING_FOR, JobError, RunWaits
+from ..sync.services import sync_run_start
 from .directory import job_error
 
 PAGE_SIZE = 50  # Graph's maximum for channel messages
@@ -96,9 +98,6 @@ def _directory_first(ctx):
     """Return once a Teams directory run has succeeded on the connection; otherwise start one
     (if none is active) and raise RunWaits for it. A directory run this run waited for that
     failed or was cancelled fails this run too, naming it (no endless restarts)."""
-    from ..sync.runner import WAITING_FOR
-    from ..sync.services import sync_run_start
-
     runs = SyncRun.objects.filter(connection=ctx.connection, kind=SyncRun.Kind.TEAMS_DIRECTORY)
     if runs.filter(state=SyncRun.State.SUCCEEDED).exists():
         return
@@ -166,12 +165,9 @@ def _channel(ctx, graph, channel, resume, after, keep_body, incremental):
     cursor_id = channel.messages_cursor_id if incremental else ""
     cursor_at = channel.messages_cursor_at if incremental else None
     newest = resume.get("newest")  # [id, created] of the newest message this pass has seen
-    url = resume.get("next")
-    if url:
-        pages = graph.pages(url)
-    else:
-        path = f"/beta/teams/{channel.team.team_id}/channels/{channel.channel_id}/messages"
-        pages = graph.pages(path, {"$top": PAGE_SIZE})
+    pages = graph_endpoints.channel_messages_pages(
+        graph, channel.team.team_id, channel.channel_id, top=PAGE_SIZE, next_link=resume.get("next")
+    )
     for page in pages:
         rows, reached = [], False
         for message in page.get("value", []):

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from django.http import HttpResponse
 
+from sandbox import clock
 from sandbox import faults as _faults
 from sandbox.requestlog import note as _note
 
@@ -77,7 +78,7 @@ def bearer_grant(request):
         return None
     token = (
         AccessToken.objects.select_related("grant__account", "grant__app")
-        .filter(token_hash=digest(header[7:].strip()), expires_at__gt=time.time(), grant__revoked=False)
+        .filter(token_hash=digest(header[7:].strip()), expires_at__gt=clock.now(), grant__revoked=False)
         .first()
     )
     return token

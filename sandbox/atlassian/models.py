@@ -95,13 +95,19 @@ class AccessToken(models.Model):
 
 
 class RefreshToken(models.Model):
-    """Rotating: a refresh marks this one used; using it again is invalid_grant."""
+    """Rotating: a refresh marks this one used and issues the next one of its family (see
+    oauth_views.token for the reuse interval, the family's revocation and the expiries)."""
 
     token_hash = models.CharField(max_length=64, unique=True)
     grant = models.ForeignKey(Grant, on_delete=models.CASCADE, related_name="refresh_tokens")
     scopes = models.JSONField(default=list)
     used = models.BooleanField(default=False)
-    created_at = models.FloatField()
+    created_at = models.FloatField()  # sandbox.clock time
+    # The tokens descending from one authorization code: revoked together on a replay.
+    family = models.CharField(max_length=36, db_index=True, default="")
+    family_started_at = models.FloatField(default=0)  # when the code was exchanged (365-day expiry)
+    used_at = models.FloatField(null=True, blank=True)
+    revoked = models.BooleanField(default=False)
 
 
 class Space(models.Model):

@@ -8,7 +8,7 @@ signed-in account in the sandbox's own signed cookie `sbx_atl`.
 import base64
 import hmac
 import json
-import time
+import uuid
 from urllib.parse import parse_qs, urlencode
 
 from django.core import signing
@@ -16,6 +16,7 @@ from django.http import HttpResponse, HttpResponseRedirect
 from django.template.loader import get_template
 from django.views.decorators.csrf import csrf_exempt
 
+from sandbox import clock
 from sandbox import faults as _faults
 from sandbox.db import atomic
 
@@ -28,7 +29,17 @@ FLOW_SALT = "sandbox.atlassian.flow"
 COOKIE_SALT = "sandbox.atlassian.signin"
 FLOW_AGE = 1800
 CODE_AGE = 600
+# Rotating refresh tokens, as Atlassian documents them: access tokens live an hour; each refresh
+# returns a new refresh token and invalidates the one sent, which may still be used again within
+# a 10-minute reuse interval (a client whose response was lost can retry); a reuse after that
+# revokes every refresh token of the family and the user must consent again; a refresh token
+# expires after 90 days without use, and every token of a family 365 days after the first.
+# Reference: https://developer.atlassian.com/cloud/oauth/getting-started/refresh-tokens
+# Reference: https://community.developer.atlassian.com/t/updated-31-january-2022-action-required-deprecating-persistent-refresh-tokens/54172
 ACCESS_LIFETIME = 3600
+REUSE_INTERVAL = 600
+INACTIVITY_EXPIRY = 90 * 86400
+ABSOLUTE_EXPIRY = 365 * 86400
 
 
 def _page(name, status=200, **context):
@@ -182,7 +193,7 @@ def consent(request):
             grant=grant,
             redirect_uri=flow["redirect_uri"],
             scopes=grant.scopes,
-            expires_at=time.time() + CODE_AGE,
+            expires_at=clock.now() + CODE_AGE,
         )
     return _redirect_back(flow, code=code)
 
@@ -222,17 +233,49 @@ def _equal(a, b):
     return hmac.compare_digest(a.encode(), b.encode())
 
 
-def _issue(grant, scopes):
+def _issue(grant, scopes, *, family=None, family_started_at=None):
+    """An access token, and a refresh token of `family` (a new family for a code exchange)."""
+    now = clock.now()
     first = grant.sites.order_by("name").first()
     lifetime = _faults.token_lifetime(f"site:{first.name}" if first else "*", ACCESS_LIFETIME)
     access = new_secret(48)
-    AccessToken.objects.create(token_hash=digest(access), grant=grant, scopes=scopes, expires_at=time.time() + lifetime)
+    AccessToken.objects.create(token_hash=digest(access), grant=grant, scopes=scopes, expires_at=now + lifetime)
     body = {"access_token": access, "expires_in": lifetime, "scope": " ".join(scopes), "token_type": "Bearer"}
     if "offline_access" in scopes:
         refresh = new_secret(48)
-        RefreshToken.objects.create(token_hash=digest(refresh), grant=grant, scopes=scopes, created_at=time.time())
+        RefreshToken.objects.create(
+            token_hash=digest(refresh),
+            grant=grant,
+            scopes=scopes,
+            created_at=now,
+            family=family or str(uuid.uuid4()),
+            family_started_at=now if family_started_at is None else family_started_at,
+        )
         body["refresh_token"] = refresh
     return body
+
+
+_INVALID_REFRESH = "Unknown or invalid refresh token."
+
+
+def _refresh(old):
+    """The answer to a refresh with `old` (locked): new tokens, or invalid_grant."""
+    now = clock.now()
+    if old.revoked or old.grant.revoked:
+        return _token_error(403, "invalid_grant", _INVALID_REFRESH)
+    if now - old.family_started_at > ABSOLUTE_EXPIRY or now - old.created_at > INACTIVITY_EXPIRY:
+        return _token_error(403, "invalid_grant", _INVALID_REFRESH)
+    successor = {"family": old.family, "family_started_at": old.family_started_at}
+    if old.used:
+        if old.used_at is not None and now - old.used_at <= REUSE_INTERVAL:
+            # Within the reuse interval: answered again (the first answer may never have arrived).
+            return json_response(_issue(old.grant, old.scopes, **successor))
+        # A rotated-away token replayed: every refresh token of its family dies.
+        RefreshToken.objects.filter(family=old.family).update(revoked=True)
+        return _token_error(403, "invalid_grant", _INVALID_REFRESH)
+    old.used, old.used_at = True, now
+    old.save(update_fields=["used", "used_at"])
+    return json_response(_issue(old.grant, old.scopes, **successor))
 
 
 @csrf_exempt
@@ -260,7 +303,7 @@ def token(request):
                 .filter(code_hash=digest(data.get("code", "")), grant__app=app)
                 .first()
             )
-            if code is None or code.used or code.expires_at < time.time():
+            if code is None or code.used or code.expires_at < clock.now():
                 return _token_error(403, "invalid_grant", "Invalid authorization code")
             code.used = True
             code.save(update_fields=["used"])
@@ -268,16 +311,15 @@ def token(request):
                 return _token_error(403, "invalid_grant", "redirect_uri does not match the authorization request")
             return json_response(_issue(code.grant, code.scopes))
         if grant_type == "refresh_token":
-            # Row lock: two refreshers racing with one token, exactly one wins (rotation).
+            # Row lock: of two refreshers racing with one token, one rotates it and the other is
+            # answered within the reuse interval; neither sees a half-done rotation.
             old = (
                 RefreshToken.objects.select_for_update()
                 .select_related("grant")
                 .filter(token_hash=digest(data.get("refresh_token", "")), grant__app=app)
                 .first()
             )
-            if old is None or old.used or old.grant.revoked:
-                return _token_error(403, "invalid_grant", "Unknown or invalid refresh token.")
-            old.used = True
-            old.save(update_fields=["used"])
-            return json_response(_issue(old.grant, old.scopes))
+            if old is None:
+                return _token_error(403, "invalid_grant", _INVALID_REFRESH)
+            return _refresh(old)
     return _token_error(400, "unsupported_grant_type", "grant_type must be authorization_code or refresh_token")

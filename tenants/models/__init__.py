@@ -1,6 +1,7 @@
 from .audit import AuditAction, AuditChainCheck, AuditChainHead, AuditEvent
 from .directory import AtlassianSite, MicrosoftTenant
 from .organizations import Invitation, Membership, Organization, Role, User
+from .support import SupportAccess
 
 __all__ = [
     "AtlassianSite",
@@ -13,5 +14,6 @@ __all__ = [
     "MicrosoftTenant",
     "Organization",
     "Role",
+    "SupportAccess",
     "User",
 ]

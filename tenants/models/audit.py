@@ -19,6 +19,7 @@ from .organizations import Organization
 class AuditAction(models.TextChoices):
     # organizations and people
     ORGANIZATION_CREATED = "organization.created", "Organization created"
+    ORGANIZATION_REMOVED = "organization.removed", "Organization removed"
     MEMBER_INVITED = "member.invited", "Member invited"
     INVITATION_REVOKED = "invitation.revoked", "Invitation revoked"
     INVITATION_ACCEPTED = "invitation.accepted", "Invitation accepted"
@@ -85,6 +86,7 @@ class AuditAction(models.TextChoices):
     # the trail itself
     AUDIT_EXPORTED = "audit.exported", "Audit trail exported"
     AUDIT_CHAIN_BROKEN = "audit.chain_broken", "Audit trail's hash chain found broken"
+    AUDIT_RETENTION_PURGED = "audit.retention_purged", "A removed organization's audit trail deleted after retention"
 
 
 class ActorType(models.TextChoices):

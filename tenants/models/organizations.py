@@ -32,6 +32,9 @@ class Organization(models.Model):
     name = models.CharField(max_length=120)
     slug = models.SlugField(max_length=140, unique=True)
     created_at = models.DateTimeField(default=timezone.now)
+    # Set when an admin removed the organization: everything else of it is deleted then, the row
+    # stays for its audit trail, which is kept AUDIT_RETENTION_DAYS after this.
+    removed_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["name"]

@@ -55,17 +55,69 @@ def test_code_is_single_use_and_bound_to_client(sandbox, admin):
     assert bad.status_code == 401
 
 
-def test_refresh_rotates_and_old_token_is_dead(sandbox):
+INVALID = {"error": "invalid_grant", "error_description": "Unknown or invalid refresh token."}
+DAY = 86400
+
+
+def test_refresh_rotates_and_the_old_token_works_only_within_the_reuse_interval(sandbox):
     body = token_for(sandbox, sites=["acme"])
     session = http(sandbox)
     first = refresh(sandbox, session, body["refresh_token"])
     assert first.status_code == 200, first.text
     new = first.json()
     assert new["refresh_token"] != body["refresh_token"] and new["access_token"]
-    stale = refresh(sandbox, session, body["refresh_token"])
-    assert stale.status_code == 403
-    assert stale.json() == {"error": "invalid_grant", "error_description": "Unknown or invalid refresh token."}
+    # A client that lost the first answer sends the old token again at once: answered again.
+    again = refresh(sandbox, session, body["refresh_token"])
+    assert again.status_code == 200
+    assert again.json()["refresh_token"] not in (body["refresh_token"], new["refresh_token"])
     assert refresh(sandbox, session, new["refresh_token"]).status_code == 200
+
+
+def test_a_replay_after_the_reuse_interval_revokes_the_whole_family(sandbox):
+    body = token_for(sandbox, sites=["acme"])
+    session = http(sandbox)
+    new = refresh(sandbox, session, body["refresh_token"]).json()
+    sandbox.advance_clock(11 * 60)
+    stale = refresh(sandbox, session, body["refresh_token"])
+    assert stale.status_code == 403 and stale.json() == INVALID
+    # Its successor, never used, is dead too: the user must consent again.
+    assert refresh(sandbox, session, new["refresh_token"]).json() == INVALID
+
+
+def test_a_refresh_token_unused_for_ninety_days_expires(sandbox):
+    body = token_for(sandbox, sites=["acme"])
+    session = http(sandbox)
+    sandbox.advance_clock(89 * DAY)
+    kept = refresh(sandbox, session, body["refresh_token"]).json()  # used in time: the next one lives 90 more days
+    sandbox.advance_clock(89 * DAY)
+    kept = refresh(sandbox, session, kept["refresh_token"]).json()
+    sandbox.advance_clock(91 * DAY)
+    assert refresh(sandbox, session, kept["refresh_token"]).json() == INVALID
+
+
+def test_every_token_of_a_family_expires_a_year_after_consent(sandbox):
+    body = token_for(sandbox, sites=["acme"])
+    session = http(sandbox)
+    token = body["refresh_token"]
+    for _ in range(4):  # refreshed every 80 days, never inactive
+        sandbox.advance_clock(80 * DAY)
+        answer = refresh(sandbox, session, token)
+        assert answer.status_code == 200
+        token = answer.json()["refresh_token"]
+    sandbox.advance_clock(46 * DAY)  # 366 days after the code was exchanged
+    assert refresh(sandbox, session, token).json() == INVALID
+    # Consenting again starts a new year.
+    assert refresh(sandbox, session, token_for(sandbox, sites=["acme"])["refresh_token"]).status_code == 200
+
+
+def test_access_tokens_live_one_hour(sandbox):
+    body = token_for(sandbox, sites=["acme"])
+    session = http(sandbox)
+    session.headers["Authorization"] = f"Bearer {body['access_token']}"
+    url = f"{sandbox.atlassian_api_url}/oauth/token/accessible-resources"
+    assert body["expires_in"] == 3600 and session.get(url, timeout=10).status_code == 200
+    sandbox.advance_clock(3601)
+    assert session.get(url, timeout=10).status_code == 401
 
 
 def test_no_refresh_token_without_offline_access(sandbox):
@@ -115,12 +167,15 @@ def test_expired_access_token_is_refused(sandbox):
     assert response.status_code == 401
 
 
-def test_racing_refreshers_exactly_one_wins(sandbox):
+def test_racing_refreshers_all_get_tokens_and_the_token_rotates_once(sandbox):
     from concurrent.futures import ThreadPoolExecutor
+
+    from sandbox.atlassian.models import RefreshToken
 
     body = token_for(sandbox, sites=["acme"])
     with ThreadPoolExecutor(8) as pool:
-        statuses = list(
-            pool.map(lambda _: refresh(sandbox, http(sandbox), body["refresh_token"]).status_code, range(8))
-        )
-    assert sorted(statuses) == [200] + [403] * 7
+        answers = list(pool.map(lambda _: refresh(sandbox, http(sandbox), body["refresh_token"]), range(8)))
+    # Within the reuse interval every racer is answered; the family is one rotation further.
+    assert [a.status_code for a in answers] == [200] * 8
+    assert len({a.json()["refresh_token"] for a in answers}) == 8
+    assert RefreshToken.objects.filter(used=True).count() == 1

@@ -201,3 +201,26 @@ def test_concurrent_writers_keep_the_chain_whole():
     seqs = sorted(AuditEvent.objects.filter(organization=org).values_list("chain_seq", flat=True))
     assert seqs == list(range(1, writers * per_writer + 1))
     assert verify_chain(org).ok
+
+
+def test_support_pages_say_up_to_when_the_chain_verified_and_when_it_broke(client, staff_user, acme):
+    from django.urls import reverse
+
+    from tests.factories import enrol_totp, sign_in
+
+    first, second = _events(acme.organization, 2)
+    sign_in(client, staff_user, enrol_totp(staff_user))
+    client.post(reverse("support:access_open", args=[acme.organization.pk]),
+                {"ticket": "SUP-2", "reason": "Checking the trail's integrity for the customer."})
+    detail = reverse("support:organization_detail", args=[acme.organization.pk])
+    assert "Audit chain not verified yet" in client.get(detail).content.decode()
+
+    audit_verify()
+    check = AuditChainCheck.objects.get(organization=acme.organization)
+    page = client.get(detail).content.decode()
+    assert f"Audit chain verified up to {check.verified_up_to:%Y-%m-%d %H:%M:%S}" in page
+
+    _without_trigger("UPDATE tenants_auditevent SET target_label = 'rewritten' WHERE id = %s", [first.pk])
+    audit_verify()
+    trail = client.get(reverse("support:audit_list"), {"organization": acme.organization.pk}).content.decode()
+    assert "Audit chain broken at link 1" in trail

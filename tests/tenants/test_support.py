@@ -11,6 +11,10 @@ def _sign_in_with_totp(client, user):
     sign_in(client, user, enrol_totp(user))
 
 
+def _open_access(client, org, ticket="SUP-1234", reason="The customer reports a failing health check."):
+    return client.post(reverse("support:access_open", args=[org.pk]), {"ticket": ticket, "reason": reason})
+
+
 def test_staff_must_enable_two_factor_before_support_pages(client, staff_user):
     client.force_login(staff_user)
     response = client.get(reverse("support:organization_list"))
@@ -27,6 +31,7 @@ def test_staff_read_every_organization_and_each_look_is_audited(client, staff_us
     _sign_in_with_totp(client, staff_user)
     listing = client.get(reverse("support:organization_list")).content.decode()
     assert "Acme" in listing and "Globex" in listing
+    _open_access(client, globex.organization)
     detail = client.get(reverse("support:organization_detail", args=[globex.organization.pk])).content.decode()
     assert globex.site.name in detail and globex.admin.email in detail
     look = AuditEvent.objects.get(action="support.viewed", organization=globex.organization)
@@ -42,6 +47,7 @@ def test_support_filters_the_trail_across_organizations(client, staff_user, acme
     services.tenant_remove(tenant=globex.tenant, acting_user=globex.admin)
     services.tenant_remove(tenant=acme.tenant, acting_user=acme.admin)
     _sign_in_with_totp(client, staff_user)
+    _open_access(client, globex.organization)
     response = client.get(
         reverse("support:audit_list"),
         {"organization": globex.organization.pk, "action": "tenant.removed", "actor": globex.admin.email[:8]},
@@ -82,6 +88,7 @@ def test_support_reads_a_connection_with_its_grants_and_trail_and_the_look_is_au
     # Staff who are also admins of the organization still get the read-only page.
     Membership.objects.create(organization=acme.organization, user=staff_user, role=Role.ADMIN)
     _sign_in_with_totp(client, staff_user)
+    _open_access(client, acme.organization)
     org_page = client.get(reverse("support:organization_detail", args=[acme.organization.pk])).content.decode()
     url = reverse("support:connection_detail", args=[connection.pk])
     assert url in org_page

@@ -1,11 +1,14 @@
-"""`manage.py audit verify [--organization ID|SLUG]`: walk the audit trail's hash chain.
+"""`manage.py audit verify [--organization ID|SLUG]`: walk the audit trail's hash chain;
+`manage.py audit purge`: delete removed organizations' trails after AUDIT_RETENTION_DAYS.
 
 Prints each chain checked and, for a broken one, its first broken link; exits non-zero when
 any chain is broken. The result is kept for the support pages ("chain verified up to ...").
 """
 
+from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from tenants import services
 from tenants.audit_integrity import verify_and_alert
 from tenants.models import Organization
 
@@ -17,8 +20,17 @@ class Command(BaseCommand):
         sub = parser.add_subparsers(dest="action", required=True)
         verify = sub.add_parser("verify", help="Walk the chain and report the first broken link.")
         verify.add_argument("--organization", help="An organization's id or slug (default: every chain).")
+        sub.add_parser("purge", help="Delete the trails of organizations removed more than AUDIT_RETENTION_DAYS "
+                                     "ago (run as the tables' owner).")
 
     def handle(self, *args, **options) -> None:
+        if options["action"] == "purge":
+            purged = services.audit_retention_purge()
+            for name, count in purged:
+                self.stdout.write(f"{name}: {count} audit events deleted (removed over "
+                                  f"{settings.AUDIT_RETENTION_DAYS} days ago).")
+            self.stdout.write(self.style.SUCCESS(f"{len(purged)} removed organizations' trails deleted."))
+            return
         organizations = None
         if options.get("organization"):
             wanted = options["organization"]

@@ -4,7 +4,7 @@ again only when the tenant no longer grants what the features need."""
 from django.db import transaction
 from django.urls import reverse
 
-from connections.consent import consent_request_create
+from connections.microsoft.consent import consent_request_create
 from connections.models import Connection, ConsentRequest, Credential, SyncRun
 from tenants.models import AuditEvent
 

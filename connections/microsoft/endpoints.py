@@ -1,0 +1,172 @@
+"""Every Microsoft Graph endpoint the portal calls: one typed function each, its declaration beside it.
+
+The functions build the path and the query (`$select`, `$top`) and nothing else: the `Graph`
+transport (connections.microsoft.graph) adds the token, the throttle, paging and errors. Callers
+use these functions only, so what the portal asks Graph for, with which permission, and which
+fields it reads and keeps, is written down here once (connections.endpoints).
+
+A paged function yields Graph's pages as they come (each with `value`, and perhaps
+`@odata.nextLink` / `@odata.deltaLink`); given `next_link`, it goes on from a link Graph handed
+back earlier (a checkpoint), which carries the query itself.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+from ..endpoints import declare
+from .graph import Graph
+
+Page = dict[str, Any]
+
+# --- users ------------------------------------------------------------------------------------
+
+USERS = declare(
+    "graph.users",
+    "GET",
+    "/v1.0/users",
+    permissions=("User.Read.All",),
+    reads=("id",),
+    keeps=(),
+    # Reference: https://learn.microsoft.com/graph/api/user-list
+    reference="https://learn.microsoft.com/graph/api/user-list",
+    purpose="Health check: read one user (id only) with the app-only token.",
+)
+
+
+def users_first_page(graph: Graph, *, top: int = 1) -> Page:
+    """The first page of the tenant's users, ids only."""
+    return graph.get(USERS.path, {"$top": top, "$select": "id"})
+
+
+USER_FIELDS = ("id", "mail", "userPrincipalName", "proxyAddresses")
+
+USERS_DELTA = declare(
+    "graph.users_delta",
+    "GET",
+    "/v1.0/users/delta",
+    permissions=("User.Read.All",),
+    reads=USER_FIELDS,
+    keeps=("id",),  # email addresses only as keyed digests, unless the organization stores them
+    # Reference: https://learn.microsoft.com/graph/api/user-delta
+    reference="https://learn.microsoft.com/graph/api/user-delta",
+    purpose="User matching: every user's addresses, then only what changed (deltaLink).",
+)
+
+
+def users_delta_page(graph: Graph, *, top: int, link: str | None = None) -> Page:
+    """One page of users/delta: the first round with `$select` and `$top` (Graph takes them only
+    there), or the page a nextLink/deltaLink names."""
+    if link:
+        return graph.get(link)
+    return graph.get(USERS_DELTA.path, {"$select": ",".join(USER_FIELDS), "$top": str(top)})
+
+
+# --- teams and channels -----------------------------------------------------------------------
+
+JOINED_TEAMS = declare(
+    "graph.joined_teams",
+    "GET",
+    "/v1.0/me/joinedTeams",
+    permissions=("Team.ReadBasic.All",),
+    # The endpoint takes no $select; Graph fills only these fields.
+    reads=("id", "displayName", "description"),
+    keeps=(),
+    # Reference: https://learn.microsoft.com/graph/api/user-list-joinedteams
+    reference="https://learn.microsoft.com/graph/api/user-list-joinedteams",
+    purpose="Health check of the delegated sign-in: the teams the signed-in admin has joined.",
+)
+
+
+def joined_teams(graph: Graph) -> Page:
+    """The teams the signed-in user (a delegated token) has joined."""
+    return graph.get(JOINED_TEAMS.path)
+
+
+TEAM_FIELDS = ("id", "displayName", "visibility")
+
+TEAMS = declare(
+    "graph.teams",
+    "GET",
+    "/v1.0/teams",
+    permissions=("Team.ReadBasic.All",),
+    reads=TEAM_FIELDS,
+    keeps=TEAM_FIELDS,
+    # Reference: https://learn.microsoft.com/graph/api/teams-list
+    reference="https://learn.microsoft.com/graph/api/teams-list",
+    purpose="Teams directory: every team of the tenant (app-only).",
+)
+
+
+def teams_pages(
+    graph: Graph, *, top: int, fields: Sequence[str] = TEAM_FIELDS, next_link: str | None = None
+) -> Iterator[Page]:
+    """The tenant's teams, a page at a time, with only `fields` (a subset of TEAM_FIELDS)."""
+    if next_link:
+        return graph.pages(next_link)
+    return graph.pages(TEAMS.path, {"$select": ",".join(fields), "$top": top})
+
+
+CHANNEL_FIELDS = ("id", "displayName", "membershipType")
+
+CHANNELS = declare(
+    "graph.channels",
+    "GET",
+    "/v1.0/teams/{team_id}/channels",
+    permissions=("Channel.ReadBasic.All",),
+    reads=CHANNEL_FIELDS,
+    keeps=CHANNEL_FIELDS,
+    # Reference: https://learn.microsoft.com/graph/api/channel-list
+    reference="https://learn.microsoft.com/graph/api/channel-list",
+    purpose="Teams directory: the channels of each team.",
+)
+
+
+def channels_pages(graph: Graph, team_id: str, *, fields: Sequence[str] | None = CHANNEL_FIELDS) -> Iterator[Page]:
+    """A team's channels, a page at a time; `fields=None` asks for Graph's default fields."""
+    params = {"$select": ",".join(fields)} if fields else None
+    return graph.pages(CHANNELS.path.format(team_id=team_id), params)
+
+
+CHANNEL_MESSAGES = declare(
+    "graph.channel_messages",
+    "GET",
+    "/beta/teams/{team_id}/channels/{channel_id}/messages",
+    permissions=("ChannelMessage.Read.All",),
+    # The endpoint takes only $top and $expand: Graph returns whole messages, the portal reads these.
+    reads=("id", "messageType", "replyToId", "createdDateTime", "from", "mentions", "body"),
+    keeps=("id", "from.user.id", "mentions.mentioned.user.id", "createdDateTime", "body.content"),
+    # Reference: https://learn.microsoft.com/graph/api/channel-list-messages?view=graph-rest-beta
+    reference="https://learn.microsoft.com/graph/api/channel-list-messages?view=graph-rest-beta",
+    purpose="Channel messages: root messages of a channel, newest first (the body only with channel knowledge).",
+)
+
+
+def channel_messages_pages(
+    graph: Graph, team_id: str, channel_id: str, *, top: int, next_link: str | None = None
+) -> Iterator[Page]:
+    """A channel's root messages, newest first, a page at a time."""
+    if next_link:
+        return graph.pages(next_link)
+    return graph.pages(CHANNEL_MESSAGES.path.format(team_id=team_id, channel_id=channel_id), {"$top": top})
+
+
+# --- Microsoft Search -------------------------------------------------------------------------
+
+EXTERNAL_CONNECTIONS = declare(
+    "graph.external_connections",
+    "GET",
+    "/v1.0/external/connections",
+    permissions=("ExternalConnection.ReadWrite.OwnedBy",),
+    reads=("id",),
+    keeps=(),
+    # Reference: https://learn.microsoft.com/graph/api/externalconnectors-externalconnection-list
+    reference="https://learn.microsoft.com/graph/api/externalconnectors-externalconnection-list",
+    purpose="Health check: the Microsoft Search connections the portal's app owns.",
+)
+
+
+def external_connections(graph: Graph) -> Page:
+    """The Microsoft Search connections the portal's app owns (harmless: nothing else is listed)."""
+    return graph.get(EXTERNAL_CONNECTIONS.path)
