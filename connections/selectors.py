@@ -13,7 +13,7 @@ from .health.services import earlier_runs, latest_results
 from .microsoft import consent_proof
 from .microsoft.grants import missing_permissions
 from .models import Connection, Credential, Provider, SyncRun, TeamsChannel, TeamsTeam
-from .status import connection_status_evaluate
+from .status import connection_status_evaluate, delegated_sign_in_missing
 from .sync import schedules
 
 RECENT_RUNS = 10
@@ -135,6 +135,7 @@ def health_context(connection: Connection) -> dict[str, Any]:
     app_token = next((r for r in results if r.check_name == "microsoft_app_token"), None)
     return {
         "status_reasons": connection_status_evaluate(connection).reasons,
+        "delegated_missing": delegated_sign_in_missing(connection),
         "delegated_credential": connection.credentials.filter(kind=Credential.Kind.MICROSOFT_DELEGATED).first(),
         "app_token_result": app_token,
         "site_credential": Credential.objects.filter(site=connection.site_id).order_by("pk").first(),

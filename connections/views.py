@@ -8,7 +8,7 @@ from django.views.decorators.http import require_GET, require_POST
 from portal import outbox
 from tenants.access import admin_required, member_required, scoped
 
-from . import selectors, services
+from . import permissions, selectors, services
 from .forms import ConnectionFilterForm, ConnectionForm, FeaturesForm
 from .health.services import health_checks_request
 from .microsoft import consent_proof
@@ -84,7 +84,10 @@ def _consent_links_context(request, connection):
     url = (
         settings.SITE_URL + reverse("connections:microsoft:consent_link", args=[open_link.token]) if open_link else ""
     )
-    return {"consent_links": links, "open_link": open_link, "open_link_url": url}
+    return {
+        "consent_links": links, "open_link": open_link, "open_link_url": url,
+        **permissions.consent_screen_note(permissions.application_permissions(connection.features)),
+    }
 
 
 @member_required
@@ -101,9 +104,13 @@ def connection_features(request, connection_id):
     connection = scoped(request, Connection, pk=connection_id)
     form = FeaturesForm(request.POST)
     if form.is_valid():
-        connection = services.connection_set_features(
-            connection=connection, features=form.cleaned_data["features"], acting_user=request.user
-        )
+        try:
+            connection = services.connection_set_features(
+                connection=connection, features=form.cleaned_data["features"], acting_user=request.user
+            )
+        except ValidationError as exc:
+            messages.error(request, " ".join(exc.messages))
+            return redirect("connections:connection_detail", connection_id=connection.pk)
         missing = missing_permissions(connection)
         if missing and connection.status != Connection.Status.PENDING_CONSENT:
             messages.warning(request, f"Features saved. They need more permissions: {', '.join(missing)}.")
