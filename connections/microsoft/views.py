@@ -11,6 +11,7 @@ popped on callback: a callback whose state this browser did not start changes no
 audited (connections.microsoft.consent writes every audit row).
 """
 
+import logging
 import secrets
 from typing import Any
 
@@ -23,15 +24,20 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
 from tenants.access import admin_required, scoped
+from tenants.services import tenant_record_domains
+from tenants.views import FOUND_TENANT_SESSION
 
 from .. import permissions
 from ..models import Connection, ConsentRequest
 from ..params import callback_params
 from ..ratelimit import rate_limited
-from . import client, consent, oauth, roles
+from . import client, consent, endpoints, oauth, roles
 from .errors import code_from_description, explain
 from .forms import ConsentLinkSendForm
 from .grants import missing_permissions
+from .graph import GraphError
+
+logger = logging.getLogger(__name__)
 
 
 def _acting_user(request: Any) -> Any:
@@ -102,11 +108,28 @@ def _finish(request, consent_request, *, admin, token_result, delegated, applica
             todo=f"Ask {asker} for a new consent link.",
             status=409,
         )
+    _read_domains(consent_request, admin, token_result)
     if consent_request.kind == ConsentRequest.Kind.DIRECT and request.user.is_authenticated:
         messages.success(request, "Permissions granted and verified with Microsoft.")
         return redirect("connections:connection_detail", connection_id=consent_request.connection_id)
     request.session[oauth.SESSION_RESULT] = consent_request.pk
     return redirect("connections:microsoft:consent_done")
+
+
+def _read_domains(consent_request, admin, token_result):
+    """After consent, the tenant's verified domains, read as the admin who consented (their
+    delegated User.Read covers GET /organization's verifiedDomains: no permission beyond it).
+    Best effort: consent stands whether or not Graph answers."""
+    tenant = consent_request.connection.tenant
+    try:
+        found = endpoints.organization(access_token=token_result.get("access_token", ""), cloud=tenant.cloud)
+    except GraphError as exc:
+        logger.warning("Could not read the verified domains of tenant %s: %s", tenant.tenant_id, exc.status)
+        return
+    if found.tenant_id.lower() != str(tenant.tenant_id).lower():
+        return
+    tenant_record_domains(tenant=tenant, verified=[d["name"] for d in found.domains],
+                          actor=consent.admin_actor(admin.name, admin.upn))
 
 
 def _fail(request, consent_request, *, error="", code="", description="", admin=None):
@@ -327,6 +350,47 @@ def link_revoke(request, consent_request_id):
     return redirect("connections:connection_detail", connection_id=consent_request.connection_id)
 
 
+@admin_required
+@require_POST
+def tenant_find(request):
+    """"Connect new tenant" starting with a Microsoft sign-in: the id_token names the tenant, and
+    Graph's /organization (as the signed-in user) its name and verified domains."""
+    try:
+        flow, url = client.start_sign_in(tenant_id=None, cloud=request.POST.get("cloud") or "public",
+                                         scopes=["User.Read"], redirect_uri=oauth.callback_uri())
+    except client.MicrosoftError:
+        messages.error(request, "Microsoft's sign-in service could not be reached. Try again in a few minutes, or "
+                                "type the tenant id.")
+        return redirect("tenants:tenant_new")
+    oauth.FLOWS.remember(request, flow["state"], {
+        "flow": flow, "stage": "find_tenant", "organization": request.organization.pk,
+        "cloud": request.POST.get("cloud") or "public",
+    })
+    return redirect(url)
+
+
+def _tenant_found(request, entry, params):
+    cloud = entry.get("cloud", "public")
+    try:
+        person, token_result = client.finish_sign_in(tenant_id=None, cloud=cloud, flow=entry["flow"],
+                                                     params=params.values)
+        found = endpoints.organization(access_token=token_result.get("access_token", ""), cloud=cloud)
+    except client.MicrosoftError as exc:
+        what, todo = explain(exc.code, exc.error)
+        messages.error(request, f"{what} {todo}")
+        return redirect("tenants:tenant_new")
+    except GraphError:
+        found = endpoints.TenantOrganization(tenant_id=person.tenant_id, display_name="")
+    request.session[FOUND_TENANT_SESSION] = {
+        "tenant_id": person.tenant_id,
+        "display_name": found.display_name if found.tenant_id.lower() == person.tenant_id.lower() else "",
+        "domains": [d["name"] for d in found.domains],
+        "cloud": cloud,
+        "found_by": person.upn,
+    }
+    return redirect("tenants:tenant_new")
+
+
 # --- the shared link (no portal account needed) ---------------------------------------------
 
 
@@ -361,6 +425,7 @@ def consent_link(request, token):
             "connection": connection,
             "features": permissions.features(connection.features),
             "graph_permissions": permissions.graph_permissions(connection.features),
+            **permissions.consent_screen_note(consent_request.requested_application),
             "needed_role": roles.needed_in_words(application=bool(consent_request.requested_application)),
             "token": token,
         },
@@ -406,6 +471,12 @@ def callback(request):
     if params.malformed:
         return _reject_callback(request, "malformed callback", {"malformed": list(params.malformed)})
     entry = oauth.FLOWS.take(request, params.get("state"))
+    if entry is not None and entry.get("stage") == "find_tenant" and request.user.is_authenticated:
+        if "error" in params:
+            what, todo = explain(code_from_description(params.get("error_description", "")), params["error"])
+            messages.error(request, f"{what} {todo}")
+            return redirect("tenants:tenant_new")
+        return _tenant_found(request, entry, params)
     if entry is None or entry.get("stage") != "signin":
         return _reject_callback(request, "unknown state", {"has_code": "code" in params})
     consent_request = _consent_request_of(entry)
