@@ -28,7 +28,7 @@ from .. import permissions
 from ..models import Connection, ConsentRequest
 from ..params import callback_params
 from ..ratelimit import rate_limited
-from . import client, consent, oauth, roles
+from . import consent, oauth, roles
 from .errors import code_from_description, explain
 from .forms import ConsentLinkSendForm
 from .grants import missing_permissions
@@ -41,16 +41,9 @@ def _acting_user(request: Any) -> Any:
 
 def _begin(request, consent_request):
     """Send the admin to Microsoft to sign in, for this consent request."""
-    connection = consent_request.connection
-    scopes = consent_request.requested_delegated or ["User.Read"]
     try:
-        flow, url = client.start_sign_in(
-            tenant_id=connection.tenant.tenant_id,
-            cloud=connection.tenant.cloud,
-            scopes=scopes,
-            redirect_uri=oauth.callback_uri(),
-        )
-    except client.MicrosoftError as exc:
+        flow, url = oauth.sign_in_start(consent_request=consent_request)
+    except oauth.MicrosoftError as exc:
         return _result(
             request,
             consent_request,
@@ -411,7 +404,6 @@ def callback(request):
     consent_request = _consent_request_of(entry)
     if consent_request is None:
         return _connection_gone(request, entry)
-    tenant = consent_request.connection.tenant
     if "error" in params:
         description = params.get("error_description", "")
         return _fail(
@@ -422,20 +414,20 @@ def callback(request):
             description=description,
         )
     try:
-        admin, token_result = client.finish_sign_in(
-            tenant_id=tenant.tenant_id, cloud=tenant.cloud, flow=entry["flow"], params=params.values
+        admin, token_result = oauth.sign_in_finish(
+            consent_request=consent_request, flow=entry["flow"], params=params.values
         )
-    except client.WrongTenant as exc:
+    except oauth.WrongTenant as exc:
         # The link stays usable: the right admin may still open it.
         return _wrong_tenant(request, consent_request, exc.admin)
-    except client.MicrosoftError as exc:
+    except oauth.MicrosoftError as exc:
         if exc.error in ("invalid_state", "unverified_sign_in"):
             return _reject_callback(request, str(exc), {"consent_request": consent_request.pk}, error=exc.error)
         return _fail(request, consent_request, error=exc.error, code=exc.code, description=str(exc))
     application = bool(consent_request.requested_application)
-    if roles.granting_role(admin.roles, application=application) is None:
+    if not oauth.can_grant(admin, application=application):
         return _not_an_admin(request, consent_request, admin, application=application)
-    delegated = client.delegated_scopes(token_result)
+    delegated = oauth.delegated_scopes(token_result)
     if not application:
         return _finish(
             request, consent_request, admin=admin, token_result=token_result, delegated=delegated, application=[],
@@ -456,10 +448,8 @@ def callback(request):
         },
     )
     try:
-        url = client.admin_consent_url(
-            tenant_id=tenant.tenant_id, cloud=tenant.cloud, redirect_uri=oauth.adminconsent_uri(), state=state
-        )
-    except client.MicrosoftError as exc:
+        url = oauth.admin_consent_start(consent_request=consent_request, state=state)
+    except oauth.MicrosoftError as exc:
         return _fail(request, consent_request, error=exc.error, code=exc.code, description=str(exc), admin=admin)
     return redirect(url)
 
@@ -479,7 +469,7 @@ def adminconsent_callback(request):
     if consent_request is None:
         return _connection_gone(request, entry)
     tenant = consent_request.connection.tenant
-    admin = client.SignedInAdmin.from_list(entry["admin"])
+    admin = oauth.SignedInAdmin.from_list(entry["admin"])
     if "error" in params:
         description = params.get("error_description", "")
         return _fail(
@@ -502,8 +492,8 @@ def adminconsent_callback(request):
     try:
         # This organization's own admin-consent round just came back for this tenant: the
         # app-only token's roles are what that consent granted.
-        app_roles = client.application_roles(tenant_id=tenant.tenant_id, cloud=tenant.cloud)
-    except client.MicrosoftError as exc:
+        app_roles = oauth.granted_application_roles(consent_request=consent_request)
+    except oauth.MicrosoftError as exc:
         return _fail(request, consent_request, error=exc.error, code=exc.code, description=str(exc), admin=admin)
     token_result = oauth.open_token_result(entry["token_result"])
     return _finish(
