@@ -3,13 +3,13 @@ needs no change to show it."""
 
 from django import template
 
+from ..sync.views import jobs_context
+
 register = template.Library()
 
 
 @register.inclusion_tag("connections/_sync_jobs.html", takes_context=True)
 def sync_jobs(context, connection):
-    from ..sync.views import jobs_context
-
     data = jobs_context(connection)
     refused = context.get("schedule_refused")
     for schedule in data["schedules"] if refused else ():
