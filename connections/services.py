@@ -47,6 +47,12 @@ def connection_create(*, site, tenant, acting_user, features=()):
     _require_admin(site.organization, acting_user)
     if Connection.objects.filter(site=site, tenant=tenant).exists():
         raise ValidationError(f"{site} is already connected to {tenant}.")
+    unfit = permissions.unfit_features(features, site.products)
+    if unfit:
+        raise ValidationError(
+            "; ".join(permissions.unfit_in_words(f, site.products) for f in unfit)
+            + f". Choose other features, or correct the products of {site} on its page if they are wrong."
+        )
     try:
         with transaction.atomic():
             connection = Connection.objects.create(
@@ -77,6 +83,13 @@ def connection_set_features(*, connection: Connection, features: list[str], acti
     _require_admin(connection.organization, acting_user)
     connection = Connection.objects.select_for_update().get(pk=connection.pk)
     old = list(connection.features)
+    site = connection.site
+    unfit = permissions.unfit_features([f for f in features if f not in old], site.products)
+    if unfit:
+        raise ValidationError(
+            "; ".join(permissions.unfit_in_words(f, site.products) for f in unfit)
+            + f". Nothing was changed. Correct the products of {site} on its page if they are wrong."
+        )
     connection.features = [f for f in features if f in permissions.FEATURES]
     grants_request(connection=connection, acting_user=acting_user)
     connection.save(update_fields=["features", "updated_at"])

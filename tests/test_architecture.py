@@ -9,7 +9,8 @@ which way the imports go, and which imports wait inside functions.
 - No import cycle among the modules of `connections`, counting every import that runs:
   module level and inside functions (imports under `if TYPE_CHECKING:` never run).
 - An import inside a function is allowed only with a comment on the line before it saying why
-  (a real cycle with Django's app loading, or a heavy optional dependency).
+  (a real cycle with Django's app loading, or a heavy optional dependency); a group of such
+  imports (blank lines between sections allowed) shares the comment above its first.
 """
 
 from __future__ import annotations
@@ -153,6 +154,18 @@ def imports_of(source: str, module: str, *, is_package: bool, known: set[str]) -
     tree = ast.parse(source)
     lines = source.splitlines()
     found: list[Import] = []
+    ends: dict[int, Import] = {}  # the imports found so far, by their last line
+
+    def _commented(node: ast.Import | ast.ImportFrom) -> bool:
+        """A comment right above (blank lines aside), or right above the group of imports this
+        one continues (import sorting puts a blank line between sections)."""
+        line = node.lineno - 1
+        while line >= 1 and not lines[line - 1].strip():
+            line -= 1
+        if line >= 1 and lines[line - 1].strip().startswith("#"):
+            return True
+        previous = ends.get(line)
+        return previous is not None and previous.commented
 
     def visit(node: ast.AST, in_function: bool) -> None:
         for child in ast.iter_child_nodes(node):
@@ -164,16 +177,16 @@ def imports_of(source: str, module: str, *, is_package: bool, known: set[str]) -
 
     def visit_one(node: ast.AST, in_function: bool) -> None:
         if isinstance(node, (ast.Import, ast.ImportFrom)):
-            before = lines[node.lineno - 2].strip() if node.lineno >= 2 else ""
             found.append(
                 Import(
                     module=module,
                     line=node.lineno,
                     targets=_targets(node, module, is_package, known),
                     in_function=in_function,
-                    commented=before.startswith("#"),
+                    commented=_commented(node),
                 )
             )
+            ends[node.end_lineno or node.lineno] = found[-1]
             return
         visit(node, in_function or isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)))
 
@@ -255,12 +268,15 @@ def test_the_local_import_check_wants_a_comment_before_each():
         "def f():\n"
         "    # Deferred: the task module imports this one while Django loads the apps.\n"
         "    from app import tasks\n"
+        "\n"
+        "    from .models import Thing\n"
+        "    x = 1\n"
         "    import json\n"
         "import os\n"
     )
     found = imports_of(source, "app.x", is_package=False, known={"app.tasks"})
     assert [(i.line, i.in_function, i.commented) for i in found] == [
-        (3, True, True), (4, True, False), (5, False, False),
+        (3, True, True), (5, True, True), (7, True, False), (8, False, False),
     ]
 
 

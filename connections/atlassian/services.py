@@ -6,8 +6,10 @@ A site record and its credential are written together, only after every check pa
 so a failure never leaves a half-made site behind. Failures are audited on their own.
 """
 
+import logging
 from datetime import timedelta
 
+import requests
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Q
@@ -23,6 +25,8 @@ from ..models import Connection, Credential, HealthCheckResult, PermissionGrant,
 from ..services import projects_refresh_soon
 from ..status import connection_status_refresh
 from . import client, endpoints, needs
+
+logger = logging.getLogger(__name__)
 
 
 def canonical_url(url):
@@ -86,10 +90,27 @@ def sync_connection_grants(site, *, acting_user=None):
             grant.save()
 
 
+def products_of(*, resource, tokens):
+    """The products the chosen site runs: Jira and Confluence from the grant's scopes on it, and
+    Jira Service Management from the site itself (no scope tells it). Best effort: a site that does
+    not answer keeps what the scopes say, and its admin can correct the products on its page."""
+    products = list(resource.products)
+    if "jira" in products:
+        try:
+            jira = client.jira(cloud_id=resource.cloud_id, access_token=tokens.access_token)
+            if endpoints.runs_service_management(jira):
+                products.append("jsm")
+        except (requests.RequestException, client.AtlassianError) as exc:
+            logger.warning("Could not ask %s whether it runs Jira Service Management: %s", resource.url,
+                           type(exc).__name__)
+    return products
+
+
 @transaction.atomic
 def site_authorize_oauth(*, organization, resource, tokens, account, features, acting_user, site_id=None,
-                         other_sites=()):
-    """Register (or re-authorize) the site the admin chose, with the grant's tokens."""
+                         other_sites=(), products=None):
+    """Register (or re-authorize) the site the admin chose, with the grant's tokens; `products`:
+    what the site runs (products_of, asked before this transaction), else the grant's scopes say."""
     _require_admin(organization, acting_user)
     url = canonical_url(resource.url)
     sites = AtlassianSite.objects.select_for_update().filter(organization=organization)
@@ -104,7 +125,7 @@ def site_authorize_oauth(*, organization, resource, tokens, account, features, a
         site = AtlassianSite(organization=organization, url=url, name=resource.name or site_name_from_url(url),
                              created_by=acting_user)
     site.cloud_id = resource.cloud_id
-    site.products = list(dict.fromkeys([*(site.products or []), *resource.products]))
+    site.products = list(dict.fromkeys([*(site.products or []), *(products or resource.products)]))
     site.auth_mode = SiteAuthMode.OAUTH
     site.auth_status = SiteAuthStatus.AUTHORIZED
     site.features = list(dict.fromkeys([*(site.features or []), *features]))

@@ -256,7 +256,8 @@ def _discovery(tenant_id, cloud):
 
 
 def verify_id_token(id_token, *, tenant_id, cloud, nonce=None):
-    """Check the id_token's signature, audience, issuer, expiry and tenant; return who it names."""
+    """Check the id_token's signature, audience, issuer, expiry and tenant (`tenant_id` None: any
+    tenant, when the sign-in is what finds the tenant); return who it names."""
     try:
         discovery = _discovery(SIGN_IN_AUTHORITY, cloud)
         key = _jwks_client(discovery["jwks_uri"], settings.HTTP_CA_BUNDLE).get_signing_key_from_jwt(id_token)
@@ -280,7 +281,7 @@ def verify_id_token(id_token, *, tenant_id, cloud, nonce=None):
         upn=claims.get("preferred_username", ""),
         roles=_wids(claims),
     )
-    if claims["tid"].lower() != str(tenant_id).lower():
+    if tenant_id is not None and claims["tid"].lower() != str(tenant_id).lower():
         raise WrongTenant(f"{admin.upn} belongs to tenant {claims['tid']}, not {tenant_id}.", admin=admin)
     return admin
 

@@ -16,7 +16,8 @@ from django.urls import reverse
 from .. import crypto
 from ..flows import FlowStash
 from ..models import ConsentRequest
-from . import client, roles
+from . import client, endpoints, roles
+from .graph import GraphError
 
 SESSION_FLOWS = "microsoft_consent_flows"
 SESSION_RESULT = "microsoft_consent_result"
@@ -107,3 +108,34 @@ def granted_application_roles(*, consent_request: ConsentRequest) -> list[str]:
     tenant = consent_request.connection.tenant
     app_roles: list[str] = client.application_roles(tenant_id=tenant.tenant_id, cloud=tenant.cloud)
     return app_roles
+
+
+# --- finding a tenant by signing in to it ----------------------------------------------------
+
+
+def tenant_find_start(*, cloud: str) -> tuple[dict[str, Any], str]:
+    """Begin a sign-in (any tenant) whose id_token names the tenant to connect: (flow, URL).
+    Raises MicrosoftError when the sign-in service cannot be reached."""
+    flow, url = client.start_sign_in(
+        tenant_id=None, cloud=cloud, scopes=["User.Read"], redirect_uri=callback_uri()
+    )
+    return flow, url
+
+
+def tenant_find_finish(*, cloud: str, flow: dict[str, Any], params: dict[str, str]) -> dict[str, Any]:
+    """The tenant the sign-in names (verified id_token), with its name and verified domains from
+    Graph's /organization read as the signed-in user (left empty when Graph does not answer).
+    Raises MicrosoftError."""
+    person, token_result = client.finish_sign_in(tenant_id=None, cloud=cloud, flow=flow, params=params)
+    try:
+        found = endpoints.organization(access_token=token_result.get("access_token", ""), cloud=cloud)
+    except GraphError:
+        found = endpoints.TenantOrganization(tenant_id=person.tenant_id, display_name="")
+    same = found.tenant_id.lower() == person.tenant_id.lower()
+    return {
+        "tenant_id": person.tenant_id,
+        "display_name": found.display_name if same else "",
+        "domains": [d["name"] for d in found.domains],
+        "cloud": cloud,
+        "found_by": person.upn,
+    }

@@ -23,6 +23,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
 from tenants.access import admin_required, scoped
+from tenants.views import FOUND_TENANT_SESSION
 
 from .. import permissions
 from ..models import Connection, ConsentRequest
@@ -95,6 +96,7 @@ def _finish(request, consent_request, *, admin, token_result, delegated, applica
             todo=f"Ask {asker} for a new consent link.",
             status=409,
         )
+    consent.consent_record_domains(consent_request=consent_request, admin=admin, token_result=token_result)
     if consent_request.kind == ConsentRequest.Kind.DIRECT and request.user.is_authenticated:
         messages.success(request, "Permissions granted and verified with Microsoft.")
         return redirect("connections:connection_detail", connection_id=consent_request.connection_id)
@@ -320,6 +322,36 @@ def link_revoke(request, consent_request_id):
     return redirect("connections:connection_detail", connection_id=consent_request.connection_id)
 
 
+@admin_required
+@require_POST
+def tenant_find(request):
+    """"Connect new tenant" starting with a Microsoft sign-in: the id_token names the tenant, and
+    Graph's /organization (as the signed-in user) its name and verified domains."""
+    try:
+        flow, url = oauth.tenant_find_start(cloud=request.POST.get("cloud") or "public")
+    except oauth.MicrosoftError:
+        messages.error(request, "Microsoft's sign-in service could not be reached. Try again in a few minutes, or "
+                                "type the tenant id.")
+        return redirect("tenants:tenant_new")
+    oauth.FLOWS.remember(request, flow["state"], {
+        "flow": flow, "stage": "find_tenant", "organization": request.organization.pk,
+        "cloud": request.POST.get("cloud") or "public",
+    })
+    return redirect(url)
+
+
+def _tenant_found(request, entry, params):
+    cloud = entry.get("cloud", "public")
+    try:
+        found = oauth.tenant_find_finish(cloud=cloud, flow=entry["flow"], params=params.values)
+    except oauth.MicrosoftError as exc:
+        what, todo = explain(exc.code, exc.error)
+        messages.error(request, f"{what} {todo}")
+        return redirect("tenants:tenant_new")
+    request.session[FOUND_TENANT_SESSION] = found
+    return redirect("tenants:tenant_new")
+
+
 # --- the shared link (no portal account needed) ---------------------------------------------
 
 
@@ -354,6 +386,7 @@ def consent_link(request, token):
             "connection": connection,
             "features": permissions.features(connection.features),
             "graph_permissions": permissions.graph_permissions(connection.features),
+            **permissions.consent_screen_note(consent_request.requested_application),
             "needed_role": roles.needed_in_words(application=bool(consent_request.requested_application)),
             "token": token,
         },
@@ -399,6 +432,12 @@ def callback(request):
     if params.malformed:
         return _reject_callback(request, "malformed callback", {"malformed": list(params.malformed)})
     entry = oauth.FLOWS.take(request, params.get("state"))
+    if entry is not None and entry.get("stage") == "find_tenant" and request.user.is_authenticated:
+        if "error" in params:
+            what, todo = explain(code_from_description(params.get("error_description", "")), params["error"])
+            messages.error(request, f"{what} {todo}")
+            return redirect("tenants:tenant_new")
+        return _tenant_found(request, entry, params)
     if entry is None or entry.get("stage") != "signin":
         return _reject_callback(request, "unknown state", {"has_code": "code" in params})
     consent_request = _consent_request_of(entry)
