@@ -202,7 +202,7 @@ class TenantOrganization:
 def organization(*, access_token: str, cloud: str = "public") -> TenantOrganization:
     """The signed-in user's own tenant: its id, name and verified domains."""
     # Reference: https://learn.microsoft.com/graph/api/organization-list
-    url = f"{graph_base(cloud)}/v1.0/organization"
+    url = f"{graph_base(cloud)}{ORGANIZATION.path}"
     try:
         with http.session() as session:
             response = session.get(
