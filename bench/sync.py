@@ -141,16 +141,22 @@ def seed(users: int) -> None:
         # SQLite: the sandbox keeps its tables in a file of its own (sandbox/db.py).
         call_command("migrate", database=sandbox_db.ALIAS, verbosity=0)
     sandbox_seed(seed=1, users=5, atlassian_size=users)
-    tenant = Tenant.objects.get(display_name="Northwind Traders")
+    add_directory_users(Tenant.objects.get(display_name="Northwind Traders"), users)
+
+
+def add_directory_users(tenant: Tenant, users: int, prefix: str = "user") -> None:
+    """`users` Microsoft users in `tenant` meeting acme's accounts (in order) by mail, UPN or a
+    proxy address, or not at all."""
     seq = tenant.change_seq
     emails = Account.objects.filter(sites__name="acme").order_by("pk").values_list("email", flat=True)
+    domain = "northwind.example"
     batch = []
     for n, email in enumerate(emails.iterator(chunk_size=5000)):
         if n >= users:
             break
         seq += 1
         case = n % 10
-        local = f"user{n}@northwind.example"
+        local = f"{prefix}{n}@{domain}"
         fields: dict[str, object] = {"user_principal_name": local, "mail": local, "proxy_addresses": [f"SMTP:{local}"]}
         if case <= 5:  # found by mail (5: the Atlassian side hides its email)
             fields.update(mail=email, proxy_addresses=[f"SMTP:{email}"])
@@ -169,6 +175,7 @@ def seed(users: int) -> None:
             batch = []
     DirectoryUser.objects.bulk_create(batch)
     Tenant.objects.filter(pk=tenant.pk).update(change_seq=seq)
+    tenant.change_seq = seq
 
 
 def change_directory(count: int) -> None:
@@ -196,9 +203,15 @@ def change_directory(count: int) -> None:
 
 def world(origin: str) -> Connection:
     """The benchmark organization's connection between `acme` and Northwind (made anew)."""
+    org, site = benchmark_site(origin, "benchmark")
+    return connect(org, site, Tenant.objects.get(display_name="Northwind Traders"))
+
+
+def benchmark_site(origin: str, slug: str) -> tuple[Organization, AtlassianSite]:
+    """Organization `slug` with nothing connected but the site `acme` (its admin's API token)."""
     point_settings(settings, origin, str(settings.SANDBOX_DIR / "ca.pem"))
     # The organization stays (its audit trail is append-only); what it connected is replaced.
-    org, _ = Organization.objects.get_or_create(slug="benchmark", defaults={"name": "Benchmark"})
+    org, _ = Organization.objects.get_or_create(slug=slug, defaults={"name": slug.replace("-", " ").title()})
     Connection.objects.filter(organization=org).delete()
     AtlassianSite.objects.filter(organization=org).delete()
     MicrosoftTenant.objects.filter(organization=org).delete()
@@ -217,20 +230,26 @@ def world(origin: str) -> Connection:
     )
     credential.access_token = token.token
     credential.save()
-    northwind = Tenant.objects.get(display_name="Northwind Traders")
-    tenant = MicrosoftTenant.objects.create(organization=org, tenant_id=northwind.pk, display_name="Northwind")
+    return org, site
+
+
+def connect(org: Organization, site: AtlassianSite, sandbox_tenant: Tenant) -> Connection:
+    """An active user matching connection of `site` with `sandbox_tenant`, its admin consented."""
+    tenant = MicrosoftTenant.objects.create(
+        organization=org, tenant_id=sandbox_tenant.pk, display_name=sandbox_tenant.display_name
+    )
     connection = Connection.objects.create(
         organization=org, site=site, tenant=tenant, status=Connection.Status.ACTIVE, features=["user_mapping"]
     )
-    # What the consent round records when Northwind's admin consents for this organization.
+    # What the consent round records when the tenant's admin consents for this organization.
     operator, _ = User.objects.get_or_create(email="benchmark@portal.example", defaults={"username": "benchmark"})
     now = timezone.now()
     ConsentRequest.objects.create(
         organization=org, connection=connection, kind=ConsentRequest.Kind.DIRECT, token_hash=uuid.uuid4().hex,
         created_by=operator, expires_at=now + timedelta(days=7), state=ConsentRequest.State.CONSENTED,
-        consented_at=now, admin_consent_at=now, granted_by_name="Northwind admin",
-        granted_by_upn=f"admin@{northwind.pk}.example", granted_by_oid=str(uuid.uuid4()),
-        granted_by_role=roles.GLOBAL_ADMINISTRATOR, granted_in_tenant=str(northwind.pk).lower(),
+        consented_at=now, admin_consent_at=now, granted_by_name=f"{sandbox_tenant.display_name} admin",
+        granted_by_upn=f"admin@{sandbox_tenant.pk}.example", granted_by_oid=str(uuid.uuid4()),
+        granted_by_role=roles.GLOBAL_ADMINISTRATOR, granted_in_tenant=str(sandbox_tenant.pk).lower(),
     )  # fmt: skip
     return connection
 
@@ -462,22 +481,7 @@ class Benchmark:
         """A full run sent through the broker to `celery worker --pool=solo` (a child process):
         its peak resident memory (VmHWM) is the worker's, from start to the run's end."""
         _empty(self.connection)
-        env = {
-            **os.environ,
-            "PYTHONUNBUFFERED": "1",
-            "CELERY_TASK_ALWAYS_EAGER": "false",
-            "MICROSOFT_AUTHORITY_HOST": settings.MICROSOFT_AUTHORITY_HOST,
-            "MICROSOFT_GRAPH_URL": settings.MICROSOFT_GRAPH_URL,
-            "ATLASSIAN_AUTH_URL": settings.ATLASSIAN_AUTH_URL,
-            "ATLASSIAN_API_URL": settings.ATLASSIAN_API_URL,
-            "ATLASSIAN_EXTRA_SITE_PREFIXES": ",".join(settings.ATLASSIAN_EXTRA_SITE_PREFIXES),
-            "HTTP_CA_BUNDLE": settings.HTTP_CA_BUNDLE,
-        }
-        worker = subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "portal", "worker", "--pool=solo", "--without-heartbeat",
-             "--without-gossip", "--without-mingle", "--loglevel=WARNING", "-n", f"bench-{os.getpid()}@%h"],
-            cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        )  # fmt: skip
+        worker = start_worker(f"bench-{os.getpid()}")
         try:
             time.sleep(3)
             idle = _vm_hwm(worker.pid)
@@ -492,15 +496,39 @@ class Benchmark:
             wall = time.perf_counter() - started
             peak = _vm_hwm(worker.pid)
         finally:
-            worker.terminate()
-            try:
-                worker.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                worker.kill()
-                worker.wait()
+            stop_worker(worker)
         if run.state != SyncRun.State.SUCCEEDED:
             raise CommandError(f"The run in the worker {run.state}: {run.error}")
         return {"peak_rss_mb": peak, "idle_rss_mb": idle, "wall_s": round(wall, 2), "pool": "solo"}
+
+
+def start_worker(name: str) -> subprocess.Popen:
+    """`celery worker --pool=solo` in a child process, pointed at this process's sandbox."""
+    env = {
+        **os.environ,
+        "PYTHONUNBUFFERED": "1",
+        "CELERY_TASK_ALWAYS_EAGER": "false",
+        "MICROSOFT_AUTHORITY_HOST": settings.MICROSOFT_AUTHORITY_HOST,
+        "MICROSOFT_GRAPH_URL": settings.MICROSOFT_GRAPH_URL,
+        "ATLASSIAN_AUTH_URL": settings.ATLASSIAN_AUTH_URL,
+        "ATLASSIAN_API_URL": settings.ATLASSIAN_API_URL,
+        "ATLASSIAN_EXTRA_SITE_PREFIXES": ",".join(settings.ATLASSIAN_EXTRA_SITE_PREFIXES),
+        "HTTP_CA_BUNDLE": settings.HTTP_CA_BUNDLE,
+    }
+    return subprocess.Popen(
+        [sys.executable, "-m", "celery", "-A", "portal", "worker", "--pool=solo", "--without-heartbeat",
+         "--without-gossip", "--without-mingle", "--loglevel=WARNING", "-n", f"{name}@%h"],
+        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+
+
+def stop_worker(worker: subprocess.Popen) -> None:
+    worker.terminate()
+    try:
+        worker.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        worker.kill()
+        worker.wait()
 
 
 def _vm_hwm(pid: int) -> float:

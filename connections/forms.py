@@ -2,7 +2,7 @@ from django import forms
 
 from tenants.models import AtlassianSite, MicrosoftTenant
 
-from .permissions import FEATURE_CHOICES
+from .permissions import FEATURE_CHOICES, unfit_features, unfit_in_words
 
 
 class ConnectionForm(forms.Form):
@@ -11,7 +11,8 @@ class ConnectionForm(forms.Form):
     features = forms.MultipleChoiceField(
         choices=FEATURE_CHOICES,
         widget=forms.CheckboxSelectMultiple,
-        help_text="The connection asks for exactly the permissions these need, and nothing more.",
+        help_text="The connection uses only the permissions these features need. Microsoft's consent screen "
+        "lists every application permission of the portal's app registration, more than one feature needs.",
     )
 
     def __init__(self, *args, organization, **kwargs):
@@ -19,6 +20,15 @@ class ConnectionForm(forms.Form):
         # Only this organization's sites and tenants can be chosen: another's id is "not a choice".
         self.fields["site"].queryset = organization.sites.all()
         self.fields["tenant"].queryset = organization.tenants.all()
+
+    def clean(self):
+        data = super().clean()
+        site, features = data.get("site"), data.get("features")
+        if site and features:
+            unfit = unfit_features(features, site.products)
+            if unfit:
+                self.add_error("features", "; ".join(unfit_in_words(f, site.products) for f in unfit) + ".")
+        return data
 
 
 class FeaturesForm(forms.Form):

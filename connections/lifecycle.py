@@ -19,9 +19,9 @@ from tenants.audit import audit_record
 from tenants.models import AuditAction
 from tenants.services import _require_admin
 
-from . import consent
 from .microsoft import client as microsoft
-from .microsoft import consent_proof
+from .microsoft import consent, consent_proof
+from .microsoft.grants import missing_permissions
 from .models import Connection, ConsentRequest, Credential, PermissionGrant, Provider, SyncRun
 from .status import connection_status_evaluate, connection_status_refresh
 
@@ -150,7 +150,7 @@ def connection_reconnect(*, connection, acting_user):
             PermissionGrant.objects.filter(connection=connection, provider=Provider.MICROSOFT, observed=True).update(
                 observed=False, observed_at=timezone.now(), revoked_at=timezone.now()
             )
-            missing = consent.missing_permissions(connection)
+            missing = missing_permissions(connection)
         else:
             # Delegated consent is tenant-wide and lives as long as the app does; the app-only
             # token shows the application permissions as they are now.

@@ -296,6 +296,37 @@ def delegated_scopes(keys):
     return [p.name for p in graph_permissions(keys) if p.kind == DELEGATED]
 
 
+def needing_delegated_sign_in(keys):
+    """The features that act as a signed-in admin (a delegated permission beyond the sign-in's
+    own User.Read): they work only while an admin's delegated sign-in is stored."""
+    return [f for f in features(keys) if any(p.kind == DELEGATED and p.name != USER_READ.name for p in f.graph)]
+
+
+PRODUCT_NAMES = {"jira": "Jira", "confluence": "Confluence", "jsm": "Jira Service Management"}
+
+
+def unfit_features(keys, products):
+    """The features that need a product the site does not run (Jira Service Management runs on
+    Jira, so it counts as Jira too). A site whose products are not known yet refuses nothing."""
+    if not products:
+        return []
+    runs = set(products) | ({"jira"} if "jsm" in products else set())
+    return [f for f in features(keys) if not runs & set(f.products)]
+
+
+def unfit_in_words(feature, products):
+    needs = " or ".join(PRODUCT_NAMES.get(p, p) for p in feature.products)
+    runs = ", ".join(PRODUCT_NAMES.get(p, p) for p in products) or "nothing known"
+    return f"{feature.title} needs {needs}, and the site runs {runs}"
+
+
+def all_application_permissions():
+    """Every application permission of the portal's app registration: Microsoft's admin-consent
+    screen lists all of them (the app's static permissions, asked for with /.default), whatever
+    one connection's features need."""
+    return application_permissions(list(FEATURES))
+
+
 def application_permissions(keys):
     return [p.name for p in graph_permissions(keys) if p.kind == APPLICATION]
 
@@ -304,3 +335,15 @@ def atlassian_scopes(keys):
     """The Atlassian scopes the features need, each once, offline_access last."""
     names = {s.name for feature in features(keys) for s in feature.atlassian}
     return sorted(names, key=lambda n: (n == "offline_access", n))
+
+
+def consent_screen_note(requested_application):
+    """What Microsoft's admin-consent screen will list beyond what this connection uses: every
+    application permission of the portal's app registration (admin consent asks for /.default)."""
+    if not requested_application:
+        return {"consent_screen_lists": [], "consent_screen_unused": []}
+    everything = all_application_permissions()
+    return {
+        "consent_screen_lists": everything,
+        "consent_screen_unused": [name for name in everything if name not in requested_application],
+    }

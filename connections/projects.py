@@ -5,9 +5,9 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
-from portal import outbox
 from tenants.audit import audit_record
 from tenants.models import AuditAction
+from tenants.models.directory import SiteAuthStatus
 from tenants.services import _require_admin
 
 from .atlassian import client as atlassian
@@ -78,23 +78,12 @@ def projects_refresh(*, connection, acting_user=None):
 def reads_service_projects(connection):
     """Whether the connection has service projects to list: a Jira Service Management site
     the portal may read, on a connection that is not disconnected."""
-    from tenants.models.directory import SiteAuthStatus
-
     return (
         "jsm" in (connection.site.products or [])
         and connection.site.auth_status == SiteAuthStatus.AUTHORIZED
         and connection.status != Connection.Status.DISCONNECTED
     )
 
-
-def projects_refresh_soon(connections):
-    """Queue a refresh of each connection's service projects once the caller's transaction
-    commits (a new connection, a new site grant): the list is there without anyone asking."""
-    from .tasks import projects_refresh as task
-
-    for connection in connections:
-        if "jsm" in (connection.site.products or []):  # the task looks again at fresh rows
-            outbox.enqueue(task, connection_id=connection.pk)
 
 
 @transaction.atomic

@@ -1,15 +1,23 @@
 """State changes of connections (site <-> tenant). Same rules as tenants/services.py."""
 
+from collections.abc import Iterable
+from typing import Any
+
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from portal import outbox
 from tenants.audit import audit_record
 from tenants.models import AuditAction
 from tenants.services import _require_admin
 
 from . import permissions
 from .models import Connection, PermissionGrant, Provider
+from .status import connection_status_refresh
+
+# Queued by name (connections/tasks.py registers it): services never import the task modules.
+PROJECTS_REFRESH_TASK = "connections.projects_refresh"
 
 
 def grants_request(*, connection, acting_user, consent_request_id=None):
@@ -39,6 +47,12 @@ def connection_create(*, site, tenant, acting_user, features=()):
     _require_admin(site.organization, acting_user)
     if Connection.objects.filter(site=site, tenant=tenant).exists():
         raise ValidationError(f"{site} is already connected to {tenant}.")
+    unfit = permissions.unfit_features(features, site.products)
+    if unfit:
+        raise ValidationError(
+            "; ".join(permissions.unfit_in_words(f, site.products) for f in unfit)
+            + f". Choose other features, or correct the products of {site} on its page if they are wrong."
+        )
     try:
         with transaction.atomic():
             connection = Connection.objects.create(
@@ -58,7 +72,41 @@ def connection_create(*, site, tenant, acting_user, features=()):
         details={"site": site.url, "tenant_id": str(tenant.tenant_id), "features": connection.features},
     )
     grants_request(connection=connection, acting_user=acting_user)
-    from .projects import projects_refresh_soon
-
     projects_refresh_soon([connection])
     return connection
+
+
+@transaction.atomic
+def connection_set_features(*, connection: Connection, features: list[str], acting_user: Any) -> Connection:
+    """Change what the connection is for. New needs are recorded as requested; if tokens
+    have not shown them, the connection needs re-consent."""
+    _require_admin(connection.organization, acting_user)
+    connection = Connection.objects.select_for_update().get(pk=connection.pk)
+    old = list(connection.features)
+    site = connection.site
+    unfit = permissions.unfit_features([f for f in features if f not in old], site.products)
+    if unfit:
+        raise ValidationError(
+            "; ".join(permissions.unfit_in_words(f, site.products) for f in unfit)
+            + f". Nothing was changed. Correct the products of {site} on its page if they are wrong."
+        )
+    connection.features = [f for f in features if f in permissions.FEATURES]
+    grants_request(connection=connection, acting_user=acting_user)
+    connection.save(update_fields=["features", "updated_at"])
+    connection_status_refresh(connection=connection)
+    audit_record(
+        organization=connection.organization,
+        action=AuditAction.CONNECTION_FEATURES_CHANGED,
+        actor=acting_user,
+        target=connection,
+        details={"from": old, "to": connection.features},
+    )
+    return connection
+
+
+def projects_refresh_soon(connections: Iterable[Connection]) -> None:
+    """Queue a refresh of each connection's service projects once the caller's transaction
+    commits (a new connection, a new site grant): the list is there without anyone asking."""
+    for connection in connections:
+        if "jsm" in (connection.site.products or []):  # the task looks again at fresh rows
+            outbox.enqueue(PROJECTS_REFRESH_TASK, connection_id=connection.pk)

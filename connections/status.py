@@ -10,7 +10,8 @@ Precedence, first match wins:
                         delegated sign-in stored): never consented, or consent gone; or the
                         Atlassian site was never authorized
     degraded            a permission the features need is missing (a Graph permission, or an
-                        Atlassian scope the site's grant does not hold), or a health check fails
+                        Atlassian scope the site's grant does not hold), features that act as a
+                        signed-in admin have no delegated sign-in stored, or a health check fails
     active              otherwise; said to have passed its checks only when checks ran and
                         passed (a skipped check never counts as passed)
 
@@ -24,6 +25,9 @@ from django.utils import timezone
 
 from tenants.models.directory import SiteAuthMode, SiteAuthStatus
 
+from . import permissions
+from .atlassian.needs import scopes_for
+from .microsoft.grants import missing_permissions
 from .models import Connection, Credential, HealthCheckResult, Provider
 
 
@@ -58,13 +62,21 @@ def _missing_atlassian_scopes(connection):
     """Scopes this connection's features need that the site's grant does not hold (OAuth only:
     an API token carries its account's permissions, not scopes). Read from the site's granted
     scopes, which `sync_connection_grants` copies onto the connection's Atlassian grants."""
-    from .atlassian.needs import scopes_for
-
     site = connection.site
     if site.auth_mode != SiteAuthMode.OAUTH:
         return []
     granted = set(site.granted_scopes or [])
     return [name for name in scopes_for(connection.features) if name not in granted]
+
+
+def delegated_sign_in_missing(connection):
+    """The connection's features that need an admin's delegated sign-in, when none is stored."""
+    needing = permissions.needing_delegated_sign_in(connection.features)
+    if not needing or Credential.objects.filter(
+        connection=connection, kind=Credential.Kind.MICROSOFT_DELEGATED
+    ).exists():
+        return []
+    return needing
 
 
 def _active_reason(connection):
@@ -83,8 +95,6 @@ def _active_reason(connection):
 
 def connection_status_evaluate(connection):
     """The status the facts give, with the reasons in words (for the page)."""
-    from .consent import missing_permissions
-
     if connection.status == Connection.Status.DISCONNECTED:
         return StatusReason(Connection.Status.DISCONNECTED, ("An admin disconnected this connection.",))
     failures = _latest_failures(connection)
@@ -132,6 +142,20 @@ def connection_status_evaluate(connection):
             f"Not granted on the Atlassian site {site.name}: {', '.join(missing_scopes)}. "
             f"Authorize {site.name} again from its page."
         )
+    unfit = permissions.unfit_features(connection.features, site.products)
+    if unfit:
+        degraded += [
+            f"{permissions.unfit_in_words(f, site.products)}: it cannot work here. Remove the feature, or "
+            f"correct the products of {site.name} on its page."
+            for f in unfit
+        ]
+    delegated = delegated_sign_in_missing(connection)
+    if delegated:
+        degraded.append(
+            f"No delegated sign-in of an admin of {connection.tenant} is stored (a disconnect deletes it), so "
+            f"{', '.join(f.title for f in delegated)} cannot work and its delegated checks are skipped. "
+            "Sign in with Microsoft again to restore delegated features."
+        )
     degraded += [f"{f.message} {f.remedy}".strip() for f in failures if f.cause != HealthCheckResult.Cause.NEEDS_REAUTH]
     if degraded:
         return StatusReason(Connection.Status.DEGRADED, tuple(dict.fromkeys(degraded)))
@@ -150,3 +174,9 @@ def connection_status_refresh(*, connection, save=True):
                 status=status, updated_at=timezone.now()
             )
     return connection.status
+
+
+def site_products_changed_refresh(sender, *, site, **kwargs):
+    """What a site runs changed (its admin corrected it): its connections' status follows."""
+    for connection in Connection.objects.filter(site=site).exclude(status=Connection.Status.DISCONNECTED):
+        connection_status_refresh(connection=connection)

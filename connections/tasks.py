@@ -4,12 +4,18 @@ import logging
 
 from celery import shared_task
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.core.mail import send_mail
 from django.template.loader import render_to_string
 from django.urls import reverse
 
-from . import retention
+from tenants.models import User
+
+from . import projects, retention, services
+from .health import services as health_services
+from .microsoft import verification
 from .models import Connection, ConsentRequest
+from .sync import runner, schedules
 
 logger = logging.getLogger(__name__)
 
@@ -69,10 +75,6 @@ def send_consent_link(*, consent_request_id, to):
 @shared_task(name="connections.verify_microsoft_grants", acks_late=True)
 def verify_microsoft_grants(*, connection_id, acting_user_id=None):
     """Re-read the tenant's application grants from a fresh app-only token (drift check)."""
-    from tenants.models import User
-
-    from .microsoft import verification
-
     connection = Connection.objects.select_related("tenant").filter(pk=connection_id).first()
     if connection is None or connection.status == Connection.Status.DISCONNECTED:
         return "skipped"
@@ -83,9 +85,7 @@ def verify_microsoft_grants(*, connection_id, acting_user_id=None):
 @shared_task(name="connections.sync_run_execute", acks_late=True)
 def sync_run_execute(*, run_id):
     """Run one sync run (user matching, Teams directory, messages) to its end."""
-    from .sync.runner import run_execute
-
-    return run_execute(run_id)
+    return runner.run_execute(run_id)
 
 
 # --- sync: schedules and stuck runs -----------------------------------
@@ -94,27 +94,21 @@ def sync_run_execute(*, run_id):
 @shared_task(name="connections.sync_kickoff", acks_late=True)
 def sync_kickoff():
     """Beat: fan out one task per connection with a due schedule."""
-    from .sync.schedules import kickoff
-
-    return kickoff()
+    return schedules.kickoff()
 
 
 @shared_task(name="connections.sync_schedule_connection", acks_late=True)
 def sync_schedule_connection(*, connection_id):
     """Start the due scheduled runs of one connection."""
-    from .sync.schedules import start_due
-
-    return [run.pk for run in start_due(connection_id)]
+    return [run.pk for run in schedules.start_due(connection_id)]
 
 
 @shared_task(name="connections.sync_unstick", acks_late=True)
 def sync_unstick():
     """Beat: resume runs whose worker went silent; fail them after SYNC_STUCK_MAX_RESUMES.
     Retry the runs that failed on a transient provider failure, once their retry is due."""
-    from .sync.schedules import retry_due, unstick
-
-    resumed, failed = unstick()
-    return {"resumed": resumed, "failed": failed, "retried": retry_due()}
+    resumed, failed = schedules.unstick()
+    return {"resumed": resumed, "failed": failed, "retried": schedules.retry_due()}
 
 
 # --- health checks ----------------------------------------------------
@@ -123,15 +117,11 @@ def sync_unstick():
 @shared_task(name="connections.health_checks_run", acks_late=True)
 def health_checks_run(*, connection_id, acting_user_id=None):
     """Run one connection's health checks (idempotent: a new run replaces the latest results)."""
-    from tenants.models import User
-
-    from .health.services import health_checks_run as run
-
     connection = Connection.objects.filter(pk=connection_id).first()
     if connection is None or connection.status == Connection.Status.DISCONNECTED:
         return "skipped"
     user = User.objects.filter(pk=acting_user_id).first() if acting_user_id else None
-    results = run(connection=connection, acting_user=user)
+    results = health_services.health_checks_run(connection=connection, acting_user=user)
     return {o: sum(r.outcome == o for r in results) for o in ("passed", "failed", "skipped")}
 
 
@@ -147,25 +137,18 @@ def health_checks_kickoff():
     for connection_id in ids:
         health_checks_run.delay(connection_id=connection_id)
     # The same beat keeps each service desk's project list current (new projects, gone ones).
-    from .projects import projects_refresh_soon
-
-    projects_refresh_soon(Connection.objects.filter(pk__in=ids).select_related("site"))
+    services.projects_refresh_soon(Connection.objects.filter(pk__in=ids).select_related("site"))
     return len(ids)
 
 
 @shared_task(name="connections.projects_refresh", acks_late=True)
 def projects_refresh(*, connection_id):
     """Read a connection's service projects from Jira (idempotent upsert)."""
-    from django.core.exceptions import ValidationError
-
-    from .projects import projects_refresh as refresh
-    from .projects import reads_service_projects
-
     connection = Connection.objects.select_related("site").filter(pk=connection_id).first()
-    if connection is None or not reads_service_projects(connection):
+    if connection is None or not projects.reads_service_projects(connection):
         return "skipped"
     try:
-        return len(refresh(connection=connection))
+        return len(projects.projects_refresh(connection=connection))
     except ValidationError as exc:  # the page's "Refresh from Jira" shows the same words to an admin
         logger.warning("service projects of connection %s not read: %s", connection_id, " ".join(exc.messages))
         return "failed"

@@ -28,6 +28,7 @@ import threading
 import time
 from contextlib import contextmanager
 
+import redis
 import requests
 from django.conf import settings
 
@@ -193,8 +194,6 @@ class RedisStore:
     PREFIX = "sync-throttle:"
 
     def __init__(self, url):
-        import redis
-
         self.errors = redis.RedisError
         self.redis = redis.Redis.from_url(url, socket_timeout=5, socket_connect_timeout=5)
         self._take = self.redis.register_script(_TAKE)

@@ -1,11 +1,13 @@
 from django.urls import include, path
 
-from . import lifecycle_views, views
+from . import lifecycle_views, statement_views, views
 
 app_name = "connections"
 
 urlpatterns = [
     path("connections/", views.connection_list, name="connection_list"),
+    path("data-statement/", statement_views.data_statement, name="data_statement"),
+    path("data-statement/public/", statement_views.data_statement_public, name="data_statement_public"),
     path("connections/new/", views.connection_new, name="connection_new"),
     path("connections/<int:connection_id>/", views.connection_detail, name="connection_detail"),
     path("connections/<int:connection_id>/live/", views.connection_live, name="connection_live"),

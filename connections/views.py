@@ -8,12 +8,13 @@ from django.views.decorators.http import require_GET, require_POST
 from portal import outbox
 from tenants.access import admin_required, member_required, scoped
 
-from . import consent, permissions, services
+from . import permissions, services
 from .forms import ConnectionForm, FeaturesForm
 from .health.services import earlier_runs, health_checks_request, latest_results
 from .microsoft import consent_proof
+from .microsoft.grants import missing_permissions
 from .models import Connection, ConsentRequest, Credential, Provider
-from .status import connection_status_evaluate
+from .status import connection_status_evaluate, delegated_sign_in_missing
 from .tasks import verify_microsoft_grants
 
 
@@ -52,7 +53,7 @@ def live_context(connection):
     return {
         "connection": connection,
         "grants": grants,
-        "missing": consent.missing_permissions(connection),
+        "missing": missing_permissions(connection),
         "consent_requests": consent_requests,
         "app_access_proof": consent_proof.app_access_proof(connection),
         "feature_list": permissions.features(connection.features),
@@ -66,6 +67,7 @@ def _health_context(connection):
     app_token = next((r for r in results if r.check_name == "microsoft_app_token"), None)
     return {
         "status_reasons": connection_status_evaluate(connection).reasons,
+        "delegated_missing": delegated_sign_in_missing(connection),
         "delegated_credential": connection.credentials.filter(kind=Credential.Kind.MICROSOFT_DELEGATED).first(),
         "app_token_result": app_token,
         "site_credential": Credential.objects.filter(site=connection.site_id).order_by("pk").first(),
@@ -106,7 +108,10 @@ def _consent_links_context(request, connection):
     url = (
         settings.SITE_URL + reverse("connections:microsoft:consent_link", args=[open_link.token]) if open_link else ""
     )
-    return {"consent_links": links, "open_link": open_link, "open_link_url": url}
+    return {
+        "consent_links": links, "open_link": open_link, "open_link_url": url,
+        **permissions.consent_screen_note(permissions.application_permissions(connection.features)),
+    }
 
 
 @member_required
@@ -123,10 +128,14 @@ def connection_features(request, connection_id):
     connection = scoped(request, Connection, pk=connection_id)
     form = FeaturesForm(request.POST)
     if form.is_valid():
-        connection = consent.connection_set_features(
-            connection=connection, features=form.cleaned_data["features"], acting_user=request.user
-        )
-        missing = consent.missing_permissions(connection)
+        try:
+            connection = services.connection_set_features(
+                connection=connection, features=form.cleaned_data["features"], acting_user=request.user
+            )
+        except ValidationError as exc:
+            messages.error(request, " ".join(exc.messages))
+            return redirect("connections:connection_detail", connection_id=connection.pk)
+        missing = missing_permissions(connection)
         if missing and connection.status != Connection.Status.PENDING_CONSENT:
             messages.warning(request, f"Features saved. They need more permissions: {', '.join(missing)}.")
         else:

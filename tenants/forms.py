@@ -53,8 +53,8 @@ class TenantForm(forms.Form):
     )
     domains = forms.CharField(
         required=False,
-        help_text="The tenant's domains, separated by commas (e.g. contoso.com). Verification is "
-        "read from Microsoft once the tenant has granted consent.",
+        help_text="The tenant's domains, separated by commas (e.g. contoso.com). Which are verified is read "
+        "from Microsoft when you find the tenant by signing in, and when a tenant admin grants consent.",
     )
 
     def clean_tenant_id(self):
@@ -93,6 +93,28 @@ class AuditFilterForm(forms.Form):
         if data.get("date_to"):
             queryset = queryset.filter(created_at__date__lte=data["date_to"])
         return queryset
+
+
+class SiteEditForm(forms.Form):
+    name = forms.CharField(max_length=120)
+    products = forms.MultipleChoiceField(
+        choices=AtlassianProduct.choices,
+        widget=forms.CheckboxSelectMultiple,
+        help_text="Which products run on this site. Features that need a product the site does not run are "
+        "refused, and connections using them are shown as degraded.",
+    )
+
+
+class TenantEditForm(forms.Form):
+    display_name = forms.CharField(max_length=120)
+    domains = forms.CharField(
+        required=False,
+        help_text="The tenant's domains, separated by commas (e.g. contoso.com). A domain kept keeps what "
+        "Microsoft said of it.",
+    )
+
+    def clean_domains(self):
+        return parse_domains(self.cleaned_data["domains"])
 
 
 class SupportAccessForm(forms.Form):

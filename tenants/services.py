@@ -30,6 +30,7 @@ from .models import (
     Role,
     SupportAccess,
 )
+from .signals import site_products_changed
 
 
 def _require_admin(organization, user):
@@ -40,8 +41,18 @@ def _require_admin(organization, user):
 # --- organizations and members ------------------------------------------------------------
 
 
+def _refuse_duplicate_name(name, *, exclude=None):
+    others = Organization.objects.filter(name__iexact=name.strip(), removed_at__isnull=True)
+    if exclude is not None:
+        others = others.exclude(pk=exclude.pk)
+    if others.exists():
+        raise ValidationError({"name": f"An organization named {name.strip()} already exists. Choose another name "
+                                       "(for example with your department or city), or ask its admin to invite you."})
+
+
 @transaction.atomic
 def organization_create(*, name, acting_user):
+    _refuse_duplicate_name(name)
     base = slugify(name)[:120] or "organization"
     slug, n = base, 1
     while Organization.objects.filter(slug=slug).exists():
@@ -56,6 +67,40 @@ def organization_create(*, name, acting_user):
         target=organization,
     )
     return organization
+
+
+@transaction.atomic
+def organization_rename(*, organization, name, acting_user):
+    _require_admin(organization, acting_user)
+    organization = Organization.objects.select_for_update().get(pk=organization.pk)
+    name = name.strip()
+    _refuse_duplicate_name(name, exclude=organization)
+    old = organization.name
+    if old == name:
+        return organization
+    organization.name = name
+    organization.save(update_fields=["name"])
+    audit_record(
+        organization=organization, action=AuditAction.ORGANIZATION_RENAMED, actor=acting_user, target=organization,
+        details={"name": {"from": old, "to": name}},
+    )
+    return organization
+
+
+@transaction.atomic
+def organization_leave(*, organization, acting_user):
+    """The member leaves; the last admin cannot (make someone else admin, or delete it)."""
+    membership = Membership.objects.select_for_update().filter(organization=organization, user=acting_user).first()
+    if membership is None:
+        raise ValidationError(f"You are not a member of {organization}.")
+    if membership.role == Role.ADMIN and not _other_admins(membership).exists():
+        raise ValidationError(f"You are the last admin of {organization}: make another member admin first, or "
+                              "delete the organization.")
+    audit_record(
+        organization=organization, action=AuditAction.MEMBER_LEFT, actor=acting_user, target=membership.user,
+        details={"role": membership.role},
+    )
+    membership.delete()
 
 
 @transaction.atomic
@@ -222,6 +267,63 @@ def site_register(*, organization, url, name, products, acting_user, cloud_id=""
     return site
 
 
+def _changes(**pairs):
+    """{field: {"from": old, "to": new}} for the fields that changed (the audit row says what changed)."""
+    return {name: {"from": old, "to": new} for name, (old, new) in pairs.items() if old != new}
+
+
+@transaction.atomic
+def site_update(*, site, name, products, acting_user):
+    _require_admin(site.organization, acting_user)
+    site = AtlassianSite.objects.select_for_update().get(pk=site.pk)
+    changes = _changes(name=(site.name, name), products=(list(site.products or []), list(products)))
+    if not changes:
+        return site
+    site.name, site.products = name, list(products)
+    site.save(update_fields=["name", "products"])
+    audit_record(organization=site.organization, action=AuditAction.SITE_UPDATED, actor=acting_user, target=site,
+                 details=changes)
+    if "products" in changes:
+        site_products_changed.send(sender=AtlassianSite, site=site)
+    return site
+
+
+@transaction.atomic
+def tenant_update(*, tenant, display_name, domains, acting_user):
+    """Name and domains; a domain kept keeps what Microsoft said of it (verified or not)."""
+    _require_admin(tenant.organization, acting_user)
+    tenant = MicrosoftTenant.objects.select_for_update().get(pk=tenant.pk)
+    known = {d["name"]: d for d in tenant.domains or []}
+    new_domains = [known.get(d, {"name": d, "verified": False}) for d in domains]
+    changes = _changes(display_name=(tenant.display_name, display_name),
+                       domains=([d["name"] for d in tenant.domains or []], list(domains)))
+    if not changes:
+        return tenant
+    tenant.display_name, tenant.domains = display_name, new_domains
+    tenant.save(update_fields=["display_name", "domains"])
+    audit_record(organization=tenant.organization, action=AuditAction.TENANT_UPDATED, actor=acting_user,
+                 target=tenant, details=changes)
+    return tenant
+
+
+@transaction.atomic
+def tenant_record_domains(*, tenant, verified, actor):
+    """The tenant's verified domains as Microsoft listed them (read with a signed-in admin's
+    token): those become verified, the others typed in stay, not verified."""
+    tenant = MicrosoftTenant.objects.select_for_update().get(pk=tenant.pk)
+    verified = [d.lower() for d in verified]
+    before = [(d["name"], bool(d.get("verified"))) for d in tenant.domains or []]
+    others = [{"name": name, "verified": False} for name, _ in before if name not in verified]
+    tenant.domains = [{"name": d, "verified": True} for d in verified] + others
+    after = [(d["name"], d["verified"]) for d in tenant.domains]
+    if after == before:
+        return tenant
+    tenant.save(update_fields=["domains"])
+    audit_record(organization=tenant.organization, action=AuditAction.TENANT_DOMAINS_READ, actor=actor,
+                 target=tenant, details={"verified": {"from": [n for n, v in before if v], "to": verified}})
+    return tenant
+
+
 @transaction.atomic
 def site_remove(*, site, acting_user):
     _require_admin(site.organization, acting_user)
@@ -237,7 +339,8 @@ def site_remove(*, site, acting_user):
 
 
 @transaction.atomic
-def tenant_register(*, organization, tenant_id, display_name, domains, acting_user, cloud="public"):
+def tenant_register(*, organization, tenant_id, display_name, domains, acting_user, cloud="public", verified=()):
+    """`verified`: domain names Microsoft itself listed as the tenant's verified domains."""
     _require_admin(organization, acting_user)
     if MicrosoftTenant.objects.filter(organization=organization, tenant_id=tenant_id).exists():
         raise ValidationError({"tenant_id": f"Tenant {tenant_id} is already registered in {organization}."})
@@ -248,7 +351,7 @@ def tenant_register(*, organization, tenant_id, display_name, domains, acting_us
                 tenant_id=tenant_id,
                 display_name=display_name,
                 cloud=cloud,
-                domains=[{"name": d, "verified": False} for d in domains],
+                domains=[{"name": d, "verified": d in set(verified)} for d in domains],
                 created_by=acting_user,
             )
     except IntegrityError as exc:

@@ -51,10 +51,14 @@ def dashboard(request):
 def organization_new(request):
     form = OrganizationForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
-        org = services.organization_create(name=form.cleaned_data["name"], acting_user=request.user)
-        request.session[SESSION_KEY] = org.pk
-        messages.success(request, f"{org} is ready. Register an Atlassian site and a Microsoft tenant next.")
-        return redirect("tenants:dashboard")
+        try:
+            org = services.organization_create(name=form.cleaned_data["name"], acting_user=request.user)
+        except ValidationError as exc:
+            form.add_error(None, exc)
+        else:
+            request.session[SESSION_KEY] = org.pk
+            messages.success(request, f"{org} is ready. Register an Atlassian site and a Microsoft tenant next.")
+            return redirect("tenants:dashboard")
     return render(request, "tenants/organization_new.html", {"form": form})
 
 
@@ -121,20 +125,34 @@ def tenant_list(request):
     return render(request, "tenants/tenant_list.html", {"tenants": request.organization.tenants.all()})
 
 
+# What a Microsoft sign-in found ("Connect new tenant" without knowing the id): set by the
+# sign-in's callback, read here to fill in the form; its verified domains are Microsoft's word.
+FOUND_TENANT_SESSION = "found_microsoft_tenant"
+
+
 @admin_required
 def tenant_new(request):
-    form = TenantForm(request.POST or None)
+    found = request.session.get(FOUND_TENANT_SESSION)
+    initial = {}
+    if found and request.method != "POST":
+        initial = {"tenant_id": found["tenant_id"], "display_name": found["display_name"],
+                   "domains": ", ".join(found["domains"]), "cloud": found["cloud"]}
+    form = TenantForm(request.POST or None, initial=initial)
     if request.method == "POST" and form.is_valid():
+        verified = []
+        if found and str(found["tenant_id"]).lower() == str(form.cleaned_data["tenant_id"]).lower():
+            verified = found["domains"]
         try:
             tenant = services.tenant_register(
-                organization=request.organization, acting_user=request.user, **form.cleaned_data
+                organization=request.organization, acting_user=request.user, verified=verified, **form.cleaned_data
             )
         except ValidationError as exc:
             form.add_error(None, exc)
         else:
+            request.session.pop(FOUND_TENANT_SESSION, None)
             messages.success(request, f"Tenant {tenant} registered.")
             return redirect("tenants:tenant_detail", tenant_id=tenant.pk)
-    return render(request, "tenants/tenant_form.html", {"form": form})
+    return render(request, "tenants/tenant_form.html", {"form": form, "found": found})
 
 
 @member_required

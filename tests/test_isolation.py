@@ -38,7 +38,7 @@ def _invitation(world):
 
 
 def _consent_request(world):
-    from connections.consent import consent_request_create
+    from connections.microsoft.consent import consent_request_create
 
     world.connection.features = ["user_mapping"]
     world.connection.save()

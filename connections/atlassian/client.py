@@ -11,6 +11,7 @@ status and Atlassian's error code only.
 
 import logging
 from dataclasses import dataclass, field
+from typing import Any
 
 import requests
 from atlassian import ConfluenceV2, Jira
@@ -88,7 +89,7 @@ def products_from_scopes(scopes):
     return products
 
 
-def json_or_none(response):
+def json_or_none(response: requests.Response) -> Any:
     try:
         return response.json()
     except ValueError:
@@ -110,7 +111,7 @@ def _raise_for(response, what):
     raise AtlassianError(f"{what}: Atlassian answered HTTP {status}.", status=status, error=error)
 
 
-def call(method, url, what, **kwargs):
+def call(method: str, url: str, what: str, **kwargs: Any) -> Any:
     """One plain HTTPS call to Atlassian; the parsed JSON body, or an AtlassianError."""
     try:
         with http.session() as http_session:
@@ -126,7 +127,7 @@ def call(method, url, what, **kwargs):
     return body
 
 
-def tokens_from(body, what):
+def tokens_from(body: Any, what: str) -> Tokens:
     """The tokens of a token endpoint's answer."""
     if not isinstance(body, dict) or not body.get("access_token"):
         raise AtlassianError(f"{what}: the answer held no access token.")
@@ -138,7 +139,7 @@ def tokens_from(body, what):
     )
 
 
-def bearer_headers(access_token):
+def bearer_headers(access_token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {access_token}", "Accept": "application/json"}
 
 

@@ -22,7 +22,7 @@ from atlassian import ConfluenceV2, Jira
 from django.conf import settings
 
 from .. import http
-from ..endpoints import declare
+from ..endpoints import JSM, declare
 from . import client
 
 # --- OAuth 2.0 (3LO) ----------------------------------------------------------------------------
@@ -299,6 +299,35 @@ class ApiTokenCheck:
     statuses: dict[str, int]  # product -> HTTP status of its probe (200 when it worked)
 
 
+SERVICE_MANAGEMENT_INFO = declare(
+    "jsm.info",
+    "GET",
+    "/rest/servicedeskapi/info",
+    permissions=(),
+    reads=("isLicensedForUse",),
+    keeps=(),
+    # Reference: https://developer.atlassian.com/cloud/jira/service-desk/rest/api-group-info/
+    reference="https://developer.atlassian.com/cloud/jira/service-desk/rest/api-group-info/",
+    purpose="Whether the site runs Jira Service Management (its products are saved on the site).",
+    provider=JSM,
+)
+
+
+def runs_service_management(jira: Jira) -> bool:
+    """Whether the site behind this Jira client runs Jira Service Management.
+
+    Neither accessible-resources nor Jira's own answers say so (a Jira Service Management site
+    answers Jira's APIs like any Jira site): its servicedeskapi/info does, and needs no permission
+    ("Permissions required: None"); a site without it has no such resource (404)."""
+    try:
+        body = jira.get(_relative(SERVICE_MANAGEMENT_INFO.path))
+    except requests.HTTPError as exc:
+        if _status_of(exc) == 404:
+            return False
+        raise
+    return isinstance(body, dict) and body.get("isLicensedForUse", True) is not False
+
+
 def _status_of(exc: BaseException) -> int:
     response = getattr(exc, "response", None)
     return getattr(response, "status_code", 0) or 0
@@ -340,6 +369,16 @@ def check_api_token(*, site_url: str, email: str, api_token: str) -> ApiTokenChe
             name=myself.get("displayName", ""),
             email=myself.get("emailAddress") or email,
         )
+    if account is not None:
+        try:  # best effort: the site's admin can correct its products on its page
+            jsm, _status = _probe(
+                "Checking whether the site runs Jira Service Management",
+                lambda: runs_service_management(client.jira_basic(site_url=site_url, email=email, api_token=api_token)),
+            )
+        except client.Unavailable:
+            jsm = None
+        if jsm is True:
+            products.append("jsm")
     if isinstance(spaces, dict) and "results" in spaces:
         products.append("confluence")
     return ApiTokenCheck(

@@ -9,7 +9,10 @@ read, never stored, so it can never be stale.
 
 from dataclasses import dataclass
 
+from tenants.models.directory import SiteAuthMode
+
 from .. import permissions
+from ..models import Credential
 
 # The portal's own need, whatever the features: who authorized (GET /me) needs read:me.
 READ_ME = permissions.AtlassianScope(
@@ -54,8 +57,6 @@ def _scope_facts():
 
 def missing_scopes(site):
     """Scopes the site's needs require that its grant does not hold (OAuth only)."""
-    from tenants.models.directory import SiteAuthMode
-
     if site.auth_mode != SiteAuthMode.OAUTH:
         return []
     granted = set(site.granted_scopes or [])
@@ -88,8 +89,6 @@ def scope_table(site):
 
 def site_authorization(site):
     """What the site page shows about how the portal reaches the site (never a secret)."""
-    from ..models import Credential
-
     credential = Credential.objects.filter(site=site).order_by("pk").first()
     return {
         "scope_rows": scope_table(site) if site.auth_mode == "oauth" else [],

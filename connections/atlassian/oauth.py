@@ -1,19 +1,22 @@
 """The browser side of OAuth 2.0 (3LO): flow state and the grant waiting for a site choice.
 
-`state` lives in the session, popped and compared on callback: a callback this browser
-did not start changes nothing. Between the callback and the admin's choice of site, the
-grant's tokens wait in the session encrypted with the credential keys (never in plain
-text, not even in the session store), for a few minutes, usable once.
+`state` lives in the session (connections.flows, shared with Microsoft's consent flow),
+popped and compared on callback: a callback this browser did not start changes nothing.
+Between the callback and the admin's choice of site, the grant's tokens wait in the session
+encrypted with the credential keys (never in plain text, not even in the session store), for
+a few minutes, usable once.
 """
 
 import json
 import secrets
 import time
+from typing import Any
 
 from django.conf import settings
 from django.urls import reverse
 
 from .. import crypto
+from ..flows import FlowStash
 from . import client, endpoints
 
 SESSION_FLOWS = "atlassian_flows"
@@ -21,6 +24,7 @@ SESSION_PENDING = "atlassian_pending"
 MAX_FLOWS = 5
 FLOW_TTL = 15 * 60  # seconds a started authorization may take at Atlassian
 PENDING_TTL = 10 * 60  # seconds the admin has to choose a site
+FLOWS = FlowStash(SESSION_FLOWS, max_flows=MAX_FLOWS, ttl=FLOW_TTL)
 
 
 def callback_uri():
@@ -28,30 +32,27 @@ def callback_uri():
     return settings.SITE_URL + reverse("connections:atlassian:callback")
 
 
-def begin(request, *, scopes, features, site=None):
+def begin(request: Any, *, scopes: list[str], features: list[str], site: Any = None) -> str:
     """Remember a new flow and return the URL that sends the admin to Atlassian."""
     state = secrets.token_urlsafe(32)
-    flows = {
-        k: v for k, v in request.session.get(SESSION_FLOWS, {}).items() if v.get("started", 0) > time.time() - FLOW_TTL
-    }
-    flows[state] = {
-        "organization": request.organization.pk,
-        "user": request.user.pk,
-        "scopes": list(scopes),
-        "features": list(features),
-        "site": site.pk if site else None,
-        "started": time.time(),
-    }
-    request.session[SESSION_FLOWS] = dict(list(flows.items())[-MAX_FLOWS:])
+    FLOWS.remember(
+        request,
+        state,
+        {
+            "organization": request.organization.pk,
+            "user": request.user.pk,
+            "scopes": list(scopes),
+            "features": list(features),
+            "site": site.pk if site else None,
+        },
+    )
     return endpoints.authorize_url(scopes=scopes, state=state, redirect_uri=callback_uri())
 
 
-def take_flow(request, state):
+def take_flow(request: Any, state: str | None) -> dict[str, Any] | None:
     """The flow this browser started with `state` (popped: usable once), or None."""
-    flows = request.session.get(SESSION_FLOWS, {})
-    entry = flows.pop(state, None) if state else None
-    request.session[SESSION_FLOWS] = flows
-    if entry is None or entry.get("started", 0) < time.time() - FLOW_TTL:
+    entry = FLOWS.take(request, state)
+    if entry is None:
         return None
     if entry.get("organization") != request.organization.pk or entry.get("user") != request.user.pk:
         return None

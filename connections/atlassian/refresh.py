@@ -15,6 +15,7 @@ because atlassian-python-api never refreshes one itself.
 
 import time
 from datetime import timedelta
+from typing import Any
 
 from django.db import transaction
 from django.utils import timezone
@@ -152,3 +153,22 @@ def confluence_for(site):
             site_url=site.url, email=credential.principal, api_token=credential.access_token
         )
     raise NotAuthorized(site, f"{site} is not authorized yet.")
+
+
+# --- proving a site answers ----------------------------------------------------------------
+
+def site_check(site: Any) -> str:
+    """One harmless real call with the site's credential; a sentence saying what answered.
+
+    Lists one Jira project (read:jira-work) or one Confluence space, whichever the site runs
+    and the grant allows; an API token may do both.
+    """
+    scopes = set(site.granted_scopes or [])
+    api_token = site.auth_mode == SiteAuthMode.API_TOKEN
+    if "jira" in site.products and (api_token or "read:jira-work" in scopes):
+        found = endpoints.jira_project_search(jira_for(site), max_results=1)
+        return f"Jira answered: {found.get('total', len(found.get('values', [])))} project(s) visible."
+    if "confluence" in site.products:
+        found = endpoints.confluence_spaces(confluence_for(site), limit=1)
+        return f"Confluence answered: {len(found.get('results', []))} space(s) on the first page."
+    raise NotAuthorized(site, f"Nothing the portal may read on {site} yet: authorize it for a feature first.")

@@ -6,8 +6,10 @@ A site record and its credential are written together, only after every check pa
 so a failure never leaves a half-made site behind. Failures are audited on their own.
 """
 
+import logging
 from datetime import timedelta
 
+import requests
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Q
@@ -20,7 +22,11 @@ from tenants.services import _require_admin
 from tenants.validators import normalize_site_url, site_name_from_url
 
 from ..models import Connection, Credential, HealthCheckResult, PermissionGrant, PermissionKind, Provider
+from ..services import projects_refresh_soon
+from ..status import connection_status_refresh
 from . import client, endpoints, needs
+
+logger = logging.getLogger(__name__)
 
 
 def canonical_url(url):
@@ -84,10 +90,27 @@ def sync_connection_grants(site, *, acting_user=None):
             grant.save()
 
 
+def products_of(*, resource, tokens):
+    """The products the chosen site runs: Jira and Confluence from the grant's scopes on it, and
+    Jira Service Management from the site itself (no scope tells it). Best effort: a site that does
+    not answer keeps what the scopes say, and its admin can correct the products on its page."""
+    products = list(resource.products)
+    if "jira" in products:
+        try:
+            jira = client.jira(cloud_id=resource.cloud_id, access_token=tokens.access_token)
+            if endpoints.runs_service_management(jira):
+                products.append("jsm")
+        except (requests.RequestException, client.AtlassianError) as exc:
+            logger.warning("Could not ask %s whether it runs Jira Service Management: %s", resource.url,
+                           type(exc).__name__)
+    return products
+
+
 @transaction.atomic
 def site_authorize_oauth(*, organization, resource, tokens, account, features, acting_user, site_id=None,
-                         other_sites=()):
-    """Register (or re-authorize) the site the admin chose, with the grant's tokens."""
+                         other_sites=(), products=None):
+    """Register (or re-authorize) the site the admin chose, with the grant's tokens; `products`:
+    what the site runs (products_of, asked before this transaction), else the grant's scopes say."""
     _require_admin(organization, acting_user)
     url = canonical_url(resource.url)
     sites = AtlassianSite.objects.select_for_update().filter(organization=organization)
@@ -102,7 +125,7 @@ def site_authorize_oauth(*, organization, resource, tokens, account, features, a
         site = AtlassianSite(organization=organization, url=url, name=resource.name or site_name_from_url(url),
                              created_by=acting_user)
     site.cloud_id = resource.cloud_id
-    site.products = list(dict.fromkeys([*(site.products or []), *resource.products]))
+    site.products = list(dict.fromkeys([*(site.products or []), *(products or resource.products)]))
     site.auth_mode = SiteAuthMode.OAUTH
     site.auth_status = SiteAuthStatus.AUTHORIZED
     site.features = list(dict.fromkeys([*(site.features or []), *features]))
@@ -294,8 +317,6 @@ def site_mark_needs_reauth(*, site, error):
 def site_connections_refresh(site, *, new_grant=False):
     """The site's authorization changed: each of its connections takes the status the facts
     give. A new grant supersedes what the health checks found on the Atlassian side."""
-    from ..status import connection_status_refresh
-
     if new_grant:
         HealthCheckResult.objects.filter(connection__site=site, side=Provider.ATLASSIAN, is_latest=True).update(
             is_latest=False
@@ -304,25 +325,4 @@ def site_connections_refresh(site, *, new_grant=False):
     for connection in connections:
         connection_status_refresh(connection=connection)
     if new_grant:
-        from ..projects import projects_refresh_soon
-
         projects_refresh_soon(connections)
-
-
-def site_check(site):
-    """One harmless real call with the site's credential; a sentence saying what answered.
-
-    Lists one Jira project (read:jira-work) or one Confluence space, whichever the site runs
-    and the grant allows; an API token may do both.
-    """
-    from . import refresh
-
-    scopes = set(site.granted_scopes or [])
-    api_token = site.auth_mode == SiteAuthMode.API_TOKEN
-    if "jira" in site.products and (api_token or "read:jira-work" in scopes):
-        found = endpoints.jira_project_search(refresh.jira_for(site), max_results=1)
-        return f"Jira answered: {found.get('total', len(found.get('values', [])))} project(s) visible."
-    if "confluence" in site.products:
-        found = endpoints.confluence_spaces(refresh.confluence_for(site), limit=1)
-        return f"Confluence answered: {len(found.get('results', []))} space(s) on the first page."
-    raise refresh.NotAuthorized(site, f"Nothing the portal may read on {site} yet: authorize it for a feature first.")

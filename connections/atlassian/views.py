@@ -183,6 +183,7 @@ def _finish_reauthorization(request, site, flow, tokens, resources, account):
             organization=request.organization,
             resource=chosen,
             tokens=tokens,
+            products=services.products_of(resource=chosen, tokens=tokens),
             account=account,
             features=flow["features"],
             acting_user=request.user,
@@ -231,10 +232,12 @@ def choose(request):
             entry = oauth.take_pending(request, key)
             chosen = next(r for r in resources if r.cloud_id == form.cleaned_data["cloud_id"])
             account = oauth.account_of(entry)
+            tokens = oauth.tokens_of(entry)
             site, created = services.site_authorize_oauth(
                 organization=request.organization,
                 resource=chosen,
-                tokens=oauth.tokens_of(entry),
+                tokens=tokens,
+                products=services.products_of(resource=chosen, tokens=tokens),
                 account=account,
                 features=entry["features"],
                 acting_user=request.user,
@@ -293,7 +296,7 @@ def check(request, site_id):
     """One harmless real call with the site's credential (refreshing it if needed)."""
     site = scoped(request, AtlassianSite, pk=site_id)
     try:
-        messages.success(request, services.site_check(site))
+        messages.success(request, refresh.site_check(site))
     except refresh.NotAuthorized as exc:
         messages.error(request, str(exc))
     except Exception as exc:  # noqa: BLE001 - any failure is shown in words, never as a 500

@@ -18,18 +18,17 @@ from ..atlassian import endpoints as atlassian_endpoints
 from ..atlassian import refresh
 from ..microsoft import endpoints as graph_endpoints
 from ..microsoft.graph import Forbidden, Graph, GraphError, TokenThrottled
-from .credentials import CONSENT_HINT
-
-PASSED, FAILED, SKIPPED = "passed", "failed", "skipped"
-PERMISSION, NEEDS_REAUTH, UNAVAILABLE, OTHER = "permission", "needs_reauth", "unavailable", "other"
-
-
-@dataclass
-class Result:
-    outcome: str
-    message: str
-    remedy: str = ""
-    cause: str = ""
+from .results import (  # noqa: F401 - the results' vocabulary, as the checks' callers know it
+    CONSENT_HINT,
+    FAILED,
+    NEEDS_REAUTH,
+    OTHER,
+    PASSED,
+    PERMISSION,
+    SKIPPED,
+    UNAVAILABLE,
+    Result,
+)
 
 
 @dataclass(frozen=True)
@@ -219,17 +218,29 @@ JIRA_USERS = Check(
     ),
     ("read:jira-user",),
 )
-SERVICE_PROJECTS = Check(
-    "service_projects",
-    "atlassian",
-    "List service projects",
-    _atlassian_call(
-        "jira", refresh.jira_for,
-        lambda jira: atlassian_endpoints.jira_project_search(jira, max_results=1, type_key="service_desk"),
-        lambda site, body: f"{site.name}: {body.get('total', 0)} service project(s).", "read:jira-work",
-    ),
-    ("read:jira-work",),
+def _service_projects(probe):
+    """Incident chats live in service projects: a site without Jira Service Management fails
+    here (listing Jira's service_desk projects on it would pass on "0 service projects")."""
+    site = probe.site
+    if "jsm" not in (site.products or []):
+        products = ", ".join(permissions.PRODUCT_NAMES.get(p, p) for p in site.products or []) or "no known product"
+        return Result(
+            FAILED,
+            f"{site.name} runs no Jira Service Management ({products}): incident chats have no service project.",
+            f"Use this feature with a Jira Service Management site, or correct the products of {site.name} "
+            "on its page if it does run it.",
+            OTHER,
+        )
+    return _list_service_projects(probe)
+
+
+_list_service_projects = _atlassian_call(
+    "jira", refresh.jira_for,
+    lambda jira: atlassian_endpoints.jira_project_search(jira, max_results=1, type_key="service_desk"),
+    lambda site, body: f"{site.name}: {body.get('total', 0)} service project(s).", "read:jira-work",
 )
+SERVICE_PROJECTS = Check("service_projects", "atlassian", "List service projects", _service_projects,
+                         ("read:jira-work",))
 CONFLUENCE_SPACES = Check(
     "confluence_spaces",
     "atlassian",

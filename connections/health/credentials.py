@@ -2,21 +2,19 @@
 delegated token, and the Atlassian site's authorization. Fetched once per run (a Probe) and
 reported as the "credentials" checks."""
 
-from datetime import timedelta
 
-from django.db import transaction
-from django.utils import timezone
 
 from tenants.models.directory import SiteAuthMode, SiteAuthStatus
 
-from .. import consent, permissions
+from .. import permissions
 from ..atlassian import client as atlassian_client
 from ..atlassian import refresh
 from ..microsoft import client as microsoft_client
-from ..microsoft import consent_proof, graph
-from ..models import Credential
+from ..microsoft import consent, consent_proof, graph
+from ..microsoft import refresh as microsoft_refresh
+from . import results as c
+from .results import CONSENT_HINT
 
-CONSENT_HINT = "(use “Copy link for the tenant admin” on this page)"
 # The app has no service principal (consent withdrawn or never given) or the grant is gone.
 _NO_CONSENT = {"AADSTS700016", "AADSTS65001", "AADSTS7000229"}
 
@@ -41,8 +39,6 @@ class Probe:
 
     # --- app-only --------------------------------------------------------------------------
     def load_app_roles(self):
-        from . import checks as c
-
         if not permissions.application_permissions(self.connection.features):
             self.app_error = "not needed"
             return c.Result(c.SKIPPED, "The features need no application permission: no app-only token is used.")
@@ -94,61 +90,36 @@ class Probe:
         return c.Result(c.PASSED, f"Obtained an app-only token for {self.tenant} with {len(roles)} permission(s).")
 
     # --- delegated -------------------------------------------------------------------------
-    def _credential(self):
-        return (
-            Credential.objects.filter(connection=self.connection, kind=Credential.Kind.MICROSOFT_DELEGATED)
-            .order_by("pk")
-            .first()
-        )
-
-    def renew_delegated(self):
-        """Refresh the stored delegated token (single-flight: row lock, re-read)."""
-        from . import checks as c
-
+    def renew_delegated(self) -> c.Result:
+        """Renew the stored delegated token (connections.microsoft.refresh, single-flight)."""
         self._delegated_done = True
-        credential = self._credential()
-        if credential is None:
-            self.delegated_skip_reason = f"No delegated sign-in is stored for {self.tenant}: give permission first."
-            return c.Result(c.SKIPPED, self.delegated_skip_reason)
         scopes = permissions.delegated_scopes(self.connection.features) or ["User.Read"]
-        with transaction.atomic():
-            credential = Credential.objects.select_for_update().get(pk=credential.pk)
-            self.delegated_principal = credential.principal or "the admin"
-            try:
-                result = microsoft_client.refresh_delegated(
-                    tenant_id=self.tenant.tenant_id, cloud=self.tenant.cloud,
-                    refresh_token=credential.refresh_token, scopes=scopes,
-                )
-            except microsoft_client.Throttled as exc:
-                # Busy is not refused: the stored sign-in stays as good as it was.
-                self.throttled = exc
-                self.delegated_skip_reason = str(exc)
-                return c.Result(c.SKIPPED, str(exc))
-            except microsoft_client.MicrosoftError as exc:
-                if not exc.error:
-                    # No OAuth error: the service was not reached, which says nothing about the grant.
-                    self.delegated_skip_reason = "Microsoft's token service did not answer."
-                    return c.Result(c.FAILED, self.delegated_skip_reason, "Try again later.", c.UNAVAILABLE)
-                credential.last_error = f"{exc.code or exc.error}: {exc}"[:500]
-                credential.last_error_at = timezone.now()
-                credential.save(update_fields=["last_error", "last_error_at", "updated_at"])
-                self.delegated_skip_reason = "The delegated sign-in could not be renewed (see the credential checks)."
-                return c.Result(
-                    c.FAILED,
-                    f"Microsoft refused to renew the delegated sign-in of {self.delegated_principal} "
-                    f"({exc.code or exc.error}).",
-                    f"Give permission again as an administrator of {self.tenant}.",
-                    c.NEEDS_REAUTH,
-                )
-            now = timezone.now()
-            credential.access_token = result["access_token"]
-            if result.get("refresh_token"):
-                credential.refresh_token = result["refresh_token"]
-            credential.expires_at = now + timedelta(seconds=int(result.get("expires_in", 3600)))
-            credential.last_refreshed_at = now
-            credential.last_error, credential.last_error_at = "", None
-            credential.save()
-        self._delegated = result["access_token"]
+        credential = microsoft_refresh.delegated_credential(self.connection)
+        self.delegated_principal = (credential.principal if credential else "") or "the admin"
+        try:
+            token = microsoft_refresh.renew_delegated(self.connection, scopes=scopes)
+        except microsoft_refresh.NoDelegatedSignIn as exc:
+            self.delegated_skip_reason = str(exc)
+            return c.Result(c.SKIPPED, self.delegated_skip_reason)
+        except microsoft_client.Throttled as exc:
+            # Busy is not refused: the stored sign-in stays as good as it was.
+            self.throttled = exc
+            self.delegated_skip_reason = str(exc)
+            return c.Result(c.SKIPPED, str(exc))
+        except microsoft_refresh.RenewalUnavailable as exc:
+            self.delegated_skip_reason = str(exc)
+            return c.Result(c.FAILED, self.delegated_skip_reason, "Try again later.", c.UNAVAILABLE)
+        except microsoft_refresh.RenewalRefused as exc:
+            self.delegated_principal = exc.principal
+            self.delegated_skip_reason = "The delegated sign-in could not be renewed (see the credential checks)."
+            return c.Result(
+                c.FAILED,
+                f"Microsoft refused to renew the delegated sign-in of {self.delegated_principal} ({exc.code}).",
+                f"Give permission again as an administrator of {self.tenant}.",
+                c.NEEDS_REAUTH,
+            )
+        self.delegated_principal = token.principal
+        self._delegated = token.access_token
         return c.Result(c.PASSED, f"Renewed the delegated sign-in of {self.delegated_principal}.")
 
     def delegated_token(self):
@@ -158,8 +129,6 @@ class Probe:
 
     # --- Atlassian -------------------------------------------------------------------------
     def atlassian_site(self):
-        from . import checks as c
-
         site = self.site
         if site.auth_status == SiteAuthStatus.NEEDS_REAUTH:
             return c.Result(c.FAILED, f"The Atlassian site {site.name} needs re-authorization.",

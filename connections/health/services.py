@@ -12,7 +12,9 @@ import logging
 import time
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import Count, Q
 from django.utils import timezone
 
 from portal import outbox
@@ -20,12 +22,16 @@ from tenants.audit import audit_record
 from tenants.models import AuditAction
 from tenants.services import _require_admin
 
+from .. import permissions
 from ..models import Connection, HealthCheckResult
 from ..status import connection_status_refresh
 from .checks import FAILED, FEATURE_CHECKS, OTHER, Result
 from .credentials import Probe
 
 logger = logging.getLogger(__name__)
+
+# Queued by name (connections/tasks.py registers it): services never import the task modules.
+HEALTH_CHECKS_TASK = "connections.health_checks_run"
 
 # Result rows kept per connection (the latest run plus history for the page).
 HISTORY_ROWS = 200
@@ -76,8 +82,6 @@ def health_checks_run(*, connection, acting_user=None):
 def _postpone(connection_id, throttled, acting_user):
     """Microsoft throttled a token request: nothing was learnt about the grants, so the last
     results and the status stay as they are, and the checks run again once Retry-After passed."""
-    from ..tasks import health_checks_run as task
-
     connection = Connection.objects.select_for_update().select_related("organization").get(pk=connection_id)
     audit_record(
         organization=connection.organization,
@@ -94,7 +98,7 @@ def _postpone(connection_id, throttled, acting_user):
     if not settings.CELERY_TASK_ALWAYS_EAGER:  # eager runs would run it right away: a loop
         # The relay sends it once Retry-After passed: no long eta message in the broker
         # (Redis hands an unacknowledged one to a second worker after its visibility timeout).
-        outbox.enqueue(task, not_before=throttled.retry_at, connection_id=connection.pk)
+        outbox.enqueue(HEALTH_CHECKS_TASK, not_before=throttled.retry_at, connection_id=connection.pk)
     return []
 
 
@@ -136,13 +140,9 @@ def _record(connection_id, results, acting_user):
 @transaction.atomic
 def health_checks_request(*, connection, acting_user):
     """An admin asked for the checks now: audited, then run by a worker."""
-    from ..tasks import health_checks_run as task
-
     _require_admin(connection.organization, acting_user)
     connection = Connection.objects.select_for_update().get(pk=connection.pk)
     if connection.status == Connection.Status.DISCONNECTED:
-        from django.core.exceptions import ValidationError
-
         raise ValidationError("This connection is disconnected: reconnect it before checking it.")
     audit_record(
         organization=connection.organization,
@@ -151,7 +151,7 @@ def health_checks_request(*, connection, acting_user):
         target=connection,
         details={"features": connection.features},
     )
-    outbox.enqueue(task, connection_id=connection.pk, acting_user_id=acting_user.pk)
+    outbox.enqueue(HEALTH_CHECKS_TASK, connection_id=connection.pk, acting_user_id=acting_user.pk)
     return connection
 
 
@@ -165,8 +165,6 @@ CHECK_TITLES = {
 
 def latest_results(connection):
     """The latest result of each check, credentials first, then by feature; with titles in words."""
-    from .. import permissions
-
     rows = list(HealthCheckResult.objects.filter(connection=connection, is_latest=True))
     order = [CREDENTIALS, *connection.features]
     for row in rows:
@@ -178,8 +176,6 @@ def latest_results(connection):
 
 def earlier_runs(connection, limit=5):
     """The runs before the latest one, newest first: when, and how many checks passed/failed/skipped."""
-    from django.db.models import Count, Q
-
     return list(
         HealthCheckResult.objects.filter(connection=connection, is_latest=False)
         .values("checked_at")

@@ -46,7 +46,7 @@ def delta_start_url() -> str:
     return f"{settings.MICROSOFT_GRAPH_URL}{graph_endpoints.USERS_DELTA.path}"
 
 
-def delta_start_params() -> dict[str, str]:
+def delta_start_params():
     return {"$select": ",".join(GRAPH_USER_FIELDS), "$top": str(GRAPH_PAGE_SIZE)}
 
 

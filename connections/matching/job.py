@@ -167,7 +167,7 @@ def _read_microsoft(ctx, base, checkpoint, store):
                 {**base, "phase": "microsoft", "next": page.next_link, "ms_users": ms_users},
                 fetched=len(page.users),
             )
-        ctx.progress(done=ms_users)  # neither side says its size up front: the bar counts up
+            ctx.progress(done=ms_users)  # neither side says its size up front: the bar counts up
         if not page.next_link:
             return index, page.delta_link, ms_users
         url = page.next_link
@@ -237,7 +237,7 @@ def _read_atlassian(ctx, rule, base, checkpoint, index, store):
             counts = writes.upsert_matches(rows)
             start_at += len(accounts)
             ctx.save_checkpoint({**base, "phase": "atlassian", "start_at": start_at}, fetched=len(accounts), **counts)
-        ctx.progress(done=base["ms_users"] + start_at)
+            ctx.progress(done=base["ms_users"] + start_at)
         # Jira may serve fewer than maxResults per page (each endpoint has its own limit, which
         # changes without notice), so only an empty page is the end.
         # Reference: https://developer.atlassian.com/cloud/jira/platform/rest/v3/intro/#pagination

@@ -17,6 +17,7 @@ from ..models import (
     UserMatch,
     UserMatchingState,
 )
+from ..sync.services import sync_run_start
 from . import keys
 from .match import Index, Rule, decide
 
@@ -28,8 +29,6 @@ def matching_state(connection):
 
 def _start_full_run(connection, acting_user):
     """Queue a full run when none is active (a new identity rule needs the emails again)."""
-    from ..sync.services import sync_run_start
-
     if connection.status != connection.Status.ACTIVE:
         return None
     if SyncRun.objects.filter(

@@ -1,13 +1,18 @@
 """The connection's "User mapping" page: counts, the filterable list, and the admin forms."""
 
+import csv
+
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.db.models import Count, Q
+from django.http import HttpResponse
 from django.shortcuts import redirect, render
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_GET, require_POST
 
 from tenants.access import admin_required, member_required, scoped
+from tenants.audit import audit_record
+from tenants.models import AuditAction
 
 from ..models import Connection, ManualMapping, OrganizationMatchingSettings, SyncRun, UserMatchingState
 from . import services
@@ -16,14 +21,8 @@ from .forms import EmailStorageForm, FilterForm, IdentityModeForm, ManualMapping
 PAGE_SIZE = 50
 
 
-def _page(request, connection, **forms):
-    # Read only: a GET creates nothing (the first run or the first setting does).
-    state = UserMatchingState.objects.filter(connection=connection).first() or UserMatchingState(connection=connection)
-    counts = {row["outcome"]: row["n"] for row in connection.user_matches.values("outcome").annotate(n=Count("id"))}
-    by_method = {
-        row["method"]: row["n"]
-        for row in connection.user_matches.filter(outcome="matched").values("method").annotate(n=Count("id"))
-    }
+def _filtered(request, connection):
+    """The accounts the list's filters (in the query string) select, and the filter form."""
     rows = connection.user_matches.all()
     filters = FilterForm(request.GET or None)
     if filters.is_valid():
@@ -34,6 +33,18 @@ def _page(request, connection, **forms):
             rows = rows.filter(outcome=show)
         if q:
             rows = rows.filter(Q(display_name__icontains=q) | Q(account_id=q))
+    return rows, filters
+
+
+def _page(request, connection, **forms):
+    # Read only: a GET creates nothing (the first run or the first setting does).
+    state = UserMatchingState.objects.filter(connection=connection).first() or UserMatchingState(connection=connection)
+    counts = {row["outcome"]: row["n"] for row in connection.user_matches.values("outcome").annotate(n=Count("id"))}
+    by_method = {
+        row["method"]: row["n"]
+        for row in connection.user_matches.filter(outcome="matched").values("method").annotate(n=Count("id"))
+    }
+    rows, filters = _filtered(request, connection)
     page = Paginator(rows, PAGE_SIZE).get_page(request.GET.get("page"))
     manual = set(
         ManualMapping.objects.filter(
@@ -61,7 +72,9 @@ def _page(request, connection, **forms):
                 "upn_replacement": state.upn_replacement,
             }
         ),
-        "mapping_form": forms.get("mapping_form") or ManualMappingForm(),
+        # "map…" on a row opens the manual mapping form with that account filled in.
+        "mapping_form": forms.get("mapping_form")
+        or ManualMappingForm(initial={"account_id": request.GET.get("map", "")}),
         "storage_form": EmailStorageForm(initial={"store_emails": bool(org_settings and org_settings.store_emails)}),
     }
     return render(request, "connections/user_mapping.html", context, status=400 if forms else 200)
@@ -70,6 +83,32 @@ def _page(request, connection, **forms):
 @member_required
 def user_mapping(request, connection_id):
     return _page(request, scoped(request, Connection, pk=connection_id))
+
+
+@member_required
+@require_GET
+def user_mapping_export(request, connection_id):
+    """The list as CSV, with the same filters; emails only where the organization stores them."""
+    connection = scoped(request, Connection, pk=connection_id)
+    rows, _filters = _filtered(request, connection)
+    response = HttpResponse(content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="user-mapping-{connection.pk}.csv"'
+    writer = csv.writer(response)
+    writer.writerow(["atlassian_account_id", "display_name", "email", "outcome", "method", "microsoft_user_id"])
+    count = 0
+    for row in rows.order_by("display_name", "account_id").iterator():
+        writer.writerow([_cell(v) for v in (row.account_id, row.display_name, row.email, row.get_outcome_display(),
+                                            row.get_method_display() if row.method else "", row.microsoft_user_id)])
+        count += 1
+    audit_record(organization=connection.organization, action=AuditAction.USER_MAPPING_EXPORTED,
+                 actor=request.user, target=connection, details={"rows": count, "filters": request.GET.dict()})
+    return response
+
+
+def _cell(value):
+    """A spreadsheet must not run a display name as a formula (=, +, -, @ at the start)."""
+    text = "" if value is None else str(value)
+    return "'" + text if text[:1] in ("=", "+", "-", "@") else text
 
 
 @admin_required

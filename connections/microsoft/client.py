@@ -8,6 +8,7 @@ signed in; and roles are read only from tokens the portal fetched itself over TL
 
 import logging
 import ssl
+import threading
 from dataclasses import dataclass
 from datetime import timedelta
 from urllib.parse import urlencode, urlsplit
@@ -90,7 +91,7 @@ def authority(tenant_id, cloud="public"):
     return f"{authority_host(cloud)}/{tenant_id}"
 
 
-def _app(tenant_id, cloud, session=None):
+def _app(tenant_id, cloud, session=None, token_cache=None):
     host = urlsplit(authority_host(cloud)).hostname
     # Reference: https://learn.microsoft.com/entra/msal/python/ (ConfidentialClientApplication)
     return msal.ConfidentialClientApplication(
@@ -100,8 +101,9 @@ def _app(tenant_id, cloud, session=None):
         instance_discovery=host in _MICROSOFT_HOSTS,
         # Our own session: msal then uses exactly our CA bundle and timeouts.
         http_client=session or http.session(),
-        # No shared token cache: each call asks for what it needs; nothing lingers in memory.
-        token_cache=None,
+        # None: a token cache of this app alone, gone with it (sign-ins, refreshes, role checks
+        # ask Microsoft every time). App-only tokens for Graph keep one per tenant (below).
+        token_cache=token_cache,
     )
 
 
@@ -175,7 +177,8 @@ def _discovery(tenant_id, cloud):
 
 
 def verify_id_token(id_token, *, tenant_id, cloud, nonce=None):
-    """Check the id_token's signature, audience, issuer, expiry and tenant; return who it names."""
+    """Check the id_token's signature, audience, issuer, expiry and tenant (`tenant_id` None: any
+    tenant, when the sign-in is what finds the tenant); return who it names."""
     try:
         discovery = _discovery(SIGN_IN_AUTHORITY, cloud)
         key = _jwks_client(discovery["jwks_uri"], settings.HTTP_CA_BUNDLE).get_signing_key_from_jwt(id_token)
@@ -199,7 +202,7 @@ def verify_id_token(id_token, *, tenant_id, cloud, nonce=None):
         upn=claims.get("preferred_username", ""),
         roles=_wids(claims),
     )
-    if claims["tid"].lower() != str(tenant_id).lower():
+    if tenant_id is not None and claims["tid"].lower() != str(tenant_id).lower():
         raise WrongTenant(f"{admin.upn} belongs to tenant {claims['tid']}, not {tenant_id}.", admin=admin)
     return admin
 
@@ -244,18 +247,21 @@ DEFAULT_RETRY_AFTER = 60
 _THROTTLED_CODES = {"AADSTS50196"}
 
 
+# The Retry-After of the last 429 the token endpoint sent to this thread's request, if any.
+_last_429 = threading.local()
+
+
+def _remember_retry_after(response, *args, **kwargs):
+    if response.status_code == 429:
+        _last_429.retry_after = response.headers.get("Retry-After") or ""
+
+
 def _watched_session():
-    """A session that remembers a 429's Retry-After: msal hands the portal only the JSON body
-    of a 429 (it raises MsalServiceError on a 5xx, and caches both for Retry-After only within
-    one msal app, which the portal builds per call)."""
+    """A session that remembers a 429's Retry-After (for the thread that sent the request):
+    msal hands the portal only the JSON body of a 429 (it raises MsalServiceError on a 5xx,
+    and answers from its own copy of an error for Retry-After, within one msal app)."""
     session = http.session()
-    session.retry_after = None
-
-    def remember(response, *args, **kwargs):
-        if response.status_code == 429:
-            session.retry_after = response.headers.get("Retry-After") or ""
-
-    session.hooks["response"].append(remember)
+    session.hooks["response"].append(_remember_retry_after)
     return session
 
 
@@ -276,22 +282,80 @@ def _throttled(tenant_id, retry_after, code, error):
     )
 
 
-def acquire_token(*, tenant_id, cloud, acquire):
+def acquire_token(*, tenant_id, cloud, acquire, app=None):
     """Run `acquire(msal_app)` against the tenant's token endpoint; the token result, or
     Throttled (a 429 or AADSTS50196: try again at `retry_at`), or MicrosoftError (with the
-    AADSTS code when refused; without `error` when the service was not reached or failed)."""
-    session = _watched_session()
+    AADSTS code when refused; without `error` when the service was not reached or failed).
+
+    `app` builds the msal app to use (default: a new one for this call)."""
+    _last_429.retry_after = None
     try:
-        result = acquire(_app(tenant_id, cloud, session=session))
+        result = acquire(app() if app else _app(tenant_id, cloud, session=_watched_session()))
     except (requests.RequestException, MsalServiceError) as exc:
         # msal raises MsalServiceError on a 5xx from the token endpoint: unavailable, not refused.
         raise MicrosoftError(f"Could not reach Microsoft's token service: {exc}") from exc
     if "error" in result:
         code = _aadsts(result)
-        if session.retry_after is not None or code in _THROTTLED_CODES:
-            raise _throttled(tenant_id, session.retry_after, code, result["error"])
+        retry_after = _last_429.retry_after
+        if retry_after is not None or code in _THROTTLED_CODES:
+            raise _throttled(tenant_id, retry_after, code, result["error"])
         raise MicrosoftError(result.get("error_description", result["error"]), code=code, error=result["error"])
     return result
+
+
+# --- app-only tokens for Graph, kept in msal's token cache -----------------------------------
+
+# One msal app per tenant and cloud, each with its own token cache: acquire_token_for_client
+# answers from the cache until a token has less than five minutes left, then asks Microsoft.
+_app_only_apps: dict[tuple[str, str], msal.ConfidentialClientApplication] = {}
+_app_only_lock = threading.Lock()
+
+
+def _app_only_key(tenant_id: object, cloud: str) -> tuple[str, str]:
+    return (str(tenant_id).lower(), cloud)
+
+
+def _app_only_app(tenant_id: object, cloud: str) -> msal.ConfidentialClientApplication:
+    key = _app_only_key(tenant_id, cloud)
+    with _app_only_lock:
+        app = _app_only_apps.get(key)
+    if app is None:
+        app = _app(tenant_id, cloud, session=_watched_session(), token_cache=msal.TokenCache())
+        with _app_only_lock:
+            app = _app_only_apps.setdefault(key, app)
+    return app
+
+
+def app_only_token(*, tenant_id: object, cloud: str, fresh: bool = False) -> str:
+    """An app-only access token for Microsoft Graph, from msal's token cache when it holds a
+    valid one (`fresh`: forget the cached one and ask Microsoft). Raises like acquire_token."""
+    # Reference: https://learn.microsoft.com/python/api/msal/msal.application.confidentialclientapplication
+    # (acquire_token_for_client looks in the app's token cache first, since msal 1.23)
+    if fresh:
+        forget_app_only_tokens(tenant_id)
+    try:
+        result = acquire_token(
+            tenant_id=tenant_id, cloud=cloud,
+            acquire=lambda app: app.acquire_token_for_client(scopes=[GRAPH_DEFAULT_SCOPE]),
+            app=lambda: _app_only_app(tenant_id, cloud),
+        )
+    except Exception:
+        # msal keeps an error answer in its app for a while (60 s, or Retry-After): the next
+        # request builds a new app, so it asks Microsoft again and sees today's answer.
+        forget_app_only_tokens(tenant_id)
+        raise
+    token: str = result["access_token"]
+    return token
+
+
+def forget_app_only_tokens(tenant_id: object = None) -> None:
+    """Drop the cached app-only tokens (of one tenant): the next one carries today's roles."""
+    with _app_only_lock:
+        if tenant_id is None:
+            _app_only_apps.clear()
+        else:
+            for key in [k for k in _app_only_apps if k[0] == str(tenant_id).lower()]:
+                del _app_only_apps[key]
 
 
 def application_roles(*, tenant_id, cloud):

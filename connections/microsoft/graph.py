@@ -7,8 +7,9 @@
 This is the transport only: which paths and fields are asked for is written in one function
 per endpoint (connections.microsoft.endpoints), and callers use those.
 
-The app-only token comes from msal's client-credentials grant and is kept per tenant in this
-process until five minutes before it expires (a 401 drops it and asks once more). Every
+The app-only token comes from msal's client-credentials grant and is kept in msal's token
+cache per tenant in this process until five minutes before it expires (a 401 drops it and
+asks once more; connections.microsoft.client). Every
 request goes through connections.throttle under the key "graph:<tenant id>": Graph throttles
 per app and tenant, so that is where Retry-After applies and where each tenant's budget is
 counted. Links Graph hands back (@odata.nextLink) are followed only on Graph's own origin,
@@ -16,8 +17,6 @@ so a token is never sent anywhere else.
 """
 
 import logging
-import threading
-import time
 from urllib.parse import urlsplit
 
 import requests
@@ -117,25 +116,13 @@ def graph_base(cloud="public"):
     return settings.MICROSOFT_GRAPH_URL.rstrip("/")
 
 
-# --- app-only tokens, cached per tenant in this process ---------------------------------------
-
-_tokens: dict[tuple[str, str], tuple[str, float]] = {}
-_tokens_lock = threading.Lock()
-_TOKEN_MARGIN = 300  # seconds: msal itself treats a token with less left as expired
+# --- app-only tokens (msal's token cache, in connections.microsoft.client) --------------------
 
 
-def _app_token(tenant_id, cloud, *, fresh=False):
-    key = (str(tenant_id).lower(), cloud)
-    with _tokens_lock:
-        cached = _tokens.get(key)
-        if cached and not fresh and cached[1] - _TOKEN_MARGIN > time.time():
-            return cached[0]
+def _app_token(tenant_id: str, cloud: str, *, fresh: bool = False) -> str:
     try:
         # Reference: https://learn.microsoft.com/graph/auth-v2-service
-        result = client.acquire_token(
-            tenant_id=tenant_id, cloud=cloud,
-            acquire=lambda app: app.acquire_token_for_client(scopes=[client.GRAPH_DEFAULT_SCOPE]),
-        )
+        return client.app_only_token(tenant_id=tenant_id, cloud=cloud, fresh=fresh)
     except client.Throttled as exc:
         # A 429 from the token endpoint says nothing about consent: busy, try at retry_at.
         raise TokenThrottled(exc) from exc
@@ -145,20 +132,11 @@ def _app_token(tenant_id, cloud, *, fresh=False):
         raise GraphError(401, exc.error, str(exc)[:300]) from exc
     except ValueError as exc:  # msal: a token answer that is not JSON
         raise GraphError(0, "tokenUnavailable", f"could not get a token from Microsoft ({exc})") from exc
-    token = result["access_token"]
-    with _tokens_lock:
-        _tokens[key] = (token, time.time() + int(result.get("expires_in", 3600)))
-    return token
 
 
-def forget_tokens(tenant_id=None):
+def forget_tokens(tenant_id: object = None) -> None:
     """Drop cached app-only tokens (of one tenant): the next call gets one with today's roles."""
-    with _tokens_lock:
-        if tenant_id is None:
-            _tokens.clear()
-        else:
-            for key in [k for k in _tokens if k[0] == str(tenant_id).lower()]:
-                del _tokens[key]
+    client.forget_app_only_tokens(tenant_id)
 
 
 # --- the reader -------------------------------------------------------------------------------

@@ -10,6 +10,7 @@ urlpatterns = [
     path("connect/microsoft/adminconsent/callback", views.adminconsent_callback, name="adminconsent_callback"),
     path("connect/microsoft/done/", views.consent_done, name="consent_done"),
     path("connect/microsoft/sign-in-again/", views.consent_retry, name="consent_retry"),
+    path("tenants/find/", views.tenant_find, name="tenant_find"),
     path("connections/<int:connection_id>/give-permission/", views.give_permission, name="give_permission"),
     path("connections/<int:connection_id>/consent-links/", views.link_create, name="link_create"),
     path("consent-links/<int:consent_request_id>/", views.link_show, name="link_show"),

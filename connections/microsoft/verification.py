@@ -2,9 +2,8 @@
 
 from django.utils import timezone
 
-from .. import consent
 from ..models import PermissionGrant
-from . import client, consent_proof
+from . import client, consent, consent_proof
 
 
 def verify(*, connection, acting_user=None):

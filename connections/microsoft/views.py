@@ -6,12 +6,14 @@ admin in with Microsoft (auth code + PKCE + nonce, id_token signature checked), 
 when the features need application permissions, send them to admin consent. Nothing is
 believed from a callback alone: grants are recorded from tokens the portal fetched.
 
-Flow state lives in the session, keyed by the OAuth `state`, popped on callback: a
-callback whose state this browser did not start changes nothing and is audited.
+Flow state lives in the session (connections.microsoft.oauth), keyed by the OAuth `state`,
+popped on callback: a callback whose state this browser did not start changes nothing and is
+audited (connections.microsoft.consent writes every audit row).
 """
 
-import json
+import logging
 import secrets
+from typing import Any
 
 from django.conf import settings
 from django.contrib import messages
@@ -22,43 +24,25 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
 from tenants.access import admin_required, scoped
-from tenants.audit import audit_record
-from tenants.models import AuditAction
+from tenants.services import tenant_record_domains
+from tenants.views import FOUND_TENANT_SESSION
 
-from .. import consent, crypto, permissions
+from .. import permissions
 from ..models import Connection, ConsentRequest
 from ..params import callback_params
 from ..ratelimit import rate_limited
-from . import client, roles
+from . import client, consent, endpoints, oauth, roles
 from .errors import code_from_description, explain
 from .forms import ConsentLinkSendForm
+from .grants import missing_permissions
+from .graph import GraphError
 
-SESSION_FLOWS = "microsoft_consent_flows"
-SESSION_RESULT = "microsoft_consent_result"
-# The consent request this browser may sign in to again after signing in with the wrong account.
-SESSION_RETRY = "microsoft_consent_retry"
-MAX_FLOWS = 5  # a browser rarely has more consent sign-ins under way; older ones are dropped
+logger = logging.getLogger(__name__)
 
 
-def _callback_uri():
-    return settings.SITE_URL + reverse("connections:microsoft:callback")
-
-
-def _adminconsent_uri():
-    return settings.SITE_URL + reverse("connections:microsoft:adminconsent_callback")
-
-
-def _remember(request, state, entry):
-    flows = request.session.get(SESSION_FLOWS, {})
-    flows[state] = entry
-    request.session[SESSION_FLOWS] = dict(list(flows.items())[-MAX_FLOWS:])
-
-
-def _pop(request, state):
-    flows = request.session.get(SESSION_FLOWS, {})
-    entry = flows.pop(state, None) if state else None
-    request.session[SESSION_FLOWS] = flows
-    return entry
+def _acting_user(request: Any) -> Any:
+    """The signed-in portal user, or None for a tenant admin holding a consent link."""
+    return request.user if request.user.is_authenticated else None
 
 
 def _begin(request, consent_request):
@@ -70,7 +54,7 @@ def _begin(request, consent_request):
             tenant_id=connection.tenant.tenant_id,
             cloud=connection.tenant.cloud,
             scopes=scopes,
-            redirect_uri=_callback_uri(),
+            redirect_uri=oauth.callback_uri(),
         )
     except client.MicrosoftError as exc:
         return _result(
@@ -82,7 +66,7 @@ def _begin(request, consent_request):
             detail=str(exc),
             status=502,
         )
-    _remember(
+    oauth.FLOWS.remember(
         request,
         flow["state"],
         {"flow": flow, "consent_request": consent_request.pk, "stage": "signin", **_asker(consent_request)},
@@ -111,7 +95,7 @@ def _finish(request, consent_request, *, admin, token_result, delegated, applica
             application_observed=application,
             admin_consent_completed=admin_consent,
             token_result=token_result,
-            redirect_uri=_adminconsent_uri() if consent_request.requested_application else _callback_uri(),
+            redirect_uri=oauth.adminconsent_uri() if consent_request.requested_application else oauth.callback_uri(),
             cloud=consent_request.connection.tenant.cloud,
         )
     except ValidationError as exc:
@@ -124,11 +108,28 @@ def _finish(request, consent_request, *, admin, token_result, delegated, applica
             todo=f"Ask {asker} for a new consent link.",
             status=409,
         )
+    _read_domains(consent_request, admin, token_result)
     if consent_request.kind == ConsentRequest.Kind.DIRECT and request.user.is_authenticated:
         messages.success(request, "Permissions granted and verified with Microsoft.")
         return redirect("connections:connection_detail", connection_id=consent_request.connection_id)
-    request.session[SESSION_RESULT] = consent_request.pk
+    request.session[oauth.SESSION_RESULT] = consent_request.pk
     return redirect("connections:microsoft:consent_done")
+
+
+def _read_domains(consent_request, admin, token_result):
+    """After consent, the tenant's verified domains, read as the admin who consented (their
+    delegated User.Read covers GET /organization's verifiedDomains: no permission beyond it).
+    Best effort: consent stands whether or not Graph answers."""
+    tenant = consent_request.connection.tenant
+    try:
+        found = endpoints.organization(access_token=token_result.get("access_token", ""), cloud=tenant.cloud)
+    except GraphError as exc:
+        logger.warning("Could not read the verified domains of tenant %s: %s", tenant.tenant_id, exc.status)
+        return
+    if found.tenant_id.lower() != str(tenant.tenant_id).lower():
+        return
+    tenant_record_domains(tenant=tenant, verified=[d["name"] for d in found.domains],
+                          actor=consent.admin_actor(admin.name, admin.upn))
 
 
 def _fail(request, consent_request, *, error="", code="", description="", admin=None):
@@ -167,15 +168,10 @@ def _consent_request_of(entry):
 def _connection_gone(request, entry):
     """The tenant, the connection or the consent request was removed while the admin was at
     Microsoft: nothing to record it on. Audited in the organization, if it still exists."""
-    from tenants.models import Organization
-
-    organization = Organization.objects.filter(pk=entry.get("organization")).first()
-    audit_record(
-        organization=organization,
-        action=AuditAction.CONSENT_CALLBACK_REJECTED,
-        actor=request.user if request.user.is_authenticated else consent.ANONYMOUS_LINK_HOLDER,
-        target_label="removed connection",
-        details={"reason": "connection removed", "consent_request": entry.get("consent_request")},
+    organization = consent.consent_callback_for_removed_connection(
+        organization_id=entry.get("organization"),
+        consent_request_id=entry.get("consent_request"),
+        acting_user=_acting_user(request),
     )
     asker = entry.get("asker") or "the site admin who sent you the link"
     return render(
@@ -195,17 +191,7 @@ def _connection_gone(request, entry):
 
 def _reject_callback(request, reason, details, *, error="invalid_state"):
     """A callback this browser did not start (forged, replayed, or very old): audited, no change."""
-    consent_request = None
-    if details.get("consent_request"):
-        consent_request = ConsentRequest.objects.filter(pk=details["consent_request"]).first()
-    audit_record(
-        organization=consent_request.organization if consent_request else None,
-        action=AuditAction.CONSENT_CALLBACK_REJECTED,
-        actor=request.user if request.user.is_authenticated else consent.ANONYMOUS_LINK_HOLDER,
-        target=consent_request.connection if consent_request else None,
-        target_label="" if consent_request else "unknown consent",
-        details={"reason": reason, **{k: v for k, v in details.items() if k != "consent_request"}},
-    )
+    consent.consent_callback_reject(reason=reason, details=details, acting_user=_acting_user(request))
     what, todo = explain(error=error)
     return render(
         request,
@@ -217,17 +203,7 @@ def _reject_callback(request, reason, details, *, error="invalid_state"):
 
 def _wrong_tenant(request, consent_request, admin):
     tenant = consent_request.connection.tenant
-    audit_record(
-        organization=consent_request.organization,
-        action=AuditAction.CONSENT_FAILED,
-        actor=consent.admin_actor(admin.name, admin.upn),
-        target=consent_request.connection,
-        details={
-            "consent_request": consent_request.pk,
-            "error_code": "wrong_tenant",
-            "signed_in_tenant": admin.tenant_id,
-        },
-    )
+    consent.consent_record_wrong_tenant(consent_request=consent_request, admin=admin)
     return _result(
         request,
         consent_request,
@@ -245,17 +221,7 @@ def _not_an_admin(request, consent_request, admin, *, application):
     recorded as the admin who granted; the link stays usable for someone who can."""
     tenant = consent_request.connection.tenant
     needed = roles.needed_in_words(application=application)
-    audit_record(
-        organization=consent_request.organization,
-        action=AuditAction.CONSENT_FAILED,
-        actor=consent.member_actor(admin.name, admin.upn),
-        target=consent_request.connection,
-        details={
-            "consent_request": consent_request.pk,
-            "error_code": "not_an_admin",
-            "needed_role": needed,
-        },
-    )
+    consent.consent_record_not_an_admin(consent_request=consent_request, admin=admin, needed_role=needed)
     return _result(
         request,
         consent_request,
@@ -281,7 +247,7 @@ def _allow_retry(request, consent_request):
     """Let this browser (which held the link) start the sign-in again, with another account."""
     if not consent_request.is_usable:
         return False
-    request.session[SESSION_RETRY] = consent_request.pk
+    request.session[oauth.SESSION_RETRY] = consent_request.pk
     return True
 
 
@@ -384,6 +350,47 @@ def link_revoke(request, consent_request_id):
     return redirect("connections:connection_detail", connection_id=consent_request.connection_id)
 
 
+@admin_required
+@require_POST
+def tenant_find(request):
+    """"Connect new tenant" starting with a Microsoft sign-in: the id_token names the tenant, and
+    Graph's /organization (as the signed-in user) its name and verified domains."""
+    try:
+        flow, url = client.start_sign_in(tenant_id=None, cloud=request.POST.get("cloud") or "public",
+                                         scopes=["User.Read"], redirect_uri=oauth.callback_uri())
+    except client.MicrosoftError:
+        messages.error(request, "Microsoft's sign-in service could not be reached. Try again in a few minutes, or "
+                                "type the tenant id.")
+        return redirect("tenants:tenant_new")
+    oauth.FLOWS.remember(request, flow["state"], {
+        "flow": flow, "stage": "find_tenant", "organization": request.organization.pk,
+        "cloud": request.POST.get("cloud") or "public",
+    })
+    return redirect(url)
+
+
+def _tenant_found(request, entry, params):
+    cloud = entry.get("cloud", "public")
+    try:
+        person, token_result = client.finish_sign_in(tenant_id=None, cloud=cloud, flow=entry["flow"],
+                                                     params=params.values)
+        found = endpoints.organization(access_token=token_result.get("access_token", ""), cloud=cloud)
+    except client.MicrosoftError as exc:
+        what, todo = explain(exc.code, exc.error)
+        messages.error(request, f"{what} {todo}")
+        return redirect("tenants:tenant_new")
+    except GraphError:
+        found = endpoints.TenantOrganization(tenant_id=person.tenant_id, display_name="")
+    request.session[FOUND_TENANT_SESSION] = {
+        "tenant_id": person.tenant_id,
+        "display_name": found.display_name if found.tenant_id.lower() == person.tenant_id.lower() else "",
+        "domains": [d["name"] for d in found.domains],
+        "cloud": cloud,
+        "found_by": person.upn,
+    }
+    return redirect("tenants:tenant_new")
+
+
 # --- the shared link (no portal account needed) ---------------------------------------------
 
 
@@ -418,6 +425,7 @@ def consent_link(request, token):
             "connection": connection,
             "features": permissions.features(connection.features),
             "graph_permissions": permissions.graph_permissions(connection.features),
+            **permissions.consent_screen_note(consent_request.requested_application),
             "needed_role": roles.needed_in_words(application=bool(consent_request.requested_application)),
             "token": token,
         },
@@ -440,7 +448,7 @@ def consent_retry(request):
     """"Sign in with another account", from a result page this browser was shown."""
     consent_request = (
         ConsentRequest.objects.select_related("connection__tenant")
-        .filter(pk=request.session.pop(SESSION_RETRY, None))
+        .filter(pk=request.session.pop(oauth.SESSION_RETRY, None))
         .first()
     )
     if consent_request is None or not consent_request.is_usable:
@@ -462,7 +470,13 @@ def callback(request):
     params = callback_params(request.GET)
     if params.malformed:
         return _reject_callback(request, "malformed callback", {"malformed": list(params.malformed)})
-    entry = _pop(request, params.get("state"))
+    entry = oauth.FLOWS.take(request, params.get("state"))
+    if entry is not None and entry.get("stage") == "find_tenant" and request.user.is_authenticated:
+        if "error" in params:
+            what, todo = explain(code_from_description(params.get("error_description", "")), params["error"])
+            messages.error(request, f"{what} {todo}")
+            return redirect("tenants:tenant_new")
+        return _tenant_found(request, entry, params)
     if entry is None or entry.get("stage") != "signin":
         return _reject_callback(request, "unknown state", {"has_code": "code" in params})
     consent_request = _consent_request_of(entry)
@@ -499,7 +513,7 @@ def callback(request):
             admin_consent=False,
         )
     state = secrets.token_urlsafe(24)
-    _remember(
+    oauth.FLOWS.remember(
         request,
         state,
         {
@@ -509,14 +523,12 @@ def callback(request):
             "admin": admin.as_list(),
             "delegated": delegated,
             # Kept in the session only until admin consent returns, and encrypted there too.
-            "token_result": crypto.encrypt(
-                json.dumps({k: token_result.get(k) for k in ("access_token", "refresh_token", "expires_in", "scope")})
-            ),
+            "token_result": oauth.seal_token_result(token_result),
         },
     )
     try:
         url = client.admin_consent_url(
-            tenant_id=tenant.tenant_id, cloud=tenant.cloud, redirect_uri=_adminconsent_uri(), state=state
+            tenant_id=tenant.tenant_id, cloud=tenant.cloud, redirect_uri=oauth.adminconsent_uri(), state=state
         )
     except client.MicrosoftError as exc:
         return _fail(request, consent_request, error=exc.error, code=exc.code, description=str(exc), admin=admin)
@@ -531,7 +543,7 @@ def adminconsent_callback(request):
     params = callback_params(request.GET)
     if params.malformed:
         return _reject_callback(request, "malformed callback", {"malformed": list(params.malformed)})
-    entry = _pop(request, params.get("state"))
+    entry = oauth.FLOWS.take(request, params.get("state"))
     if entry is None or entry.get("stage") != "adminconsent":
         return _reject_callback(request, "unknown state", {"tenant": params.get("tenant", "")[:64]})
     consent_request = _consent_request_of(entry)
@@ -564,7 +576,7 @@ def adminconsent_callback(request):
         app_roles = client.application_roles(tenant_id=tenant.tenant_id, cloud=tenant.cloud)
     except client.MicrosoftError as exc:
         return _fail(request, consent_request, error=exc.error, code=exc.code, description=str(exc), admin=admin)
-    token_result = json.loads(crypto.decrypt(entry["token_result"]))
+    token_result = oauth.open_token_result(entry["token_result"])
     return _finish(
         request,
         consent_request,
@@ -580,7 +592,7 @@ def adminconsent_callback(request):
 def consent_done(request):
     consent_request = (
         ConsentRequest.objects.select_related("connection__site", "connection__tenant")
-        .filter(pk=request.session.get(SESSION_RESULT))
+        .filter(pk=request.session.get(oauth.SESSION_RESULT))
         .first()
     )
     if consent_request is None:
@@ -594,6 +606,6 @@ def consent_done(request):
             "consent_request": consent_request,
             "ok": True,
             "grants": grants,
-            "missing": consent.missing_permissions(connection),
+            "missing": missing_permissions(connection),
         },
     )

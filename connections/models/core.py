@@ -14,6 +14,7 @@ from django.utils import timezone
 from tenants.models import AtlassianSite, MicrosoftTenant, Organization
 
 from .. import crypto
+from ..microsoft.errors import explain
 from ..microsoft.roles import role_name
 
 
@@ -290,6 +291,4 @@ class ConsentRequest(models.Model):
     @property
     def advice(self):
         """(what happened, what to do) in plain words, for a declined or failed request."""
-        from ..microsoft.errors import explain
-
         return explain(self.error_code, self.error_code)

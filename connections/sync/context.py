@@ -3,6 +3,7 @@
 import logging
 from contextlib import contextmanager
 
+from django.db import connection as db
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
@@ -90,8 +91,18 @@ class RunContext:
     @contextmanager
     def batch(self):
         """One batch of writes: a transaction holding the connection row, so a disconnect
-        (which locks it FOR UPDATE) waits for the batch, and no batch writes after it."""
+        (which locks it FOR UPDATE) waits for the batch, and no batch writes after it.
+
+        On PostgreSQL the batch commits without waiting for its WAL to reach the disk. A crash
+        of the database may then lose the last batches that said they committed, but only
+        whole: their rows with their checkpoint, so the resumed run redoes them (upserts),
+        never loses or duplicates a row. Any later synchronous commit (the run's end) flushes
+        them first. This spares a disk flush per page, most of a batch's cost on a busy server.
+        Reference: https://www.postgresql.org/docs/current/wal-async-commit.html"""
         with transaction.atomic():
+            if db.vendor == "postgresql":
+                with db.cursor() as cursor:
+                    cursor.execute("SET LOCAL synchronous_commit TO OFF")
             Connection.objects.select_for_update(no_key=True).filter(pk=self.connection.pk).first()
             self.check()
             yield

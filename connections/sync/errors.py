@@ -30,3 +30,7 @@ class RunWaits(Exception):
         super().__init__(reason)
         self.run_id = run_id
         self.reason = reason
+
+
+# The checkpoint key under which a waiting run names the run it waits for (see RunWaits).
+WAITING_FOR = "waiting_for_run"

@@ -17,7 +17,7 @@ from .. import throttle
 from ..models import Connection, SyncRun
 from . import services
 from .context import RunContext
-from .errors import JobError, RunStopped, RunWaits
+from .errors import WAITING_FOR, JobError, RunStopped, RunWaits
 from .jobs import job_for
 
 logger = logging.getLogger(__name__)
@@ -100,7 +100,6 @@ def _automatic_retry_at(run, failure, ctx):
     return timezone.now() + timedelta(seconds=settings.SYNC_AUTO_RETRY_DELAY * 2**run.auto_retries)
 
 
-WAITING_FOR = "waiting_for_run"
 
 
 def _wait(run, wait, *, attempt, checkpoint):

@@ -7,6 +7,7 @@ and kind, so a kickoff racing another (or a person pressing Start) just finds th
 
 import logging
 from datetime import timedelta
+from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -14,6 +15,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from portal.celery import app
 from tenants.audit import audit_record
 from tenants.models import AuditAction
 from tenants.services import _require_admin
@@ -139,15 +141,21 @@ def _due(now):
     )
 
 
+def _task(name: str) -> Any:
+    """A registered task, found by its name: the beat's work is queued without importing the
+    task modules (which import this one)."""
+    if name not in app.tasks:
+        app.loader.import_default_modules()  # outside a worker, task modules load lazily
+    return app.tasks[name]
+
+
 def kickoff(now=None):
     """Beat: queue one task per connection that has a due schedule. Returns how many."""
-    from ..tasks import sync_schedule_connection
-
     now = now or timezone.now()
     _ensure_defaults(now)
     ids = sorted(set(_due(now).values_list("connection_id", flat=True)))
     for connection_id in ids:
-        sync_schedule_connection.delay(connection_id=connection_id)
+        _task("connections.sync_schedule_connection").delay(connection_id=connection_id)
     return len(ids)
 
 
@@ -181,8 +189,6 @@ def unstick(now=None):
     run whose heartbeat is older than SYNC_STUCK_AFTER) up to SYNC_STUCK_MAX_RESUMES times, then
     mark it failed with a remedy, so no run stays "running" for ever. Queued runs whose task
     was lost are queued again. Returns (resumed, failed) run ids."""
-    from ..tasks import sync_run_execute
-
     now = now or timezone.now()
     stale = now - timedelta(seconds=settings.SYNC_STUCK_AFTER)
     resumed, failed = [], []
@@ -190,7 +196,7 @@ def unstick(now=None):
     stuck = SyncRun.objects.filter(state=SyncRun.State.RUNNING, heartbeat_at__lt=stale)
     for run in list(lost) + list(stuck.select_related("organization", "connection")):
         if run.state == SyncRun.State.QUEUED or run.attempts <= settings.SYNC_STUCK_MAX_RESUMES:
-            sync_run_execute.delay(run_id=run.pk)
+            _task("connections.sync_run_execute").delay(run_id=run.pk)
             resumed.append(run.pk)
         elif _fail_stuck(run, now):
             failed.append(run.pk)

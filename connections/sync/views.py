@@ -11,6 +11,7 @@ from django.views.decorators.http import require_GET, require_POST
 from tenants.access import admin_required, member_required, scoped
 
 from ..models import Connection, SyncRun, TeamsChannel, TeamsTeam
+from ..views import render_connection_page  # the page's view lives one level up
 from . import schedules, services
 
 RECENT_RUNS = 10
@@ -47,8 +48,6 @@ def jobs_context(connection):
 
 def _schedule_refused(request, connection, form, errors):
     """The page again, at the schedule's row, with what was typed and each error by its field."""
-    from ..views import render_connection_page  # the page's view lives one level up
-
     refused = {
         "kind": form.data.get("kind", ""),
         "values": {name: form.data.get(name, "") for name in ("full_every_minutes", "incremental_every_minutes")},

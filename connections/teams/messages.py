@@ -30,7 +30,8 @@ from django.utils.dateparse import parse_datetime
 from ..microsoft import endpoints as graph_endpoints
 from ..microsoft.graph import Graph, GraphError, NotFound
 from ..models import SyncRun, TeamsChannel, TeamsMessage
-from ..sync.errors import JobError, RunWaits
+from ..sync.errors import WAITING_FOR, JobError, RunWaits
+from ..sync.services import sync_run_start
 from .directory import job_error
 
 PAGE_SIZE = 50  # Graph's maximum for channel messages
@@ -85,9 +86,6 @@ def _directory_first(ctx):
     """Return once a Teams directory run has succeeded on the connection; otherwise start one
     (if none is active) and raise RunWaits for it. A directory run this run waited for that
     failed or was cancelled fails this run too, naming it (no endless restarts)."""
-    from ..sync.runner import WAITING_FOR
-    from ..sync.services import sync_run_start
-
     runs = SyncRun.objects.filter(connection=ctx.connection, kind=SyncRun.Kind.TEAMS_DIRECTORY)
     if runs.filter(state=SyncRun.State.SUCCEEDED).exists():
         return

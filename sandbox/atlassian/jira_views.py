@@ -1,4 +1,5 @@
-"""Jira Cloud REST v3: user search, all users, project search, myself."""
+"""Jira Cloud REST v3: user search, all users, project search, myself; and Jira Service
+Management's info."""
 
 from django.db.models import Q
 
@@ -152,3 +153,22 @@ def project_search(request, caller):
 @api_view("jira", *USER_SCOPES)
 def myself(request, caller):
     return json_response(user_json(request, caller.site, caller.account) | {"emailAddress": caller.account.email})
+
+
+# Reference: https://developer.atlassian.com/cloud/jira/service-desk/rest/api-group-info/
+# ("Permissions required: None"): any caller of the site gets the instance's runtime information.
+# A site without Jira Service Management has no servicedeskapi resource, hence 404.
+@api_view("jira")
+def service_management_info(request, caller):
+    if "jira-servicedesk" not in caller.site.products:
+        return json_response({"errorMessages": ["Jira Service Management is not installed on this site"]}, 404)
+    return json_response(
+        {
+            "_links": {"self": request.build_absolute_uri(request.path)},
+            "version": "10.3.0",
+            "platformVersion": "1001.0.0",
+            "buildDate": {"iso8601": "2026-11-02T09:00:00+0000", "epochMillis": 1793610000000},
+            "buildChangeSet": "sandbox",
+            "isLicensedForUse": True,
+        }
+    )

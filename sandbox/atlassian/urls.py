@@ -41,6 +41,7 @@ def _product_patterns(suffix) -> tuple[list[URLPattern | URLResolver], list[URLP
         path("rest/api/3/users/search", jira_views.users_search, name=f"atl-users-search{suffix}"),
         path("rest/api/3/project/search", jira_views.project_search, name=f"atl-project-search{suffix}"),
         path("rest/api/3/myself", jira_views.myself, name=f"atl-myself{suffix}"),
+        path("rest/servicedeskapi/info", jira_views.service_management_info, name=f"atl-jsm-info{suffix}"),
     ]
     return wiki, jira
 

@@ -19,6 +19,8 @@ from .organizations import Organization
 class AuditAction(models.TextChoices):
     # organizations and people
     ORGANIZATION_CREATED = "organization.created", "Organization created"
+    ORGANIZATION_RENAMED = "organization.renamed", "Organization renamed"
+    MEMBER_LEFT = "member.left", "Member left the organization"
     ORGANIZATION_REMOVED = "organization.removed", "Organization removed"
     MEMBER_INVITED = "member.invited", "Member invited"
     INVITATION_REVOKED = "invitation.revoked", "Invitation revoked"
@@ -28,6 +30,7 @@ class AuditAction(models.TextChoices):
     # the external installs
     SITE_REGISTERED = "site.registered", "Atlassian site registered"
     SITE_REMOVED = "site.removed", "Atlassian site removed"
+    SITE_UPDATED = "site.updated", "Atlassian site changed"
     SITE_AUTHORIZATION_STARTED = "site.authorization_started", "Atlassian authorization started"
     SITE_AUTHORIZED = "site.authorized", "Atlassian site authorized (OAuth 2.0)"
     SITE_API_TOKEN_SAVED = "site.api_token_saved", "Atlassian API token saved"
@@ -37,6 +40,8 @@ class AuditAction(models.TextChoices):
     SITE_NEEDS_REAUTH = "site.needs_reauthorization", "Atlassian site needs re-authorization"
     TENANT_REGISTERED = "tenant.registered", "Microsoft tenant registered"
     TENANT_REMOVED = "tenant.removed", "Microsoft tenant removed"
+    TENANT_UPDATED = "tenant.updated", "Microsoft tenant changed"
+    TENANT_DOMAINS_READ = "tenant.domains_read", "Microsoft tenant's verified domains read"
     # connections
     CONNECTION_CREATED = "connection.created", "Connection created"
     CONNECTION_REMOVED = "connection.removed", "Connection removed"
@@ -74,6 +79,7 @@ class AuditAction(models.TextChoices):
     USER_MATCHING_SETTINGS_CHANGED = "user_matching.settings_changed", "User matching identity mode changed"
     USER_MAPPING_SET = "user_matching.mapping_set", "Manual user mapping set"
     USER_MAPPING_CLEARED = "user_matching.mapping_cleared", "Manual user mapping removed"
+    USER_MAPPING_EXPORTED = "user_matching.exported", "User mapping exported (CSV)"
     EMAIL_STORAGE_CHANGED = "organization.email_storage_changed", "Email storage for user matching changed"
 
     # sync: Teams directory and channel messages

@@ -1,7 +1,7 @@
 """At 375 px nothing is wider than the screen and no table hides a column: tables stack, each
 cell under its heading."""
 
-from connections.consent import consent_request_create
+from connections.microsoft.consent import consent_request_create
 from connections.services import grants_request
 from tenants.models import Role
 from tests.factories import PASSWORD, ConnectionFactory, MembershipFactory

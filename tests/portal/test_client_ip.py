@@ -6,7 +6,7 @@ from django.core.cache import cache
 from django.test import Client
 from django.urls import reverse
 
-from connections import consent
+from connections.microsoft import consent
 from tenants.models import AuditEvent
 
 

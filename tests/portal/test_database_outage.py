@@ -10,7 +10,7 @@ from django.db import connections
 from django.test import Client
 from django.urls import reverse
 
-from connections import consent
+from connections.microsoft import consent
 from tenants.models import Organization, Role
 from tests.factories import PASSWORD, ConnectionFactory, MembershipFactory, UserFactory
 from tests.processes import PostgresCluster

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 from django.db import connection as db_connection
 
-from connections import consent
+from connections.microsoft import consent
 
 ROOT = Path(__file__).resolve().parents[2]
 SECRETS = ("SECRETCODE", "SECRETSTATE", "SECRETTOKEN")

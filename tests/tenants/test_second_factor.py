@@ -234,3 +234,20 @@ def test_rotating_the_key_keeps_the_second_factor_working(client, staff_user, ac
 
     sign_in(client, staff_user, secret)
     assert "Acme" in _support_list(client).content.decode()
+
+
+def test_after_enrolling_the_recovery_codes_page_leads_on_to_the_support_home(client, staff_user):
+    sign_in(client, staff_user)
+    start = client.get(reverse("mfa_activate_totp"))
+    client.post(start.url, {"password": PASSWORD})
+    page = client.get(reverse("mfa_activate_totp")).content.decode()
+    secret = re.search(r'id="authenticator_secret"\s+value="([A-Z2-7]+)"', page).group(1)
+    done = client.post(reverse("mfa_activate_totp"), {"code": totp_code(secret)}, follow=True)
+    # Showing the codes asks for a code of the new authenticator first (a second factor themselves).
+    if done.redirect_chain[-1][0].startswith(reverse("mfa_reauthenticate")):
+        done = client.post(done.redirect_chain[-1][0], {"code": totp_code(secret)}, follow=True)
+    page = done.content.decode()
+    assert "Recovery Codes" in page, done.redirect_chain
+    continue_link = page.split("data-continue", 1)[1].split("</p>", 1)[0]
+    assert f'href="{reverse("support:organization_list")}"' in continue_link
+    assert "Continue to the support home" in continue_link

@@ -4,9 +4,12 @@ import json
 
 from django.core.management.base import BaseCommand
 
-from bench import sync
+from bench import fairness, sync
 
-BENCHMARKS = {"sync": (sync, "user matching at scale: full and incremental, against the floor and a naive script")}
+BENCHMARKS = {
+    "sync": (sync, "user matching at scale: full and incremental, against the floor and a naive script"),
+    "fairness": (fairness, "many tenants on few workers, two of them throttled"),
+}
 
 
 class Command(BaseCommand):

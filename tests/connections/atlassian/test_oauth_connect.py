@@ -127,3 +127,15 @@ def test_scope_drift_asks_for_reauthentication_and_reauthorizing_clears_it(world
     assert grant.granted_at and grant.observed
     messages = world.client.post(reverse("connections:atlassian:check", args=[site.pk]), follow=True)
     assert "Jira answered" in messages.content.decode()
+
+
+def test_a_jira_service_management_site_is_saved_as_such_and_a_jira_site_is_not(world):
+    world.connect(sites=["acme-support"], choose="acme-support", features=["jsm_chatops"])
+    support = AtlassianSite.objects.get(organization=world.organization, name="acme-support")
+    assert support.products == ["jira", "jsm"]
+    world.connect(sites=["acme"], choose="acme", features=["teams_notifications"])
+    plain = AtlassianSite.objects.get(organization=world.organization, name="acme")
+    assert "jira" in plain.products and "jsm" not in plain.products
+    # The question was asked of the site, under its declaration.
+    calls = [r for r in world.sandbox.requests(path_contains="/rest/servicedeskapi/info")]
+    assert len(calls) == 2

@@ -266,7 +266,7 @@ def test_a_site_on_an_api_token_is_checked_with_it(connected, settings):
 
 
 def test_the_microsoft_search_check_lists_the_apps_search_connections(connected):
-    from connections.consent import connection_set_features
+    from connections.services import connection_set_features
 
     connection = connected.notifications
     connection_set_features(connection=connection, features=[*connection.features, "confluence_search"],

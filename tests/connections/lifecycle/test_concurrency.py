@@ -47,6 +47,9 @@ def _consistent(connection):
 
 def test_two_admins_racing_end_consistent_and_audited_once_per_change(acme_live):
     connection, admin = acme_live.jira, acme_live.admin
+    # Application permissions only: a reconnect restores everything (no delegated sign-in to redo).
+    Connection.objects.filter(pk=connection.pk).update(features=["user_mapping", "channel_knowledge"])
+    connection.refresh_from_db()
     other_admin = acme_live.organization.memberships.create(
         user=type(admin).objects.create_user(username="second-admin", email="second@acme.example"), role="admin"
     ).user

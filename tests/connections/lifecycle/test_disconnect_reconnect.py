@@ -4,8 +4,10 @@ again only when the tenant no longer grants what the features need."""
 from django.db import transaction
 from django.urls import reverse
 
-from connections.consent import consent_request_create
+from connections.microsoft.consent import consent_request_create
 from connections.models import Connection, ConsentRequest, Credential, SyncRun
+from portal.demo_connect import _consent as consent_as_admin
+from sandbox.testing import tenant_infos
 from tenants.models import AuditEvent
 
 
@@ -69,6 +71,8 @@ def test_disconnect_deletes_tokens_stops_jobs_and_keeps_the_configuration(acme_l
 
 def test_reconnect_needs_no_consent_while_the_tenant_still_grants_everything(acme_live, client):
     connection = acme_live.jira
+    connection.features = ["user_mapping", "channel_knowledge"]  # application permissions only
+    connection.save(update_fields=["features"])
     client.force_login(acme_live.admin)
     client.post(reverse("connections:connection_disconnect", args=[connection.pk]))
     links_before = connection.consent_requests.count()
@@ -82,6 +86,30 @@ def test_reconnect_needs_no_consent_while_the_tenant_still_grants_everything(acm
     assert connection.consent_requests.count() == links_before
     event = _events(connection, "connection.reconnected").get()
     assert event.details["missing"] == [] and "User.Read.All" in event.details["roles"]
+
+
+def test_reconnect_says_the_delegated_sign_in_is_gone_and_signing_in_again_restores_it(acme_live, client):
+    connection = acme_live.jira  # Teams notifications act as a signed-in admin
+    client.force_login(acme_live.admin)
+    client.post(reverse("connections:connection_disconnect", args=[connection.pk]))
+
+    response = client.post(reverse("connections:connection_reconnect", args=[connection.pk]), follow=True)
+
+    page = response.content.decode()
+    connection.refresh_from_db()
+    assert connection.status == Connection.Status.DEGRADED
+    assert "still grants everything" not in page
+    assert "No delegated sign-in of an admin of Contoso is stored" in page
+    assert "Teams notifications from Jira and Confluence cannot work" in page
+    status_card = page.split('id="live"', 1)[1].split("</section>", 1)[0]
+    assert "Sign in with Microsoft again to restore delegated features" in status_card
+    assert "data-restore-delegated" in status_card
+
+    # The button signs Contoso's admin in again: the delegated sign-in is back, and so is Active.
+    consent_as_admin(client, connection, tenant_infos()["contoso"].admin)
+    connection.refresh_from_db()
+    assert Credential.objects.filter(connection=connection, kind="microsoft_delegated").exists()
+    assert connection.status == Connection.Status.ACTIVE
 
 
 def test_reconnect_asks_for_consent_when_the_tenant_withdrew_a_permission(acme_live, client):
@@ -140,7 +168,8 @@ def test_disconnecting_a_tenant_disconnects_all_its_connections_in_one_step(acme
     # The tenant stays registered; each connection can come back on its own.
     client.post(reverse("connections:connection_reconnect", args=[acme_live.jsm.pk]))
     acme_live.jsm.refresh_from_db()
-    assert acme_live.jsm.status == Connection.Status.ACTIVE
+    # Back, but not active: incident chats need an admin's delegated sign-in, deleted on disconnect.
+    assert acme_live.jsm.status == Connection.Status.DEGRADED
 
 
 def test_reconnect_while_the_site_needs_reauthorization_says_so(acme_live, client):

@@ -1,5 +1,7 @@
 """The user mapping page: counts and the filtered list for members; forms for admins only."""
 
+from urllib.parse import quote
+
 from django.urls import reverse
 
 from connections.models import ManualMapping, UserMatch
@@ -59,3 +61,34 @@ def test_email_storage_is_an_audited_organization_choice(matching, client):
     assert not UserMatch.objects.filter(connection=w.connection).exclude(email="").exists()
     changes = AuditEvent.objects.filter(action="organization.email_storage_changed").order_by("pk")
     assert [e.details["after"] for e in changes] == [True, False]
+
+
+def test_each_row_has_a_map_action_that_fills_in_the_manual_form(matching, client):
+    w = matching
+    w.run()
+    client.force_login(w.admin)
+    hal = w.account_id("hal.hidden@acme.example")
+    page = client.get(url(w), {"show": "hidden"}).content.decode()
+    assert f'href="?map={quote(hal, safe="/")}#manual-mapping" data-map>map…</a>' in page
+    form = client.get(url(w), {"map": hal}).content.decode()
+    manual = form.split('id="manual-mapping"', 1)[1]
+    assert f'name="account_id" value="{hal}"' in manual
+
+
+def test_the_list_exports_as_csv_with_its_filters_and_the_export_is_audited(matching, client):
+    import csv
+    import io
+
+    w = matching
+    w.run()
+    client.force_login(w.viewer)
+    page = client.get(url(w), {"show": "hidden"}).content.decode()
+    assert f'href="{url(w, "user_mapping_export")}?show=hidden"' in page
+    response = client.get(url(w, "user_mapping_export"), {"show": "hidden"})
+    assert response.status_code == 200 and response["Content-Type"].startswith("text/csv")
+    rows = list(csv.reader(io.StringIO(response.content.decode())))
+    assert rows[0] == ["atlassian_account_id", "display_name", "email", "outcome", "method", "microsoft_user_id"]
+    hidden = UserMatch.objects.filter(connection=w.connection, outcome="hidden").count()
+    assert len(rows) == hidden + 1 and any(r[1] == "Hal Hidden" for r in rows[1:])
+    event = AuditEvent.objects.get(action="user_matching.exported")
+    assert event.details["rows"] == hidden and event.actor_user == w.viewer

@@ -10,7 +10,7 @@ import pytest
 from django.test import Client
 from django.urls import reverse
 
-from connections.microsoft.views import SESSION_FLOWS
+from connections.microsoft.oauth import SESSION_FLOWS
 from connections.models import Connection, ConsentRequest
 from tenants import services as tenant_services
 from tenants.models import AuditEvent

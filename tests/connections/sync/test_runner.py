@@ -316,3 +316,16 @@ def test_the_beats_stuck_detector_task_starts_the_due_retry(acme, connection, us
     (retried,) = tasks.sync_unstick()["retried"]
     retry = SyncRun.objects.get(pk=retried)
     assert (retry.trigger, retry.checkpoint, retry.requested_by) == ("retry", {"page": 2}, None)
+
+
+def test_the_jobs_section_says_who_started_each_run(acme, connection, client):
+    by_hand = start(connection, acme)
+    SyncRun.objects.filter(pk=by_hand.pk).update(state=SyncRun.State.SUCCEEDED)
+    scheduled = SyncRun.objects.create(organization=connection.organization, connection=connection,
+                                       kind=SyncRun.Kind.USER_MATCHING, trigger=SyncRun.Trigger.SCHEDULE)
+    client.force_login(acme.admin)
+    page = client.get(f"/connections/{connection.pk}/").content.decode()
+    row = page.split(f'data-run="{by_hand.pk}"', 1)[1].split("</tr>", 1)[0]
+    assert f"Started by hand by {acme.admin}" in row
+    row = page.split(f'data-run="{scheduled.pk}"', 1)[1].split("</tr>", 1)[0]
+    assert "Schedule (by the portal)" in row

@@ -1,13 +1,16 @@
 """Consent for a Microsoft tenant: links, their states, and what a grant records.
 
-State changes only; the HTTP dance lives in connections/microsoft/views.py and the calls
-to Microsoft in connections/microsoft/client.py. Every function writes its audit event
-in its own transaction, with the tenant admin as an external actor where they act.
+State changes only; the HTTP dance lives in connections/microsoft/views.py (with the flow
+state in connections/flows.py) and the calls to Microsoft in connections/microsoft/client.py.
+Every function writes its audit event in its own transaction, with the tenant admin as an
+external actor where they act. A consent link's token is validated here
+(`consent_request_find`: bounded by connections.params, compared by hash only).
 """
 
 import hashlib
 import secrets
 from datetime import timedelta
+from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -16,13 +19,11 @@ from django.utils import timezone
 
 from portal import outbox
 from tenants.audit import ExternalActor, audit_record
-from tenants.models import AuditAction
+from tenants.models import AuditAction, Organization
 from tenants.services import _require_admin
 
-from . import permissions
-from .microsoft import consent_proof, roles
-from .microsoft.errors import explain
-from .models import (
+from .. import permissions
+from ..models import (
     Connection,
     ConsentRequest,
     Credential,
@@ -31,27 +32,31 @@ from .models import (
     PermissionKind,
     Provider,
 )
-from .params import consent_token
-from .services import grants_request
-from .status import connection_status_refresh
+from ..params import consent_token
+from ..services import grants_request
+from ..status import connection_status_refresh
+from . import consent_proof, roles
+from .client import SignedInAdmin
+from .errors import explain
+from .grants import missing_permissions
 
 ANONYMOUS_LINK_HOLDER = ExternalActor("someone with the consent link")
 
 
-def hash_token(raw):
+def hash_token(raw: str) -> str:
     return hashlib.sha256(raw.encode()).hexdigest()
 
 
-def admin_actor(name, upn):
+def admin_actor(name: str, upn: str) -> ExternalActor:
     return ExternalActor(f"{name} <{upn}> (tenant admin)" if name else f"{upn} (tenant admin)")
 
 
-def member_actor(name, upn):
+def member_actor(name: str, upn: str) -> ExternalActor:
     """A verified tenant member who holds no role that can grant what was asked."""
     return ExternalActor(f"{name} <{upn}> (tenant member, not an admin)" if name else f"{upn} (tenant member)")
 
 
-def consent_request_find(raw_token):
+def consent_request_find(raw_token: str) -> ConsentRequest | None:
     """The consent request a link's token names, or None. Compared by hash only."""
     if consent_token(raw_token) is None:
         return None
@@ -63,7 +68,9 @@ def consent_request_find(raw_token):
 
 
 @transaction.atomic
-def consent_request_create(*, connection, acting_user, kind=ConsentRequest.Kind.LINK):
+def consent_request_create(
+    *, connection: Connection, acting_user: Any, kind: str = ConsentRequest.Kind.LINK
+) -> tuple[ConsentRequest, str]:
     """A new consent request; returns (request, raw token).
 
     Links already sent stay open: a link is withdrawn only on purpose (consent_request_revoke),
@@ -109,7 +116,7 @@ def consent_request_create(*, connection, acting_user, kind=ConsentRequest.Kind.
 
 
 @transaction.atomic
-def consent_request_open(*, consent_request):
+def consent_request_open(*, consent_request: ConsentRequest) -> ConsentRequest:
     """The link's page was opened: remember the first time."""
     consent_request = ConsentRequest.objects.select_for_update().get(pk=consent_request.pk)
     if consent_request.state == ConsentRequest.State.SENT and consent_request.is_usable:
@@ -126,7 +133,7 @@ def consent_request_open(*, consent_request):
 
 
 @transaction.atomic
-def consent_request_revoke(*, consent_request, acting_user):
+def consent_request_revoke(*, consent_request: ConsentRequest, acting_user: Any) -> ConsentRequest:
     _require_admin(consent_request.organization, acting_user)
     consent_request = ConsentRequest.objects.select_for_update().get(pk=consent_request.pk)
     if not consent_request.is_usable:
@@ -144,7 +151,7 @@ def consent_request_revoke(*, consent_request, acting_user):
 
 
 @transaction.atomic
-def consent_request_send(*, consent_request, to, acting_user):
+def consent_request_send(*, consent_request: ConsentRequest, to: str, acting_user: Any) -> ConsentRequest:
     """Email an open link to a tenant admin's address (sent after commit by the outbox)."""
     _require_admin(consent_request.organization, acting_user)
     consent_request = ConsentRequest.objects.select_for_update().get(pk=consent_request.pk)
@@ -163,7 +170,7 @@ def consent_request_send(*, consent_request, to, acting_user):
     return consent_request
 
 
-def _claim(consent_request):
+def _claim(consent_request: ConsentRequest) -> ConsentRequest:
     """Lock the request and make sure it can still be used (single use)."""
     locked = ConsentRequest.objects.select_for_update().get(pk=consent_request.pk)
     if not locked.is_usable:
@@ -177,7 +184,10 @@ def _claim(consent_request):
 
 
 @transaction.atomic
-def consent_record_failure(*, consent_request, error="", code="", description="", admin=None, declined=False):
+def consent_record_failure(
+    *, consent_request: ConsentRequest, error: str = "", code: str = "", description: str = "",
+    admin: SignedInAdmin | None = None, declined: bool = False,
+) -> ConsentRequest:
     """The admin declined, or something failed: record it in words; the link is used up."""
     consent_request = _claim(consent_request)
     now = timezone.now()
@@ -206,9 +216,10 @@ def consent_record_failure(*, consent_request, error="", code="", description=""
 
 @transaction.atomic
 def consent_record_grant(
-    *, consent_request, admin, delegated_observed, application_observed, admin_consent_completed, token_result,
-    redirect_uri, cloud,
-):
+    *, consent_request: ConsentRequest, admin: SignedInAdmin, delegated_observed: list[str],
+    application_observed: list[str], admin_consent_completed: bool, token_result: dict[str, Any], redirect_uri: str,
+    cloud: str,
+) -> ConsentRequest:
     """Consent verified by tokens the portal fetched itself: record grants, keep the
     delegated token (encrypted), and set the connection's status from what was observed.
 
@@ -278,7 +289,7 @@ def consent_record_grant(
     return consent_request
 
 
-def _store_delegated_token(connection, admin, token_result):
+def _store_delegated_token(connection: Connection, admin: SignedInAdmin, token_result: dict[str, Any]) -> None:
     if not token_result.get("refresh_token"):
         return
     credential, _ = Credential.objects.get_or_create(
@@ -294,18 +305,11 @@ def _store_delegated_token(connection, admin, token_result):
     credential.save()
 
 
-def missing_permissions(connection):
-    """Graph permissions the connection's features need that no token has shown: 'Name (kind)'."""
-    observed = set(connection.grants.filter(provider=Provider.MICROSOFT, observed=True).values_list("kind", "name"))
-    return [
-        f"{p.name} ({p.kind})"
-        for p in permissions.graph_permissions(connection.features)
-        if (p.kind, p.name) not in observed
-    ]
-
 
 @transaction.atomic
-def connection_record_observed_roles(*, connection, application_observed, acting_user=None, audit_unchanged=True):
+def connection_record_observed_roles(
+    *, connection: Connection, application_observed: list[str], acting_user: Any = None, audit_unchanged: bool = True
+) -> tuple[list[str], list[str]]:
     """A fresh app-only token's roles, compared with the grants: drift shows up here
     (a permission revoked in the tenant after consent).
 
@@ -340,27 +344,74 @@ def connection_record_observed_roles(*, connection, application_observed, acting
     return lost, missing
 
 
-@transaction.atomic
-def connection_set_features(*, connection, features, acting_user):
-    """Change what the connection is for. New needs are recorded as requested; if tokens
-    have not shown them, the connection needs re-consent."""
-    _require_admin(connection.organization, acting_user)
-    connection = Connection.objects.select_for_update().get(pk=connection.pk)
-    old = list(connection.features)
-    connection.features = [f for f in features if f in permissions.FEATURES]
-    grants_request(connection=connection, acting_user=acting_user)
-    connection.save(update_fields=["features", "updated_at"])
-    connection_status_refresh(connection=connection)
-    audit_record(
-        organization=connection.organization,
-        action=AuditAction.CONNECTION_FEATURES_CHANGED,
-        actor=acting_user,
-        target=connection,
-        details={"from": old, "to": connection.features},
-    )
-    return connection
 
-
-def _notify_on_commit(consent_request):
+def _notify_on_commit(consent_request: ConsentRequest) -> None:
     if consent_request.kind == ConsentRequest.Kind.LINK:
         outbox.enqueue("connections.notify_consent_result", consent_request_id=consent_request.pk)
+
+
+# --- callbacks that record nothing but the attempt ------------------------------------------
+
+
+def consent_callback_reject(*, reason: str, details: dict[str, Any], acting_user: Any = None) -> None:
+    """A callback this browser did not start (forged, replayed, very old) or a malformed one:
+    audited (in the consent request's organization when `details` names one), nothing changed.
+    `details` never holds a state, code or token: the reason and what was malformed only."""
+    consent_request = None
+    if details.get("consent_request"):
+        consent_request = ConsentRequest.objects.filter(pk=details["consent_request"]).first()
+    audit_record(
+        organization=consent_request.organization if consent_request else None,
+        action=AuditAction.CONSENT_CALLBACK_REJECTED,
+        actor=acting_user or ANONYMOUS_LINK_HOLDER,
+        target=consent_request.connection if consent_request else None,
+        target_label="" if consent_request else "unknown consent",
+        details={"reason": reason, **{k: v for k, v in details.items() if k != "consent_request"}},
+    )
+
+
+def consent_callback_for_removed_connection(
+    *, organization_id: int | None, consent_request_id: int | None, acting_user: Any = None
+) -> Organization | None:
+    """The tenant, the connection or the consent request was removed while the admin was at
+    Microsoft: nothing to record it on. Audited in the organization, if it still exists (returned)."""
+    organization = Organization.objects.filter(pk=organization_id).first() if organization_id is not None else None
+    audit_record(
+        organization=organization,
+        action=AuditAction.CONSENT_CALLBACK_REJECTED,
+        actor=acting_user or ANONYMOUS_LINK_HOLDER,
+        target_label="removed connection",
+        details={"reason": "connection removed", "consent_request": consent_request_id},
+    )
+    return organization
+
+
+def consent_record_wrong_tenant(*, consent_request: ConsentRequest, admin: SignedInAdmin) -> None:
+    """Someone of another tenant signed in (verified): audited; the link stays usable."""
+    audit_record(
+        organization=consent_request.organization,
+        action=AuditAction.CONSENT_FAILED,
+        actor=admin_actor(admin.name, admin.upn),
+        target=consent_request.connection,
+        details={
+            "consent_request": consent_request.pk,
+            "error_code": "wrong_tenant",
+            "signed_in_tenant": admin.tenant_id,
+        },
+    )
+
+
+def consent_record_not_an_admin(*, consent_request: ConsentRequest, admin: SignedInAdmin, needed_role: str) -> None:
+    """A verified member of the right tenant without a role that can grant what is asked:
+    audited, never recorded as the admin who granted; the link stays usable."""
+    audit_record(
+        organization=consent_request.organization,
+        action=AuditAction.CONSENT_FAILED,
+        actor=member_actor(admin.name, admin.upn),
+        target=consent_request.connection,
+        details={
+            "consent_request": consent_request.pk,
+            "error_code": "not_an_admin",
+            "needed_role": needed_role,
+        },
+    )

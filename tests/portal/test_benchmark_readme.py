@@ -1,0 +1,100 @@
+"""The README's benchmark steps work as written, on SQLite in a fresh shell and on PostgreSQL in
+a database of their own: each block run line by line (tiny: a few hundred users, one run), the
+JSON it prints read back."""
+
+import json
+import os
+import re
+import shlex
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+
+import psycopg
+import pytest
+from django.db import connection
+
+from tests.processes import RedisServer
+
+ROOT = Path(__file__).resolve().parents[2]
+TINY = "--users 300 --runs 1"
+
+
+def _blocks():
+    readme = (ROOT / "README.md").read_text()
+    section = re.search(r"### Benchmarks\n(.*?)(?=\n##|\Z)", readme, re.S).group(1)
+    return re.findall(r"```\n(.*?)```", section, re.S)
+
+
+def _run_block(block, env, database=None):
+    """Each line as a shell would: `export` sets variables, `createdb` makes `database`."""
+    output = ""
+    for line in block.splitlines():
+        line = line.split("#", 1)[0].strip()
+        if not line:
+            continue
+        words = shlex.split(line)
+        if words[0] == "export":
+            env.update(word.split("=", 1) for word in words[1:])
+        elif words[0] == "createdb":
+            with psycopg.connect(**_server(), dbname="postgres", autocommit=True) as db:
+                db.execute(f'CREATE DATABASE "{database}"')
+        else:
+            assert words[:2] == ["python", "manage.py"], line
+            args = line.replace("--users 100000", TINY) if "benchmark" in line else line
+            done = subprocess.run([sys.executable, *shlex.split(args)[1:]], cwd=ROOT, env=env,
+                                  capture_output=True, text=True, timeout=900)  # fmt: skip
+            assert done.returncode == 0, f"{line}\n{done.stdout}\n{done.stderr}"
+            output = done.stdout
+    return json.loads(output)
+
+
+def _server():
+    s = connection.settings_dict
+    return {"host": s["HOST"] or "127.0.0.1", "port": s["PORT"] or 5432, "user": s["USER"]}
+
+
+def _fresh_shell(tmp_path):
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DATABASE_", "CELERY_", "SANDBOX_", "DJANGO_"))}
+    env.update(VAR_DIR=str(tmp_path / "var"), PYTHONUNBUFFERED="1")
+    return env
+
+
+def _check(result, database):
+    assert result["database"] == database
+    assert result["users"]["atlassian"] >= 300 and result["full"]["outcomes"]["matched"] > 0
+    assert result["full"]["rows_written"] == result["floor"]["rows_written"]
+    assert result["naive"]["rows_written"] == result["users"]["atlassian"]
+    assert result["incremental"]["mode"] == "incremental" and result["incremental"]["requests"] < 10
+    assert 0 < result["peak_rss_mb"]["worker"]["peak_rss_mb"] < 1000
+    assert {"full_vs_floor", "naive_vs_full", "incremental_vs_full"} <= set(result["ratios"])
+
+
+def test_the_readme_benchmark_steps_work_on_sqlite(tmp_path):
+    postgres, sqlite = _blocks()
+    assert "SANDBOX_ENABLED=true" in sqlite and "DATABASE_URL" not in sqlite
+    _check(_run_block(sqlite, _fresh_shell(tmp_path)), "sqlite")
+
+
+@pytest.fixture
+def bench_database():
+    name = f"portal_bench_{uuid.uuid4().hex[:8]}"
+    yield name
+    with psycopg.connect(**_server(), dbname="postgres", autocommit=True) as db:
+        db.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def test_the_readme_benchmark_steps_work_on_postgres(tmp_path, bench_database):
+    postgres, _ = _blocks()
+    server = _server()
+    # The README's database, renamed so the test never touches a developer's portal_bench.
+    block = postgres.replace("portal_bench", bench_database).replace(
+        "postgres@127.0.0.1:5432", f"{server['user']}@{server['host']}:{server['port']}"
+    )
+    redis = RedisServer(tmp_path / "redis").start()  # the worker's broker: no other worker takes the run
+    try:
+        env = {**_fresh_shell(tmp_path), "CELERY_BROKER_URL": redis.url(0), "CELERY_RESULT_BACKEND": redis.url(1)}
+        _check(_run_block(block, env, database=bench_database), "postgresql")
+    finally:
+        redis.stop()
