@@ -1,56 +1,28 @@
 """Graph permissions the sandbox knows: delegated (with whether only an admin may consent)
 and application. Names are Microsoft's; see the permissions reference."""
 
+import json
+from pathlib import Path
+
 GRAPH_RESOURCE = "https://graph.microsoft.com"
 GRAPH_APP_ID = "00000003-0000-0000-c000-000000000000"  # Graph's well-known appId
 
 OIDC_SCOPES = ("openid", "profile", "email", "offline_access")
 
-# Delegated permission -> True when only an admin can consent to it.
-DELEGATED = {
-    "User.Read": False,
-    "User.ReadBasic.All": False,
-    "User.Read.All": True,
-    "Team.ReadBasic.All": False,
-    "Teams.ReadBasic.All": False,
-    "Channel.ReadBasic.All": False,
-    "ChannelMessage.Read.All": True,
-    "Chat.Create": False,
-    "Chat.ReadWrite": False,
-    "ChatMember.ReadWrite": False,
-    "OnlineMeetings.ReadWrite": False,
-    "TeamsAppInstallation.ReadForTeam": False,
-    "TeamsAppInstallation.ReadWriteSelfForChat": False,
-    "TeamsAppInstallation.ReadWriteSelfForTeam": True,
-    "Domain.Read.All": True,
-    "Organization.Read.All": True,
-    "Directory.Read.All": True,
-    "Group.Read.All": True,
-    "Application.Read.All": True,
-    "DelegatedPermissionGrant.Read.All": True,
-}
+# Every Graph permission Microsoft publishes, with its id and (delegated) whether only an admin
+# may consent to it, so a feature can be built against any real permission: Microsoft asks for
+# consent to a permission it knows and answers invalid_scope only for a name it does not.
+# Reference: https://learn.microsoft.com/graph/permissions-reference (the ids and admin-consent
+# flags of that page, as Microsoft publishes them in data/graph_permissions.json's source).
+_PUBLISHED = json.loads((Path(__file__).parent / "data" / "graph_permissions.json").read_text())
 
-APPLICATION = {
-    "User.Read.All",
-    "Team.ReadBasic.All",
-    "Channel.ReadBasic.All",
-    "ChannelMessage.Read.All",
-    "Chat.Create",
-    "Chat.ReadWrite.All",
-    "ChatMember.ReadWrite.All",
-    "OnlineMeetings.ReadWrite.All",
-    "TeamsAppInstallation.ReadWriteSelfForChat.All",
-    "Domain.Read.All",
-    "Organization.Read.All",
-    "Directory.Read.All",
-    "Group.Read.All",
-    "Application.Read.All",
-    "DelegatedPermissionGrant.Read.All",
-    "ExternalConnection.ReadWrite.OwnedBy",
-    "ExternalConnection.Read.All",
-    "ExternalConnection.ReadWrite.All",
-    "ExternalItem.ReadWrite.OwnedBy",
-}
+# Delegated permission -> True when only an admin can consent to it.
+DELEGATED: dict[str, bool] = {p["value"]: p["admin_consent"] for p in _PUBLISHED["delegated"]}
+APPLICATION: set[str] = {p["value"] for p in _PUBLISHED["application"]}
+# Microsoft's ids: appRoles (application) and oauth2PermissionScopes (delegated) of Graph's
+# service principal carry these, and an app role assignment names its role by it.
+APPLICATION_IDS: dict[str, str] = {p["value"]: p["id"] for p in _PUBLISHED["application"]}
+DELEGATED_IDS: dict[str, str] = {p["value"]: p["id"] for p in _PUBLISHED["delegated"]}
 
 # The portal's registration: the union of what its features may ask for (seeds 000, 003, 004).
 PORTAL_APPLICATION_PERMISSIONS = [

@@ -231,3 +231,22 @@ def test_short_token_lifetime_fault(sandbox):
     sandbox.set_fault("token_lifetime", "fabrikam", seconds=120)
     result = sandbox.msal_app("fabrikam").acquire_token_for_client(GRAPH_DEFAULT)
     assert result["expires_in"] == 120
+
+
+def test_any_permission_microsoft_publishes_is_known_with_its_published_id():
+    """A feature can be built against any real Graph permission: the sandbox asks for consent to
+    it instead of answering invalid_scope, and Graph's service principal carries Microsoft's ids."""
+    from sandbox.microsoft import permissions
+    from sandbox.microsoft.graph.tenant_views import role_id
+
+    # Well-known ids from Microsoft's permissions reference.
+    assert role_id("User.Read.All") == "df021288-bdef-4463-88db-98f22de89214"
+    assert role_id("scp:User.Read") == "e1fe6dd8-ba31-4d61-89e7-88639da4683d"
+    # Permissions outside what the portal uses today are known, with their consent rules.
+    assert permissions.DELEGATED["Sites.Read.All"] is False
+    assert permissions.DELEGATED["DeviceManagementApps.ReadWrite.All"] is True
+    assert "DeviceManagementApps.ReadWrite.All" in permissions.APPLICATION
+    graph, _, _ = permissions.split_scopes("https://graph.microsoft.com/Sites.Read.All openid", app=None)
+    assert graph == ["Sites.Read.All"]
+    with pytest.raises(permissions.ScopeError):
+        permissions.split_scopes("Made.Up.Permission", app=None)

@@ -16,7 +16,6 @@ from .common import TEAMS, context_url, error, graph_endpoint, link, ok, pack, p
 TEAMS_APP = ("Team.ReadBasic.All", "TeamSettings.Read.All", "Directory.Read.All", "Group.Read.All")
 TEAMS_DELEGATED = (
     "Team.ReadBasic.All",
-    "Teams.ReadBasic.All",
     "TeamSettings.Read.All",
     "Directory.Read.All",
     "Group.Read.All",

@@ -7,7 +7,7 @@ import uuid
 from django.views.decorators.http import require_GET
 
 from ..models import DelegatedGrant, ServicePrincipal
-from ..permissions import APPLICATION, DELEGATED, GRAPH_APP_ID
+from ..permissions import APPLICATION, APPLICATION_IDS, DELEGATED, DELEGATED_IDS, GRAPH_APP_ID
 from .common import context_url, error, graph_endpoint, ok
 
 DOMAINS = ("Domain.Read.All", "Directory.Read.All", "Domain.ReadWrite.All")
@@ -18,7 +18,11 @@ GRANTS = ("DelegatedPermissionGrant.Read.All", "Directory.Read.All", "DelegatedP
 
 
 def role_id(name):
-    """The id of Graph's app role (or delegated scope) for a permission name: stable, per name."""
+    """The id of Graph's app role (or, for "scp:<name>", delegated scope): Microsoft's published id."""
+    if name.startswith("scp:") and name[4:] in DELEGATED_IDS:
+        return DELEGATED_IDS[name[4:]]
+    if name in APPLICATION_IDS:
+        return APPLICATION_IDS[name]
     return str(uuid.uuid5(uuid.NAMESPACE_URL, f"graph-permission:{name}"))
 
 
