@@ -1,5 +1,7 @@
 """State changes of connections (site <-> tenant). Same rules as tenants/services.py."""
 
+from __future__ import annotations
+
 from collections.abc import Iterable
 from typing import Any
 
@@ -9,7 +11,7 @@ from django.utils import timezone
 
 from portal import outbox
 from tenants.audit import audit_record
-from tenants.models import AuditAction
+from tenants.models import AtlassianSite, AuditAction, MicrosoftTenant, User
 from tenants.services import require_admin
 
 from . import permissions
@@ -20,7 +22,9 @@ from .status import connection_status_refresh
 PROJECTS_REFRESH_TASK = "connections.projects_refresh"
 
 
-def grants_request(*, connection, acting_user, consent_request_id=None):
+def grants_request(
+    *, connection: Connection, acting_user: User | None, consent_request_id: Any = None,
+) -> None:
     """Record, as requested, every Graph permission the connection's features need.
 
     Idempotent: existing rows keep their granted/observed state and get the new request's
@@ -40,7 +44,9 @@ def grants_request(*, connection, acting_user, consent_request_id=None):
 
 
 @transaction.atomic
-def connection_create(*, site, tenant, acting_user, features=()):
+def connection_create(
+    *, site: AtlassianSite, tenant: MicrosoftTenant, acting_user: User, features: Iterable[str] = (),
+) -> Connection:
     """Link a site and a tenant of the same organization; it starts pending consent."""
     if site.organization_id != tenant.organization_id:
         raise ValidationError("A site and a tenant can only be connected within one organization.")

@@ -14,7 +14,7 @@ from tenants import selectors as tenant_selectors
 from tenants import services
 from tenants.access import admin_required, member_required, scoped
 from tenants.forms import SearchForm
-from tenants.models import AtlassianSite, MicrosoftTenant
+from tenants.models import AtlassianSite, MicrosoftTenant, User
 
 from . import selectors
 
@@ -64,6 +64,7 @@ def site_detail(request: HttpRequest, site_id: int) -> HttpResponse:
 def site_remove(request: HttpRequest, site_id: int) -> HttpResponse:
     site = scoped(request, AtlassianSite, pk=site_id)
     if request.method == "POST":
+        assert isinstance(request.user, User)  # admin_required: signed in
         services.site_remove(site=site, acting_user=request.user)
         messages.success(request, f"Site {site} removed.")
         return redirect("tenants:site_list")
@@ -100,6 +101,7 @@ def tenant_detail(request: HttpRequest, tenant_id: int) -> HttpResponse:
 def tenant_remove(request: HttpRequest, tenant_id: int) -> HttpResponse:
     tenant = scoped(request, MicrosoftTenant, pk=tenant_id)
     if request.method == "POST":
+        assert isinstance(request.user, User)  # admin_required: signed in
         services.tenant_remove(tenant=tenant, acting_user=request.user)
         messages.success(request, f"Tenant {tenant} removed.")
         return redirect("tenants:tenant_list")

@@ -5,18 +5,23 @@ its audit event in that same transaction. Problems a person can fix are raised a
 ValidationError with a sentence that says what to do; views show them next to the form.
 """
 
-from datetime import timedelta
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime, timedelta
+from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
 from django.db import connection as db
+from django.db.models import QuerySet
 from django.utils import timezone
 from django.utils.text import slugify
 
 from portal import outbox
 
-from .audit import audit_record
+from .audit import ExternalActor, audit_record
 from .models import (
     AtlassianSite,
     AuditAction,
@@ -29,11 +34,12 @@ from .models import (
     Organization,
     Role,
     SupportAccess,
+    User,
 )
 from .signals import site_products_changed
 
 
-def require_admin(organization: Organization, user) -> None:
+def require_admin(organization: Organization, user: User) -> None:
     """Raise PermissionDenied unless `user` is an admin of `organization` (every service that
     changes an organization's things calls this first, in any app)."""
     if not Membership.objects.filter(organization=organization, user=user, role=Role.ADMIN).exists():
@@ -43,7 +49,7 @@ def require_admin(organization: Organization, user) -> None:
 # --- organizations and members ------------------------------------------------------------
 
 
-def _refuse_duplicate_name(name, *, exclude=None):
+def _refuse_duplicate_name(name: str, *, exclude: Organization | None = None) -> None:
     others = Organization.objects.filter(name__iexact=name.strip(), removed_at__isnull=True)
     if exclude is not None:
         others = others.exclude(pk=exclude.pk)
@@ -53,7 +59,7 @@ def _refuse_duplicate_name(name, *, exclude=None):
 
 
 @transaction.atomic
-def organization_create(*, name, acting_user):
+def organization_create(*, name: str, acting_user: User) -> Organization:
     _refuse_duplicate_name(name)
     base = slugify(name)[:120] or "organization"
     slug, n = base, 1
@@ -72,7 +78,7 @@ def organization_create(*, name, acting_user):
 
 
 @transaction.atomic
-def organization_rename(*, organization, name, acting_user):
+def organization_rename(*, organization: Organization, name: str, acting_user: User) -> Organization:
     require_admin(organization, acting_user)
     organization = Organization.objects.select_for_update().get(pk=organization.pk)
     name = name.strip()
@@ -90,7 +96,7 @@ def organization_rename(*, organization, name, acting_user):
 
 
 @transaction.atomic
-def organization_leave(*, organization, acting_user):
+def organization_leave(*, organization: Organization, acting_user: User) -> None:
     """The member leaves; the last admin cannot (make someone else admin, or delete it)."""
     membership = Membership.objects.select_for_update().filter(organization=organization, user=acting_user).first()
     if membership is None:
@@ -106,7 +112,7 @@ def organization_leave(*, organization, acting_user):
 
 
 @transaction.atomic
-def invitation_create(*, organization, email, role, acting_user):
+def invitation_create(*, organization: Organization, email: str, role: str, acting_user: User) -> Invitation:
     require_admin(organization, acting_user)
     email = email.strip()
     if Membership.objects.filter(organization=organization, user__email__iexact=email).exists():
@@ -141,7 +147,7 @@ def invitation_create(*, organization, email, role, acting_user):
 
 
 @transaction.atomic
-def invitation_revoke(*, invitation, acting_user):
+def invitation_revoke(*, invitation: Invitation, acting_user: User) -> Invitation:
     require_admin(invitation.organization, acting_user)
     invitation = Invitation.objects.select_for_update().get(pk=invitation.pk)
     if invitation.status != Invitation.Status.PENDING:
@@ -159,7 +165,7 @@ def invitation_revoke(*, invitation, acting_user):
 
 
 @transaction.atomic
-def invitation_accept(*, invitation_id, acting_user):
+def invitation_accept(*, invitation_id: Any, acting_user: User) -> Membership:
     """Join the organization; the signed-in account's email must be the invited one."""
     invitation = Invitation.objects.select_for_update().select_related("organization").filter(
         pk=invitation_id
@@ -194,14 +200,14 @@ def invitation_accept(*, invitation_id, acting_user):
     return membership
 
 
-def _other_admins(membership):
+def _other_admins(membership: Membership) -> QuerySet[Membership]:
     return Membership.objects.filter(organization=membership.organization, role=Role.ADMIN).exclude(
         pk=membership.pk
     )
 
 
 @transaction.atomic
-def membership_set_role(*, membership, role, acting_user):
+def membership_set_role(*, membership: Membership, role: str, acting_user: User) -> Membership:
     require_admin(membership.organization, acting_user)
     membership = Membership.objects.select_for_update().get(pk=membership.pk)
     if membership.role == role:
@@ -223,7 +229,7 @@ def membership_set_role(*, membership, role, acting_user):
 
 
 @transaction.atomic
-def membership_remove(*, membership, acting_user):
+def membership_remove(*, membership: Membership, acting_user: User) -> None:
     require_admin(membership.organization, acting_user)
     membership = Membership.objects.select_for_update().get(pk=membership.pk)
     if membership.role == Role.ADMIN and not _other_admins(membership).exists():
@@ -243,7 +249,10 @@ def membership_remove(*, membership, acting_user):
 
 
 @transaction.atomic
-def site_register(*, organization, url, name, products, acting_user, cloud_id=""):
+def site_register(
+    *, organization: Organization, url: str, name: str, products: Iterable[str], acting_user: User,
+    cloud_id: str = "",
+) -> AtlassianSite:
     require_admin(organization, acting_user)
     if AtlassianSite.objects.filter(organization=organization, url=url).exists():
         raise ValidationError({"url": f"{url} is already registered in {organization}."})
@@ -269,13 +278,13 @@ def site_register(*, organization, url, name, products, acting_user, cloud_id=""
     return site
 
 
-def _changes(**pairs):
+def _changes(**pairs: tuple[Any, Any]) -> dict[str, dict[str, Any]]:
     """{field: {"from": old, "to": new}} for the fields that changed (the audit row says what changed)."""
     return {name: {"from": old, "to": new} for name, (old, new) in pairs.items() if old != new}
 
 
 @transaction.atomic
-def site_update(*, site, name, products, acting_user):
+def site_update(*, site: AtlassianSite, name: str, products: Iterable[str], acting_user: User) -> AtlassianSite:
     require_admin(site.organization, acting_user)
     site = AtlassianSite.objects.select_for_update().get(pk=site.pk)
     changes = _changes(name=(site.name, name), products=(list(site.products or []), list(products)))
@@ -291,7 +300,9 @@ def site_update(*, site, name, products, acting_user):
 
 
 @transaction.atomic
-def tenant_update(*, tenant, display_name, domains, acting_user):
+def tenant_update(
+    *, tenant: MicrosoftTenant, display_name: str, domains: Iterable[str], acting_user: User,
+) -> MicrosoftTenant:
     """Name and domains; a domain kept keeps what Microsoft said of it (verified or not)."""
     require_admin(tenant.organization, acting_user)
     tenant = MicrosoftTenant.objects.select_for_update().get(pk=tenant.pk)
@@ -309,7 +320,9 @@ def tenant_update(*, tenant, display_name, domains, acting_user):
 
 
 @transaction.atomic
-def tenant_record_domains(*, tenant, verified, actor):
+def tenant_record_domains(
+    *, tenant: MicrosoftTenant, verified: Iterable[str], actor: User | ExternalActor | None,
+) -> MicrosoftTenant:
     """The tenant's verified domains as Microsoft listed them (read with a signed-in admin's
     token): those become verified, the others typed in stay, not verified."""
     tenant = MicrosoftTenant.objects.select_for_update().get(pk=tenant.pk)
@@ -327,7 +340,7 @@ def tenant_record_domains(*, tenant, verified, actor):
 
 
 @transaction.atomic
-def site_remove(*, site, acting_user):
+def site_remove(*, site: AtlassianSite, acting_user: User) -> None:
     require_admin(site.organization, acting_user)
     _remove_connections(site.connections.all(), acting_user)
     audit_record(
@@ -341,7 +354,10 @@ def site_remove(*, site, acting_user):
 
 
 @transaction.atomic
-def tenant_register(*, organization, tenant_id, display_name, domains, acting_user, cloud="public", verified=()):
+def tenant_register(
+    *, organization: Organization, tenant_id: Any, display_name: str, domains: Iterable[str], acting_user: User,
+    cloud: str = "public", verified: Iterable[str] = (),
+) -> MicrosoftTenant:
     """`verified`: domain names Microsoft itself listed as the tenant's verified domains."""
     require_admin(organization, acting_user)
     if MicrosoftTenant.objects.filter(organization=organization, tenant_id=tenant_id).exists():
@@ -371,7 +387,7 @@ def tenant_register(*, organization, tenant_id, display_name, domains, acting_us
 
 
 @transaction.atomic
-def tenant_remove(*, tenant, acting_user):
+def tenant_remove(*, tenant: MicrosoftTenant, acting_user: User) -> None:
     require_admin(tenant.organization, acting_user)
     _remove_connections(tenant.connections.all(), acting_user)
     audit_record(
@@ -384,7 +400,7 @@ def tenant_remove(*, tenant, acting_user):
     tenant.delete()
 
 
-def _remove_connections(connections, acting_user):
+def _remove_connections(connections: QuerySet[Any], acting_user: User) -> None:
     for connection in connections.select_related("site", "tenant"):
         audit_record(
             organization=connection.organization,
@@ -400,7 +416,7 @@ def _remove_connections(connections, acting_user):
 
 
 @transaction.atomic
-def support_access_open(*, organization, ticket, reason, acting_user):
+def support_access_open(*, organization: Organization, ticket: str, reason: str, acting_user: User) -> SupportAccess:
     """Open support's access to one organization for SUPPORT_ACCESS_MINUTES, with its reason."""
     if not acting_user.is_staff:
         raise PermissionDenied("Only support staff open a support access.")
@@ -426,7 +442,7 @@ _KEPT_AFTER_REMOVAL = {AuditEvent, AuditChainHead, AuditChainCheck, SupportAcces
 
 
 @transaction.atomic
-def organization_remove(*, organization, acting_user):
+def organization_remove(*, organization: Organization, acting_user: User) -> dict[str, int]:
     """Delete everything of the organization except its audit trail, and mark it removed.
 
     Every row that points at the organization goes (sites, tenants, connections with their
@@ -435,7 +451,7 @@ def organization_remove(*, organization, acting_user):
     """
     require_admin(organization, acting_user)
     organization = Organization.objects.select_for_update().get(pk=organization.pk)
-    deleted = {}
+    deleted: dict[str, int] = {}
     for relation in Organization._meta.related_objects:
         model = relation.related_model
         if model in _KEPT_AFTER_REMOVAL or relation.many_to_many:
@@ -455,13 +471,14 @@ def organization_remove(*, organization, acting_user):
     return deleted
 
 
-def audit_retention_purge(*, now=None):
+def audit_retention_purge(*, now: datetime | None = None) -> list[tuple[str, int]]:
     """Delete the audit trail of every organization removed more than AUDIT_RETENTION_DAYS ago,
     then the organization itself; each purge is recorded in the trail of no organization.
     Run as the tables' owner (`manage.py audit purge`): the app role may not delete audit rows."""
     cutoff = (now or timezone.now()) - timedelta(days=settings.AUDIT_RETENTION_DAYS)
     purged = []
     for org in Organization.objects.filter(removed_at__lt=cutoff).order_by("pk"):
+        assert org.removed_at is not None  # the filter above
         with transaction.atomic():
             if db.vendor == "postgresql":
                 with db.cursor() as cursor:

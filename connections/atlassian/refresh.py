@@ -13,13 +13,16 @@ Clients for a site (Jira, Confluence) are built here from a fresh token every ti
 because atlassian-python-api never refreshes one itself.
 """
 
+from __future__ import annotations
+
 import time
 from datetime import timedelta
-from typing import Any
 
+from atlassian import ConfluenceV2, Jira
 from django.db import transaction
 from django.utils import timezone
 
+from tenants.models import AtlassianSite
 from tenants.models.directory import SiteAuthMode, SiteAuthStatus
 
 from ..models import Credential
@@ -32,7 +35,7 @@ MARGIN_SECONDS = 300
 class NotAuthorized(Exception):
     """The site has no usable credential: it was never authorized, or its grant is dead."""
 
-    def __init__(self, site, message):
+    def __init__(self, site: AtlassianSite, message: str) -> None:
         super().__init__(message)
         self.site = site
 
@@ -41,11 +44,11 @@ class NeedsReauthorization(NotAuthorized):
     """Atlassian refused the refresh token (invalid_grant): an admin must authorize again."""
 
 
-def _oauth_credential(site):
+def _oauth_credential(site: AtlassianSite) -> Credential | None:
     return Credential.objects.filter(site=site, kind=Credential.Kind.ATLASSIAN_OAUTH).order_by("pk").first()
 
 
-def access_token(site):
+def access_token(site: AtlassianSite) -> str:
     """A valid access token for the site's OAuth grant, refreshing it if needed (single-flight)."""
     credential = _oauth_credential(site)
     if credential is None:
@@ -55,13 +58,14 @@ def access_token(site):
     return _refresh(credential.pk, site)
 
 
-def _refresh(credential_id, site):
-    failure = None
+def _refresh(credential_id: int, site: AtlassianSite) -> str:
+    failure: Exception | None = None
     with transaction.atomic():
         # Everyone who found the token stale queues here; only the first one refreshes.
         credential = Credential.objects.select_for_update().get(pk=credential_id)
         if not credential.is_stale(MARGIN_SECONDS):
             return credential.access_token  # someone refreshed while we waited
+        assert credential.site is not None  # an Atlassian credential belongs to its site
         site = credential.site
         if site.auth_status == SiteAuthStatus.NEEDS_REAUTH:
             # The token was refused before: sending it again cannot help and looks like replay.
@@ -106,7 +110,7 @@ def _refresh(credential_id, site):
 LOST_ANSWER_RETRIES = (1, 3)  # seconds to wait before each new try
 
 
-def _refresh_call(refresh_token):
+def _refresh_call(refresh_token: str) -> client.Tokens:
     for wait in (*LOST_ANSWER_RETRIES, None):
         try:
             return endpoints.refresh(refresh_token=refresh_token)
@@ -117,7 +121,7 @@ def _refresh_call(refresh_token):
     raise AssertionError("unreachable")  # pragma: no cover
 
 
-def api_token_credential(site):
+def api_token_credential(site: AtlassianSite) -> Credential:
     credential = (
         Credential.objects.filter(site=site, kind=Credential.Kind.ATLASSIAN_API_TOKEN).order_by("pk").first()
     )
@@ -126,12 +130,12 @@ def api_token_credential(site):
     return credential
 
 
-def _check_usable(site):
+def _check_usable(site: AtlassianSite) -> None:
     if site.auth_status == SiteAuthStatus.NEEDS_REAUTH:
         raise NeedsReauthorization(site, site.auth_error or f"{site} needs to be authorized again.")
 
 
-def jira_for(site):
+def jira_for(site: AtlassianSite) -> Jira:
     """A Jira client for the site, with a fresh token (OAuth) or its API token."""
     _check_usable(site)
     if site.auth_mode == SiteAuthMode.OAUTH:
@@ -142,7 +146,7 @@ def jira_for(site):
     raise NotAuthorized(site, f"{site} is not authorized yet.")
 
 
-def confluence_for(site):
+def confluence_for(site: AtlassianSite) -> ConfluenceV2:
     """A Confluence (REST v2) client for the site, with a fresh token (OAuth) or its API token."""
     _check_usable(site)
     if site.auth_mode == SiteAuthMode.OAUTH:
@@ -157,7 +161,7 @@ def confluence_for(site):
 
 # --- proving a site answers ----------------------------------------------------------------
 
-def site_check(site: Any) -> str:
+def site_check(site: AtlassianSite) -> str:
     """One harmless real call with the site's credential; a sentence saying what answered.
 
     Lists one Jira project (read:jira-work) or one Confluence space, whichever the site runs

@@ -6,8 +6,12 @@ A site record and its credential are written together, only after every check pa
 so a failure never leaves a half-made site behind. Failures are audited on their own.
 """
 
+from __future__ import annotations
+
 import logging
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import timedelta
+from typing import Any
 
 import requests
 from django.core.exceptions import ValidationError
@@ -16,7 +20,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from tenants.audit import audit_record
-from tenants.models import AtlassianSite, AuditAction
+from tenants.models import AtlassianSite, AuditAction, AuditEvent, Organization, User
 from tenants.models.directory import SiteAuthMode, SiteAuthStatus
 from tenants.services import require_admin
 from tenants.validators import normalize_site_url, site_name_from_url
@@ -29,14 +33,14 @@ from . import client, endpoints, needs
 logger = logging.getLogger(__name__)
 
 
-def canonical_url(url):
+def canonical_url(url: str) -> str:
     try:
         return normalize_site_url(url)
     except ValidationError:
         return url.rstrip("/")
 
 
-def granted_scopes(resource, tokens):
+def granted_scopes(resource: client.Resource, tokens: client.Tokens) -> list[str]:
     """What the grant holds for this site: the site's scopes from accessible-resources plus
     the token's. accessible-resources leaves out site-neutral scopes (offline_access,
     read:me) and a product's scopes on a site without that product; the grant still holds
@@ -44,8 +48,10 @@ def granted_scopes(resource, tokens):
     return sorted(set(resource.scopes) | set(tokens.scopes))
 
 
-def _replace_credential(site, *, kind, principal, principal_id, access_token, refresh_token="", expires_in=None,
-                        scopes=()):
+def _replace_credential(
+    site: AtlassianSite, *, kind: str, principal: str, principal_id: str, access_token: str, refresh_token: str = "",
+    expires_in: int | None = None, scopes: Iterable[str] = (),
+) -> Credential:
     """One credential per site: update it in place (its row is what refreshers lock)."""
     credential = (
         Credential.objects.select_for_update().filter(site=site, kind=kind).order_by("pk").first()
@@ -66,7 +72,7 @@ def _replace_credential(site, *, kind, principal, principal_id, access_token, re
     return credential
 
 
-def sync_connection_grants(site, *, acting_user=None):
+def sync_connection_grants(site: AtlassianSite, *, acting_user: User | None = None) -> None:
     """Record, on each connection of the site, its Atlassian scopes as requested and granted.
 
     The scopes come from an answer the portal fetched itself (accessible-resources), so a
@@ -90,7 +96,7 @@ def sync_connection_grants(site, *, acting_user=None):
             grant.save()
 
 
-def products_of(*, resource, tokens):
+def products_of(*, resource: client.Resource, tokens: client.Tokens) -> list[str]:
     """The products the chosen site runs: Jira and Confluence from the grant's scopes on it, and
     Jira Service Management from the site itself (no scope tells it). Best effort: a site that does
     not answer keeps what the scopes say, and its admin can correct the products on its page."""
@@ -107,13 +113,17 @@ def products_of(*, resource, tokens):
 
 
 @transaction.atomic
-def site_authorize_oauth(*, organization, resource, tokens, account, features, acting_user, site_id=None,
-                         other_sites=(), products=None):
+def site_authorize_oauth(
+    *, organization: Organization, resource: client.Resource, tokens: client.Tokens, account: client.Account,
+    features: Iterable[str], acting_user: User, site_id: int | None = None,
+    other_sites: Iterable[client.Resource] = (), products: Sequence[str] | None = None,
+) -> tuple[AtlassianSite, bool]:
     """Register (or re-authorize) the site the admin chose, with the grant's tokens; `products`:
     what the site runs (products_of, asked before this transaction), else the grant's scopes say."""
     require_admin(organization, acting_user)
     url = canonical_url(resource.url)
     sites = AtlassianSite.objects.select_for_update().filter(organization=organization)
+    site: AtlassianSite | None
     if site_id is not None:
         site = sites.get(pk=site_id)
         if site.cloud_id and site.cloud_id != resource.cloud_id:
@@ -121,7 +131,7 @@ def site_authorize_oauth(*, organization, resource, tokens, account, features, a
     else:
         site = sites.filter(Q(cloud_id=resource.cloud_id) | Q(url=url)).order_by("pk").first()
     created = site is None
-    if created:
+    if site is None:
         site = AtlassianSite(organization=organization, url=url, name=resource.name or site_name_from_url(url),
                              created_by=acting_user)
     site.cloud_id = resource.cloud_id
@@ -172,7 +182,10 @@ def site_authorize_oauth(*, organization, resource, tokens, account, features, a
     return site, created
 
 
-def api_token_connect(*, organization, url, email, api_token, acting_user, name="", site=None):
+def api_token_connect(
+    *, organization: Organization, url: str, email: str, api_token: str, acting_user: User, name: str = "",
+    site: AtlassianSite | None = None,
+) -> tuple[AtlassianSite, bool]:
     """Check an email + API token against the site with real calls, then save them.
 
     The checks run before anything is written: a wrong token, or a token for another
@@ -210,11 +223,14 @@ def api_token_connect(*, organization, url, email, api_token, acting_user, name=
 
 
 @transaction.atomic
-def _api_token_save(*, organization, url, email, api_token, check, acting_user, name, site_id):
+def _api_token_save(
+    *, organization: Organization, url: str, email: str, api_token: str, check: endpoints.ApiTokenCheck,
+    acting_user: User, name: str, site_id: int | None,
+) -> tuple[AtlassianSite, bool]:
     sites = AtlassianSite.objects.select_for_update().filter(organization=organization)
     site = sites.get(pk=site_id) if site_id else sites.filter(url=url).first()
     created = site is None
-    if created:
+    if site is None:
         site = AtlassianSite(organization=organization, url=url, name=name or site_name_from_url(url),
                              created_by=acting_user)
     if not site.cloud_id:
@@ -257,7 +273,10 @@ def _api_token_save(*, organization, url, email, api_token, check, acting_user, 
     return site, created
 
 
-def authorization_failed(*, organization, acting_user, reason, details=None, site=None, declined=False):
+def authorization_failed(
+    *, organization: Organization, acting_user: User, reason: str, details: Mapping[str, Any] | None = None,
+    site: AtlassianSite | None = None, declined: bool = False,
+) -> AuditEvent:
     """Audit a failed or declined attempt: nothing else changes."""
     with transaction.atomic():
         return audit_record(
@@ -270,7 +289,9 @@ def authorization_failed(*, organization, acting_user, reason, details=None, sit
         )
 
 
-def callback_rejected(*, organization, acting_user, reason, details=None):
+def callback_rejected(
+    *, organization: Organization, acting_user: User, reason: str, details: Mapping[str, Any] | None = None,
+) -> AuditEvent:
     """A callback this browser did not start (forged, replayed, very old): audited, no change."""
     with transaction.atomic():
         return audit_record(
@@ -282,7 +303,9 @@ def callback_rejected(*, organization, acting_user, reason, details=None):
         )
 
 
-def authorization_started(*, organization, acting_user, scopes, site=None):
+def authorization_started(
+    *, organization: Organization, acting_user: User, scopes: Iterable[str], site: AtlassianSite | None = None,
+) -> AuditEvent:
     with transaction.atomic():
         return audit_record(
             organization=organization,
@@ -294,7 +317,7 @@ def authorization_started(*, organization, acting_user, scopes, site=None):
         )
 
 
-def site_mark_needs_reauth(*, site, error):
+def site_mark_needs_reauth(*, site: AtlassianSite, error: str) -> AtlassianSite:
     """The grant is dead: say so on the site, once, for people to act on. Called by the
     refresher inside its transaction, with the site's credential row locked."""
     site = AtlassianSite.objects.select_for_update().get(pk=site.pk)
@@ -314,7 +337,7 @@ def site_mark_needs_reauth(*, site, error):
     return site
 
 
-def site_connections_refresh(site, *, new_grant=False):
+def site_connections_refresh(site: AtlassianSite, *, new_grant: bool = False) -> None:
     """The site's authorization changed: each of its connections takes the status the facts
     give. A new grant supersedes what the health checks found on the Atlassian side."""
     if new_grant:

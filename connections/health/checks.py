@@ -8,6 +8,7 @@ call, the fresh app-only token's roles say whether the permission is there at al
 remedy can name exactly what is missing.
 """
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import requests
@@ -18,6 +19,7 @@ from ..atlassian import endpoints as atlassian_endpoints
 from ..atlassian import refresh
 from ..microsoft import endpoints as graph_endpoints
 from ..microsoft.graph import Forbidden, Graph, GraphError, TokenThrottled
+from .credentials import Probe
 from .results import (  # noqa: F401 - the results' vocabulary, as the checks' callers know it
     CONSENT_HINT,
     FAILED,
@@ -36,7 +38,7 @@ class Check:
     key: str
     side: str  # "microsoft" or "atlassian"
     title: str
-    run: object  # callable(probe) -> Result
+    run: Callable[[Probe], Result]
     # Application permissions (Microsoft) or scopes (Atlassian) the call needs.
     needs: tuple[str, ...] = ()
 

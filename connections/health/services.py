@@ -8,8 +8,13 @@ written in one (with the connection's row locked, so two runs of the same connec
 not interleave their "latest" rows).
 """
 
+from __future__ import annotations
+
 import logging
 import time
+from collections.abc import Callable, Mapping
+from functools import partial
+from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -19,10 +24,12 @@ from django.utils import timezone
 
 from portal import outbox
 from tenants.audit import audit_record
-from tenants.models import AuditAction
+from tenants.models import AuditAction, User
 from tenants.services import require_admin
 
 from .. import permissions
+from ..microsoft import client as microsoft_client
+from ..microsoft import graph
 from ..models import Connection, HealthCheckResult
 from ..status import connection_status_refresh
 from .checks import FAILED, FEATURE_CHECKS, OTHER, Result
@@ -38,7 +45,7 @@ HISTORY_ROWS = 200
 CREDENTIALS = "credentials"
 
 
-def _timed(feature, check, side, run):
+def _timed(feature: str, check: str, side: str, run: Callable[[], Result]) -> HealthCheckResult:
     started = time.monotonic()
     try:
         result = run()
@@ -58,7 +65,7 @@ def _timed(feature, check, side, run):
     )
 
 
-def health_checks_run(*, connection, acting_user=None):
+def health_checks_run(*, connection: Connection, acting_user: User | None = None) -> list[HealthCheckResult]:
     """Run every check of the connection's features; store the results; set its status.
     Returns the results (nothing for a disconnected connection)."""
     connection = Connection.objects.select_related("site", "tenant", "organization").get(pk=connection.pk)
@@ -72,14 +79,16 @@ def health_checks_run(*, connection, acting_user=None):
         results.append(_timed(CREDENTIALS, "atlassian_site", "atlassian", probe.atlassian_site))
         for feature in connection.features:
             for check in FEATURE_CHECKS.get(feature, ()):
-                results.append(_timed(feature, check.key, check.side, lambda check=check: check.run(probe)))
+                results.append(_timed(feature, check.key, check.side, partial(check.run, probe)))
     if probe.throttled is not None:
         return _postpone(connection.pk, probe.throttled, acting_user)
     return _record(connection.pk, results, acting_user)
 
 
 @transaction.atomic
-def _postpone(connection_id, throttled, acting_user):
+def _postpone(
+    connection_id: int, throttled: microsoft_client.Throttled | graph.TokenThrottled, acting_user: User | None,
+) -> list[HealthCheckResult]:
     """Microsoft throttled a token request: nothing was learnt about the grants, so the last
     results and the status stay as they are, and the checks run again once Retry-After passed."""
     connection = Connection.objects.select_for_update().select_related("organization").get(pk=connection_id)
@@ -103,7 +112,9 @@ def _postpone(connection_id, throttled, acting_user):
 
 
 @transaction.atomic
-def _record(connection_id, results, acting_user):
+def _record(
+    connection_id: int, results: list[HealthCheckResult], acting_user: User | None,
+) -> list[HealthCheckResult]:
     connection = Connection.objects.select_for_update().select_related("site", "tenant", "organization").get(
         pk=connection_id
     )
@@ -138,7 +149,7 @@ def _record(connection_id, results, acting_user):
 
 
 @transaction.atomic
-def health_checks_request(*, connection, acting_user):
+def health_checks_request(*, connection: Connection, acting_user: User) -> Connection:
     """An admin asked for the checks now: audited, then run by a worker."""
     require_admin(connection.organization, acting_user)
     connection = Connection.objects.select_for_update().get(pk=connection.pk)
@@ -163,18 +174,19 @@ CHECK_TITLES = {
 }
 
 
-def latest_results(connection):
+def latest_results(connection: Connection) -> list[HealthCheckResult]:
     """The latest result of each check, credentials first, then by feature; with titles in words."""
     rows = list(HealthCheckResult.objects.filter(connection=connection, is_latest=True))
     order = [CREDENTIALS, *connection.features]
     for row in rows:
         feature = permissions.FEATURES.get(row.feature)
-        row.feature_title = feature.title if feature else "Credentials"
-        row.check_title = CHECK_TITLES.get(row.check_name, row.check_name)
+        # Display-only attributes the page reads (not model fields).
+        row.feature_title = feature.title if feature else "Credentials"  # type: ignore[attr-defined]
+        row.check_title = CHECK_TITLES.get(row.check_name, row.check_name)  # type: ignore[attr-defined]
     return sorted(rows, key=lambda r: (order.index(r.feature) if r.feature in order else len(order), r.id))
 
 
-def earlier_runs(connection, limit=5):
+def earlier_runs(connection: Connection, limit: int = 5) -> list[Mapping[str, Any]]:
     """The runs before the latest one, newest first: when, and how many checks passed/failed/skipped."""
     return list(
         HealthCheckResult.objects.filter(connection=connection, is_latest=False)

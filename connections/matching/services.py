@@ -1,14 +1,17 @@
 """State changes of user matching: identity mode, manual mappings, the email storage choice.
 Each one audited in its own transaction."""
 
+from __future__ import annotations
+
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
 from tenants.audit import audit_record
-from tenants.models import AuditAction
+from tenants.models import AuditAction, Organization, User
 
 from ..models import (
+    Connection,
     IdentityMode,
     ManualMapping,
     MicrosoftUserKey,
@@ -22,12 +25,12 @@ from . import keys
 from .match import Index, Rule, decide
 
 
-def matching_state(connection):
+def matching_state(connection: Connection) -> UserMatchingState:
     state, _ = UserMatchingState.objects.get_or_create(connection=connection)
     return state
 
 
-def _start_full_run(connection, acting_user):
+def _start_full_run(connection: Connection, acting_user: User | None) -> SyncRun | None:
     """Queue a full run when none is active (a new identity rule needs the emails again)."""
     if connection.status != connection.Status.ACTIVE:
         return None
@@ -43,7 +46,10 @@ def _start_full_run(connection, acting_user):
         return None
 
 
-def identity_mode_set(*, connection, identity_mode, upn_pattern="", upn_replacement="", acting_user):
+def identity_mode_set(
+    *, connection: Connection, identity_mode: str, upn_pattern: str = "", upn_replacement: str = "",
+    acting_user: User | None,
+) -> SyncRun | None:
     """Change how an Atlassian email becomes a UPN; a full run applies it (emails are not kept,
     so only a fresh read of the site can derive the new UPNs). Returns the queued run or None.
     A rule the matcher refuses is never stored, whichever path calls this (ValidationError on
@@ -79,7 +85,7 @@ def identity_mode_set(*, connection, identity_mode, upn_pattern="", upn_replacem
         return _start_full_run(connection, acting_user)
 
 
-def microsoft_user_lookup(connection, value):
+def microsoft_user_lookup(connection: Connection, value: str | None) -> str | None:
     """The Microsoft user id for an id or a UPN, from the directory the last run read; None if unknown."""
     value = (value or "").strip()
     if not value:
@@ -98,7 +104,9 @@ def microsoft_user_lookup(connection, value):
     return value.lower() if rows.filter(user_id=value.lower()).exists() else None
 
 
-def manual_mapping_set(*, connection, account_id, microsoft_user, acting_user):
+def manual_mapping_set(
+    *, connection: Connection, account_id: str, microsoft_user: str, acting_user: User | None,
+) -> str:
     """Say which Microsoft user (id or UPN from the last fetched directory) an account is."""
     match = UserMatch.objects.filter(connection=connection, account_id=account_id).first()
     if match is None:
@@ -127,7 +135,7 @@ def manual_mapping_set(*, connection, account_id, microsoft_user, acting_user):
     return user_id
 
 
-def manual_mapping_clear(*, connection, account_id, acting_user):
+def manual_mapping_clear(*, connection: Connection, account_id: str, acting_user: User | None) -> bool:
     """Forget an admin's mapping; the account is decided again from what the last run read."""
     with transaction.atomic():
         deleted, _ = ManualMapping.objects.filter(connection=connection, account_id=account_id).delete()
@@ -159,7 +167,9 @@ def manual_mapping_clear(*, connection, account_id, acting_user):
     return True
 
 
-def email_storage_set(*, organization, store_emails, acting_user):
+def email_storage_set(
+    *, organization: Organization, store_emails: bool, acting_user: User | None,
+) -> OrganizationMatchingSettings:
     """Turn the storing of email addresses on or off for the organization. Off also forgets the
     addresses already stored (the next full run does not bring them back)."""
     with transaction.atomic():

@@ -1,11 +1,16 @@
 """What a running job sees: its run, its connection, and ways to save progress safely."""
 
+from __future__ import annotations
+
 import logging
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from typing import Any
 
 from django.db import connection as db
 from django.db import transaction
 from django.db.models import F
+from django.db.models.expressions import CombinedExpression
 from django.utils import timezone
 
 from ..models import Connection, SyncRun
@@ -15,7 +20,7 @@ COUNTERS = ("fetched", "created", "updated", "deleted", "unchanged")
 
 
 class RunContext:
-    def __init__(self, run):
+    def __init__(self, run: SyncRun) -> None:
         self.run = run
         self.connection = run.connection
         self.organization = run.organization
@@ -28,19 +33,19 @@ class RunContext:
 
     # -- saving -------------------------------------------------------------------------
 
-    def _update(self, **fields):
+    def _update(self, **fields: Any) -> None:
         fields["heartbeat_at"] = timezone.now()
         # Only while it is still ours: the stuck detector may have taken the run over.
         SyncRun.objects.filter(pk=self.run.pk, state=SyncRun.State.RUNNING, attempts=self.attempt).update(**fields)
 
     @staticmethod
-    def _counter_updates(counts):
+    def _counter_updates(counts: Mapping[str, int]) -> dict[str, CombinedExpression]:
         unknown = set(counts) - set(COUNTERS)
         if unknown:
             raise TypeError(f"unknown counters: {sorted(unknown)}")
         return {name: F(name) + value for name, value in counts.items() if value}
 
-    def save_checkpoint(self, checkpoint, **counts):
+    def save_checkpoint(self, checkpoint: Mapping[str, Any], **counts: int) -> None:
         """Persist the checkpoint and add the counts in one UPDATE, then check whether to go on.
 
         Call it inside `ctx.batch()` with the batch's writes, so data and checkpoint commit
@@ -50,15 +55,15 @@ class RunContext:
         self._update(checkpoint=self.checkpoint, **self._counter_updates(counts))
         self.check()
 
-    def heartbeat(self):
+    def heartbeat(self) -> None:
         """Still alive (waiting counts): keeps the stuck detector off this run."""
         self._update()
 
-    def add_counts(self, **counts):
+    def add_counts(self, **counts: int) -> None:
         self._update(**self._counter_updates(counts))
 
-    def progress(self, *, done=None, total=None):
-        fields = {}
+    def progress(self, *, done: int | None = None, total: int | None = None) -> None:
+        fields: dict[str, int] = {}
         if done is not None:
             fields["progress_done"] = done
         if total is not None:
@@ -68,7 +73,7 @@ class RunContext:
 
     # -- stopping -----------------------------------------------------------------------
 
-    def check(self):
+    def check(self) -> None:
         """Raise RunStopped if the run was cancelled or taken over, or its connection was
         disconnected. Cheap (one indexed read); call it between pages."""
         row = (
@@ -89,7 +94,7 @@ class RunContext:
             raise RunStopped(f"the run is {state}")
 
     @contextmanager
-    def batch(self):
+    def batch(self) -> Iterator[None]:
         """One batch of writes: a transaction holding the connection row, so a disconnect
         (which locks it FOR UPDATE) waits for the batch, and no batch writes after it.
 

@@ -1,12 +1,17 @@
 """Starting, cancelling and retrying sync runs: for people on the page and for schedules."""
 
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from portal import outbox
 from tenants.audit import audit_record
-from tenants.models import AuditAction
+from tenants.models import AuditAction, User
 from tenants.services import require_admin
 
 from ..models import Connection, SyncRun
@@ -14,12 +19,15 @@ from ..models import Connection, SyncRun
 RUNNABLE = (Connection.Status.ACTIVE, Connection.Status.DEGRADED)
 
 
-def _enqueue(run, countdown=None):
+def _enqueue(run: SyncRun, countdown: float | None = None) -> None:
     # Committed with the run: a broker outage leaves it queued, and the outbox sends it later.
     outbox.enqueue("connections.sync_run_execute", run_id=run.pk, countdown=countdown)
 
 
-def _create(*, connection, kind, mode, trigger, acting_user, resumed_from=None, checkpoint=None, auto_retries=0):
+def _create(
+    *, connection: Connection, kind: str, mode: str, trigger: str, acting_user: User | None,
+    resumed_from: SyncRun | None = None, checkpoint: dict[str, Any] | None = None, auto_retries: int = 0,
+) -> SyncRun:
     try:
         # A savepoint: the unique constraint may refuse the row without spoiling the caller's
         # transaction.
@@ -38,7 +46,10 @@ def _create(*, connection, kind, mode, trigger, acting_user, resumed_from=None, 
 
 
 @transaction.atomic
-def sync_run_start(*, connection, kind, mode=SyncRun.Mode.FULL, acting_user=None, trigger=SyncRun.Trigger.MANUAL):
+def sync_run_start(
+    *, connection: Connection, kind: str, mode: str = SyncRun.Mode.FULL, acting_user: User | None = None,
+    trigger: str = SyncRun.Trigger.MANUAL,
+) -> SyncRun:
     if acting_user is not None:
         require_admin(connection.organization, acting_user)
     kind, mode = SyncRun.Kind(kind), SyncRun.Mode(mode)
@@ -58,7 +69,7 @@ def sync_run_start(*, connection, kind, mode=SyncRun.Mode.FULL, acting_user=None
 
 
 @transaction.atomic
-def sync_run_cancel(*, run, acting_user):
+def sync_run_cancel(*, run: SyncRun, acting_user: User) -> SyncRun:
     require_admin(run.organization, acting_user)
     run = SyncRun.objects.select_for_update().get(pk=run.pk)
     if not run.is_active:
@@ -77,7 +88,7 @@ def sync_run_cancel(*, run, acting_user):
 
 
 @transaction.atomic
-def sync_run_retry(*, run, acting_user):
+def sync_run_retry(*, run: SyncRun, acting_user: User) -> SyncRun:
     """A new run of the same job, starting from where the failed or cancelled one stopped."""
     require_admin(run.organization, acting_user)
     if run.state not in (SyncRun.State.FAILED, SyncRun.State.CANCELLED):
@@ -102,7 +113,7 @@ def sync_run_retry(*, run, acting_user):
 
 
 @transaction.atomic
-def sync_run_retry_due(*, run, now=None):
+def sync_run_retry_due(*, run: SyncRun, now: datetime | None = None) -> SyncRun | None:
     """The beat's own retry of a failed run whose `retry_at` has come (a transient provider
     failure): a new run from its checkpoint, audited as the system. Runs once per failed run,
     whoever else calls it at the same time; returns the new run, or None when there is none to
