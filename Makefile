@@ -24,11 +24,13 @@ test: $(STAMP)
 	$(BIN)/python requirements/audit.py
 	$(BIN)/python manage.py makemigrations --check --dry-run --settings=portal.settings_test
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 	SANDBOX_SCALE_TEST=1 $(BIN)/python -m pytest
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 # Pinned versions against known vulnerabilities (PyPI's advisory data). Says loudly when the
 # source cannot be reached; DEPENDENCY_AUDIT_REQUIRED=1 makes that an error.

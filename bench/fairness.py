@@ -74,6 +74,7 @@ def run(command, *, tenants, users, workers, throttled, limit, window, skip_seed
         for n in range(workers):
             pool.append(sync.start_worker(f"fair{n}-{os.getpid()}"))
         time.sleep(3)
+        race(connections[:workers], timeout=600)  # warm-up: each worker's first run loads what it needs
         command.stderr.write("unthrottled ...")
         calm = race(connections, timeout=1800)
         slow = connections[:throttled]

@@ -17,7 +17,7 @@ from django.utils import timezone
 
 from tenants.audit import audit_record
 from tenants.models import AuditAction
-from tenants.services import _require_admin
+from tenants.services import require_admin
 
 from .microsoft import client as microsoft
 from .microsoft import consent, consent_proof
@@ -70,7 +70,7 @@ def _disconnect_locked(connection, acting_user, *, via=None):
 
 @transaction.atomic
 def connection_disconnect(*, connection, acting_user):
-    _require_admin(connection.organization, acting_user)
+    require_admin(connection.organization, acting_user)
     connection = Connection.objects.select_for_update().get(pk=connection.pk)
     if connection.status == Connection.Status.DISCONNECTED:
         return Outcome(connection, False, f"{connection} was already disconnected; nothing changed.")
@@ -91,7 +91,7 @@ def _disconnect_all(connections, acting_user, via):
 @transaction.atomic
 def tenant_disconnect(*, tenant, acting_user):
     """Disconnect every connection of the tenant in one step; the tenant stays registered."""
-    _require_admin(tenant.organization, acting_user)
+    require_admin(tenant.organization, acting_user)
     done = _disconnect_all(Connection.objects.filter(tenant=tenant), acting_user, via="tenant")
     audit_record(
         organization=tenant.organization, action=AuditAction.TENANT_DISCONNECTED, actor=acting_user, target=tenant,
@@ -103,7 +103,7 @@ def tenant_disconnect(*, tenant, acting_user):
 @transaction.atomic
 def site_disconnect(*, site, acting_user):
     """Disconnect every connection of the site in one step; the site stays registered."""
-    _require_admin(site.organization, acting_user)
+    require_admin(site.organization, acting_user)
     done = _disconnect_all(Connection.objects.filter(site=site), acting_user, via="site")
     audit_record(
         organization=site.organization, action=AuditAction.SITE_DISCONNECTED, actor=acting_user, target=site,
@@ -129,7 +129,7 @@ def _application_roles(tenant):
 def connection_reconnect(*, connection, acting_user):
     """Restore a disconnected connection. Consent is asked again only if the tenant no longer
     grants what the connection's features need."""
-    _require_admin(connection.organization, acting_user)
+    require_admin(connection.organization, acting_user)
     if connection.status != Connection.Status.DISCONNECTED:
         return Outcome(connection, False, f"{connection} is not disconnected; nothing changed.")
     # Ask Microsoft before taking the row lock: a network call must not hold it. Only on this

@@ -8,7 +8,7 @@ from django.utils import timezone
 from tenants.audit import audit_record
 from tenants.models import AuditAction
 from tenants.models.directory import SiteAuthStatus
-from tenants.services import _require_admin
+from tenants.services import require_admin
 
 from .atlassian import client as atlassian
 from .atlassian import endpoints as atlassian_endpoints
@@ -88,7 +88,7 @@ def reads_service_projects(connection):
 
 @transaction.atomic
 def project_set_teams(*, project, enabled, acting_user):
-    _require_admin(project.connection.organization, acting_user)
+    require_admin(project.connection.organization, acting_user)
     project = ConnectionProject.objects.select_for_update().select_related("connection").get(pk=project.pk)
     if project.gone_at:
         raise ValidationError(f"{project.key} is no longer in Jira; its switch cannot change.")

@@ -10,7 +10,7 @@ from django.utils import timezone
 from portal import outbox
 from tenants.audit import audit_record
 from tenants.models import AuditAction
-from tenants.services import _require_admin
+from tenants.services import require_admin
 
 from . import permissions
 from .models import Connection, PermissionGrant, Provider
@@ -44,7 +44,7 @@ def connection_create(*, site, tenant, acting_user, features=()):
     """Link a site and a tenant of the same organization; it starts pending consent."""
     if site.organization_id != tenant.organization_id:
         raise ValidationError("A site and a tenant can only be connected within one organization.")
-    _require_admin(site.organization, acting_user)
+    require_admin(site.organization, acting_user)
     if Connection.objects.filter(site=site, tenant=tenant).exists():
         raise ValidationError(f"{site} is already connected to {tenant}.")
     unfit = permissions.unfit_features(features, site.products)
@@ -80,7 +80,7 @@ def connection_create(*, site, tenant, acting_user, features=()):
 def connection_set_features(*, connection: Connection, features: list[str], acting_user: Any) -> Connection:
     """Change what the connection is for. New needs are recorded as requested; if tokens
     have not shown them, the connection needs re-consent."""
-    _require_admin(connection.organization, acting_user)
+    require_admin(connection.organization, acting_user)
     connection = Connection.objects.select_for_update().get(pk=connection.pk)
     old = list(connection.features)
     site = connection.site

@@ -8,20 +8,37 @@ from django.views.decorators.http import require_GET, require_POST
 from portal import outbox
 from tenants.access import admin_required, member_required, scoped
 
-from . import permissions, services
-from .forms import ConnectionForm, FeaturesForm
-from .health.services import earlier_runs, health_checks_request, latest_results
+from . import permissions, selectors, services
+from .forms import ConnectionFilterForm, ConnectionForm, FeaturesForm
+from .health.services import health_checks_request
 from .microsoft import consent_proof
 from .microsoft.grants import missing_permissions
-from .models import Connection, ConsentRequest, Credential, Provider
-from .status import connection_status_evaluate, delegated_sign_in_missing
+from .models import Connection, ConsentRequest
 from .tasks import verify_microsoft_grants
+
+PAGE_SIZE = 50
 
 
 @member_required
 def connection_list(request):
-    connections = Connection.objects.filter(organization=request.organization).select_related("site", "tenant")
-    return render(request, "connections/connection_list.html", {"connections": connections})
+    """Every connection of the organization, 50 a page: search by site or tenant, filter by status."""
+    form = ConnectionFilterForm(request.GET or None)
+    query, status = form.values()
+    scope = form.scope()
+    connections = selectors.connection_search(request.organization, query=query, status=status, **scope)
+    counts = selectors.status_counts(request.organization, **scope)
+    # Without a search the counts by status already say how many there are.
+    page = selectors.connection_page(connections, request.GET.get("page"), size=PAGE_SIZE,
+                                     counts=None if query else counts, status=status)
+    return render(request, "connections/connection_list.html", {
+        "form": form,
+        "page": page,
+        "connections": page.object_list,
+        "filtered": bool(query or status or scope),
+        "status_counts": counts,
+        "scope_object": selectors.scope_object(request.organization, **scope),
+        "status": status,
+    })
 
 
 @admin_required
@@ -38,45 +55,6 @@ def connection_new(request):
     return render(request, "connections/connection_form.html", {"form": form})
 
 
-def live_context(connection):
-    """What _live.html shows: status and why, consent requests, grants, credentials, checks
-    (the member's connection page, and support's read-only view of it)."""
-    required = {(p.kind, p.name) for p in permissions.graph_permissions(connection.features)}
-    grants = list(connection.grants.filter(provider=Provider.MICROSOFT).select_related("requested_by"))
-    for grant in grants:
-        grant.required = (grant.kind, grant.name) in required
-    consent_requests = list(connection.consent_requests.select_related("created_by")[:10])
-    # The callback URL a consent came back to is kept on its grants; shown once per consent.
-    callbacks = {g.consent_request_id: (g.redirect_uri, g.cloud) for g in grants if g.redirect_uri}
-    for cr in consent_requests:
-        cr.callback_uri, cr.callback_cloud = callbacks.get(cr.pk, ("", ""))
-    return {
-        "connection": connection,
-        "grants": grants,
-        "missing": missing_permissions(connection),
-        "consent_requests": consent_requests,
-        "app_access_proof": consent_proof.app_access_proof(connection),
-        "feature_list": permissions.features(connection.features),
-        **_health_context(connection),
-    }
-
-
-def _health_context(connection):
-    """Why the status is what it is, both sides' credential health, the latest checks."""
-    results = latest_results(connection)
-    app_token = next((r for r in results if r.check_name == "microsoft_app_token"), None)
-    return {
-        "status_reasons": connection_status_evaluate(connection).reasons,
-        "delegated_missing": delegated_sign_in_missing(connection),
-        "delegated_credential": connection.credentials.filter(kind=Credential.Kind.MICROSOFT_DELEGATED).first(),
-        "app_token_result": app_token,
-        "site_credential": Credential.objects.filter(site=connection.site_id).order_by("pk").first(),
-        "health_results": results,
-        "health_checked_at": max((r.checked_at for r in results), default=None),
-        "health_history": earlier_runs(connection),
-    }
-
-
 @member_required
 def connection_detail(request, connection_id):
     connection = scoped(request, Connection, pk=connection_id)
@@ -85,16 +63,14 @@ def connection_detail(request, connection_id):
 
 def render_connection_page(request, connection, *, status=200, **extra):
     """The connection page; `extra` carries a refused form back to it (its errors by the field)."""
-    events = request.organization.audit_events.filter(
-        target_type="connection", target_id=str(connection.pk)
-    ).select_related("actor_user")[:20]
-    context = live_context(connection)
-    context.update(
-        events=events,
-        features_form=FeaturesForm(initial={"features": connection.features}),
+    context = {
+        **selectors.live_context(connection),
+        **selectors.jobs_context(connection, schedule_refused=extra.get("schedule_refused")),
+        "events": selectors.connection_events(connection),
+        "features_form": FeaturesForm(initial={"features": connection.features}),
         **_consent_links_context(request, connection),
         **extra,
-    )
+    }
     return render(request, "connections/connection_detail.html", context, status=status)
 
 
@@ -119,7 +95,7 @@ def _consent_links_context(request, connection):
 def connection_live(request, connection_id):
     """The part of the connection page that changes on its own (polled by static/js/portal.js)."""
     connection = scoped(request, Connection, pk=connection_id)
-    return render(request, "connections/_live.html", live_context(connection))
+    return render(request, "connections/_live.html", selectors.live_context(connection))
 
 
 @admin_required

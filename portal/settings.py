@@ -134,6 +134,7 @@ INSTALLED_APPS = [
     "portal",
     "tenants",
     "connections",
+    "support",
 ]
 if SANDBOX_ENABLED:
     # bench: `manage.py benchmark`, which seeds and serves the sandbox.

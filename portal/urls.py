@@ -10,9 +10,9 @@ urlpatterns = [
     # Before allauth's own: its pages that remove a second factor, behind a fresh code from it.
     path("accounts/", include(accounts.mfa_urlpatterns)),
     path("accounts/", include("allauth.urls")),
-    path("", include("tenants.urls")),
+    path("", include("support.urls")),
     path("", include("connections.urls")),
-    path("support/", include("tenants.support_urls")),
+    path("support/", include("support.staff_urls")),
 ]
 
 if settings.SANDBOX_ENABLED:

@@ -1,4 +1,8 @@
+from collections.abc import Iterable
+from datetime import datetime, time, timedelta
+
 from django import forms
+from django.utils import timezone
 
 from .models import AuditAction, Organization, Role
 from .models.directory import AtlassianProduct, MicrosoftCloud
@@ -88,11 +92,36 @@ class AuditFilterForm(forms.Form):
             queryset = queryset.filter(actor_label__icontains=data["actor"])
         if data.get("action"):
             queryset = queryset.filter(action=data["action"])
+        # Day bounds as times (not created_at::date), so the time index serves the range.
         if data.get("date_from"):
-            queryset = queryset.filter(created_at__date__gte=data["date_from"])
+            queryset = queryset.filter(created_at__gte=_start_of(data["date_from"]))
         if data.get("date_to"):
-            queryset = queryset.filter(created_at__date__lte=data["date_to"])
+            queryset = queryset.filter(created_at__lt=_start_of(data["date_to"] + timedelta(days=1)))
         return queryset
+
+
+def _start_of(day):
+    """Midnight of `day` in the current time zone (what the date filter's days mean)."""
+    return timezone.make_aware(datetime.combine(day, time.min))
+
+
+class SearchForm(forms.Form):
+    """A list's search boxes (GET), by default one named `q`. A value that cannot be searched
+    (too long, a NUL byte) is ignored and its error shown by the box."""
+
+    def __init__(self, *args, fields: Iterable[str] = ("q",), **kwargs):
+        super().__init__(*args, **kwargs)
+        for name in fields:
+            self.fields[name] = forms.CharField(
+                label="Search" if name == "q" else f"{name.capitalize()}s matching", required=False,
+                max_length=120, widget=forms.TextInput(attrs={"type": "search"}),
+            )
+
+    def text(self, name: str) -> str:
+        if not self.is_bound:
+            return ""
+        self.is_valid()
+        return self.cleaned_data.get(name, "").strip()
 
 
 class SiteEditForm(forms.Form):

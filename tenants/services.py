@@ -33,7 +33,9 @@ from .models import (
 from .signals import site_products_changed
 
 
-def _require_admin(organization, user):
+def require_admin(organization: Organization, user) -> None:
+    """Raise PermissionDenied unless `user` is an admin of `organization` (every service that
+    changes an organization's things calls this first, in any app)."""
     if not Membership.objects.filter(organization=organization, user=user, role=Role.ADMIN).exists():
         raise PermissionDenied("Only an admin of this organization can do this.")
 
@@ -71,7 +73,7 @@ def organization_create(*, name, acting_user):
 
 @transaction.atomic
 def organization_rename(*, organization, name, acting_user):
-    _require_admin(organization, acting_user)
+    require_admin(organization, acting_user)
     organization = Organization.objects.select_for_update().get(pk=organization.pk)
     name = name.strip()
     _refuse_duplicate_name(name, exclude=organization)
@@ -105,7 +107,7 @@ def organization_leave(*, organization, acting_user):
 
 @transaction.atomic
 def invitation_create(*, organization, email, role, acting_user):
-    _require_admin(organization, acting_user)
+    require_admin(organization, acting_user)
     email = email.strip()
     if Membership.objects.filter(organization=organization, user__email__iexact=email).exists():
         raise ValidationError({"email": f"{email} is already a member of {organization}."})
@@ -140,7 +142,7 @@ def invitation_create(*, organization, email, role, acting_user):
 
 @transaction.atomic
 def invitation_revoke(*, invitation, acting_user):
-    _require_admin(invitation.organization, acting_user)
+    require_admin(invitation.organization, acting_user)
     invitation = Invitation.objects.select_for_update().get(pk=invitation.pk)
     if invitation.status != Invitation.Status.PENDING:
         raise ValidationError(f"This invitation is already {invitation.status.label.lower()}.")
@@ -200,7 +202,7 @@ def _other_admins(membership):
 
 @transaction.atomic
 def membership_set_role(*, membership, role, acting_user):
-    _require_admin(membership.organization, acting_user)
+    require_admin(membership.organization, acting_user)
     membership = Membership.objects.select_for_update().get(pk=membership.pk)
     if membership.role == role:
         return membership
@@ -222,7 +224,7 @@ def membership_set_role(*, membership, role, acting_user):
 
 @transaction.atomic
 def membership_remove(*, membership, acting_user):
-    _require_admin(membership.organization, acting_user)
+    require_admin(membership.organization, acting_user)
     membership = Membership.objects.select_for_update().get(pk=membership.pk)
     if membership.role == Role.ADMIN and not _other_admins(membership).exists():
         raise ValidationError("An organization needs at least one admin: make someone else admin first.")
@@ -242,7 +244,7 @@ def membership_remove(*, membership, acting_user):
 
 @transaction.atomic
 def site_register(*, organization, url, name, products, acting_user, cloud_id=""):
-    _require_admin(organization, acting_user)
+    require_admin(organization, acting_user)
     if AtlassianSite.objects.filter(organization=organization, url=url).exists():
         raise ValidationError({"url": f"{url} is already registered in {organization}."})
     try:
@@ -274,7 +276,7 @@ def _changes(**pairs):
 
 @transaction.atomic
 def site_update(*, site, name, products, acting_user):
-    _require_admin(site.organization, acting_user)
+    require_admin(site.organization, acting_user)
     site = AtlassianSite.objects.select_for_update().get(pk=site.pk)
     changes = _changes(name=(site.name, name), products=(list(site.products or []), list(products)))
     if not changes:
@@ -291,7 +293,7 @@ def site_update(*, site, name, products, acting_user):
 @transaction.atomic
 def tenant_update(*, tenant, display_name, domains, acting_user):
     """Name and domains; a domain kept keeps what Microsoft said of it (verified or not)."""
-    _require_admin(tenant.organization, acting_user)
+    require_admin(tenant.organization, acting_user)
     tenant = MicrosoftTenant.objects.select_for_update().get(pk=tenant.pk)
     known = {d["name"]: d for d in tenant.domains or []}
     new_domains = [known.get(d, {"name": d, "verified": False}) for d in domains]
@@ -326,7 +328,7 @@ def tenant_record_domains(*, tenant, verified, actor):
 
 @transaction.atomic
 def site_remove(*, site, acting_user):
-    _require_admin(site.organization, acting_user)
+    require_admin(site.organization, acting_user)
     _remove_connections(site.connections.all(), acting_user)
     audit_record(
         organization=site.organization,
@@ -341,7 +343,7 @@ def site_remove(*, site, acting_user):
 @transaction.atomic
 def tenant_register(*, organization, tenant_id, display_name, domains, acting_user, cloud="public", verified=()):
     """`verified`: domain names Microsoft itself listed as the tenant's verified domains."""
-    _require_admin(organization, acting_user)
+    require_admin(organization, acting_user)
     if MicrosoftTenant.objects.filter(organization=organization, tenant_id=tenant_id).exists():
         raise ValidationError({"tenant_id": f"Tenant {tenant_id} is already registered in {organization}."})
     try:
@@ -370,7 +372,7 @@ def tenant_register(*, organization, tenant_id, display_name, domains, acting_us
 
 @transaction.atomic
 def tenant_remove(*, tenant, acting_user):
-    _require_admin(tenant.organization, acting_user)
+    require_admin(tenant.organization, acting_user)
     _remove_connections(tenant.connections.all(), acting_user)
     audit_record(
         organization=tenant.organization,
@@ -431,7 +433,7 @@ def organization_remove(*, organization, acting_user):
     credentials, grants, user matches and mappings, jobs, consent links, members, invitations),
     found through the model graph so that what later features store goes too.
     """
-    _require_admin(organization, acting_user)
+    require_admin(organization, acting_user)
     organization = Organization.objects.select_for_update().get(pk=organization.pk)
     deleted = {}
     for relation in Organization._meta.related_objects:

@@ -1,50 +1,22 @@
-"""The organization's own pages: dashboard, sites, tenants, the audit trail."""
+"""The organization's own pages that need nothing of connections: creating and switching
+organizations, registering sites and tenants, the audit trail. (The dashboard and the site and
+tenant pages show connections too: they live above both apps, in support/.)"""
 
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
-from django.core.paginator import Paginator
 from django.http import HttpResponseBadRequest
 from django.shortcuts import get_object_or_404, redirect, render
-from django.urls import reverse
 from django.views.decorators.http import require_POST
-
-from connections.atlassian.needs import site_authorization
-from connections.models import Connection
-from portal import app_secrets
 
 from . import audit_export as audit_export_module
 from . import selectors, services
-from .access import admin_required, member_required, scoped
+from .access import admin_required
 from .audit import audit_record
 from .forms import AuditFilterForm, OrganizationForm, OrganizationRemoveForm, SiteForm, TenantForm
 from .middleware import SESSION_KEY
-from .models import AtlassianSite, AuditAction, Membership, MicrosoftTenant
-
-AUDIT_PAGE_SIZE = 50
-
-
-@member_required
-def dashboard(request):
-    org = request.organization
-    sites = list(org.sites.all())
-    tenants = list(org.tenants.all())
-    connections = {(c.site_id, c.tenant_id): c for c in Connection.objects.filter(organization=org)}
-    matrix = [(site, [(tenant, connections.get((site.id, tenant.id))) for tenant in tenants]) for site in sites]
-    return render(
-        request,
-        "tenants/dashboard.html",
-        {
-            "sites": sites,
-            "tenants": tenants,
-            "matrix": matrix,
-            "connection_count": len(connections),
-            # The portal's own client secrets, expiring or expired: only admins can act on it.
-            "secret_warnings": app_secrets.warnings() if request.membership.is_admin else [],
-            "events": org.audit_events.select_related("actor_user")[:10],
-        },
-    )
+from .models import AuditAction, Membership
 
 
 @login_required
@@ -74,11 +46,6 @@ def organization_switch(request, organization_id):
 # --- sites ----------------------------------------------------------------------------------
 
 
-@member_required
-def site_list(request):
-    return render(request, "tenants/site_list.html", {"sites": request.organization.sites.all()})
-
-
 @admin_required
 def site_new(request):
     form = SiteForm(request.POST or None)
@@ -95,34 +62,7 @@ def site_new(request):
     return render(request, "tenants/site_form.html", {"form": form})
 
 
-@member_required
-def site_detail(request, site_id):
-    site = scoped(request, AtlassianSite, pk=site_id)
-    connections = site.connections.select_related("tenant")
-    context = {"site": site, "connections": connections, **site_authorization(site)}
-    return render(request, "tenants/site_detail.html", context)
-
-
-@admin_required
-def site_remove(request, site_id):
-    site = scoped(request, AtlassianSite, pk=site_id)
-    if request.method == "POST":
-        services.site_remove(site=site, acting_user=request.user)
-        messages.success(request, f"Site {site} removed.")
-        return redirect("tenants:site_list")
-    return render(
-        request, "tenants/confirm_remove.html",
-        {"object": site, "connections": site.connections.all(),
-         "disconnect_url": reverse("connections:site_disconnect", args=[site.pk])},
-    )
-
-
 # --- tenants --------------------------------------------------------------------------------
-
-
-@member_required
-def tenant_list(request):
-    return render(request, "tenants/tenant_list.html", {"tenants": request.organization.tenants.all()})
 
 
 # What a Microsoft sign-in found ("Connect new tenant" without knowing the id): set by the
@@ -155,27 +95,6 @@ def tenant_new(request):
     return render(request, "tenants/tenant_form.html", {"form": form, "found": found})
 
 
-@member_required
-def tenant_detail(request, tenant_id):
-    tenant = scoped(request, MicrosoftTenant, pk=tenant_id)
-    connections = tenant.connections.select_related("site")
-    return render(request, "tenants/tenant_detail.html", {"tenant": tenant, "connections": connections})
-
-
-@admin_required
-def tenant_remove(request, tenant_id):
-    tenant = scoped(request, MicrosoftTenant, pk=tenant_id)
-    if request.method == "POST":
-        services.tenant_remove(tenant=tenant, acting_user=request.user)
-        messages.success(request, f"Tenant {tenant} removed.")
-        return redirect("tenants:tenant_list")
-    return render(
-        request, "tenants/confirm_remove.html",
-        {"object": tenant, "connections": tenant.connections.all(),
-         "disconnect_url": reverse("connections:tenant_disconnect", args=[tenant.pk])},
-    )
-
-
 @admin_required
 def organization_remove(request):
     """Remove the current organization: everything of it is deleted but its audit trail."""
@@ -204,7 +123,7 @@ def organization_remove(request):
 def audit_list(request):
     form = AuditFilterForm(request.GET or None)
     events = form.filter(request.organization.audit_events.select_related("actor_user"))
-    page = Paginator(events, AUDIT_PAGE_SIZE).get_page(request.GET.get("page"))
+    page = selectors.audit_page(events, after=request.GET.get("after"), before=request.GET.get("before"))
     return render(request, "tenants/audit_list.html", {
         "form": form, "page": page, "query": request.GET.urlencode(),
         # Which support person looked inside the organization, when, and why.

@@ -18,7 +18,7 @@ from django.utils import timezone
 from tenants.audit import audit_record
 from tenants.models import AtlassianSite, AuditAction
 from tenants.models.directory import SiteAuthMode, SiteAuthStatus
-from tenants.services import _require_admin
+from tenants.services import require_admin
 from tenants.validators import normalize_site_url, site_name_from_url
 
 from ..models import Connection, Credential, HealthCheckResult, PermissionGrant, PermissionKind, Provider
@@ -111,7 +111,7 @@ def site_authorize_oauth(*, organization, resource, tokens, account, features, a
                          other_sites=(), products=None):
     """Register (or re-authorize) the site the admin chose, with the grant's tokens; `products`:
     what the site runs (products_of, asked before this transaction), else the grant's scopes say."""
-    _require_admin(organization, acting_user)
+    require_admin(organization, acting_user)
     url = canonical_url(resource.url)
     sites = AtlassianSite.objects.select_for_update().filter(organization=organization)
     if site_id is not None:
@@ -178,7 +178,7 @@ def api_token_connect(*, organization, url, email, api_token, acting_user, name=
     The checks run before anything is written: a wrong token, or a token for another
     site, leaves nothing behind but an audit event.
     """
-    _require_admin(organization, acting_user)
+    require_admin(organization, acting_user)
     url = site.url if site is not None else url
     if site is None and AtlassianSite.objects.filter(organization=organization, url=url).exists():
         raise ValidationError({"url": f"{url} is already registered in {organization}: open it to change how "

@@ -20,7 +20,7 @@ from django.utils import timezone
 from portal import outbox
 from tenants.audit import audit_record
 from tenants.models import AuditAction
-from tenants.services import _require_admin
+from tenants.services import require_admin
 
 from .. import permissions
 from ..models import Connection, HealthCheckResult
@@ -140,7 +140,7 @@ def _record(connection_id, results, acting_user):
 @transaction.atomic
 def health_checks_request(*, connection, acting_user):
     """An admin asked for the checks now: audited, then run by a worker."""
-    _require_admin(connection.organization, acting_user)
+    require_admin(connection.organization, acting_user)
     connection = Connection.objects.select_for_update().get(pk=connection.pk)
     if connection.status == Connection.Status.DISCONNECTED:
         raise ValidationError("This connection is disconnected: reconnect it before checking it.")

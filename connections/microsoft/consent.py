@@ -20,7 +20,7 @@ from django.utils import timezone
 from portal import outbox
 from tenants.audit import ExternalActor, audit_record
 from tenants.models import AuditAction, Organization
-from tenants.services import _require_admin
+from tenants.services import require_admin
 
 from .. import permissions
 from ..models import (
@@ -76,7 +76,7 @@ def consent_request_create(
     Links already sent stay open: a link is withdrawn only on purpose (consent_request_revoke),
     so making another one never breaks the one a tenant admin is about to open.
     """
-    _require_admin(connection.organization, acting_user)
+    require_admin(connection.organization, acting_user)
     if not connection.features:
         raise ValidationError("Choose at least one feature for this connection first: consent asks for what they need.")
     # Locked so a disconnect in another tab either comes first (refused here) or revokes this link.
@@ -134,7 +134,7 @@ def consent_request_open(*, consent_request: ConsentRequest) -> ConsentRequest:
 
 @transaction.atomic
 def consent_request_revoke(*, consent_request: ConsentRequest, acting_user: Any) -> ConsentRequest:
-    _require_admin(consent_request.organization, acting_user)
+    require_admin(consent_request.organization, acting_user)
     consent_request = ConsentRequest.objects.select_for_update().get(pk=consent_request.pk)
     if not consent_request.is_usable:
         raise ValidationError(f"This link is already {consent_request.effective_state.label.lower()}.")
@@ -153,7 +153,7 @@ def consent_request_revoke(*, consent_request: ConsentRequest, acting_user: Any)
 @transaction.atomic
 def consent_request_send(*, consent_request: ConsentRequest, to: str, acting_user: Any) -> ConsentRequest:
     """Email an open link to a tenant admin's address (sent after commit by the outbox)."""
-    _require_admin(consent_request.organization, acting_user)
+    require_admin(consent_request.organization, acting_user)
     consent_request = ConsentRequest.objects.select_for_update().get(pk=consent_request.pk)
     if not consent_request.is_usable:
         raise ValidationError(f"This link is {consent_request.link_state}: make a new one to send.")

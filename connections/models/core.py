@@ -49,6 +49,8 @@ class Connection(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["site", "tenant"], name="connection_unique_per_pair"),
         ]
+        # Counts by status, the status filter, and each status's most recently changed first.
+        indexes = [models.Index(fields=["organization", "status", "-updated_at"], name="connection_org_status")]
 
     def __str__(self):
         return f"{self.site} ↔ {self.tenant}"

@@ -18,7 +18,7 @@ from django.utils import timezone
 from portal.celery import app
 from tenants.audit import audit_record
 from tenants.models import AuditAction
-from tenants.services import _require_admin
+from tenants.services import require_admin
 
 from ..models import Connection, SyncRun, SyncSchedule
 from .services import RUNNABLE, sync_run_retry_due, sync_run_start
@@ -34,7 +34,7 @@ STUCK_REMEDY = (
 @transaction.atomic
 def sync_schedule_save(*, connection, kind, enabled, full_every_minutes, incremental_every_minutes, acting_user):
     """Create or change the schedule of one job on a connection (0 minutes: that mode off)."""
-    _require_admin(connection.organization, acting_user)
+    require_admin(connection.organization, acting_user)
     kind = SyncRun.Kind(kind)
     if full_every_minutes < 0 or incremental_every_minutes < 0:
         raise ValidationError("Intervals are minutes, 0 or more.")

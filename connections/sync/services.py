@@ -7,7 +7,7 @@ from django.utils import timezone
 from portal import outbox
 from tenants.audit import audit_record
 from tenants.models import AuditAction
-from tenants.services import _require_admin
+from tenants.services import require_admin
 
 from ..models import Connection, SyncRun
 
@@ -40,7 +40,7 @@ def _create(*, connection, kind, mode, trigger, acting_user, resumed_from=None, 
 @transaction.atomic
 def sync_run_start(*, connection, kind, mode=SyncRun.Mode.FULL, acting_user=None, trigger=SyncRun.Trigger.MANUAL):
     if acting_user is not None:
-        _require_admin(connection.organization, acting_user)
+        require_admin(connection.organization, acting_user)
     kind, mode = SyncRun.Kind(kind), SyncRun.Mode(mode)
     connection = Connection.objects.select_for_update().get(pk=connection.pk)
     if connection.status not in RUNNABLE:
@@ -59,7 +59,7 @@ def sync_run_start(*, connection, kind, mode=SyncRun.Mode.FULL, acting_user=None
 
 @transaction.atomic
 def sync_run_cancel(*, run, acting_user):
-    _require_admin(run.organization, acting_user)
+    require_admin(run.organization, acting_user)
     run = SyncRun.objects.select_for_update().get(pk=run.pk)
     if not run.is_active:
         raise ValidationError(f"This run has already ended ({run.get_state_display().lower()}).")
@@ -79,7 +79,7 @@ def sync_run_cancel(*, run, acting_user):
 @transaction.atomic
 def sync_run_retry(*, run, acting_user):
     """A new run of the same job, starting from where the failed or cancelled one stopped."""
-    _require_admin(run.organization, acting_user)
+    require_admin(run.organization, acting_user)
     if run.state not in (SyncRun.State.FAILED, SyncRun.State.CANCELLED):
         raise ValidationError("Only a failed or cancelled run can be retried.")
     connection = Connection.objects.select_for_update().get(pk=run.connection_id)

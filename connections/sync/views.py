@@ -10,11 +10,10 @@ from django.views.decorators.http import require_GET, require_POST
 
 from tenants.access import admin_required, member_required, scoped
 
-from ..models import Connection, SyncRun, TeamsChannel, TeamsTeam
-from ..views import render_connection_page  # the page's view lives one level up
+from ..models import Connection, SyncRun
+from ..selectors import jobs_context
+from ..views import render_connection_page
 from . import schedules, services
-
-RECENT_RUNS = 10
 
 
 class StartForm(forms.Form):
@@ -27,23 +26,6 @@ class ScheduleForm(forms.Form):
     enabled = forms.BooleanField(required=False)
     full_every_minutes = forms.IntegerField(min_value=0, max_value=60 * 24 * 90)
     incremental_every_minutes = forms.IntegerField(min_value=0, max_value=60 * 24 * 90)
-
-
-def jobs_context(connection):
-    """What _sync_runs.html and its live part need (also used by the connection page)."""
-    runs = list(connection.sync_runs.select_related("requested_by")[:RECENT_RUNS])
-    teams = list(TeamsTeam.objects.filter(connection=connection, removed_at=None).prefetch_related("channels"))
-    for team in teams:
-        team.live_channels = [c for c in team.channels.all() if c.removed_at is None]
-    return {
-        "connection": connection,
-        "runs": runs,
-        "job_kinds": SyncRun.Kind.choices,
-        "job_modes": SyncRun.Mode.choices,
-        "schedules": schedules.schedules_for(connection),
-        "teams_directory": teams,
-        "removed_channels": TeamsChannel.objects.filter(connection=connection).exclude(removed_at=None).count(),
-    }
 
 
 def _schedule_refused(request, connection, form, errors):

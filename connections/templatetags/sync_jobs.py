@@ -1,34 +1,15 @@
-"""{% sync_jobs %}: the connection page's Jobs section, with its own data, so the page's view
-needs no change to show it."""
+"""Formatting for the Jobs section. Its data comes from the page's view
+(`connections.selectors.jobs_context`); nothing here loads any."""
+
+from datetime import timedelta
 
 from django import template
 
 register = template.Library()
 
 
-@register.inclusion_tag("connections/_sync_jobs.html", takes_context=True)
-def sync_jobs(context, connection):
-    from ..sync.views import jobs_context
-
-    data = jobs_context(connection)
-    refused = context.get("schedule_refused")
-    for schedule in data["schedules"] if refused else ():
-        if schedule.kind == refused["kind"]:
-            # Show what was typed, not what is stored, with the errors by their fields.
-            schedule.full_every_minutes = refused["values"]["full_every_minutes"]
-            schedule.incremental_every_minutes = refused["values"]["incremental_every_minutes"]
-            schedule.enabled = refused["enabled"]
-            schedule.refused = refused["errors"]
-    return {
-        **data,
-        "current_membership": context.get("current_membership"),
-        "csrf_token": context.get("csrf_token"),
-        "request": context.get("request"),
-    }
-
-
 @register.filter
-def run_duration(value):
+def run_duration(value: timedelta | None) -> str:
     """A timedelta as "42 s", "3 min 5 s" or "2 h 4 min"."""
     seconds = int(value.total_seconds()) if value else 0
     if seconds < 60:

@@ -133,7 +133,14 @@ class AuditEvent(models.Model):
 
     class Meta:
         ordering = ["-created_at", "-id"]
-        indexes = [models.Index(fields=["organization", "-created_at"], name="audit_org_time")]
+        indexes = [
+            # The trail's pages, newest first, paged by (created_at, id) from a neighbouring event.
+            models.Index(fields=["organization", "-created_at", "-id"], name="audit_org_time_id"),
+            # One thing's own trail (a connection's page).
+            models.Index(fields=["organization", "target_type", "target_id", "-created_at"], name="audit_org_target"),
+        ]
+        # Also, on PostgreSQL only, a trigram index for the actor filter's substring search
+        # (migration 0012).
         # No two events claim the same place, hence the same predecessor, in one chain.
         constraints = [
             models.UniqueConstraint(

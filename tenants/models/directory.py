@@ -70,6 +70,8 @@ class AtlassianSite(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["organization", "url"], name="site_url_unique_per_org"),
         ]
+        # An organization's sites in name order (lists, and connections listed by site).
+        indexes = [models.Index(fields=["organization", "name"], name="site_org_name")]
 
     def __str__(self):
         return self.name
@@ -104,6 +106,7 @@ class MicrosoftTenant(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["organization", "tenant_id"], name="tenant_unique_per_org"),
         ]
+        indexes = [models.Index(fields=["organization", "display_name"], name="tenant_org_name")]
 
     def __str__(self):
         return self.display_name

@@ -19,6 +19,7 @@ from tests.processes import RedisServer
 
 ROOT = Path(__file__).resolve().parents[2]
 TINY = "--users 300 --runs 1"
+PAGES_TINY = "--connections 16 --audit-events 200 --repeat 1"
 
 
 def _blocks():
@@ -43,6 +44,7 @@ def _run_block(block, env, database=None):
         else:
             assert words[:2] == ["python", "manage.py"], line
             args = line.replace("--users 100000", TINY) if "benchmark" in line else line
+            args = args.replace("--connections 10000 --audit-events 1000000", PAGES_TINY)
             done = subprocess.run([sys.executable, *shlex.split(args)[1:]], cwd=ROOT, env=env,
                                   capture_output=True, text=True, timeout=900)  # fmt: skip
             assert done.returncode == 0, f"{line}\n{done.stdout}\n{done.stderr}"
@@ -72,7 +74,7 @@ def _check(result, database):
 
 
 def test_the_readme_benchmark_steps_work_on_sqlite(tmp_path):
-    postgres, sqlite = _blocks()
+    postgres, sqlite, _ = _blocks()
     assert "SANDBOX_ENABLED=true" in sqlite and "DATABASE_URL" not in sqlite
     _check(_run_block(sqlite, _fresh_shell(tmp_path)), "sqlite")
 
@@ -86,7 +88,7 @@ def bench_database():
 
 
 def test_the_readme_benchmark_steps_work_on_postgres(tmp_path, bench_database):
-    postgres, _ = _blocks()
+    postgres, _, _ = _blocks()
     server = _server()
     # The README's database, renamed so the test never touches a developer's portal_bench.
     block = postgres.replace("portal_bench", bench_database).replace(
@@ -98,3 +100,16 @@ def test_the_readme_benchmark_steps_work_on_postgres(tmp_path, bench_database):
         _check(_run_block(block, env, database=bench_database), "postgresql")
     finally:
         redis.stop()
+
+
+def test_the_readme_pages_benchmark_steps_work_on_postgres(tmp_path, bench_database):
+    _, _, pages = _blocks()
+    server = _server()
+    block = pages.replace("portal_bench_pages", bench_database).replace(
+        "postgres@127.0.0.1:5432", f"{server['user']}@{server['host']}:{server['port']}"
+    )
+    result = _run_block(block, _fresh_shell(tmp_path), database=bench_database)
+    assert result["benchmark"] == "pages" and result["database"] == "postgresql"
+    assert result["connections"] == 16 and result["audit_events"] == 200
+    assert {"dashboard", "connection_list", "audit_deep_page", "support_organization_list"} <= set(result["pages"])
+    assert all(page["empty"]["queries"] > 0 and page["ratio"] > 0 for page in result["pages"].values())

@@ -4,16 +4,20 @@ import json
 
 from django.core.management.base import BaseCommand
 
-from bench import fairness, sync
+from bench import fairness, pages, sync
 
 BENCHMARKS = {
     "sync": (sync, "user matching at scale: full and incremental, against the floor and a naive script"),
     "fairness": (fairness, "many tenants on few workers, two of them throttled"),
+    "pages": (pages, "each page's queries and median time on a big organization against an empty one"),
 }
 
 
 class Command(BaseCommand):
-    help = "Benchmarks: `benchmark sync --users 100000` (user matching against the floor and a naive script)."
+    help = (
+        "Benchmarks: `benchmark sync --users 100000` (user matching against the floor and a naive script), "
+        "`benchmark pages --connections 10000 --audit-events 1000000` (pages at scale)."
+    )
 
     def add_arguments(self, parser):
         sub = parser.add_subparsers(dest="what", required=True)

@@ -9,26 +9,33 @@ from urllib.parse import urlencode
 
 from django.conf import settings
 from django.core.paginator import Paginator
-from django.db.models import Count, Q
+from django.db.models import Q
 from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest
+from django.http.response import HttpResponseBase
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 
+from connections import selectors as connection_selectors
+from connections.forms import ConnectionFilterForm
 from connections.models import Connection
+from tenants import audit_export as audit_export_module
+from tenants import selectors as tenant_selectors
+from tenants import services as tenant_services
+from tenants.access import staff_required
+from tenants.audit import audit_record
+from tenants.forms import AuditFilterForm, SearchForm, SupportAccessForm
+from tenants.models import AuditAction, AuditEvent, Organization, SupportAccess, User
 
-from . import audit_export as audit_export_module
-from . import selectors, services
-from .access import staff_required
-from .audit import audit_record
-from .forms import AuditFilterForm, SupportAccessForm
-from .models import AuditAction, AuditEvent, Organization, SupportAccess, User
+from . import selectors
+
+PAGE_SIZE = 50
 
 
 def _access_or_redirect(request: HttpRequest, org: Organization) -> tuple[SupportAccess | None, HttpResponse | None]:
     """The staff member's open access to `org`, or a redirect to the page that asks for a reason."""
     assert isinstance(request.user, User)  # staff_required: signed in
-    access = selectors.active_support_access(staff=request.user, organization=org)
+    access = tenant_selectors.active_support_access(staff=request.user, organization=org)
     if access is not None:
         return access, None
     url = reverse("support:access_open", args=[org.pk]) + "?" + urlencode({"next": request.get_full_path()})
@@ -48,10 +55,10 @@ def access_open(request, organization_id):
         next_url = ""
     form = SupportAccessForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
-        services.support_access_open(organization=org, ticket=form.cleaned_data["ticket"],
-                                     reason=form.cleaned_data["reason"], acting_user=request.user)
+        tenant_services.support_access_open(organization=org, ticket=form.cleaned_data["ticket"],
+                                            reason=form.cleaned_data["reason"], acting_user=request.user)
         return redirect(next_url or reverse("support:organization_detail", args=[org.pk]))
-    last = selectors.last_support_access(staff=request.user, organization=org)
+    last = tenant_selectors.last_support_access(staff=request.user, organization=org)
     return render(request, "support/access_open.html", {
         "org": org, "form": form, "next": next_url, "minutes": settings.SUPPORT_ACCESS_MINUTES,
         "expired": last if last is not None and not last.is_active else None,
@@ -59,20 +66,10 @@ def access_open(request, organization_id):
 
 
 @staff_required
-def organization_list(request):
-    query = request.GET.get("q", "").strip()
-    orgs = Organization.objects.annotate(
-        site_count=Count("sites", distinct=True),
-        tenant_count=Count("tenants", distinct=True),
-        connection_count=Count("connections", distinct=True),
-    )
-    if query:
-        orgs = orgs.filter(
-            Q(name__icontains=query)
-            | Q(sites__url__icontains=query)
-            | Q(tenants__display_name__icontains=query)
-            | Q(tenants__domains__icontains=query)
-        ).distinct()
+def organization_list(request: HttpRequest) -> HttpResponse:
+    form = SearchForm(request.GET or None)
+    query = form.text("q")
+    page = Paginator(selectors.organizations_for_support(query), PAGE_SIZE).get_page(request.GET.get("page"))
     audit_record(
         organization=None,
         action=AuditAction.SUPPORT_VIEWED,
@@ -80,45 +77,47 @@ def organization_list(request):
         target_label="organization list",
         details={"query": query} if query else {},
     )
-    return render(request, "support/organization_list.html", {"organizations": orgs, "q": query})
+    return render(request, "support/organization_list.html",
+                  {"organizations": page.object_list, "page": page, "q": query, "form": form})
 
 
 @staff_required
-def organization_detail(request, organization_id):
+def organization_detail(request: HttpRequest, organization_id: int) -> HttpResponse:
     org = get_object_or_404(Organization, pk=organization_id)
     access, refused = _access_or_redirect(request, org)
     if refused:
         return refused
+    assert access is not None
     audit_record(organization=org, action=AuditAction.SUPPORT_VIEWED, actor=request.user, target=org,
                  details=_look(access))
-    return render(
-        request,
-        "support/organization_detail.html",
-        {
-            "org": org,
-            "access": access,
-            "chain_check": selectors.chain_check(org),
-            "memberships": org.memberships.select_related("user"),
-            "sites": org.sites.all(),
-            "tenants": org.tenants.all(),
-            "connections": Connection.objects.filter(organization=org).select_related("site", "tenant"),
-            "events": org.audit_events.select_related("actor_user")[:20],
-        },
-    )
+    form = ConnectionFilterForm(request.GET or None)
+    query, status = form.values()
+    connections = connection_selectors.connection_search(org, query=query, status=status)
+    context = selectors.organization_for_support(org)
+    page = connection_selectors.connection_page(connections, request.GET.get("page"), size=PAGE_SIZE,
+                                                counts=None if query else context["status_counts"], status=status)
+    return render(request, "support/organization_detail.html", {
+        **context,
+        "access": access,
+        "chain_check": tenant_selectors.chain_check(org),
+        "form": form,
+        "page": page,
+        "connections": page.object_list,
+        "filtered": bool(query or status),
+        "status": status,
+    })
 
 
 @staff_required
-def connection_detail(request, connection_id):
+def connection_detail(request: HttpRequest, connection_id: int) -> HttpResponse:
     """One connection as its members see it, read-only: status and why, every grant with who
     gave it and the callback URL, credentials, checks, jobs, projects, and its whole trail."""
-    from connections.sync.views import jobs_context
-    from connections.views import live_context
-
     connection = get_object_or_404(Connection.objects.select_related("organization", "site", "tenant"),
                                    pk=connection_id)
     access, refused = _access_or_redirect(request, connection.organization)
     if refused:
         return refused
+    assert access is not None
     audit_record(organization=connection.organization, action=AuditAction.SUPPORT_VIEWED, actor=request.user,
                  target=connection, details=_look(access))
     events = AuditEvent.objects.filter(
@@ -128,11 +127,13 @@ def connection_detail(request, connection_id):
         request,
         "support/connection_detail.html",
         {
-            **jobs_context(connection),
-            **live_context(connection),
+            **connection_selectors.jobs_context(connection),
+            **connection_selectors.live_context(connection),
             "org": connection.organization,
             "access": access,
-            "page": Paginator(events, 50).get_page(request.GET.get("page")),
+            "page": tenant_selectors.audit_page(
+                events, after=request.GET.get("after"), before=request.GET.get("before")
+            ),
             # Staff may be members of some organization; nothing here offers a member's action.
             "current_membership": None,
         },
@@ -140,9 +141,10 @@ def connection_detail(request, connection_id):
 
 
 @staff_required
-def audit_list(request):
+def audit_list(request: HttpRequest) -> HttpResponse:
     """The trail of one organization (under an access to it), or of every organization support
     has an open access to, together with the events that belong to no organization."""
+    assert isinstance(request.user, User)
     form = AuditFilterForm(request.GET or None, with_organization=True)
     events = form.filter(AuditEvent.objects.select_related("organization", "actor_user"))
     org = form.cleaned_data.get("organization") if form.is_bound and form.is_valid() else None
@@ -154,9 +156,9 @@ def audit_list(request):
     else:
         events = events.filter(
             Q(organization__isnull=True)
-            | Q(organization__in=selectors.organizations_with_support_access(staff=request.user))
+            | Q(organization__in=tenant_selectors.organizations_with_support_access(staff=request.user))
         )
-    page = Paginator(events, 50).get_page(request.GET.get("page"))
+    page = tenant_selectors.audit_page(events, after=request.GET.get("after"), before=request.GET.get("before"))
     filters = {k: str(v) for k, v in (form.cleaned_data.items() if form.is_bound and form.is_valid() else []) if v}
     audit_record(
         organization=org,
@@ -167,13 +169,13 @@ def audit_list(request):
     )
     return render(request, "support/audit_list.html", {
         "form": form, "page": page, "org": org, "access": access,
-        "chain_check": selectors.chain_check(org) if org else None,
+        "chain_check": tenant_selectors.chain_check(org) if org else None,
         "query": request.GET.urlencode(),
     })
 
 
 @staff_required
-def audit_export(request):
+def audit_export(request: HttpRequest) -> HttpResponseBase:
     """One organization's trail, filtered as on the page, as CSV or JSON Lines (streamed)."""
     fmt = request.GET.get("format", "csv")
     form = AuditFilterForm(request.GET or None, with_organization=True)
@@ -184,8 +186,8 @@ def audit_export(request):
     access, refused = _access_or_redirect(request, org)
     if refused:
         return refused
+    assert access is not None
     filters = {k: str(v) for k, v in form.cleaned_data.items() if v}
     audit_record(organization=org, action=AuditAction.AUDIT_EXPORTED, actor=request.user, target_label="audit trail",
                  details=_look(access, format=fmt, **filters))
     return audit_export_module.response(events, fmt, org)
-
