@@ -25,8 +25,10 @@ def test_the_statement_and_the_catalog_agree(settings):
     assert set(rows) == set(_catalog_graph())
     for key, permission in _catalog_graph().items():
         row = rows[key]
-        assert (row["collected"], row["why_collected"], row["stored"]) == (permission.reads, permission.why,
-                                                                             permission.stores)
+        assert (row["collected"], row["why_collected"], row["stored"], row["why_stored"]) == (
+            permission.reads, permission.why_collect, permission.stores, permission.why_store)
+        assert permission.why_collect and permission.why_store, permission.name
+        assert row["beta"] == any(u["beta"] for u in row["endpoints"])
         assert row["app_id"] == settings.MICROSOFT_CLIENT_ID
         declared = {e.key for e in statement._product_endpoints(statement.GRAPH_PROVIDERS)
                     if permission.name in e.permissions}
@@ -39,6 +41,11 @@ def test_the_statement_and_the_catalog_agree(settings):
     listed = {u["key"] for r in data["graph_permissions"] for u in r["endpoints"]}
     assert listed == {e.key for e in statement._product_endpoints(statement.GRAPH_PROVIDERS)
                       if set(e.permissions) & {n for _, n in _catalog_graph()}}
+    # ChannelMessage.Read.All is used through Graph's beta API, and the statement says so.
+    assert rows[(permissions.APPLICATION, "ChannelMessage.Read.All")]["beta"] is True
+    markdown = statement.markdown(data)
+    assert "Justification for storing it" in markdown
+    assert all(p.why_store in markdown for p in _catalog_graph().values())
     assert data["uses_beta_api"] == any(e.beta for e in endpoints.all_endpoints() if e.key in listed)
 
 
