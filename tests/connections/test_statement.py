@@ -77,3 +77,12 @@ def test_members_and_the_public_read_the_statement(viewer_client, acme):
     assert own.status_code == 200 and own.context["connection"] == acme.connection
     public = Client().get(reverse("connections:data_statement_public"))
     assert public.status_code == 200 and "User.Read" in public.content.decode()
+
+
+def test_the_public_statement_narrows_to_the_features_named():
+    page = Client().get(reverse("connections:data_statement_public"), {"features": "teams_notifications"})
+    assert page.status_code == 200
+    text = page.content.decode()
+    assert "Team.ReadBasic.All" in text and "ChannelMessage.Read.All" not in text
+    nonsense = Client().get(reverse("connections:data_statement_public"), {"features": "nope,<script>"})
+    assert nonsense.status_code == 200 and nonsense.context["statement"]["features"] == []
