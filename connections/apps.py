@@ -6,6 +6,8 @@ class ConnectionsConfig(AppConfig):
     verbose_name = "Connections"
 
     def ready(self) -> None:
+        # Imported once the apps are ready: connections.apps is loaded before any model exists,
+        # and both modules import models.
         from tenants.signals import site_products_changed
 
         from .status import site_products_changed_refresh

@@ -5,16 +5,14 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
-from portal import outbox
 from tenants.access import admin_required, member_required, scoped
 
 from . import permissions, selectors, services
 from .forms import ConnectionFilterForm, ConnectionForm, FeaturesForm
 from .health.services import health_checks_request
-from .microsoft import consent_proof
+from .microsoft import consent_proof, verification
 from .microsoft.grants import missing_permissions
 from .models import Connection, ConsentRequest
-from .tasks import verify_microsoft_grants
 
 PAGE_SIZE = 50
 
@@ -125,7 +123,7 @@ def connection_features(request, connection_id):
 @require_POST
 def connection_verify(request, connection_id):
     connection = scoped(request, Connection, pk=connection_id)
-    outbox.enqueue(verify_microsoft_grants, connection_id=connection.pk, acting_user_id=request.user.pk)
+    verification.verify_request(connection=connection, acting_user=request.user)
     if not consent_proof.has_app_access(connection):
         reason = consent_proof.NoOwnConsent(connection)
         messages.warning(request, f"{reason} {reason.remedy}")

@@ -415,6 +415,9 @@ LOGGING: dict[str, Any] = {
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {
         "django.server": {"handlers": ["django.server"], "level": "INFO", "propagate": False},
+        # Django's default logging gives "django" a console handler of its own when DEBUG is on;
+        # beside the root handler every such line would print twice. Root alone prints it.
+        "django": {"handlers": [], "level": LOG_LEVEL},
     },
 }
 if LOG_DIR:

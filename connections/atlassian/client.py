@@ -150,11 +150,43 @@ def _oauth2(access_token):
     return {"client_id": settings.ATLASSIAN_CLIENT_ID, "token": {"access_token": access_token, "token_type": "Bearer"}}
 
 
+# --- base URLs: the one place they are built ---------------------------------------------------
+# The endpoint paths (connections.atlassian.endpoints) are the products' own REST paths; these
+# are the bases they hang from.
+
+
+def jira_gateway_url(cloud_id: str) -> str:
+    """Jira's REST APIs with an OAuth 2.0 (3LO) token: through the API gateway, per site."""
+    # Reference: https://developer.atlassian.com/cloud/jira/platform/oauth-2-3lo-apps/
+    # ("Make calls to the API using the access token": https://api.atlassian.com/ex/jira/{cloudid}/{api})
+    return f"{settings.ATLASSIAN_API_URL}/ex/jira/{cloud_id}"
+
+
+def confluence_gateway_url(cloud_id: str) -> str:
+    """Confluence's REST APIs with an OAuth 2.0 (3LO) token: the gateway's site prefix plus
+    /wiki, under which the v2 paths (/wiki/api/v2/...) sit."""
+    # Reference: https://developer.atlassian.com/cloud/confluence/oauth-2-3lo-apps/
+    # ("Make calls to the API using the access token": https://api.atlassian.com/ex/confluence/{cloudid}/{api})
+    # and https://developer.atlassian.com/cloud/confluence/rest/v2/intro/
+    return f"{settings.ATLASSIAN_API_URL}/ex/confluence/{cloud_id}/wiki"
+
+
+def confluence_site_url(site_url: str) -> str:
+    """Confluence's REST APIs with an API token (basic auth): the site itself, under /wiki."""
+    # Reference: https://developer.atlassian.com/cloud/confluence/basic-auth-for-rest-apis/
+    return f"{site_url.rstrip('/')}/wiki"
+
+
+def jira_site_url(site_url: str) -> str:
+    """Jira's REST APIs with an API token (basic auth): the site itself."""
+    # Reference: https://developer.atlassian.com/cloud/jira/platform/basic-auth-for-rest-apis/
+    return site_url.rstrip("/")
+
+
 def confluence(*, cloud_id, access_token):
     """Confluence REST v2 through the API gateway, for one site (OAuth 2.0)."""
-    # Reference: https://developer.atlassian.com/cloud/confluence/rest/v2/intro/
     return ConfluenceV2(
-        url=f"{settings.ATLASSIAN_API_URL}/ex/confluence/{cloud_id}/wiki",
+        url=confluence_gateway_url(cloud_id),
         oauth2=_oauth2(access_token),
         session=http.session(),
         timeout=TIMEOUT,
@@ -165,7 +197,7 @@ def jira(*, cloud_id, access_token):
     """Jira REST v3 through the API gateway, for one site (OAuth 2.0)."""
     # Reference: https://developer.atlassian.com/cloud/jira/platform/rest/v3/intro/
     return Jira(
-        url=f"{settings.ATLASSIAN_API_URL}/ex/jira/{cloud_id}",
+        url=jira_gateway_url(cloud_id),
         oauth2=_oauth2(access_token),
         cloud=True,
         api_version="3",
@@ -175,16 +207,14 @@ def jira(*, cloud_id, access_token):
 
 
 def confluence_basic(*, site_url, email, api_token):
-    # Reference: https://developer.atlassian.com/cloud/confluence/basic-auth-for-rest-apis/
     return ConfluenceV2(
-        url=f"{site_url.rstrip('/')}/wiki", username=email, password=api_token, session=http.session(), timeout=TIMEOUT
+        url=confluence_site_url(site_url), username=email, password=api_token, session=http.session(), timeout=TIMEOUT
     )
 
 
 def jira_basic(*, site_url, email, api_token):
-    # Reference: https://developer.atlassian.com/cloud/jira/platform/basic-auth-for-rest-apis/
     return Jira(
-        url=site_url.rstrip("/"),
+        url=jira_site_url(site_url),
         username=email,
         password=api_token,
         cloud=True,

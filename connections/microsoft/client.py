@@ -21,6 +21,7 @@ from django.utils import timezone
 from msal.exceptions import MsalServiceError
 
 from .. import http
+from ..endpoints import IDENTITY, declare
 from .errors import code_from_description
 
 logger = logging.getLogger(__name__)
@@ -79,6 +80,85 @@ class SignedInAdmin:
     @classmethod
     def from_list(cls, values):
         return cls(*values[:4], roles=tuple(values[4]) if len(values) > 4 else ())
+
+
+# --- the identity platform's endpoints ---------------------------------------------------------
+# Paths under the authority host (MICROSOFT_AUTHORITY_HOST, or a national cloud's login host);
+# `{tenant}` is a tenant id or `organizations`. msal calls the token and authorize endpoints the
+# discovery document names; the portal builds the discovery and admin consent URLs itself, and
+# fetches the signing keys from the document's jwks_uri.
+
+DISCOVERY = declare(
+    "identity.discovery",
+    "GET",
+    "/{tenant}/v2.0/.well-known/openid-configuration",
+    provider=IDENTITY,
+    permissions=(),
+    reads=("issuer", "authorization_endpoint", "token_endpoint", "jwks_uri"),
+    keeps=(),
+    # Reference: https://learn.microsoft.com/entra/identity-platform/v2-protocols-oidc#find-your-apps-openid-configuration-document-uri
+    reference="https://learn.microsoft.com/entra/identity-platform/v2-protocols-oidc",
+    purpose="Where the tenant's authorize, token and signing-key endpoints are, and the issuer to check.",
+)
+
+AUTHORIZE = declare(
+    "identity.authorize",
+    "GET",
+    "/{tenant}/oauth2/v2.0/authorize",
+    provider=IDENTITY,
+    permissions=(),
+    reads=("code", "state", "error", "error_description"),
+    keeps=(),
+    # Reference: https://learn.microsoft.com/entra/identity-platform/v2-oauth2-auth-code-flow#request-an-authorization-code
+    reference="https://learn.microsoft.com/entra/identity-platform/v2-oauth2-auth-code-flow",
+    purpose="The admin's sign-in (auth code + PKCE + nonce), in the browser; built by msal.",
+)
+
+TOKEN = declare(
+    "identity.token",
+    "POST",
+    "/{tenant}/oauth2/v2.0/token",
+    provider=IDENTITY,
+    permissions=(),
+    reads=("access_token", "refresh_token", "id_token", "expires_in", "scope"),
+    keeps=("refresh_token",),  # encrypted; access tokens stay in memory (msal's cache)
+    # Reference: https://learn.microsoft.com/entra/identity-platform/v2-oauth2-auth-code-flow#redeem-a-code-for-an-access-token
+    # and https://learn.microsoft.com/entra/identity-platform/v2-oauth2-client-creds-grant-flow#get-a-token
+    reference="https://learn.microsoft.com/entra/identity-platform/v2-oauth2-auth-code-flow",
+    purpose="Redeem the sign-in's code, refresh delegated tokens, get app-only tokens; called by msal.",
+)
+
+ADMIN_CONSENT = declare(
+    "identity.admin_consent",
+    "GET",
+    "/{tenant}/v2.0/adminconsent",
+    provider=IDENTITY,
+    permissions=(),
+    reads=("admin_consent", "tenant", "state", "error", "error_description"),
+    keeps=(),
+    # Reference: https://learn.microsoft.com/entra/identity-platform/v2-admin-consent
+    reference="https://learn.microsoft.com/entra/identity-platform/v2-admin-consent",
+    purpose="The tenant admin grants the application permissions, in the browser.",
+)
+
+JWKS = declare(
+    "identity.jwks",
+    "GET",
+    "/{tenant}/discovery/v2.0/keys",
+    provider=IDENTITY,
+    permissions=(),
+    reads=("keys",),
+    keeps=(),
+    # Reference: https://learn.microsoft.com/entra/identity-platform/v2-protocols-oidc#validate-the-id-token
+    # (the keys' URL is the discovery document's jwks_uri; it is fetched from there, never built)
+    reference="https://learn.microsoft.com/entra/identity-platform/v2-protocols-oidc",
+    purpose="The keys that sign id_tokens, to check who signed in.",
+)
+
+
+def _under_tenant(endpoint_path: str) -> str:
+    """An identity endpoint's path after its `/{tenant}` segment."""
+    return endpoint_path.removeprefix("/{tenant}")
 
 
 def authority_host(cloud="public"):
@@ -169,8 +249,7 @@ def _jwks_client(jwks_uri, ca_bundle):
 
 
 def _discovery(tenant_id, cloud):
-    url = f"{authority(tenant_id, cloud)}/v2.0/.well-known/openid-configuration"
-    # Reference: https://learn.microsoft.com/entra/identity-platform/v2-protocols-oidc
+    url = f"{authority(tenant_id, cloud)}{_under_tenant(DISCOVERY.path)}"
     response = http.session().get(url)
     response.raise_for_status()
     return response.json()
@@ -227,7 +306,9 @@ def admin_consent_url(*, tenant_id, cloud, redirect_uri, state):
         authorize = _discovery(tenant_id, cloud)["authorization_endpoint"]
     except (requests.RequestException, KeyError) as exc:
         raise MicrosoftError(f"Could not reach Microsoft's sign-in service: {exc}") from exc
-    base = authorize.split("/oauth2/", 1)[0]
+    # The advertised authorize URL is {host}/{tenant}/oauth2/v2.0/authorize: admin consent sits
+    # at {host}/{tenant}/v2.0/adminconsent.
+    base = authorize.split(_under_tenant(AUTHORIZE.path), 1)[0]
     query = urlencode(
         {
             "client_id": settings.MICROSOFT_CLIENT_ID,
@@ -236,7 +317,7 @@ def admin_consent_url(*, tenant_id, cloud, redirect_uri, state):
             "state": state,
         }
     )
-    return f"{base}/v2.0/adminconsent?{query}"
+    return f"{base}{_under_tenant(ADMIN_CONSENT.path)}?{query}"
 
 
 # Without a usable Retry-After, wait this long (msal's own default is 5 s; Microsoft sends 60

@@ -8,6 +8,7 @@ external actor where they act. A consent link's token is validated here
 """
 
 import hashlib
+import logging
 import secrets
 from datetime import timedelta
 from typing import Any
@@ -20,7 +21,7 @@ from django.utils import timezone
 from portal import outbox
 from tenants.audit import ExternalActor, audit_record
 from tenants.models import AuditAction, Organization
-from tenants.services import require_admin
+from tenants.services import require_admin, tenant_record_domains
 
 from .. import permissions
 from ..models import (
@@ -35,10 +36,13 @@ from ..models import (
 from ..params import consent_token
 from ..services import grants_request
 from ..status import connection_status_refresh
-from . import consent_proof, roles
+from . import consent_proof, endpoints, roles
 from .client import SignedInAdmin
 from .errors import explain
 from .grants import missing_permissions
+from .graph import GraphError
+
+logger = logging.getLogger(__name__)
 
 ANONYMOUS_LINK_HOLDER = ExternalActor("someone with the consent link")
 
@@ -415,3 +419,21 @@ def consent_record_not_an_admin(*, consent_request: ConsentRequest, admin: Signe
             "needed_role": needed_role,
         },
     )
+
+
+def consent_record_domains(
+    *, consent_request: ConsentRequest, admin: SignedInAdmin, token_result: dict[str, Any]
+) -> None:
+    """After consent, the tenant's verified domains, read as the admin who consented (their
+    delegated User.Read covers GET /organization's verifiedDomains: no permission beyond it).
+    Best effort: consent stands whether or not Graph answers."""
+    tenant = consent_request.connection.tenant
+    try:
+        found = endpoints.organization(access_token=token_result.get("access_token", ""), cloud=tenant.cloud)
+    except GraphError as exc:
+        logger.warning("Could not read the verified domains of tenant %s: %s", tenant.tenant_id, exc.status)
+        return
+    if found.tenant_id.lower() != str(tenant.tenant_id).lower():
+        return
+    tenant_record_domains(tenant=tenant, verified=[d["name"] for d in found.domains],
+                          actor=admin_actor(admin.name, admin.upn))

@@ -17,13 +17,12 @@ so a token is never sent anywhere else.
 """
 
 import logging
-import re
 from urllib.parse import urlsplit
 
 import requests
 from django.conf import settings
 
-from .. import http
+from .. import endpoints, http
 from ..throttle import Throttle, Throttled
 from . import client, consent_proof
 
@@ -31,7 +30,6 @@ logger = logging.getLogger(__name__)
 
 _GRAPH_HOSTS = {"usgov": "https://graph.microsoft.us"}
 _DELTA_EXPIRED_CODES = {"syncStateNotFound", "resyncRequired", "syncStateInvalid"}
-_REQUIRES = re.compile(r"Requires one of: (.+)$")
 
 
 class GraphError(Exception):
@@ -77,12 +75,17 @@ class DeltaExpired(GraphError):
 
 
 class Forbidden(GraphError):
-    """403: the tenant has not granted what this call needs; `permissions` names it when Graph says."""
+    """403: the tenant has not granted what this call needs.
 
-    def __init__(self, status, code, message):
+    Microsoft's 403 bodies do not reliably say which permission is missing (directory endpoints
+    answer Authorization_RequestDenied, "Insufficient privileges to complete the operation.", and
+    Teams endpoints word it their own way), so `permissions` comes from the portal's own
+    declaration of the endpoint that was called (connections.endpoints), never from the text."""
+
+    def __init__(self, status, code, message, endpoint: endpoints.Endpoint | None = None):
         super().__init__(status, code, message)
-        match = _REQUIRES.search(message or "")
-        self.permissions = [p.strip() for p in match.group(1).strip().rstrip(".").split(",")] if match else []
+        self.endpoint = endpoint
+        self.permissions: list[str] = list(endpoint.permissions) if endpoint else []
 
     @property
     def remedy(self):
@@ -139,7 +142,7 @@ def forget_tokens(tenant_id: object = None) -> None:
 # --- the reader -------------------------------------------------------------------------------
 
 
-def _error_from(response):
+def _error_from(response, method="GET", path=""):
     try:
         error = response.json().get("error") or {}
     except ValueError:
@@ -151,7 +154,7 @@ def _error_from(response):
     if status == 410 or code in _DELTA_EXPIRED_CODES:
         return DeltaExpired(status, code, message)
     if status == 403:
-        return Forbidden(status, code, message)
+        return Forbidden(status, code, message, endpoints.find(endpoints.GRAPH, method, path))
     if status == 404:
         return NotFound(status, code, message)
     return GraphError(status, code, message)
@@ -192,6 +195,12 @@ class Graph:
             return url_or_path
         return f"{self.base}/{url_or_path.lstrip('/')}"
 
+    def _path(self, url: str) -> str:
+        """The Graph path of a URL on Graph's origin ("/v1.0/teams/…"), as declarations spell it."""
+        path = urlsplit(url).path
+        prefix = urlsplit(self.base).path.rstrip("/")
+        return path[len(prefix):] if prefix and path.startswith(prefix + "/") else path
+
     def _send(self, url, params, token):
         def call():
             self.requests_made += 1
@@ -211,7 +220,7 @@ class Graph:
         if response.status_code == 401 and not self.access_token:  # revoked or expired early: one fresh try
             response = self._send(url, params, self._token(fresh=True))
         if response.status_code >= 400:
-            raise _error_from(response)
+            raise _error_from(response, "GET", self._path(url))
         try:
             return response.json()
         except ValueError as exc:

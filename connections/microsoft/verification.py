@@ -1,9 +1,21 @@
 """Checking what a tenant has really granted, from tokens the portal fetches itself."""
 
+from typing import Any
+
 from django.utils import timezone
 
-from ..models import PermissionGrant
+from portal import outbox
+
+from ..models import Connection, PermissionGrant
 from . import client, consent, consent_proof
+
+# Registered in connections.tasks; enqueued by name so this module never imports the tasks.
+VERIFY_GRANTS_TASK = "connections.verify_microsoft_grants"
+
+
+def verify_request(*, connection: Connection, acting_user: Any) -> None:
+    """Queue a re-read of the tenant's application grants (once the caller's transaction commits)."""
+    outbox.enqueue(VERIFY_GRANTS_TASK, connection_id=connection.pk, acting_user_id=acting_user.pk)
 
 
 def verify(*, connection, acting_user=None):

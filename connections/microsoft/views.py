@@ -11,7 +11,6 @@ popped on callback: a callback whose state this browser did not start changes no
 audited (connections.microsoft.consent writes every audit row).
 """
 
-import logging
 import secrets
 from typing import Any
 from urllib.parse import urlencode
@@ -25,20 +24,16 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
 from tenants.access import admin_required, scoped
-from tenants.services import tenant_record_domains
 from tenants.views import FOUND_TENANT_SESSION
 
 from .. import permissions
 from ..models import Connection, ConsentRequest
 from ..params import callback_params
 from ..ratelimit import rate_limited
-from . import client, consent, endpoints, oauth, roles
+from . import consent, oauth, roles
 from .errors import code_from_description, explain
 from .forms import ConsentLinkSendForm
 from .grants import missing_permissions
-from .graph import GraphError
-
-logger = logging.getLogger(__name__)
 
 
 def _acting_user(request: Any) -> Any:
@@ -48,16 +43,9 @@ def _acting_user(request: Any) -> Any:
 
 def _begin(request, consent_request):
     """Send the admin to Microsoft to sign in, for this consent request."""
-    connection = consent_request.connection
-    scopes = consent_request.requested_delegated or ["User.Read"]
     try:
-        flow, url = client.start_sign_in(
-            tenant_id=connection.tenant.tenant_id,
-            cloud=connection.tenant.cloud,
-            scopes=scopes,
-            redirect_uri=oauth.callback_uri(),
-        )
-    except client.MicrosoftError as exc:
+        flow, url = oauth.sign_in_start(consent_request=consent_request)
+    except oauth.MicrosoftError as exc:
         return _result(
             request,
             consent_request,
@@ -109,28 +97,12 @@ def _finish(request, consent_request, *, admin, token_result, delegated, applica
             todo=f"Ask {asker} for a new consent link.",
             status=409,
         )
-    _read_domains(consent_request, admin, token_result)
+    consent.consent_record_domains(consent_request=consent_request, admin=admin, token_result=token_result)
     if consent_request.kind == ConsentRequest.Kind.DIRECT and request.user.is_authenticated:
         messages.success(request, "Permissions granted and verified with Microsoft.")
         return redirect("connections:connection_detail", connection_id=consent_request.connection_id)
     request.session[oauth.SESSION_RESULT] = consent_request.pk
     return redirect("connections:microsoft:consent_done")
-
-
-def _read_domains(consent_request, admin, token_result):
-    """After consent, the tenant's verified domains, read as the admin who consented (their
-    delegated User.Read covers GET /organization's verifiedDomains: no permission beyond it).
-    Best effort: consent stands whether or not Graph answers."""
-    tenant = consent_request.connection.tenant
-    try:
-        found = endpoints.organization(access_token=token_result.get("access_token", ""), cloud=tenant.cloud)
-    except GraphError as exc:
-        logger.warning("Could not read the verified domains of tenant %s: %s", tenant.tenant_id, exc.status)
-        return
-    if found.tenant_id.lower() != str(tenant.tenant_id).lower():
-        return
-    tenant_record_domains(tenant=tenant, verified=[d["name"] for d in found.domains],
-                          actor=consent.admin_actor(admin.name, admin.upn))
 
 
 def _fail(request, consent_request, *, error="", code="", description="", admin=None):
@@ -357,9 +329,8 @@ def tenant_find(request):
     """"Connect new tenant" starting with a Microsoft sign-in: the id_token names the tenant, and
     Graph's /organization (as the signed-in user) its name and verified domains."""
     try:
-        flow, url = client.start_sign_in(tenant_id=None, cloud=request.POST.get("cloud") or "public",
-                                         scopes=["User.Read"], redirect_uri=oauth.callback_uri())
-    except client.MicrosoftError:
+        flow, url = oauth.tenant_find_start(cloud=request.POST.get("cloud") or "public")
+    except oauth.MicrosoftError:
         messages.error(request, "Microsoft's sign-in service could not be reached. Try again in a few minutes, or "
                                 "type the tenant id.")
         return redirect("tenants:tenant_new")
@@ -373,22 +344,12 @@ def tenant_find(request):
 def _tenant_found(request, entry, params):
     cloud = entry.get("cloud", "public")
     try:
-        person, token_result = client.finish_sign_in(tenant_id=None, cloud=cloud, flow=entry["flow"],
-                                                     params=params.values)
-        found = endpoints.organization(access_token=token_result.get("access_token", ""), cloud=cloud)
-    except client.MicrosoftError as exc:
+        found = oauth.tenant_find_finish(cloud=cloud, flow=entry["flow"], params=params.values)
+    except oauth.MicrosoftError as exc:
         what, todo = explain(exc.code, exc.error)
         messages.error(request, f"{what} {todo}")
         return redirect("tenants:tenant_new")
-    except GraphError:
-        found = endpoints.TenantOrganization(tenant_id=person.tenant_id, display_name="")
-    request.session[FOUND_TENANT_SESSION] = {
-        "tenant_id": person.tenant_id,
-        "display_name": found.display_name if found.tenant_id.lower() == person.tenant_id.lower() else "",
-        "domains": [d["name"] for d in found.domains],
-        "cloud": cloud,
-        "found_by": person.upn,
-    }
+    request.session[FOUND_TENANT_SESSION] = found
     return redirect("tenants:tenant_new")
 
 
@@ -486,7 +447,6 @@ def callback(request):
     consent_request = _consent_request_of(entry)
     if consent_request is None:
         return _connection_gone(request, entry)
-    tenant = consent_request.connection.tenant
     if "error" in params:
         description = params.get("error_description", "")
         return _fail(
@@ -497,20 +457,20 @@ def callback(request):
             description=description,
         )
     try:
-        admin, token_result = client.finish_sign_in(
-            tenant_id=tenant.tenant_id, cloud=tenant.cloud, flow=entry["flow"], params=params.values
+        admin, token_result = oauth.sign_in_finish(
+            consent_request=consent_request, flow=entry["flow"], params=params.values
         )
-    except client.WrongTenant as exc:
+    except oauth.WrongTenant as exc:
         # The link stays usable: the right admin may still open it.
         return _wrong_tenant(request, consent_request, exc.admin)
-    except client.MicrosoftError as exc:
+    except oauth.MicrosoftError as exc:
         if exc.error in ("invalid_state", "unverified_sign_in"):
             return _reject_callback(request, str(exc), {"consent_request": consent_request.pk}, error=exc.error)
         return _fail(request, consent_request, error=exc.error, code=exc.code, description=str(exc))
     application = bool(consent_request.requested_application)
-    if roles.granting_role(admin.roles, application=application) is None:
+    if not oauth.can_grant(admin, application=application):
         return _not_an_admin(request, consent_request, admin, application=application)
-    delegated = client.delegated_scopes(token_result)
+    delegated = oauth.delegated_scopes(token_result)
     if not application:
         return _finish(
             request, consent_request, admin=admin, token_result=token_result, delegated=delegated, application=[],
@@ -531,10 +491,8 @@ def callback(request):
         },
     )
     try:
-        url = client.admin_consent_url(
-            tenant_id=tenant.tenant_id, cloud=tenant.cloud, redirect_uri=oauth.adminconsent_uri(), state=state
-        )
-    except client.MicrosoftError as exc:
+        url = oauth.admin_consent_start(consent_request=consent_request, state=state)
+    except oauth.MicrosoftError as exc:
         return _fail(request, consent_request, error=exc.error, code=exc.code, description=str(exc), admin=admin)
     return redirect(url)
 
@@ -554,7 +512,7 @@ def adminconsent_callback(request):
     if consent_request is None:
         return _connection_gone(request, entry)
     tenant = consent_request.connection.tenant
-    admin = client.SignedInAdmin.from_list(entry["admin"])
+    admin = oauth.SignedInAdmin.from_list(entry["admin"])
     if "error" in params:
         description = params.get("error_description", "")
         return _fail(
@@ -577,8 +535,8 @@ def adminconsent_callback(request):
     try:
         # This organization's own admin-consent round just came back for this tenant: the
         # app-only token's roles are what that consent granted.
-        app_roles = client.application_roles(tenant_id=tenant.tenant_id, cloud=tenant.cloud)
-    except client.MicrosoftError as exc:
+        app_roles = oauth.granted_application_roles(consent_request=consent_request)
+    except oauth.MicrosoftError as exc:
         return _fail(request, consent_request, error=exc.error, code=exc.code, description=str(exc), admin=admin)
     token_result = oauth.open_token_result(entry["token_result"])
     return _finish(

@@ -2,15 +2,17 @@
 only as the declared fields (id, author id, mentioned ids, created time; the body only while
 the connection's channel_knowledge feature is on).
 
-Graph: a channel's message list (connections.microsoft.endpoints CHANNEL_MESSAGES, `$top=50`)
-lists root messages newest first. That endpoint takes only `$top` and `$expand` (no `$select`, no `$filter`; its
-`/delta` variant is not offered by every deployment, nor by the sandbox), so the job asks
-for nothing more than `$top` (no `$expand` of replies) and keeps only the declared fields of
-what comes back. Incremental: each channel keeps a cursor (the newest message a finished
-pass stored); a pass reads pages until it reaches the cursor. A full run reads everything.
+Graph: a channel's messages through the delta function under v1.0 (connections.microsoft.endpoints
+CHANNEL_MESSAGES_DELTA, `$top=50`), the documented way to read what is new: Graph documents no
+order for the message list. It takes no `$select`, so the job asks for nothing more than `$top`
+(no `$expand` of replies) and keeps only the declared fields of what comes back. A full run
+reads every root message; an incremental one only those changed after the channel's cursor
+(`$filter=lastModifiedDateTime gt {cursor}`, which the delta function takes on its first
+request). The cursor is the latest lastModifiedDateTime a finished pass saw, whatever the order
+of the pages.
 
 Resume: the checkpoint names the channel in progress, the nextLink of its next page and the
-newest message of this pass; each page's rows and the checkpoint commit together, and rows
+latest change of this pass; each page's rows and the checkpoint commit together, and rows
 are upserted on (channel, message id): a page read twice writes no duplicate. The channel's
 cursor moves only when its pass finished, so a killed pass never skips older new messages.
 
@@ -34,20 +36,6 @@ from .directory import job_error
 
 PAGE_SIZE = 50  # Graph's maximum for channel messages
 FEATURE_WITH_BODY = "channel_knowledge"
-
-
-def _key(message_id, created):
-    """Order of messages: Teams ids are epoch milliseconds; fall back to the creation time."""
-    return (0, int(message_id), "") if str(message_id).isdigit() else (1, 0, created or "")
-
-
-def _is_older_or_same(message, cursor_id, cursor_at):
-    if not cursor_id:
-        return False
-    if str(message["id"]).isdigit() and cursor_id.isdigit():
-        return int(message["id"]) <= int(cursor_id)
-    created = parse_datetime(message.get("createdDateTime") or "")
-    return created is not None and cursor_at is not None and created <= cursor_at
 
 
 def _row(message, keep_body):
@@ -161,26 +149,33 @@ def sync_messages(ctx):
         ctx.progress(done=done, total=total)
 
 
+def _changed_at(message):
+    return parse_datetime(message.get("lastModifiedDateTime") or message.get("createdDateTime") or "")
+
+
 def _channel(ctx, graph, channel, resume, after, keep_body, incremental):
-    cursor_id = channel.messages_cursor_id if incremental else ""
     cursor_at = channel.messages_cursor_at if incremental else None
-    newest = resume.get("newest")  # [id, created] of the newest message this pass has seen
-    pages = graph_endpoints.channel_messages_pages(
-        graph, channel.team.team_id, channel.channel_id, top=PAGE_SIZE, next_link=resume.get("next")
+    newest = resume.get("newest")  # [lastModifiedDateTime, id] of the latest change this pass has seen
+    pages = graph_endpoints.channel_messages_delta_pages(
+        graph,
+        channel.team.team_id,
+        channel.channel_id,
+        top=PAGE_SIZE,
+        modified_after=cursor_at.strftime("%Y-%m-%dT%H:%M:%S.%fZ") if cursor_at else None,
+        next_link=resume.get("next"),
     )
     for page in pages:
-        rows, reached = [], False
+        rows = []
         for message in page.get("value", []):
             if message.get("messageType", "message") != "message" or message.get("replyToId"):
                 continue  # system events and replies are not what the feature reads
-            if _is_older_or_same(message, cursor_id, cursor_at):
-                reached = True
-                break
+            changed = _changed_at(message)
+            if changed is None or (cursor_at is not None and changed <= cursor_at):
+                continue  # nothing new (a clock-equal change was read by the last pass)
             rows.append(_row(message, keep_body))
-            candidate = [str(message["id"]), message["createdDateTime"]]
-            if newest is None or _key(*candidate) > _key(*newest):
-                newest = candidate
-        next_link = None if reached else page.get("@odata.nextLink")
+            if newest is None or changed > parse_datetime(newest[0]):
+                newest = [changed.isoformat(), str(message["id"])]
+        next_link = page.get("@odata.nextLink")
         with ctx.batch():
             counts = _write(ctx, channel, rows) if rows else {"fetched": 0}
             if next_link:
@@ -196,10 +191,7 @@ def _channel(ctx, graph, channel, resume, after, keep_body, incremental):
 
 def _finish_channel(channel, newest):
     fields = {"messages_synced_at": timezone.now()}
-    if newest and (
-        not channel.messages_cursor_id
-        or _key(*newest)
-        > _key(channel.messages_cursor_id, channel.messages_cursor_at.isoformat() if channel.messages_cursor_at else "")
-    ):
-        fields.update(messages_cursor_id=newest[0], messages_cursor_at=parse_datetime(newest[1]))
+    changed = parse_datetime(newest[0]) if newest else None
+    if changed is not None and (channel.messages_cursor_at is None or changed > channel.messages_cursor_at):
+        fields.update(messages_cursor_id=newest[1], messages_cursor_at=changed)
     TeamsChannel.objects.filter(pk=channel.pk).update(**fields)

@@ -3,12 +3,12 @@
 to a Caller, so the Confluence and Jira views are written once."""
 
 import base64
+import datetime
 import functools
 import hashlib
 import hmac
 import json
 import secrets
-import time
 from dataclasses import dataclass
 
 from django.http import HttpResponse
@@ -39,10 +39,17 @@ def gateway_error(status, code, message, headers=None):
     """Atlassian's error body shape for the fault hooks; 429 also gets X-RateLimit-* headers."""
     headers = dict(headers or {})
     if status == 429:
+        # X-RateLimit-Reset is an ISO 8601 timestamp (yyyy-MM-ddTHH:mmZ): the request's time plus
+        # Retry-After; RateLimit-Reason says which limit was hit.
+        # Reference: https://developer.atlassian.com/cloud/jira/platform/rate-limiting/
+        reset = datetime.datetime.fromtimestamp(
+            clock.now() + int(headers.get("Retry-After", "1") or 1), datetime.UTC
+        ).strftime("%Y-%m-%dT%H:%MZ")
         headers.setdefault("X-RateLimit-Limit", "100")
         headers.setdefault("X-RateLimit-Remaining", "0")
-        headers.setdefault("X-RateLimit-Reset", str(int(time.time()) + int(headers.get("Retry-After", "1"))))
+        headers.setdefault("X-RateLimit-Reset", reset)
         headers.setdefault("X-RateLimit-NearLimit", "true")
+        headers.setdefault("RateLimit-Reason", "jira-burst-based")
     return json_response({"code": status, "message": message}, status, headers)
 
 

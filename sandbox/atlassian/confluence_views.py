@@ -1,6 +1,9 @@
 """Confluence Cloud REST: v2 spaces, pages, page bodies, space permissions (cursor paging), v1
 CQL search and page restrictions. One set of views for the gateway and the site URL."""
 
+from urllib.parse import urlencode
+
+from django.core import signing
 from django.http import Http404
 
 from . import cql
@@ -202,6 +205,9 @@ def restrictions_by_operation(request, caller, content_id):
     return json_response(result)
 
 
+_SEARCH_CURSOR_SALT = "sandbox.atlassian.search-cursor"
+
+
 @api_view("confluence", *SEARCH_SCOPES)
 def search(request, caller):
     text = request.GET.get("cql", "")
@@ -216,11 +222,16 @@ def search(request, caller):
             },
             400,
         )
+    # Search pages by cursor: `_links.next` carries `cursor`, and `start` is deprecated.
+    # Reference: https://developer.atlassian.com/cloud/confluence/rest/v1/api-group-search/#api-wiki-rest-api-search-get
     try:
-        start = max(0, int(request.GET.get("start", 0)))
         limit = min(max(1, int(request.GET.get("limit", 25))), 100)
-    except ValueError:
-        return json_response({"statusCode": 400, "message": "start and limit must be numbers"}, 400)
+        if request.GET.get("cursor"):
+            start = signing.loads(request.GET["cursor"], salt=_SEARCH_CURSOR_SALT)["start"]
+        else:
+            start = max(0, int(request.GET.get("start", 0)))
+    except (ValueError, KeyError, TypeError, signing.BadSignature):
+        return json_response({"statusCode": 400, "message": "The cursor or limit is not valid."}, 400)
     queryset = Page.objects.filter(site=caller.site).filter(query).select_related("space").order_by(*order)
     total = queryset.count()
     rows = list(queryset[start : start + limit])
@@ -251,9 +262,8 @@ def search(request, caller):
     links = {"base": base, "context": "/wiki"}
     if start + limit < total:
         query_args = {k: v for k, v in request.GET.items() if k not in ("start", "limit", "cursor")}
-        from urllib.parse import urlencode
-
-        links["next"] = "/rest/api/search?" + urlencode({**query_args, "limit": limit, "start": start + limit})
+        cursor = signing.dumps({"start": start + limit}, salt=_SEARCH_CURSOR_SALT)
+        links["next"] = "/rest/api/search?" + urlencode({**query_args, "limit": limit, "cursor": cursor})
     return json_response(
         {
             "results": results,

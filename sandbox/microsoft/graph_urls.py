@@ -16,9 +16,12 @@ urlpatterns = [
     re_path(rf"^{V}/me/joinedTeams$", teams.my_joined_teams),
     re_path(rf"^{V}/teams$", teams.list_teams),
     re_path(rf"^{V}/teams/(?P<team_id>[^/]+)/channels$", teams.channels),
+    # Channel messages are served under v1.0 as well as beta, with their delta function.
+    # Reference: https://learn.microsoft.com/graph/api/channel-list-messages
+    re_path(rf"^{V}/teams/(?P<team_id>[^/]+)/channels/(?P<channel_id>[^/]+)/messages$", teams.channel_messages),
     re_path(
-        r"^(?P<version>beta)/teams/(?P<team_id>[^/]+)/channels/(?P<channel_id>[^/]+)/messages$",
-        teams.channel_messages,
+        rf"^{V}/teams/(?P<team_id>[^/]+)/channels/(?P<channel_id>[^/]+)/messages/(?:microsoft\.graph\.)?delta(?:\(\))?$",
+        teams.channel_messages_delta,
     ),
     re_path(rf"^{V}/chats$", teams.create_chat),
     re_path(rf"^{V}/domains$", tenant_views.domains),

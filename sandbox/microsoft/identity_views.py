@@ -197,12 +197,15 @@ def _client_credentials(request, app, tenant, segment):
         )
     roles = directory.application_permissions_for(tenant, app)
     if roles is None:
+        # A multi-tenant app that no one in the tenant consented to has no service principal there.
+        # Reference: https://learn.microsoft.com/microsoftteams/platform/teams-sdk/teams/app-authentication/troubleshooting
+        # Reference: https://learn.microsoft.com/entra/identity-platform/reference-error-codes
         return token_error(
-            "unauthorized_client",
-            700016,
-            f"Application with identifier '{app.client_id}' was not found in the directory "
-            f"'{tenant.display_name}'. This can happen if the application has not been installed by the "
-            "administrator of the tenant or consented to by any user in the tenant.",
+            "invalid_client",
+            7000229,
+            f"The client application {app.client_id} is missing service principal in the tenant {tenant.pk}. "
+            "See instructions here: https://go.microsoft.com/fwlink/?linkid=2225119",
+            status=401,
         )
     lifetime = _lifetime(tenant.pk)
     access = tokens.access_token(origin=origin(request), app=app, tenant_id=tenant.pk, lifetime=lifetime, roles=roles)

@@ -12,7 +12,7 @@ def test_a_request_path_finds_its_declaration_by_template():
         reference="https://learn.microsoft.com/graph/api/channel-list",
     )
     assert endpoints.find("graph", "get", "/v1.0/teams/abc-123/channels") == channels
-    assert endpoints.find("graph", "GET", "/v1.0/teams/abc/channels/x/messages") is None
+    assert endpoints.find("graph", "GET", "/v1.0/teams/abc/channels/x/tabs") is None  # a longer path
     assert endpoints.find("graph", "POST", "/v1.0/teams/abc/channels") is None
     assert endpoints.find("jira", "GET", "/v1.0/teams/abc/channels") is None
 

@@ -85,7 +85,11 @@ def test_missing_role_is_403_and_bad_token_401(sandbox, graph):
     response = graph.get(f"{graph.base}/v1.0/users", headers={"Authorization": f"Bearer {token}"}, timeout=10)
     assert response.status_code == 403
     body = response.json()["error"]
-    assert body["code"] == "accessDenied" and {"date", "request-id", "client-request-id"} <= set(body["innerError"])
+    # A directory endpoint: Microsoft's fixed sentence, no permission named.
+    assert body["code"] == "Authorization_RequestDenied" and {"date", "request-id", "client-request-id"} <= set(
+        body["innerError"]
+    )
+    assert body["message"] == "Insufficient privileges to complete the operation."
     unauthenticated = sandbox.http().get(f"{graph.base}/v1.0/users", timeout=10)
     assert unauthenticated.status_code == 401
     forged = graph.get(f"{graph.base}/v1.0/users", headers={"Authorization": f"Bearer {token[:-4]}AAAA"}, timeout=10)
@@ -163,7 +167,7 @@ def test_teams_channels_messages_and_chats_app_only(sandbox, graph):
     assert graph.get(f"{graph.base}/v1.0/me/joinedTeams", timeout=10).status_code == 400  # delegated only
     channels = graph.get(f"{graph.base}/v1.0/teams/{teams[0]['id']}/channels", timeout=10).json()["value"]
     assert channels and all(c["id"].endswith("@thread.tacv2") for c in channels)
-    url = f"{graph.base}/beta/teams/{teams[0]['id']}/channels/{channels[0]['id']}/messages"
+    url = f"{graph.base}/v1.0/teams/{teams[0]['id']}/channels/{channels[0]['id']}/messages"
     assert graph.get(url + "?$top=51", timeout=10).status_code == 400
     pages = _all_pages(graph, url + "?$top=5")
     messages = [m for p in pages for m in p["value"]]

@@ -59,7 +59,9 @@ def test_client_credentials_by_domain_authority(sandbox):
 
 def test_client_credentials_without_consent_and_with_bad_secret(sandbox):
     result = sandbox.msal_app("contoso").acquire_token_for_client(GRAPH_DEFAULT)
-    assert result["error"] == "unauthorized_client" and "AADSTS700016" in result["error_description"]
+    # No consent in the tenant: the app has no service principal there.
+    assert result["error"] == "invalid_client" and "AADSTS7000229" in result["error_description"]
+    assert result["error_codes"] == [7000229]
 
     app = msal.ConfidentialClientApplication(
         sandbox.client_id,

@@ -6,6 +6,7 @@ import functools
 import json
 import uuid
 from dataclasses import dataclass
+from urllib.parse import urlencode
 
 from django.core import signing
 from django.http import HttpResponse
@@ -83,10 +84,43 @@ def authenticate(request):
     return Caller(claims=claims, tenant=tenant, app_id=claims.get("appid", ""), user=user), None
 
 
-def graph_endpoint(*, application=(), delegated=(), delegated_only=False, app_only_message=None):
+# How Graph refuses a token that lacks the permission, by the workload behind the endpoint.
+# Directory objects (users, domains, organization, service principals, grants) answer
+# Authorization_RequestDenied with a fixed sentence that names no permission.
+# Reference: https://learn.microsoft.com/graph/resolve-auth-errors
+DIRECTORY = "directory"
+# Teams (teams, channels, messages, chats) answer Forbidden with their own wording, which lists
+# what the API accepts and what the token carries.
+# Reference: https://learn.microsoft.com/graph/errors (403 Forbidden; code and message are the workload's)
+TEAMS = "teams"
+# Other workloads: Graph's generic accessDenied.
+# Reference: https://learn.microsoft.com/graph/errors#code-property
+GENERIC = "generic"
+
+INSUFFICIENT_PRIVILEGES = "Insufficient privileges to complete the operation."
+
+
+def forbidden(request, caller, allowed, workload):
+    """Graph's 403 for a token without any of `allowed`, in the shape of the endpoint's workload."""
+    if workload == DIRECTORY:
+        return error(403, "Authorization_RequestDenied", INSUFFICIENT_PRIVILEGES, request=request)
+    if workload == TEAMS:
+        held = ", ".join(sorted(caller.permissions))
+        kind, what = ("role", "Roles") if caller.is_app else ("scope", "Scopes")
+        message = (
+            f"Missing {kind} permissions on the request. API requires one of '{', '.join(allowed)}'. "
+            f"{what} on the request '{held}'."
+        )
+        return error(403, "Forbidden", message, request=request)
+    message = "Either the signed-in user or the app is not allowed to do this."
+    return error(403, "accessDenied", message, request=request)
+
+
+def graph_endpoint(*, application=(), delegated=(), delegated_only=False, app_only_message=None, workload=DIRECTORY):
     """Decorate a Graph view: bearer, faults, then one of the listed permissions is required.
 
-    The view receives (request, caller, **kwargs).
+    The view receives (request, caller, **kwargs). A token without any of them gets the 403 of
+    the endpoint's `workload` (see `forbidden`).
     """
 
     def decorate(view):
@@ -109,15 +143,9 @@ def graph_endpoint(*, application=(), delegated=(), delegated_only=False, app_on
                     app_only_message or "/me request is only valid with delegated authentication flow.",
                     request=request,
                 )
-            allowed = set(application if caller.is_app else delegated)
-            if allowed and not (allowed & caller.permissions):
-                return error(
-                    403,
-                    "accessDenied",
-                    "Insufficient privileges to complete the operation. "
-                    f"Requires one of: {', '.join(sorted(allowed))}.",
-                    request=request,
-                )
+            allowed = tuple(application if caller.is_app else delegated)
+            if allowed and not (set(allowed) & caller.permissions):
+                return forbidden(request, caller, allowed, workload)
             return view(request, caller, *args, **kwargs)
 
         return wrapper
@@ -126,10 +154,10 @@ def graph_endpoint(*, application=(), delegated=(), delegated_only=False, app_on
 
 
 def link(request, path, **params):
-    """An absolute Graph URL on the origin the caller used (nextLink, deltaLink)."""
-    from urllib.parse import urlencode
-
-    return f"{graph_base(request)}{path}?{urlencode(params)}"
+    """An absolute Graph URL on the origin the caller used (nextLink, deltaLink), spelling the
+    parameter names as Graph does (`$skiptoken=`, `$deltatoken=`, not `%24skiptoken=`).
+    Reference: https://learn.microsoft.com/graph/paging"""
+    return f"{graph_base(request)}{path}?{urlencode(params, safe='$')}"
 
 
 def context_url(request, version, fragment):

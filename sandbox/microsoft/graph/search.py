@@ -4,7 +4,7 @@ one without the permission gets Graph's 403, which is what a health check needs 
 
 from django.views.decorators.http import require_GET
 
-from .common import context_url, graph_endpoint, ok
+from .common import GENERIC, context_url, graph_endpoint, ok
 
 # Reference: https://learn.microsoft.com/graph/api/externalconnectors-externalconnection-list
 EXTERNAL_CONNECTIONS = (
@@ -13,6 +13,6 @@ EXTERNAL_CONNECTIONS = (
 
 
 @require_GET
-@graph_endpoint(application=EXTERNAL_CONNECTIONS, delegated=EXTERNAL_CONNECTIONS)
+@graph_endpoint(application=EXTERNAL_CONNECTIONS, delegated=EXTERNAL_CONNECTIONS, workload=GENERIC)
 def external_connections(request, caller, version):
     return ok({"@odata.context": context_url(request, version, "external/connections"), "value": []})

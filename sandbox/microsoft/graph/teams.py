@@ -5,11 +5,13 @@ import re
 import secrets
 import uuid
 
+from django.db.models import Q
+from django.utils.dateparse import parse_datetime
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
 
 from ..models import Channel, ChannelMessage, Chat, DirectoryUser, Team
-from .common import context_url, error, graph_endpoint, link, ok, pack, parse_top, unpack
+from .common import TEAMS, context_url, error, graph_endpoint, link, ok, pack, parse_top, unpack
 
 TEAMS_APP = ("Team.ReadBasic.All", "TeamSettings.Read.All", "Directory.Read.All", "Group.Read.All")
 TEAMS_DELEGATED = (
@@ -51,13 +53,13 @@ def _joined(request, caller, version, user):
 
 
 @require_GET
-@graph_endpoint(delegated=TEAMS_DELEGATED, delegated_only=True)
+@graph_endpoint(delegated=TEAMS_DELEGATED, delegated_only=True, workload=TEAMS)
 def my_joined_teams(request, caller, version):
     return _joined(request, caller, version, caller.user)
 
 
 @require_GET
-@graph_endpoint(application=TEAMS_APP, delegated=TEAMS_DELEGATED)
+@graph_endpoint(application=TEAMS_APP, delegated=TEAMS_DELEGATED, workload=TEAMS)
 def user_joined_teams(request, caller, version, user_id):
     user = _find_user(caller.tenant, user_id)
     if user is None:
@@ -71,7 +73,7 @@ _TEAM_FIELDS = ("id", "displayName", "description", "visibility", "isArchived", 
 
 
 @require_GET
-@graph_endpoint(application=TEAMS_APP, delegated=TEAMS_DELEGATED)
+@graph_endpoint(application=TEAMS_APP, delegated=TEAMS_DELEGATED, workload=TEAMS)
 def list_teams(request, caller, version):
     """GET /teams: app-only lists every team of the tenant, a user the teams they belong to."""
     # Reference: https://learn.microsoft.com/graph/api/teams-list
@@ -124,7 +126,7 @@ def _team_for(caller, team_id):
 
 
 @require_GET
-@graph_endpoint(application=CHANNELS, delegated=CHANNELS)
+@graph_endpoint(application=CHANNELS, delegated=CHANNELS, workload=TEAMS)
 def channels(request, caller, version, team_id):
     team = _team_for(caller, team_id)
     if team is None:
@@ -187,7 +189,7 @@ def _message_json(message, tenant_id):
 
 
 @require_GET
-@graph_endpoint(application=MESSAGES, delegated=MESSAGES)
+@graph_endpoint(application=MESSAGES, delegated=MESSAGES, workload=TEAMS)
 def channel_messages(request, caller, version, team_id, channel_id):
     team = _team_for(caller, team_id)
     channel = Channel.objects.filter(pk=channel_id, team=team).first() if team else None
@@ -218,6 +220,70 @@ def channel_messages(request, caller, version, team_id, channel_id):
     return ok(body)
 
 
+_DELTA_FILTER = re.compile(r"^\s*lastModifiedDateTime\s+gt\s+(\S+)\s*$")
+
+
+def _stamp(moment):
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+@require_GET
+@graph_endpoint(application=MESSAGES, delegated=MESSAGES, workload=TEAMS)
+def channel_messages_delta(request, caller, version, team_id, channel_id):
+    """GET .../messages/delta: a channel's root messages (no replies) added or changed since the
+    last round. The first round reads them all (oldest change first), paged by nextLink, and its
+    last page gives a deltaLink; a deltaLink round returns what changed since. `$top` (1..50) and
+    `$filter=lastModifiedDateTime gt {time}` are taken on the first request only: the links keep them.
+    Reference: https://learn.microsoft.com/graph/api/chatmessage-delta"""
+    team = _team_for(caller, team_id)
+    channel = Channel.objects.filter(pk=channel_id, team=team).first() if team else None
+    if channel is None:
+        return _not_found(request, "Channel")
+    token = request.GET.get("$deltatoken") or request.GET.get("$skiptoken")
+    if token:
+        try:
+            state = unpack(token, max_age=7 * 24 * 3600)
+        except Exception:  # noqa: BLE001 - expired or tampered: the sync state is gone either way
+            return error(410, "syncStateNotFound", "The delta token is not valid or has expired.", request=request)
+        if state.get("c") != channel.pk:
+            return error(400, "BadRequest", "The delta token belongs to another channel.", request=request)
+    else:
+        top, failure = parse_top(request, 50, 50)
+        if failure:
+            return failure
+        since = None
+        if request.GET.get("$filter"):
+            match = _DELTA_FILTER.match(request.GET["$filter"])
+            since = parse_datetime(match.group(1)) if match else None
+            if since is None:
+                return error(
+                    400,
+                    "BadRequest",
+                    "Only '$filter=lastModifiedDateTime gt {dateTime}' is supported.",
+                    request=request,
+                )
+        state = {"c": channel.pk, "top": top, "after": None, "since": _stamp(since) if since else None}
+    rows = ChannelMessage.objects.filter(channel=channel, reply_to_id=None).select_related("from_user")
+    if state["since"]:
+        rows = rows.filter(created__gt=parse_datetime(state["since"]))
+    if state["after"]:
+        at, last_id = parse_datetime(state["after"][0]), state["after"][1]
+        rows = rows.filter(Q(created__gt=at) | Q(created=at, id__gt=last_id))
+    page = list(rows.order_by("created", "id")[: state["top"] + 1])
+    more = len(page) > state["top"]
+    page = page[: state["top"]]
+    if page:
+        state = {**state, "after": [_stamp(page[-1].created), page[-1].id]}
+    path = f"/{version}/teams/{team_id}/channels/{channel_id}/messages/delta"
+    body = {"@odata.context": context_url(request, version, "Collection(chatMessage)")}
+    if more:
+        body["@odata.nextLink"] = link(request, path, **{"$skiptoken": pack(state)})
+    else:
+        body["@odata.deltaLink"] = link(request, path, **{"$deltatoken": pack(state)})
+    body["value"] = [_message_json(m, caller.tenant.pk) for m in page]
+    return ok(body)
+
+
 def _find_user(tenant, ref):
     users = DirectoryUser.objects.filter(tenant=tenant, deleted=False)
     try:
@@ -229,28 +295,71 @@ def _find_user(tenant, ref):
 _BIND = re.compile(r"users\('([^']+)'\)|users/([^/?]+)$")
 
 
+_MEMBER_TYPE = "#microsoft.graph.aadUserConversationMember"
+_ROLES = {"owner", "guest"}
+
+
+def _chat_json(request, version, chat, tenant_id):
+    stamp = chat.created.strftime("%Y-%m-%dT%H:%M:%S.%fZ")[:-4] + "Z"
+    return {
+        "@odata.context": context_url(request, version, "chats/$entity"),
+        "id": chat.id,
+        "topic": chat.topic,
+        "createdDateTime": stamp,
+        "lastUpdatedDateTime": stamp,
+        "chatType": chat.chat_type,
+        "tenantId": str(tenant_id),
+        "webUrl": f"https://teams.microsoft.com/l/chat/{chat.id}/0?tenantId={tenant_id}",
+    }
+
+
 @csrf_exempt
 @require_POST
-@graph_endpoint(application=CHAT_CREATE, delegated=CHAT_CREATE)
+@graph_endpoint(application=CHAT_CREATE, delegated=CHAT_CREATE, workload=TEAMS)
 def create_chat(request, caller, version):
+    """POST /chats. Every member is an aadUserConversationMember with a role (owner; guest for a
+    guest of the tenant); the title only for group chats; only one one-on-one chat can exist
+    between two people, so asking again returns the existing one instead of a new chat.
+    Reference: https://learn.microsoft.com/graph/api/chat-post"""
     try:
         payload = json.loads(request.body or b"{}")
     except ValueError:
         return error(400, "BadRequest", "Invalid request body.", request=request)
+    if not isinstance(payload, dict):
+        return error(400, "BadRequest", "Invalid request body.", request=request)
     chat_type = payload.get("chatType")
     if chat_type not in ("oneOnOne", "group"):
         return error(400, "BadRequest", "chatType must be 'oneOnOne' or 'group'.", request=request)
+    if chat_type == "oneOnOne" and payload.get("topic"):
+        return error(400, "BadRequest", "A topic can only be set on a group chat.", request=request)
     member_ids = []
     for member in payload.get("members") or []:
-        match = _BIND.search(member.get("user@odata.bind", ""))
+        if not isinstance(member, dict):
+            return error(400, "BadRequest", "Invalid member in the request body.", request=request)
+        roles = member.get("roles")
+        if member.get("@odata.type") != _MEMBER_TYPE or not isinstance(roles, list) or not _ROLES & set(roles):
+            return error(
+                400,
+                "BadRequest",
+                "Every member must be a microsoft.graph.aadUserConversationMember with the role 'owner' "
+                "(or 'guest' for a guest of the tenant).",
+                request=request,
+            )
+        match = _BIND.search(str(member.get("user@odata.bind", "")))
         user = _find_user(caller.tenant, match.group(1) or match.group(2)) if match else None
         if user is None:
             return error(404, "NotFound", "A member of the chat was not found.", request=request)
+        if str(user.pk) in member_ids:
+            return error(400, "BadRequest", "Duplicate chat members is specified.", request=request)
         member_ids.append(str(user.pk))
     if (chat_type == "oneOnOne" and len(member_ids) != 2) or (chat_type == "group" and len(member_ids) < 2):
         return error(400, "BadRequest", "Not enough members for this chat type.", request=request)
     if not caller.is_app and str(caller.user.pk) not in member_ids:
         return error(403, "Forbidden", "The signed-in user must be a member of the chat.", request=request)
+    if chat_type == "oneOnOne":
+        for existing in Chat.objects.filter(tenant=caller.tenant, chat_type="oneOnOne").order_by("created"):
+            if set(existing.member_ids) == set(member_ids):
+                return ok(_chat_json(request, version, existing, caller.tenant.pk), status=201)
     chat = Chat.objects.create(
         id=f"19:{secrets.token_hex(16)}@thread.v2",
         tenant=caller.tenant,
@@ -259,16 +368,4 @@ def create_chat(request, caller, version):
         member_ids=member_ids,
         created_by_app=caller.app_id,
     )
-    return ok(
-        {
-            "@odata.context": context_url(request, version, "chats/$entity"),
-            "id": chat.id,
-            "topic": chat.topic,
-            "createdDateTime": chat.created.strftime("%Y-%m-%dT%H:%M:%S.%fZ")[:-4] + "Z",
-            "lastUpdatedDateTime": chat.created.strftime("%Y-%m-%dT%H:%M:%S.%fZ")[:-4] + "Z",
-            "chatType": chat.chat_type,
-            "tenantId": str(caller.tenant.pk),
-            "webUrl": f"https://teams.microsoft.com/l/chat/{chat.id}/0?tenantId={caller.tenant.pk}",
-        },
-        status=201,
-    )
+    return ok(_chat_json(request, version, chat, caller.tenant.pk), status=201)

@@ -13,6 +13,7 @@ from .common import context_url, error, graph_endpoint, link, ok, pack, parse_to
 READ_ALL_APP = ("User.Read.All", "Directory.Read.All", "User.ReadWrite.All")
 READ_ALL_DELEGATED = ("User.ReadBasic.All", "User.Read.All", "Directory.Read.All", "User.ReadWrite.All")
 DELTA_TOKEN_SECONDS = 7 * 24 * 3600
+DELTA_PAGE_SIZE = 200
 
 # Graph property -> model column (None: always the same value here).
 PROPERTIES = {
@@ -269,12 +270,10 @@ def users_delta(request, caller, version):
         except QueryError as bad:
             return error(400, "Request_BadRequest", str(bad), request=request)
         state = {"sel": select, "since": None, "upto": tenant_seq, "after": None, "t": str(caller.tenant.pk)}
-    if "$skiptoken" in request.GET and state.get("top"):
-        top = state["top"]  # as Graph: a nextLink keeps the page size the round started with
-    else:
-        top, failure = parse_top(request, 999, 200)
-        if failure:
-            return failure
+    # users/delta takes no $top: the page size is the server's (the `page_limit` fault sets it).
+    # Reference: https://learn.microsoft.com/graph/delta-query-users
+    # Reference: https://learn.microsoft.com/graph/api/user-delta#query-parameters
+    top = faults.page_limit(target, DELTA_PAGE_SIZE)
     select = state["sel"]
     rows = DirectoryUser.objects.filter(tenant=caller.tenant)
     if state["since"] is None:
@@ -291,7 +290,7 @@ def users_delta(request, caller, version):
         last = page[-1]
         after = str(last["id"]) if state["since"] is None else last["change_seq"]
         body["@odata.nextLink"] = link(
-            request, f"/{version}/users/delta", **{"$skiptoken": pack({**state, "after": after, "top": top})}
+            request, f"/{version}/users/delta", **{"$skiptoken": pack({**state, "after": after})}
         )
     else:
         body["@odata.deltaLink"] = link(

@@ -110,7 +110,7 @@ def test_only_the_declared_fields_are_requested(matching, cases):
 
 def test_a_killed_run_resumes_without_duplicates(matching, cases, monkeypatch):
     w = matching
-    monkeypatch.setattr(directory, "GRAPH_PAGE_SIZE", 4)
+    w.sandbox.set_fault("page_limit", "fabrikam", max=4)  # Graph's page size for users/delta is its own
     monkeypatch.setattr(directory, "JIRA_PAGE_SIZE", 5)
     reference = w.run_fake()
     expected = set(

@@ -168,6 +168,9 @@ def test_a_grant_revoked_in_the_tenant_shows_as_drift_and_re_consent_recovers(wo
 
 
 def test_adding_a_feature_asks_for_re_consent(world):
+    site = world.connection.site
+    site.products = ["jira", "jsm"]  # incident chats need a Jira Service Management site
+    site.save(update_fields=["products"])
     admin_upn, password = world.sandbox.tenants["contoso"].admin
     world.walk(
         world.client.post(reverse("connections:microsoft:give_permission", args=[world.connection.pk])),

@@ -10,6 +10,7 @@ import pytest
 from django.utils import timezone
 
 from connections import throttle
+from connections.microsoft import endpoints as graph_endpoints
 from connections.microsoft import graph as graph_module
 from connections.microsoft.graph import DeltaExpired, Forbidden, Graph, GraphError
 from connections.throttle import MemoryStore, Throttle, retry_after_seconds
@@ -159,15 +160,29 @@ def test_retry_after_accepts_seconds_and_http_dates():
     assert retry_after_seconds(None, now) is None
 
 
-def test_a_missing_permission_is_named(sandbox, tenants):
+def test_a_missing_permission_is_named_from_the_endpoints_declaration(sandbox, tenants):
     sandbox.revoke("fabrikam", "Channel.ReadBasic.All", delegated=False)
     graph_module.forget_tokens()  # the next token carries the tenant's roles as they are now
     graph = Graph(tenants["fabrikam"])
-    team = graph.get("/v1.0/teams", {"$select": "id,displayName"})["value"][0]
+    team = next(graph_endpoints.teams_pages(graph, top=1))["value"][0]
     with pytest.raises(Forbidden) as failure:
-        graph.get(f"/v1.0/teams/{team['id']}/channels")
-    assert "Channel.ReadBasic.All" in failure.value.permissions
+        list(graph_endpoints.channels_pages(graph, team["id"]))
+    # Teams' own wording; the portal names what the declaration of the call says it needs.
+    assert failure.value.code == "Forbidden"
+    assert failure.value.endpoint == graph_endpoints.CHANNELS
+    assert failure.value.permissions == list(graph_endpoints.CHANNELS.permissions)
     assert "Channel.ReadBasic.All" in failure.value.remedy
+
+
+def test_a_directory_refusal_names_the_declared_permission_though_graph_names_none(sandbox, tenants):
+    sandbox.revoke("fabrikam", "User.Read.All", delegated=False)
+    sandbox.revoke("fabrikam", "Directory.Read.All", delegated=False)
+    graph_module.forget_tokens()
+    with pytest.raises(Forbidden) as failure:
+        graph_endpoints.users_first_page(Graph(tenants["fabrikam"]))
+    assert failure.value.code == "Authorization_RequestDenied"
+    assert failure.value.message == "Insufficient privileges to complete the operation."
+    assert "User.Read.All" in failure.value.remedy
 
 
 def test_an_expired_delta_token_says_so(sandbox, tenants):
