@@ -41,8 +41,6 @@ def test_the_statement_and_the_catalog_agree(settings):
     listed = {u["key"] for r in data["graph_permissions"] for u in r["endpoints"]}
     assert listed == {e.key for e in statement._product_endpoints(statement.GRAPH_PROVIDERS)
                       if set(e.permissions) & {n for _, n in _catalog_graph()}}
-    # ChannelMessage.Read.All is used through Graph's beta API, and the statement says so.
-    assert rows[(permissions.APPLICATION, "ChannelMessage.Read.All")]["beta"] is True
     markdown = statement.markdown(data)
     assert "Justification for storing it" in markdown
     assert all(p.why_store in markdown for p in _catalog_graph().values())
