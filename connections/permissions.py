@@ -20,7 +20,12 @@ class GraphPermission:
     kind: str  # DELEGATED or APPLICATION
     reads: str
     stores: str
-    why: str
+    why: str  # why the data is collected
+    why_store: str = ""  # why what is stored is kept
+
+    @property
+    def why_collect(self) -> str:
+        return self.why
 
 
 @dataclass(frozen=True)
@@ -48,6 +53,7 @@ USER_READ = GraphPermission(
     reads="The signed-in admin's own profile: name, user principal name, object id.",
     stores="Name, user principal name and object id of whoever granted consent, in the grant record.",
     why="To record who granted the permissions, and to sign the admin in.",
+    why_store="So the grant record says who consented, for the organization's audit.",
 )
 TEAM_READBASIC_DELEGATED = GraphPermission(
     "Team.ReadBasic.All",
@@ -55,6 +61,7 @@ TEAM_READBASIC_DELEGATED = GraphPermission(
     reads="Names, descriptions and ids of the teams the signed-in user has joined.",
     stores="Team id and name of the teams chosen as notification targets.",
     why="So an admin can pick, in the portal, which team receives notifications.",
+    why_store="To send notifications to the chosen team until the admin changes it.",
 )
 CHANNEL_READBASIC_DELEGATED = GraphPermission(
     "Channel.ReadBasic.All",
@@ -62,6 +69,7 @@ CHANNEL_READBASIC_DELEGATED = GraphPermission(
     reads="Names, descriptions and ids of channels in those teams.",
     stores="Channel id and name of the channels chosen as notification targets.",
     why="So an admin can pick the channel that Jira or Confluence notifications go to.",
+    why_store="To send notifications to the chosen channel until the admin changes it.",
 )
 USER_READBASIC_ALL_DELEGATED = GraphPermission(
     "User.ReadBasic.All",
@@ -69,6 +77,7 @@ USER_READBASIC_ALL_DELEGATED = GraphPermission(
     reads="Basic profiles of people in the organization: display name and email address.",
     stores="Nothing beyond the Microsoft user id matched to an Atlassian account.",
     why="To add the right responders to incident chats and meetings.",
+    why_store="To add the same person to later incident chats without looking them up again.",
 )
 CHAT_CREATE_DELEGATED = GraphPermission(
     "Chat.Create",
@@ -76,6 +85,7 @@ CHAT_CREATE_DELEGATED = GraphPermission(
     reads="Nothing; it creates group chats as the signed-in user.",
     stores="The chat id, linked to the incident it was created for.",
     why="To open an incident chat from the incident view in Jira Service Management.",
+    why_store="To post later incident updates into the same chat.",
 )
 CHATMEMBER_READWRITE_DELEGATED = GraphPermission(
     "ChatMember.ReadWrite",
@@ -83,6 +93,7 @@ CHATMEMBER_READWRITE_DELEGATED = GraphPermission(
     reads="Members of chats the signed-in user is in.",
     stores="Nothing.",
     why="To add the portal's app and the responders to an incident chat.",
+    why_store="To add responders to the chat that was created for the incident.",
 )
 ONLINE_MEETINGS_DELEGATED = GraphPermission(
     "OnlineMeetings.ReadWrite",
@@ -90,6 +101,7 @@ ONLINE_MEETINGS_DELEGATED = GraphPermission(
     reads="Online meetings the signed-in user organizes.",
     stores="The meeting's join link, linked to its incident.",
     why="To start a Teams meeting for an incident from Jira Service Management.",
+    why_store="To link the meeting to its incident, so responders find it.",
 )
 APP_IN_CHAT_DELEGATED = GraphPermission(
     "TeamsAppInstallation.ReadWriteSelfForChat",
@@ -97,6 +109,7 @@ APP_IN_CHAT_DELEGATED = GraphPermission(
     reads="Whether the portal's Teams app is installed in a chat.",
     stores="Nothing.",
     why="To install the portal's app in an incident chat so it can post incident updates there.",
+    why_store="To remove the app from the chat again when the incident closes.",
 )
 APP_IN_TEAM_DELEGATED = GraphPermission(
     "TeamsAppInstallation.ReadWriteSelfForTeam",
@@ -104,6 +117,7 @@ APP_IN_TEAM_DELEGATED = GraphPermission(
     reads="Whether the portal's Teams app is installed in a team.",
     stores="Nothing.",
     why="To install the portal's app in the teams chosen for incident work.",
+    why_store="To remove the app from the team again when the connection is removed.",
 )
 CHAT_CREATE_APP = GraphPermission(
     "Chat.Create",
@@ -112,6 +126,7 @@ CHAT_CREATE_APP = GraphPermission(
     stores="The chat id, linked to its incident.",
     why="Automation rules open incident chats on their own; as a delegated call the rule's author "
     "would be added to every chat.",
+    why_store="To post later incident updates into the same chat.",
 )
 CHATMEMBER_READWRITE_APP = GraphPermission(
     "ChatMember.ReadWrite.All",
@@ -119,6 +134,7 @@ CHATMEMBER_READWRITE_APP = GraphPermission(
     reads="Members of the chats the portal's app manages.",
     stores="Nothing.",
     why="Automation rules add and remove responders in incident chats without a signed-in user.",
+    why_store="To add responders to the chat that was created for the incident.",
 )
 APP_IN_CHAT_APP = GraphPermission(
     "TeamsAppInstallation.ReadWriteSelfForChat.All",
@@ -126,6 +142,7 @@ APP_IN_CHAT_APP = GraphPermission(
     reads="Whether the portal's Teams app is installed in a chat.",
     stores="Nothing.",
     why="Automation rules install the portal's app in the incident chats they create.",
+    why_store="To remove the app from the chat again when the incident closes.",
 )
 USER_READ_ALL_APP = GraphPermission(
     "User.Read.All",
@@ -135,6 +152,7 @@ USER_READ_ALL_APP = GraphPermission(
     "matching and not stored, unless your organization turns that on.",
     why="To match Atlassian accounts with Microsoft 365 users by email, so people are mentioned and "
     "invited as themselves.",
+    why_store="So matched users stay matched between runs; only ids are kept, emails only if the organization allows.",
 )
 TEAM_READBASIC_APP = GraphPermission(
     "Team.ReadBasic.All",
@@ -142,6 +160,7 @@ TEAM_READBASIC_APP = GraphPermission(
     reads="Names, descriptions, visibility and ids of teams.",
     stores="Team ids, names and visibility, for choosing which channels to read.",
     why="To list the teams whose channels are read, without depending on one person's account.",
+    why_store="To read new messages of the chosen teams until the admin changes them.",
 )
 CHANNEL_READBASIC_APP = GraphPermission(
     "Channel.ReadBasic.All",
@@ -149,6 +168,7 @@ CHANNEL_READBASIC_APP = GraphPermission(
     reads="Names and ids of channels in those teams.",
     stores="Channel ids and names.",
     why="To list the channels whose new messages are read.",
+    why_store="To read new messages of the chosen channels until the admin changes them.",
 )
 CHANNEL_MESSAGE_READ_APP = GraphPermission(
     "ChannelMessage.Read.All",
@@ -158,6 +178,7 @@ CHANNEL_MESSAGE_READ_APP = GraphPermission(
     stores="Message id, author id, the ids of people mentioned and the time; no message text unless "
     "the feature needs it.",
     why="To link Teams conversations to the Jira issues and Confluence pages they talk about.",
+    why_store="So the link between a message and its issue or page can be shown later.",
 )
 EXTERNAL_CONNECTION_APP = GraphPermission(
     "ExternalConnection.ReadWrite.OwnedBy",
@@ -165,6 +186,7 @@ EXTERNAL_CONNECTION_APP = GraphPermission(
     reads="The Microsoft Search connection the portal created, and nothing else.",
     stores="The connection's id.",
     why="To create and maintain the Microsoft Search connection that holds Confluence content.",
+    why_store="To update and remove the portal's own search connection later.",
 )
 EXTERNAL_ITEM_APP = GraphPermission(
     "ExternalItem.ReadWrite.OwnedBy",
@@ -173,6 +195,7 @@ EXTERNAL_ITEM_APP = GraphPermission(
     stores="Nothing in the portal; the pages and who may see them are written to Microsoft Search.",
     why="To index Confluence pages with their permissions, so people find in Microsoft Search only "
     "what they may see in Confluence.",
+    why_store="To update or delete an indexed page when it changes in Confluence.",
 )
 
 # --- Atlassian scopes -------------------------------------------------------------------------

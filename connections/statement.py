@@ -57,9 +57,11 @@ def build(feature_keys: list[str] | None = None) -> dict[str, Any]:
             "collected": p.reads,
             "why_collected": p.why,
             "stored": p.stores,
+            "why_stored": p.why_store,
             "app_id": settings.MICROSOFT_CLIENT_ID,
             "features": [f.key for f in features if p in f.graph],
             "endpoints": _uses(p.name, GRAPH_PROVIDERS, p.kind),
+            "beta": any(u["beta"] for u in _uses(p.name, GRAPH_PROVIDERS, p.kind)),
         }
         for p in permissions.graph_permissions(keys)
     ]
@@ -126,13 +128,13 @@ def markdown(statement: dict[str, Any]) -> str:
     lines += ["## Features covered", ""] + [f"- **{f['title']}**: {f['summary']}" for f in statement["features"]]
     lines += ["", "## Data access using Microsoft Graph", "",
               "| Permission | Type | Is data collected? | Justification for collecting it | Is data stored? "
-              "| Endpoints | App ID |",
-              "| --- | --- | --- | --- | --- | --- | --- |"]
+              "| Justification for storing it | Endpoints | App ID |",
+              "| --- | --- | --- | --- | --- | --- | --- | --- |"]
     for row in statement["graph_permissions"]:
         uses = "; ".join(f"{u['method']} {u['path']}" + (" (beta)" if u["beta"] else "") for u in row["endpoints"])
         lines.append("| " + " | ".join(_md_cell(v) for v in (
             row["permission"], row["type"], row["collected"], row["why_collected"], row["stored"],
-            uses or "—", row["app_id"] or "—")) + " |")
+            row["why_stored"] or "—", uses or "—", row["app_id"] or "—")) + " |")
     lines += ["", f"Preview (beta) APIs used: {'yes' if statement['uses_beta_api'] else 'no'}.", "",
               "## Non-Microsoft services used", ""]
     for service in statement["non_microsoft_services"]:

@@ -13,6 +13,7 @@ audited (connections.microsoft.consent writes every audit row).
 
 import secrets
 from typing import Any
+from urllib.parse import urlencode
 
 from django.conf import settings
 from django.contrib import messages
@@ -389,6 +390,9 @@ def consent_link(request, token):
             **permissions.consent_screen_note(consent_request.requested_application),
             "needed_role": roles.needed_in_words(application=bool(consent_request.requested_application)),
             "token": token,
+            # The public statement for this connection's features only: the URL names features, never
+            # the link's token or the connection (see statement_views.data_statement_public).
+            "statement_query": urlencode({"features": ",".join(connection.features)}),
         },
     )
 

@@ -52,14 +52,61 @@ def test_every_atlassian_endpoint_declares_its_fields_and_reference():
         assert endpoint.path.startswith("/"), endpoint.key
 
 
-def test_catalog_permissions_without_an_endpoint_are_reported(capsys):
-    """Features not built yet legitimately lack endpoints: reported, not failed."""
-    graph_used = {p for e in _product_endpoints(GRAPH_PROVIDERS) for p in e.permissions}
-    atlassian_used = {s for e in _product_endpoints(ATLASSIAN_PROVIDERS) for s in e.permissions}
-    graph_unused = sorted(_catalog_graph_names() - graph_used)
-    atlassian_unused = sorted(_catalog_atlassian_names() - atlassian_used)
-    with capsys.disabled():
-        print(f"\nGraph permissions of the catalog no endpoint declares: {', '.join(graph_unused) or 'none'}")
-        print(f"Atlassian scopes of the catalog no endpoint declares: {', '.join(atlassian_unused) or 'none'}")
-    assert graph_used <= _catalog_graph_names()
-    assert atlassian_used <= _catalog_atlassian_names()
+# Permissions of features still being built: each sits here until the endpoint functions that use
+# it are declared. The list may only shrink: once a declaration uses an entry, the second test
+# below fails until the entry is removed.
+WAITING = {
+    # Incident chats and meetings (Jira Service Management).
+    ("graph", "Chat.Create", permissions.DELEGATED),
+    ("graph", "Chat.Create", permissions.APPLICATION),
+    ("graph", "ChatMember.ReadWrite", permissions.DELEGATED),
+    ("graph", "ChatMember.ReadWrite.All", permissions.APPLICATION),
+    ("graph", "OnlineMeetings.ReadWrite", permissions.DELEGATED),
+    ("graph", "TeamsAppInstallation.ReadWriteSelfForChat", permissions.DELEGATED),
+    ("graph", "TeamsAppInstallation.ReadWriteSelfForChat.All", permissions.APPLICATION),
+    ("graph", "TeamsAppInstallation.ReadWriteSelfForTeam", permissions.DELEGATED),
+    ("graph", "User.ReadBasic.All", permissions.DELEGATED),
+    ("atlassian", "write:jira-work", ""),
+    # Confluence in Microsoft Search.
+    ("graph", "ExternalItem.ReadWrite.OwnedBy", permissions.APPLICATION),
+    ("atlassian", "read:page:confluence", ""),
+    ("atlassian", "read:content-details:confluence", ""),
+    ("atlassian", "read:content.metadata:confluence", ""),
+    ("atlassian", "read:permission:confluence", ""),
+    ("atlassian", "read:group:confluence", ""),
+    ("atlassian", "read:user:confluence", ""),
+    ("atlassian", "search:confluence", ""),
+}
+
+
+def _signed_in_only(endpoint):
+    # /me acts for the signed-in user: an application permission is never what such a call uses.
+    # Reference: https://learn.microsoft.com/graph/call-api
+    return endpoint.path.split("/")[2:3] == ["me"]
+
+
+def _catalog_entries():
+    entries = {("graph", p.name, p.kind) for f in permissions.FEATURES.values() for p in f.graph}
+    return entries | {("atlassian", name, "") for name in _catalog_atlassian_names()}
+
+
+def _used(entry):
+    service, name, kind = entry
+    if service == "graph":
+        return any(
+            name in e.permissions and not (kind == permissions.APPLICATION and _signed_in_only(e))
+            for e in _product_endpoints(GRAPH_PROVIDERS)
+        )
+    return any(name in e.permissions for e in _product_endpoints(ATLASSIAN_PROVIDERS))
+
+
+def test_every_catalog_permission_is_used_by_a_declared_endpoint():
+    unused = sorted(entry for entry in _catalog_entries() - WAITING if not _used(entry))
+    assert not unused, f"permissions the consent pages ask for that no declared endpoint uses: {unused}"
+
+
+def test_the_waiting_list_only_holds_permissions_still_unused():
+    now_used = sorted(entry for entry in WAITING if _used(entry))
+    assert not now_used, f"declared endpoints use these now; remove them from WAITING: {now_used}"
+    gone = sorted(WAITING - _catalog_entries())
+    assert not gone, f"no longer in the catalog; remove them from WAITING: {gone}"

@@ -25,8 +25,10 @@ def test_the_statement_and_the_catalog_agree(settings):
     assert set(rows) == set(_catalog_graph())
     for key, permission in _catalog_graph().items():
         row = rows[key]
-        assert (row["collected"], row["why_collected"], row["stored"]) == (permission.reads, permission.why,
-                                                                             permission.stores)
+        assert (row["collected"], row["why_collected"], row["stored"], row["why_stored"]) == (
+            permission.reads, permission.why_collect, permission.stores, permission.why_store)
+        assert permission.why_collect and permission.why_store, permission.name
+        assert row["beta"] == any(u["beta"] for u in row["endpoints"])
         assert row["app_id"] == settings.MICROSOFT_CLIENT_ID
         declared = {e.key for e in statement._product_endpoints(statement.GRAPH_PROVIDERS)
                     if permission.name in e.permissions}
@@ -39,6 +41,9 @@ def test_the_statement_and_the_catalog_agree(settings):
     listed = {u["key"] for r in data["graph_permissions"] for u in r["endpoints"]}
     assert listed == {e.key for e in statement._product_endpoints(statement.GRAPH_PROVIDERS)
                       if set(e.permissions) & {n for _, n in _catalog_graph()}}
+    markdown = statement.markdown(data)
+    assert "Justification for storing it" in markdown
+    assert all(p.why_store in markdown for p in _catalog_graph().values())
     assert data["uses_beta_api"] == any(e.beta for e in endpoints.all_endpoints() if e.key in listed)
 
 
@@ -70,3 +75,12 @@ def test_members_and_the_public_read_the_statement(viewer_client, acme):
     assert own.status_code == 200 and own.context["connection"] == acme.connection
     public = Client().get(reverse("connections:data_statement_public"))
     assert public.status_code == 200 and "User.Read" in public.content.decode()
+
+
+def test_the_public_statement_narrows_to_the_features_named():
+    page = Client().get(reverse("connections:data_statement_public"), {"features": "teams_notifications"})
+    assert page.status_code == 200
+    text = page.content.decode()
+    assert "Team.ReadBasic.All" in text and "ChannelMessage.Read.All" not in text
+    nonsense = Client().get(reverse("connections:data_statement_public"), {"features": "nope,<script>"})
+    assert nonsense.status_code == 200 and nonsense.context["statement"]["features"] == []

@@ -268,3 +268,19 @@ def test_a_member_who_is_not_an_admin_leaves_the_link_usable_and_can_sign_in_wit
     assert world.connection.status == Connection.Status.ACTIVE
     # The retry works once, and only in the browser that was refused.
     assert Client().post(reverse("connections:microsoft:consent_retry")).status_code == 410
+
+
+def test_the_link_page_points_to_the_statement_of_its_connection_only(world):
+    path = _create_link(world)
+    token = path.split("/")[2]
+    stranger = Client()  # the tenant admin, before granting: no portal account
+    page = stranger.get(path).content.decode()
+    href = re.search(r'href="(/data-statement/public/\?[^"]+)"', page).group(1).replace("&amp;", "&")
+    assert token not in href and str(world.connection.pk) not in href.split("?")[1]
+    statement_page = stranger.get(href)
+    assert statement_page.status_code == 200
+    keys = {f["key"] for f in statement_page.context["statement"]["features"]}
+    assert keys == set(world.connection.features)
+    others = {"confluence_search"} - set(world.connection.features)
+    if others:  # a feature this connection does not have is not in its statement
+        assert "ExternalItem.ReadWrite.OwnedBy" not in statement_page.content.decode()
