@@ -35,6 +35,6 @@ def test_the_connection_and_consent_pages_fit_a_phone_and_show_every_column(brow
             assert found["page"] <= 0, f"{path} scrolls sideways by {found['page']}px"
             assert found["cut"] == [], f"{path} hides table cells past the screen's edge: {found['cut'][:5]}"
         # Each stacked cell still says which column it is.
-        assert page.locator("td[data-label='Why']").count() > 0
+        assert page.locator("td[data-label='Why it reads it']").count() > 0
     finally:
         context.close()
