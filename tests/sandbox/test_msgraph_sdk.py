@@ -3,6 +3,7 @@ and azure-identity, as an integrator would write it: 403 bodies as Microsoft sen
 messages under v1.0 and their delta, creating chats, users/delta's own page size."""
 
 import asyncio
+import concurrent.futures
 import datetime
 
 import pytest
@@ -17,7 +18,10 @@ from tests.sandbox.msgraph_clients import GRAPH_DEFAULT, credential, graph_clien
 
 
 def run(coroutine):
-    return asyncio.run(coroutine)
+    # In a thread of its own: Playwright's sync API (the browser tests of the same session) keeps
+    # an event loop running in the main thread, where asyncio.run() refuses to start another.
+    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(asyncio.run, coroutine).result()
 
 
 def test_azure_identity_gets_an_app_only_token(sandbox):
