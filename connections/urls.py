@@ -26,6 +26,8 @@ urlpatterns = [
     path("tenants/<int:tenant_id>/disconnect/", lifecycle_views.tenant_disconnect, name="tenant_disconnect"),
     path("sites/<int:site_id>/disconnect/", lifecycle_views.site_disconnect, name="site_disconnect"),
     path("connections/<int:connection_id>/health/", views.connection_health_run, name="connection_health_run"),
+    # Incident chats and meetings, the organization's API keys, and the API automation rules call.
+    path("", include("connections.chatops.urls")),
     # Each provider's flows, callbacks and pages (connect/microsoft/callback, ...).
     path("", include("connections.microsoft.urls")),
     path("", include("connections.atlassian.urls")),

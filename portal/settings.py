@@ -484,6 +484,16 @@ ATLASSIAN_CLIENT_SECRET = _secret(
     "ATLASSIAN_CLIENT_SECRET", default=_sandbox.ATLASSIAN_CLIENT_SECRET if SANDBOX_ENABLED else ""
 )
 
+# --- incident chats and meetings ------------------
+# The id in the manifest of the portal's Teams app (its bot is MICROSOFT_CLIENT_ID's app): the
+# app is found in each tenant's catalog by it, then installed in incident chats.
+TEAMS_APP_MANIFEST_ID = env.str(
+    "TEAMS_APP_MANIFEST_ID", default=_sandbox.TEAMS_APP_MANIFEST_ID if SANDBOX_ENABLED else ""
+)
+# Seconds to wait for Microsoft Graph to answer a chat or meeting creation. No answer in time
+# leaves it unknown whether Teams made it: the portal then never creates a second one on its own.
+CHATOPS_GRAPH_TIMEOUT = env.float("CHATOPS_GRAPH_TIMEOUT", default=20.0)
+
 # --- health checks and the portal's own app credentials ------------------
 # Seconds between periodic health checks: the beat's kickoff queues one run per connection.
 HEALTH_CHECK_INTERVAL = env.int("HEALTH_CHECK_INTERVAL", default=3600)

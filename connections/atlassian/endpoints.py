@@ -384,3 +384,8 @@ def check_api_token(*, site_url: str, email: str, api_token: str) -> ApiTokenChe
     return ApiTokenCheck(
         account=account, products=tuple(products), statuses={"jira": jira_status, "confluence": confluence_status}
     )
+
+
+# Incident chats and meetings declare their Jira and Jira Service Management endpoints in a
+# module of their own.
+from . import incidents as _incidents  # noqa: E402,F401

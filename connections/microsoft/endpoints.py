@@ -20,6 +20,11 @@ import requests
 
 from .. import http
 from ..endpoints import declare
+
+# Incident chats and meetings declare their endpoints in a module of their own, registered
+# first: its "/v1.0/users/{user_id}" also matches users/delta, and of two declarations that
+# match one request the later answers (connections.endpoints.find).
+from . import chats as _chats  # noqa: F401
 from .graph import Graph, GraphError, graph_base
 
 Page = dict[str, Any]

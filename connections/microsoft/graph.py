@@ -234,3 +234,36 @@ class Graph:
         while page.get("@odata.nextLink"):
             page = self.get(page["@odata.nextLink"])
             yield page
+
+    def send(self, method, url_or_path, *, json=None, params=None, timeout=None):
+        """One write (POST, PATCH, ...) with a JSON body: (status, headers, parsed body or {}),
+        or a GraphError for an error answer. Sent once, never retried here (the throttle's
+        retries are for reads): a timeout or lost connection is a GraphError with status 0, and
+        the write may still have been carried out (Graph does not say), so a caller whose write
+        is not idempotent (POST /chats makes a new group chat each time) must not send it again
+        blindly."""
+        url = self._url(url_or_path)
+
+        def call(token):
+            try:
+                self.throttle.wait_turn(self.key)
+                self.requests_made += 1
+                return self.session.request(
+                    method, url, params=params, json=json, headers={"Authorization": f"Bearer {token}"},
+                    **({"timeout": timeout} if timeout else {}),
+                )
+            except Throttled as exc:
+                raise GraphError(429, "throttled", f"Microsoft Graph {exc}") from exc
+            except (requests.ConnectionError, requests.Timeout) as exc:
+                raise GraphError(0, "unreachable", f"no answer from Microsoft Graph ({type(exc).__name__})") from exc
+
+        response = call(self._token())
+        if response.status_code == 401 and not self.access_token:  # a 401 is refused before any work
+            response = call(self._token(fresh=True))
+        if response.status_code >= 400:
+            raise _error_from(response, method.upper(), self._path(url))
+        try:
+            body = response.json() if response.content else {}
+        except ValueError:
+            body = {}
+        return response.status_code, response.headers, body

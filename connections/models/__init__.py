@@ -38,3 +38,12 @@ from .matching import (  # noqa: F401
 # sync: Teams directory and channel messages
 from .schedules import SyncSchedule  # noqa: F401,E402
 from .teams import TeamsChannel, TeamsMessage, TeamsTeam  # noqa: F401,E402
+
+# incident chats and meetings, and the organization's API keys
+from .chatops import (  # noqa: F401,E402
+    ActingAs,
+    ChatopsState,
+    IncidentChat,
+    IncidentMeeting,
+    OrganizationApiKey,
+)

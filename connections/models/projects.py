@@ -15,7 +15,12 @@ class ConnectionProject(models.Model):
     name = models.CharField(max_length=255)
     # On from the start: once connected, the tenant serves every service project and an admin
     # switches it off per project (seed 004). Only new rows take the default; a choice made is kept.
-    teams_enabled = models.BooleanField(default=True)
+    teams_enabled = models.BooleanField(
+        "Teams",
+        default=True,
+        help_text="On: incident responders of this project can create Microsoft Teams chats and meetings with "
+        "the connection's tenant. On by default once the tenant is connected; off refuses both.",
+    )
     # The project no longer comes back from Jira (deleted, archived, or access lost): kept, with
     # its switch, so nothing the admin chose disappears without a trace.
     gone_at = models.DateTimeField(null=True, blank=True)

@@ -85,6 +85,16 @@ class AuditAction(models.TextChoices):
     # sync: Teams directory and channel messages
     SYNC_SCHEDULE_CHANGED = "sync.schedule_changed", "Sync schedule changed"
 
+    # incident chats and meetings, and the organization's API keys
+    INCIDENT_CHAT_CREATED = "chatops.chat_created", "Teams chat created for an incident"
+    INCIDENT_CHAT_FAILED = "chatops.chat_failed", "Teams chat for an incident not created"
+    INCIDENT_CHAT_MEMBERS_ADDED = "chatops.members_added", "Responders added to an incident's Teams chat"
+    INCIDENT_MEETING_STARTED = "chatops.meeting_started", "Teams meeting started for an incident"
+    INCIDENT_NOTE_ADDED = "chatops.note_added", "Teams chat message added to an incident as an internal note"
+    API_KEY_CREATED = "api_key.created", "API key created"
+    API_KEY_REVOKED = "api_key.revoked", "API key revoked"
+    API_KEY_REFUSED = "api_key.refused", "Call with a revoked API key refused"
+
     # support staff
     SUPPORT_VIEWED = "support.viewed", "Viewed by support"
     SUPPORT_ACCESS_OPENED = "support.access_opened", "Support access opened (with a reason)"

@@ -56,17 +56,6 @@ def test_every_atlassian_endpoint_declares_its_fields_and_reference():
 # it are declared. The list may only shrink: once a declaration uses an entry, the second test
 # below fails until the entry is removed.
 WAITING = {
-    # Incident chats and meetings (Jira Service Management).
-    ("graph", "Chat.Create", permissions.DELEGATED),
-    ("graph", "Chat.Create", permissions.APPLICATION),
-    ("graph", "ChatMember.ReadWrite", permissions.DELEGATED),
-    ("graph", "ChatMember.ReadWrite.All", permissions.APPLICATION),
-    ("graph", "OnlineMeetings.ReadWrite", permissions.DELEGATED),
-    ("graph", "TeamsAppInstallation.ReadWriteSelfForChat", permissions.DELEGATED),
-    ("graph", "TeamsAppInstallation.ReadWriteSelfForChat.All", permissions.APPLICATION),
-    ("graph", "TeamsAppInstallation.ReadWriteSelfForTeam", permissions.DELEGATED),
-    ("graph", "User.ReadBasic.All", permissions.DELEGATED),
-    ("atlassian", "write:jira-work", ""),
     # Confluence in Microsoft Search.
     ("graph", "ExternalItem.ReadWrite.OwnedBy", permissions.APPLICATION),
     ("atlassian", "read:page:confluence", ""),

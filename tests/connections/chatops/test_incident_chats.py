@@ -1,0 +1,147 @@
+"""Incident chats and meetings through the portal's pages, against the sandbox over real HTTPS:
+what ends up in Teams (the sandbox's state) and on the incident (its comments)."""
+
+import time
+
+from django.urls import reverse
+
+from connections.models import IncidentChat, IncidentMeeting
+from connections.projects import project_set_teams
+from sandbox import defaults
+from sandbox.atlassian.models import IssueComment
+from sandbox.microsoft.models import Chat, ChatInstalledApp, ChatMember, TeamsApp
+
+
+def _url(chatops, name, key="IT-1"):
+    return reverse(f"connections:{name}", args=[chatops.connection.pk, chatops.project.pk, key])
+
+
+def _members(chat_id):
+    return {str(m.user_id): m.roles for m in ChatMember.objects.filter(chat_id=chat_id)}
+
+
+def test_create_chat_adds_exactly_the_mapped_responders_and_installs_the_app(chatops):
+    page = chatops.client.get(_url(chatops, "chatops_incident"))
+    assert page.status_code == 200
+    html = page.content.decode()
+    # Ada (assignee) and Bea (watcher) have no Contoso user, Hal hides his email: listed with why.
+    assert html.count("not added") == 3 and "hides the email address" in html
+    assert "no Microsoft 365 user has this person&#x27;s email address" in html
+    assert reverse("connections:user_mapping", args=[chatops.connection.pk]) + "?q=" in html
+
+    response = chatops.client.post(_url(chatops, "chatops_chat_create"), follow=True)
+    assert response.status_code == 200
+    chat = IncidentChat.objects.get(connection=chatops.connection, issue_key="IT-1")
+    assert chat.state == IncidentChat.State.CREATED and chat.app_installed, (chat.error, chat.app_error)
+    teams_chat = Chat.objects.get(pk=chat.chat_id)
+    assert teams_chat.chat_type == "group" and teams_chat.topic == "IT-1: Email delivery delayed for all staff"
+    ms = chatops.ms
+    # Alice and Bob, and the admin whose sign-in made the chat (Graph requires the caller).
+    assert _members(chat.chat_id) == {str(ms["alice"].pk): ["owner"], str(ms["bob.case"].pk): ["owner"],
+                                      str(ms["admin"].pk): ["owner"]}
+    installed = ChatInstalledApp.objects.get(chat_id=chat.chat_id)
+    assert installed.app.external_id == defaults.TEAMS_APP_MANIFEST_ID
+    assert TeamsApp.objects.get(pk=installed.app_id).pk != defaults.TEAMS_APP_MANIFEST_ID
+    assert "Not added, no Microsoft user: Ada Admin" in response.content.decode()
+
+    again = chatops.client.post(_url(chatops, "chatops_chat_create"), follow=True)
+    assert "has its chat already" in again.content.decode()
+    assert Chat.objects.filter(topic=teams_chat.topic).count() == 1
+
+
+def test_a_retry_after_a_timeout_creates_no_second_chat(chatops, settings):
+    settings.CHATOPS_GRAPH_TIMEOUT = 1.5
+    # Graph answers after 3 s: the portal stops waiting, and the sandbox still makes the chat.
+    chatops.sandbox.set_fault("latency", "contoso", ms=3000)
+    try:
+        first = chatops.client.post(_url(chatops, "chatops_chat_create"), follow=True)
+    finally:
+        chatops.sandbox.clear_faults()
+    chat = IncidentChat.objects.get(connection=chatops.connection, issue_key="IT-1")
+    assert chat.state == IncidentChat.State.UNKNOWN
+    assert "No answer from Microsoft" in first.content.decode()
+    topic = "IT-1: Email delivery delayed for all staff"
+    for _ in range(50):  # the sandbox finishes the slow request on its own
+        if Chat.objects.filter(topic=topic).exists():
+            break
+        time.sleep(0.2)
+    assert Chat.objects.filter(topic=topic).count() == 1
+
+    retry = chatops.client.post(_url(chatops, "chatops_chat_create"), follow=True)
+    assert "got no answer from Microsoft" in retry.content.decode()
+    time.sleep(0.5)
+    assert Chat.objects.filter(topic=topic).count() == 1
+    chat.refresh_from_db()
+    assert chat.state == IncidentChat.State.UNKNOWN and chat.attempts == 1
+
+    # A person who checked Teams may still create it, knowingly.
+    anyway = chatops.client.post(_url(chatops, "chatops_chat_create"), {"confirm": "on"}, follow=True)
+    assert anyway.status_code == 200
+    chat.refresh_from_db()
+    assert chat.state == IncidentChat.State.CREATED and chat.attempts == 2
+    assert Chat.objects.filter(topic=topic).count() == 2
+
+
+def test_late_responders_are_added_by_sync_members(chatops):
+    from connections.matching.services import manual_mapping_set
+
+    chatops.client.post(_url(chatops, "chatops_chat_create"))
+    chat = IncidentChat.objects.get(connection=chatops.connection, issue_key="IT-1")
+    assert str(chatops.carol_ms.pk) not in _members(chat.chat_id)
+    chatops.issue.watchers.add(chatops.carol)  # joins the incident later
+    manual_mapping_set(connection=chatops.connection, account_id=chatops.carol.account_id,
+                       microsoft_user=str(chatops.carol_ms.pk), acting_user=chatops.world.admin)
+    response = chatops.client.post(_url(chatops, "chatops_chat_members"), follow=True)
+    assert "1 responder(s) added" in response.content.decode()
+    assert _members(chat.chat_id)[str(chatops.carol_ms.pk)] == ["owner"]
+    assert len(_members(chat.chat_id)) == 4
+
+
+def test_a_meeting_link_lands_on_the_incident_as_an_internal_comment(chatops):
+    response = chatops.client.post(_url(chatops, "chatops_meeting_start"), follow=True)
+    assert response.status_code == 200
+    meeting = IncidentMeeting.objects.get(connection=chatops.connection, issue_key="IT-1")
+    assert meeting.join_url.startswith("https://teams.microsoft.com/l/meetup-join/")
+    comment = IssueComment.objects.get(issue=chatops.issue)
+    assert comment.public is False and meeting.join_url in comment.body
+    assert str(comment.comment_id) == meeting.comment_id
+    assert "internal note" in response.content.decode()
+
+
+def test_a_chat_message_is_added_as_an_internal_note(chatops):
+    response = chatops.client.post(_url(chatops, "chatops_note_add"),
+                                   {"text": "Root cause: expired relay certificate", "author": "Alice"}, follow=True)
+    assert "added to IT-1 as an internal note" in response.content.decode()
+    comment = IssueComment.objects.get(issue=chatops.issue)
+    assert comment.public is False and "Root cause: expired relay certificate" in comment.body
+    empty = chatops.client.post(_url(chatops, "chatops_note_add"), {"text": "  "}, follow=True)
+    assert empty.status_code == 200 and IssueComment.objects.filter(issue=chatops.issue).count() == 1
+
+
+def test_switched_off_project_refuses_with_a_clear_message(chatops):
+    project_set_teams(project=chatops.project, enabled=False, acting_user=chatops.world.admin)
+    response = chatops.client.post(_url(chatops, "chatops_chat_create"), follow=True)
+    assert "Microsoft Teams is switched off for IT" in response.content.decode()
+    meeting = chatops.client.post(_url(chatops, "chatops_meeting_start"), follow=True)
+    assert "Microsoft Teams is switched off for IT" in meeting.content.decode()
+    listing = chatops.client.get(reverse("connections:chatops_incidents",
+                                         args=[chatops.connection.pk, chatops.project.pk]))
+    assert "Microsoft Teams is switched off for IT" in listing.content.decode()
+    assert not IncidentChat.objects.exists() and not Chat.objects.exists()
+    assert not IssueComment.objects.filter(issue=chatops.issue).exists()
+
+
+def test_open_incidents_are_listed_page_by_page(chatops, monkeypatch):
+    from connections.chatops import selectors
+
+    monkeypatch.setattr(selectors, "PAGE_SIZE", 4)
+    url = reverse("connections:chatops_incidents", args=[chatops.connection.pk, chatops.project.pk])
+    first = chatops.client.get(url).content.decode()
+    assert [k for k in ("IT-7", "IT-5", "IT-4", "IT-3") if f">{k}<" in first] == ["IT-7", "IT-5", "IT-4", "IT-3"]
+    assert ">IT-1<" not in first and "Next page" in first
+    token = first.split('href="?page=')[1].split('"')[0]
+    from urllib.parse import unquote
+
+    second = chatops.client.get(url, {"page": unquote(token)}).content.decode()
+    assert ">IT-2<" in second and ">IT-1<" in second and ">IT-6<" not in second  # IT-6 is resolved
+    assert "Next page" not in second
