@@ -3,6 +3,7 @@ as separate processes, exactly as a first-time user starts them. It must come up
 sign-in printed and both demo connections active, their first jobs and checks done."""
 
 import os
+import signal
 import socket
 import sqlite3
 import subprocess
@@ -80,8 +81,17 @@ def test_the_demo_command_comes_up_with_working_connections(tmp_path):
         assert failed == []
         assert _query(db, "select kind, error from connections_syncrun where state = 'failed'") == []
         assert "database is locked" not in "".join(output)
+
+        # Ctrl-C in the terminal signals the whole foreground process group: the demo stops its
+        # children in order and exits cleanly, with no traceback from any of them.
+        os.killpg(process.pid, signal.SIGINT)
+        assert process.wait(timeout=60) == 0, "".join(output[-60:])
+        time.sleep(0.5)  # the reader thread drains the last lines
+        stopped = "".join(output)
+        assert "Stopping…" in stopped and "Traceback" not in stopped and "Error" not in stopped.split("Stopping…")[-1]
     finally:
-        os.killpg(process.pid, 15)
+        if process.poll() is None:
+            os.killpg(process.pid, 15)
         try:
             process.wait(timeout=20)
         except subprocess.TimeoutExpired:

@@ -83,7 +83,12 @@ class Command(BaseCommand):
         }
         if settings.SANDBOX_ENABLED and "sandbox" in get_commands():
             children["sandbox"] = [python, "manage.py", "sandbox", "serve"]
-        processes = {name: subprocess.Popen(cmd, cwd=settings.BASE_DIR) for name, cmd in children.items()}
+        # Each child in a session of its own: Ctrl-C reaches this process only, which then stops
+        # the children in order (SIGTERM, then wait), instead of every process reacting at once.
+        processes = {
+            name: subprocess.Popen(cmd, cwd=settings.BASE_DIR, start_new_session=True)
+            for name, cmd in children.items()
+        }
 
         def stop(*_):
             for process in processes.values():
