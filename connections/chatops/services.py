@@ -149,7 +149,7 @@ def _members(graph: Graph, people: list[Responder], *, signed_in: SignedIn | Non
 # --- the portal's Teams app ----------------------------------------------------------------------------
 
 
-def _catalog_id(connection: Connection, signed_in: SignedIn | None) -> str:
+def resolve_teams_app_catalog_id(connection: Connection, signed_in: SignedIn | None = None) -> str:
     """The portal's Teams app's catalog id in the tenant: cached, or looked up (Graph serves the
     catalog in a user's context only, so with the stored sign-in)."""
     cached = selectors.teams_app_catalog_id(connection)
@@ -178,7 +178,7 @@ def _catalog_id(connection: Connection, signed_in: SignedIn | None) -> str:
 def _install(connection: Connection, chat: IncidentChat, graph: Graph, signed_in: SignedIn | None) -> None:
     """Install the portal's app in the chat; records the outcome on the link."""
     try:
-        catalog_id = _catalog_id(connection, signed_in)
+        catalog_id = resolve_teams_app_catalog_id(connection, signed_in)
         graph_chats.install_app_in_chat(graph, chat.chat_id, catalog_id=catalog_id)
     except Refused as exc:
         chat.app_installed, chat.app_error = False, str(exc)[:500]

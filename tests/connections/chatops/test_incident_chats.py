@@ -145,3 +145,25 @@ def test_open_incidents_are_listed_page_by_page(chatops, monkeypatch):
     second = chatops.client.get(url, {"page": unquote(token)}).content.decode()
     assert ">IT-2<" in second and ">IT-1<" in second and ">IT-6<" not in second  # IT-6 is resolved
     assert "Next page" not in second
+
+
+def test_a_site_authorized_before_the_comment_scopes_shows_the_drift_and_reauthorizes_for_them(chatops):
+    from urllib.parse import parse_qs, urlsplit
+
+    from connections.status import connection_status_evaluate, connection_status_refresh
+
+    site = chatops.connection.site
+    assert {"read:servicedesk-request", "write:servicedesk-request"} <= set(site.granted_scopes)
+    # As granted before incident chats asked for the Jira Service Management request scopes.
+    site.granted_scopes = [s for s in site.granted_scopes if "servicedesk" not in s]
+    site.save(update_fields=["granted_scopes"])
+    assert connection_status_refresh(connection=chatops.connection) == "degraded"
+    reasons = " ".join(connection_status_evaluate(chatops.connection).reasons)
+    assert "read:servicedesk-request, write:servicedesk-request" in reasons
+    assert "Authorize acme-support again" in reasons
+    site_page = chatops.client.get(reverse("tenants:site_detail", args=[site.pk])).content.decode()
+    assert "write:servicedesk-request" in site_page
+    again = chatops.client.post(reverse("connections:atlassian:reauthorize", args=[site.pk]))
+    assert again.status_code == 302
+    asked = parse_qs(urlsplit(again.url).query)["scope"][0].split()
+    assert {"read:servicedesk-request", "write:servicedesk-request"} <= set(asked)
