@@ -140,10 +140,15 @@ class Command(BaseCommand):
             admin, owner = User.objects.get(email=DEMO_EMAIL), User.objects.get(email=GLOBEX_OWNER_EMAIL)
             add_demo_colleagues()
             add_demo_colleagues(site_name="globex", tenant_domain="northwind", count=15)
+            # IT-1 of acme-support with Contoso people as responders: its Teams chat and meeting.
+            from portal.demo_incidents import add_demo_responders, start_incident_matching
+
+            add_demo_responders()
             made = connect_demo_pairs(
                 organization=Organization.objects.get(slug="acme"), admin=admin, atlassian_admin=atlassian_admin
             )
             start_first_jobs(made[:1], admin=admin)
+            start_incident_matching(made, admin=admin)
             globex = connect_demo_pairs(
                 organization=Organization.objects.get(slug="globex"), admin=owner, atlassian_admin=atlassian_admin
             )
