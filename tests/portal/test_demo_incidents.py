@@ -8,9 +8,8 @@ from django.core.management import call_command
 from django.urls import reverse
 
 from connections.models import ConnectionProject, IncidentChat, IncidentMeeting
-from portal.demo_connect import connect_demo_pairs
+from portal.demo_connect import add_demo_responders, connect_demo_pairs, start_incident_matching
 from portal.demo_data import DEMO_EMAIL, seed_demo
-from portal.demo_incidents import add_demo_responders, start_incident_matching
 from portal.management.commands.demo import _sandbox_records
 from sandbox.atlassian.models import IssueComment
 from sandbox.microsoft.models import ChatInstalledApp, ChatMember

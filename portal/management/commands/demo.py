@@ -132,7 +132,13 @@ class Command(BaseCommand):
         """Connect Acme's first pairs through the real flows once the sandbox answers."""
         if not info or not self._sandbox_up(info.get("origin", "")):
             return []
-        from portal.demo_connect import add_demo_colleagues, connect_demo_pairs, start_first_jobs
+        from portal.demo_connect import (
+            add_demo_colleagues,
+            add_demo_responders,
+            connect_demo_pairs,
+            start_first_jobs,
+            start_incident_matching,
+        )
         from tenants.models import Organization, User
 
         try:
@@ -141,8 +147,6 @@ class Command(BaseCommand):
             add_demo_colleagues()
             add_demo_colleagues(site_name="globex", tenant_domain="northwind", count=15)
             # IT-1 of acme-support with Contoso people as responders: its Teams chat and meeting.
-            from portal.demo_incidents import add_demo_responders, start_incident_matching
-
             add_demo_responders()
             made = connect_demo_pairs(
                 organization=Organization.objects.get(slug="acme"), admin=admin, atlassian_admin=atlassian_admin
