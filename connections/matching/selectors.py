@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from ..microsoft import endpoints as graph_endpoints
+from ..models import Connection
 from ..microsoft.graph import Graph, GraphError, NotConsented
 from ..throttle import Throttle, Throttled
 
@@ -22,7 +23,7 @@ class MicrosoftNames:
     problem: str = ""
 
 
-def microsoft_user_names(connection, ids: Sequence[str]) -> MicrosoftNames:
+def microsoft_user_names(connection: Connection, ids: Sequence[str]) -> MicrosoftNames:
     """Ask Microsoft, at the moment of showing, for the names of the users on the page: the
     portal stores only their ids (see the data-handling statement), so the names are read live,
     at most 15 per request (Graph's filter limit), and never kept. A page view never waits out
