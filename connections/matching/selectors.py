@@ -7,8 +7,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from ..microsoft import endpoints as graph_endpoints
-from ..models import Connection
 from ..microsoft.graph import Graph, GraphError, NotConsented
+from ..models import Connection
 from ..throttle import Throttle, Throttled
 
 logger = logging.getLogger(__name__)
