@@ -70,7 +70,21 @@ OTHER_ORG_IDS = {
     "consent_request_id": lambda w: _consent_request(w).pk,
     "run_id": lambda w: _sync_run(w).pk,
     "project_id": lambda w: _project(w).pk,
+    # Incident pages and the API name the incident and project by their Jira keys, under the ids.
+    "issue_key": lambda w: "IT-1",
+    "project_key": lambda w: "IT",
+    "key_id": lambda w: _api_key(w).key.pk,
 }
+
+# The API automation rules call: authenticated by an organization API key, not the session. Tried
+# with Acme's own key on Globex's ids.
+API_URLS = {"connections:api_chat_create", "connections:api_chat_members", "connections:api_meeting_start"}
+
+
+def _api_key(world):
+    from connections.chatops.apikeys import api_key_create
+
+    return api_key_create(organization=world.organization, name="rule", acting_user=world.admin)
 
 
 def _walk(patterns, prefix="", namespace=""):
@@ -103,7 +117,8 @@ def test_another_organizations_ids_are_not_found(name, kwargs, admin_client, acm
     missing = [k for k in kwargs if k not in OTHER_ORG_IDS]
     assert not missing, f"{name} takes {missing}: add them to OTHER_ORG_IDS so isolation is tested"
     url = reverse(name, kwargs={k: OTHER_ORG_IDS[k](globex) for k in kwargs})
-    statuses = {method: getattr(admin_client, method)(url).status_code for method in ("get", "post")}
+    headers = {"HTTP_AUTHORIZATION": f"Bearer {_api_key(acme).secret}"} if name in API_URLS else {}
+    statuses = {method: getattr(admin_client, method)(url, **headers).status_code for method in ("get", "post")}
     assert set(statuses.values()) <= {403, 404, 405}, f"{url} answered {statuses} to another organization"
     assert {403, 404} & set(statuses.values()), f"{url} answered {statuses}"
     # And nothing of Globex's changed.
