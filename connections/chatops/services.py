@@ -413,6 +413,10 @@ def meeting_start(*, connection: Connection, project: ConnectionProject, issue_k
         meeting.state = State.UNKNOWN if ambiguous else State.FAILED
         meeting.error = _graph_refusal("Starting the meeting", exc)[:500]
         meeting.save(update_fields=["state", "error"])
+        audit_record(organization=connection.organization, action=AuditAction.INCIDENT_MEETING_FAILED,
+                     actor=_actor(acting_user, api_key), target=connection,
+                     details={"incident": found.key, "state": meeting.state, "error": meeting.error,
+                              **_who(acting_user, api_key)})
         raise Refused(meeting.error) from exc
     meeting.meeting_id, meeting.join_url, meeting.thread_id = made_meeting.id[:300], made_meeting.join_url[:1000], \
         made_meeting.thread_id[:200]

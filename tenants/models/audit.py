@@ -90,6 +90,7 @@ class AuditAction(models.TextChoices):
     INCIDENT_CHAT_FAILED = "chatops.chat_failed", "Teams chat for an incident not created"
     INCIDENT_CHAT_MEMBERS_ADDED = "chatops.members_added", "Responders added to an incident's Teams chat"
     INCIDENT_MEETING_STARTED = "chatops.meeting_started", "Teams meeting started for an incident"
+    INCIDENT_MEETING_FAILED = "chatops.meeting_failed", "Teams meeting for an incident not started"
     INCIDENT_NOTE_ADDED = "chatops.note_added", "Teams chat message added to an incident as an internal note"
     API_KEY_CREATED = "api_key.created", "API key created"
     API_KEY_REVOKED = "api_key.revoked", "API key revoked"

@@ -9,7 +9,7 @@ from connections.models import IncidentChat, IncidentMeeting
 from connections.projects import project_set_teams
 from sandbox import defaults
 from sandbox.atlassian.models import IssueComment
-from sandbox.microsoft.models import Chat, ChatInstalledApp, ChatMember, TeamsApp
+from sandbox.microsoft.models import Chat, ChatInstalledApp, ChatMember, TeamsApp, UserInstalledApp
 
 
 def _url(chatops, name, key="IT-1"):
@@ -39,7 +39,9 @@ def test_create_chat_adds_exactly_the_mapped_responders_and_installs_the_app(cha
     # Alice and Bob, and the admin whose sign-in made the chat (Graph requires the caller).
     assert _members(chat.chat_id) == {str(ms["alice"].pk): ["owner"], str(ms["bob.case"].pk): ["owner"],
                                       str(ms["admin"].pk): ["owner"]}
+    # The app is in the chat, and in the signed-in admin's personal scope (its bot reaches them 1:1).
     installed = ChatInstalledApp.objects.get(chat_id=chat.chat_id)
+    assert UserInstalledApp.objects.filter(user=ms["admin"], app=installed.app).exists()
     assert installed.app.external_id == defaults.TEAMS_APP_MANIFEST_ID
     assert TeamsApp.objects.get(pk=installed.app_id).pk != defaults.TEAMS_APP_MANIFEST_ID
     assert "Not added, no Microsoft user: Ada Admin" in response.content.decode()
@@ -167,3 +169,12 @@ def test_a_site_authorized_before_the_comment_scopes_shows_the_drift_and_reautho
     assert again.status_code == 302
     asked = parse_qs(urlsplit(again.url).query)["scope"][0].split()
     assert {"read:servicedesk-request", "write:servicedesk-request"} <= set(asked)
+
+
+def test_a_viewer_sees_the_incident_but_cannot_act(chatops, client):
+    client.force_login(chatops.world.viewer)
+    page = client.get(_url(chatops, "chatops_incident"))
+    assert page.status_code == 200 and 'id="create-chat"' not in page.content.decode()
+    for name in ("chatops_chat_create", "chatops_meeting_start", "chatops_note_add"):
+        assert client.post(_url(chatops, name), {"text": "x"}).status_code == 403
+    assert not Chat.objects.exists() and not IssueComment.objects.filter(issue=chatops.issue).exists()
