@@ -74,42 +74,43 @@ CHANNEL_READBASIC_DELEGATED = GraphPermission(
 USER_READBASIC_ALL_DELEGATED = GraphPermission(
     "User.ReadBasic.All",
     DELEGATED,
-    reads="Basic profiles of people in the organization: display name and email address.",
-    stores="Nothing beyond the Microsoft user id matched to an Atlassian account.",
-    why="To add the right responders to incident chats and meetings.",
-    why_store="To add the same person to later incident chats without looking them up again.",
+    reads="The display name and user principal name of each incident responder's matched Microsoft user.",
+    stores="Nothing.",
+    why="To check that each responder's matched Microsoft user is still in the directory, and whether a guest "
+    "(Teams requires the guest role for them), before adding them to an incident chat.",
+    why_store="Nothing is stored.",
 )
 CHAT_CREATE_DELEGATED = GraphPermission(
     "Chat.Create",
     DELEGATED,
     reads="Nothing; it creates group chats as the signed-in user.",
-    stores="The chat id, linked to the incident it was created for.",
-    why="To open an incident chat from the incident view in Jira Service Management.",
-    why_store="To post later incident updates into the same chat.",
+    stores="The chat id and its link, with the incident it was created for.",
+    why="To open an incident chat from the portal's incident page.",
+    why_store="To add late responders to the same chat, and never to create a second chat for one incident.",
 )
 CHATMEMBER_READWRITE_DELEGATED = GraphPermission(
     "ChatMember.ReadWrite",
     DELEGATED,
-    reads="Members of chats the signed-in user is in.",
-    stores="Nothing.",
-    why="To add the portal's app and the responders to an incident chat.",
-    why_store="To add responders to the chat that was created for the incident.",
+    reads="Members of the incident chats the signed-in user created.",
+    stores="The Microsoft user ids of an incident chat's members.",
+    why="To add responders who joined the incident after its chat was created.",
+    why_store="To show how many people are in the incident's chat.",
 )
 ONLINE_MEETINGS_DELEGATED = GraphPermission(
     "OnlineMeetings.ReadWrite",
     DELEGATED,
     reads="Online meetings the signed-in user organizes.",
     stores="The meeting's join link, linked to its incident.",
-    why="To start a Teams meeting for an incident from Jira Service Management.",
+    why="To start a Teams meeting for an incident from the portal's incident page or an automation rule.",
     why_store="To link the meeting to its incident, so responders find it.",
 )
 APP_IN_CHAT_DELEGATED = GraphPermission(
     "TeamsAppInstallation.ReadWriteSelfForChat",
     DELEGATED,
-    reads="Whether the portal's Teams app is installed in a chat.",
-    stores="Nothing.",
+    reads="Nothing; it installs the portal's Teams app in a chat.",
+    stores="Whether the app is installed in the incident's chat.",
     why="To install the portal's app in an incident chat so it can post incident updates there.",
-    why_store="To remove the app from the chat again when the incident closes.",
+    why_store="To install it again later (with Sync members) if it was not installed.",
 )
 # Asked for by no feature at present: incident chats install the app into chats, not teams. Kept for
 # the Teams notifications, which post through the app into a team's channel.
@@ -133,7 +134,7 @@ APP_CATALOG_READ_DELEGATED = GraphPermission(
 APP_FOR_USER_DELEGATED = GraphPermission(
     "TeamsAppInstallation.ReadWriteSelfForUser",
     DELEGATED,
-    reads="Whether the portal's Teams app is installed for the signed-in user.",
+    reads="Nothing; it installs the portal's Teams app for the signed-in user.",
     stores="Nothing.",
     why="To install the portal's app for the admin who creates incident chats, so its bot can talk with "
     "them one to one.",
@@ -143,26 +144,26 @@ CHAT_CREATE_APP = GraphPermission(
     "Chat.Create",
     APPLICATION,
     reads="Nothing; it creates group chats without a signed-in user.",
-    stores="The chat id, linked to its incident.",
+    stores="The chat id and its link, with the incident it was created for.",
     why="Automation rules open incident chats on their own; as a delegated call the rule's author "
     "would be added to every chat.",
-    why_store="To post later incident updates into the same chat.",
+    why_store="To add late responders to the same chat, and never to create a second chat for one incident.",
 )
 CHATMEMBER_READWRITE_APP = GraphPermission(
     "ChatMember.ReadWrite.All",
     APPLICATION,
-    reads="Members of the chats the portal's app manages.",
-    stores="Nothing.",
-    why="Automation rules add and remove responders in incident chats without a signed-in user.",
-    why_store="To add responders to the chat that was created for the incident.",
+    reads="Members of the incident chats the portal's app created.",
+    stores="The Microsoft user ids of an incident chat's members.",
+    why="Automation rules add responders who joined an incident later to its chat, without a signed-in user.",
+    why_store="To show how many people are in the incident's chat.",
 )
 APP_IN_CHAT_APP = GraphPermission(
     "TeamsAppInstallation.ReadWriteSelfForChat.All",
     APPLICATION,
-    reads="Whether the portal's Teams app is installed in a chat.",
-    stores="Nothing.",
+    reads="Nothing; it installs the portal's Teams app in a chat.",
+    stores="Whether the app is installed in the incident's chat.",
     why="Automation rules install the portal's app in the incident chats they create.",
-    why_store="To remove the app from the chat again when the incident closes.",
+    why_store="To install it again later (with Sync members) if it was not installed.",
 )
 USER_READ_ALL_APP = GraphPermission(
     "User.Read.All",
