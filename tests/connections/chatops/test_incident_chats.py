@@ -178,3 +178,20 @@ def test_a_viewer_sees_the_incident_but_cannot_act(chatops, client):
     for name in ("chatops_chat_create", "chatops_meeting_start", "chatops_note_add"):
         assert client.post(_url(chatops, name), {"text": "x"}).status_code == 403
     assert not Chat.objects.exists() and not IssueComment.objects.filter(issue=chatops.issue).exists()
+
+
+def test_without_the_app_in_the_catalog_the_chat_is_made_and_sync_installs_the_app_later(chatops):
+    portal_app = TeamsApp.objects.get(tenant_id=chatops.sandbox.tenants["contoso"].id,
+                                      external_id=defaults.TEAMS_APP_MANIFEST_ID)
+    fields = {f.name: getattr(portal_app, f.name) for f in TeamsApp._meta.fields if f.name != "tenant"}
+    portal_app.delete()  # not uploaded to Contoso's catalog yet
+    response = chatops.client.post(_url(chatops, "chatops_chat_create"), follow=True)
+    chat = IncidentChat.objects.get(connection=chatops.connection, issue_key="IT-1")
+    assert chat.state == IncidentChat.State.CREATED and not chat.app_installed
+    assert "is not in Contoso&#x27;s app catalog" in response.content.decode()
+    assert not ChatInstalledApp.objects.filter(chat_id=chat.chat_id).exists()
+
+    TeamsApp.objects.create(tenant_id=chatops.sandbox.tenants["contoso"].id, **fields)  # a Teams admin uploads it
+    chatops.client.post(_url(chatops, "chatops_chat_members"), follow=True)
+    chat.refresh_from_db()
+    assert chat.app_installed and ChatInstalledApp.objects.filter(chat_id=chat.chat_id).count() == 1
