@@ -114,9 +114,11 @@ def _member_json(member):
 
 def _member_from(request, caller, member):
     """(user, roles, None) for one aadUserConversationMember of a request body, or (None, None,
-    error response). Every member carries the role Graph requires: "owner" for a member of the
-    tenant, "guest" for a guest of it.
-    Reference: https://learn.microsoft.com/graph/api/chat-post ("roles": owner; guest users: guest)"""
+    error response). "Each member must be assigned a role of owner or guest. In-tenant guest users
+    must be assigned the guest role"; out-of-tenant users owner. For the tenant's own members the
+    page pins nothing beyond that and every example gives them "owner": the sandbox requires it,
+    so a client that gives a member the guest role is noticed.
+    Reference: https://learn.microsoft.com/graph/api/chat-post (request body, members)"""
     if not isinstance(member, dict) or member.get("@odata.type") != _MEMBER_TYPE:
         return None, None, _bad(request, "Every member must be a microsoft.graph.aadUserConversationMember.")
     roles = member.get("roles")
