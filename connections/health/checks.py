@@ -12,11 +12,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import requests
+from django.conf import settings
 
 from .. import permissions
 from ..atlassian import client as atlassian_client
 from ..atlassian import endpoints as atlassian_endpoints
 from ..atlassian import refresh
+from ..microsoft import chats as graph_chats
 from ..microsoft import endpoints as graph_endpoints
 from ..microsoft.graph import Forbidden, Graph, GraphError, TokenThrottled
 from .credentials import Probe
@@ -106,6 +108,29 @@ def _joined_teams(probe):
     return Result(PASSED, f"Listed the teams {probe.delegated_principal} has joined: {len(body.get('value', []))}.")
 
 
+def _teams_app(probe):
+    """Incident chats install the portal's Teams app by its catalog id, found in the tenant's
+    app catalog (a user-context call): the app must have been uploaded there."""
+    token = probe.delegated_token()
+    if token is None:
+        return Result(SKIPPED, probe.delegated_skip_reason)
+    if not settings.TEAMS_APP_MANIFEST_ID:
+        return Result(FAILED, "The portal does not know its Teams app (TEAMS_APP_MANIFEST_ID is not set).",
+                      "Set TEAMS_APP_MANIFEST_ID to the id in the manifest of the portal's Teams app.", OTHER)
+    try:
+        found = graph_chats.teams_app_catalog_id(Graph(probe.connection, access_token=token),
+                                                 external_id=settings.TEAMS_APP_MANIFEST_ID)
+    except GraphError as exc:
+        return _graph_failure(probe, exc, ("AppCatalog.Read.All (delegated)",))
+    if not found:
+        return Result(
+            FAILED, f"The portal's Teams app is not in {probe.tenant}'s app catalog: incident chats get no app.",
+            f"A Teams administrator of {probe.tenant} uploads the portal's app (Teams admin center, Manage apps).",
+            OTHER,
+        )
+    return Result(PASSED, f"The portal's Teams app is in {probe.tenant}'s app catalog.")
+
+
 def _channel_messages(probe):
     needs = ("Team.ReadBasic.All", "Channel.ReadBasic.All", "ChannelMessage.Read.All")
     blocked = _missing_roles(probe, needs)
@@ -150,6 +175,7 @@ READ_ONE_USER = Check(
     ("User.Read.All",),
 )
 JOINED_TEAMS = Check("joined_teams", "microsoft", "List joined teams (delegated)", _joined_teams)
+TEAMS_APP = Check("teams_app", "microsoft", "Find the portal's Teams app in the app catalog (delegated)", _teams_app)
 CHANNEL_MESSAGES = Check(
     "channel_messages", "microsoft", "List teams, channels and one message", _channel_messages,
     ("Team.ReadBasic.All", "Channel.ReadBasic.All", "ChannelMessage.Read.All"),
@@ -257,7 +283,7 @@ CONFLUENCE_SPACES = Check(
 # What each feature is checked with; keys follow connections.permissions.FEATURES.
 FEATURE_CHECKS = {
     "teams_notifications": (JOINED_TEAMS, JIRA_PROJECTS),
-    "jsm_chatops": (READ_ONE_USER, JOINED_TEAMS, SERVICE_PROJECTS, JIRA_USERS),
+    "jsm_chatops": (READ_ONE_USER, JOINED_TEAMS, TEAMS_APP, SERVICE_PROJECTS, JIRA_USERS),
     "user_mapping": (READ_ONE_USER, JIRA_USERS),
     "channel_knowledge": (CHANNEL_MESSAGES, JIRA_PROJECTS),
     "confluence_search": (SEARCH_CONNECTION, CONFLUENCE_SPACES),

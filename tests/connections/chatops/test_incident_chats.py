@@ -195,3 +195,18 @@ def test_without_the_app_in_the_catalog_the_chat_is_made_and_sync_installs_the_a
     chatops.client.post(_url(chatops, "chatops_chat_members"), follow=True)
     chat.refresh_from_db()
     assert chat.app_installed and ChatInstalledApp.objects.filter(chat_id=chat.chat_id).count() == 1
+
+
+def test_the_health_checks_say_when_the_teams_app_is_not_in_the_catalog(chatops):
+    from connections.health.services import health_checks_run
+    from connections.models import HealthCheckResult
+
+    health_checks_run(connection=chatops.connection)
+    latest = HealthCheckResult.objects.filter(connection=chatops.connection, is_latest=True)
+    assert latest.get(feature="jsm_chatops", check_name="teams_app").outcome == "passed"
+    TeamsApp.objects.filter(external_id=defaults.TEAMS_APP_MANIFEST_ID).delete()
+    health_checks_run(connection=chatops.connection)
+    result = HealthCheckResult.objects.get(connection=chatops.connection, is_latest=True, feature="jsm_chatops",
+                                           check_name="teams_app")
+    assert result.outcome == "failed" and "not in Contoso's app catalog" in result.message
+    assert "uploads the portal's app" in result.remedy
