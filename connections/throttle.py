@@ -52,9 +52,16 @@ def heartbeat_hook():
 
 
 def without_heartbeat() -> None:
-    """In a helper thread (its own copy of the context): waits there call no heartbeat, which
-    touches the database; the run's own thread beats for it (see connections.sync.prefetch)."""
-    _while_waiting.set(None)
+    """In a helper thread (its own copy of the context): waits there still count as a run's
+    waits, but call no heartbeat, which touches the database; the run's own thread beats for
+    it (see connections.sync.prefetch)."""
+    hook = _while_waiting.get()
+    if hook is not None:
+        _while_waiting.set((_no_heartbeat, hook[1]))
+
+
+def _no_heartbeat() -> None:
+    pass
 
 
 @contextmanager

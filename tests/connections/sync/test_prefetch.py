@@ -65,3 +65,17 @@ def test_the_run_heartbeat_beats_while_a_prefetched_request_waits():
     assert [n for n, _ in pages] == [0, 1]
     # Beaten by the run's own thread (the heartbeat writes the run's row), never the helper's.
     assert len(beats) >= 2 and set(beats) == {threading.current_thread().name}
+
+
+def test_a_prefetched_request_still_waits_as_a_run_waits():
+    # Inside a run a wait beats failing (outage window, give back); the helper thread keeps
+    # that, only without touching the run's row.
+    seen = []
+
+    def start(n):
+        return lambda: seen.append((throttle.heartbeat_hook() is not None, threading.current_thread().name)) or []
+
+    with throttle.run_scope(heartbeat=lambda: None, every=0.1, outage_window=120):
+        list(Pages(start, lambda page, n: None, 0))
+    (in_run, thread), = seen
+    assert in_run and thread != threading.current_thread().name
