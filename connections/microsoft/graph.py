@@ -234,3 +234,33 @@ class Graph:
         while page.get("@odata.nextLink"):
             page = self.get(page["@odata.nextLink"])
             yield page
+
+
+def send(graph: Graph, method: str, url_or_path: str, body=None):
+    """One write (POST, PATCH, DELETE) on Graph, throttled like reads; the parsed JSON body, or
+    None for an empty answer (204), or a GraphError. A 401 asks once for a fresh app-only token."""
+    url = graph._url(url_or_path)
+
+    def call(token):
+        def once():
+            graph.requests_made += 1
+            return graph.session.request(method, url, json=body, headers={"Authorization": f"Bearer {token}"})
+
+        try:
+            return graph.throttle.send(graph.key, once)
+        except Throttled as exc:
+            raise GraphError(429, "throttled", f"Microsoft Graph {exc}") from exc
+        except (requests.ConnectionError, requests.Timeout) as exc:
+            raise GraphError(0, "unreachable", f"could not reach Microsoft Graph ({type(exc).__name__})") from exc
+
+    response = call(graph._token())
+    if response.status_code == 401 and not graph.access_token:
+        response = call(graph._token(fresh=True))
+    if response.status_code >= 400:
+        raise _error_from(response, method, graph._path(url))
+    if response.status_code == 204 or not response.content:
+        return None
+    try:
+        return response.json()
+    except ValueError as exc:
+        raise GraphError(response.status_code, "invalidJson", "Graph's answer was not JSON") from exc
