@@ -8,12 +8,13 @@ organization's own consent in the tenant is what lets the portal call them.
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlencode
 
 import requests
 
 from .. import http
-from ..endpoints import declare
-from .client import DISCOVERY, authority_host
+from ..endpoints import IDENTITY, declare
+from .client import AUTHORIZE, DISCOVERY, authority_host
 from .graph import Graph, GraphError, send
 
 Page = dict[str, Any]
@@ -46,6 +47,32 @@ def tenant_of_domain(domain: str, *, cloud: str = "public") -> str | None:
         raise DomainLookupFailed("Microsoft's answer was not JSON") from exc
     parts = issuer.rstrip("/").split("/")
     return parts[-2].lower() if len(parts) >= 2 and parts[-1] == "v2.0" else None
+
+
+ATLASSIAN_APP_ADMIN_CONSENT = declare(
+    "identity.atlassian_app_admin_consent", "GET", "/{tenant}/adminconsent",
+    provider=IDENTITY,
+    permissions=(),
+    reads=(),
+    keeps=(),
+    reference="https://learn.microsoft.com/entra/identity/enterprise-apps/grant-admin-consent#construct-the-url-for-granting-tenant-wide-admin-consent",
+    purpose="A tenant admin's browser is sent here to grant tenant-wide consent to Jira Cloud or Confluence Cloud "
+    "by Atlassian; Microsoft then returns them to Atlassian's reply URL, not to the portal.",
+)
+
+
+def atlassian_app_admin_consent_url(*, tenant_id: str, app_id: str, cloud: str = "public") -> str:
+    """Where the tenant's admin grants tenant-wide admin consent to one of Atlassian's apps,
+    beside the tenant's advertised (browser-facing) authorization endpoint."""
+    url = authority_host(cloud).rstrip("/") + DISCOVERY.path.format(tenant=tenant_id)
+    try:
+        with http.session() as session:
+            authorize = str(session.get(url).json()["authorization_endpoint"])
+    except (requests.RequestException, ValueError, KeyError) as exc:
+        raise DomainLookupFailed(f"could not reach Microsoft ({type(exc).__name__})") from exc
+    # {host}/{tenant}/oauth2/v2.0/authorize → {host}/{tenant}/adminconsent
+    base = authorize.split(AUTHORIZE.path.removeprefix("/{tenant}"), 1)[0]
+    return f"{base}{ATLASSIAN_APP_ADMIN_CONSENT.path.removeprefix('/{tenant}')}?{urlencode({'client_id': app_id})}"
 
 
 # --- Atlassian's enterprise apps and their consent -------------------------------------------------
@@ -211,7 +238,7 @@ ANDROID_ASSIGN = declare(
     purpose="Assign the Android policy to the chosen groups.",
 )
 
-_BY_PLATFORM = {
+_BY_PLATFORM: dict[str, dict[str, Any]] = {
     "ios": {"list": IOS_LIST, "create": IOS_CREATE, "get": IOS_GET, "update": IOS_UPDATE, "delete": IOS_DELETE,
             "target": IOS_TARGET_APPS, "assign": IOS_ASSIGN, "type": "#microsoft.graph.iosManagedAppProtection",
             "identifier": ("#microsoft.graph.iosMobileAppIdentifier", "bundleId")},

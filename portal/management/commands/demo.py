@@ -127,7 +127,7 @@ class Command(BaseCommand):
         """Connect Acme's first pairs through the real flows once the sandbox answers."""
         if not info or not self._sandbox_up(info.get("origin", "")):
             return []
-        from portal.demo_connect import add_demo_colleagues, connect_demo_pairs, start_first_jobs
+        from portal.demo_connect import add_demo_colleagues, connect_demo_pairs, enable_intune, start_first_jobs
         from tenants.models import Organization, User
 
         try:
@@ -139,6 +139,8 @@ class Command(BaseCommand):
                 atlassian_admin=info.get("atlassian", {}).get("admin") or {},
             )
             start_first_jobs(made[:1], admin=admin)
+            # Contoso reachable for Intune app protection; Fabrikam is the visitor's to connect.
+            enable_intune(organization=Organization.objects.get(slug="acme"), admin=admin)
             from connections.tasks import health_checks_run
 
             for connection in made:  # so the connection pages open with health check results
