@@ -18,6 +18,10 @@ from tests.factories import MembershipFactory
 
 @pytest.fixture
 def intune(sandbox, settings):
+    return build_world(sandbox, settings)
+
+
+def build_world(sandbox, settings):
     world = connect_acme(sandbox, settings)
     contoso = enable_intune(organization=world.organization, admin=world.admin)
     site = AtlassianSite.objects.get(organization=world.organization, name="acme")

@@ -224,3 +224,30 @@ def test_a_viewer_cannot_change_a_policy_and_another_organizations_ids_are_not_f
         assert intune.other_client.post(url, POLICY_FORM).status_code == 404, url
     assert [(p.id, p.settings) for p in intune.sandbox.app_protections("contoso")] == before
     assert MobileAppPolicy.objects.get(pk=policy.pk).name == "Phones"
+
+
+def test_every_request_of_the_intune_flows_is_declared(intune):
+    from sandbox.requestlog import entries
+    from tests.connections.declared import atlassian_calls, graph_calls, undeclared_atlassian, undeclared_graph
+
+    since = max((row.pk for row in entries()), default=0)
+    atl_org = register(intune)
+    intune.sandbox.mobile_sign_in("contoso", CONFLUENCE)
+    _check(intune, atl_org)
+    policy = services.policy_create(atl_org=atl_org, acting_user=intune.admin, name="Phones",
+                                    apps=["jira", "confluence"], platforms=["ios", "android"], options={})
+    group = intune.sandbox.tenant("contoso").teams.first()
+    services.policy_assign(policy=policy, acting_user=intune.admin, tenant_id=intune.sandbox.tenants["contoso"].id,
+                           group_ids=[str(group.pk)])
+    services.policy_update(policy=policy, acting_user=intune.admin, name="Phones", apps=["jira"], platforms=["ios"],
+                           options={"print_blocked": False})
+    _check(intune, atl_org)
+    services.policy_delete(policy=policy, acting_user=intune.admin)
+    graph = list(graph_calls(since_id=since))
+    paths = {path for _, path, _ in graph}
+    assert {"/v1.0/servicePrincipals", "/v1.0/oauth2PermissionGrants", "/v1.0/domains", "/v1.0/groups",
+            "/v1.0/deviceAppManagement/iosManagedAppProtections"} <= paths
+    assert undeclared_graph(graph) == ([], [])
+    atlassian = list(atlassian_calls(since_id=since))
+    assert any("/admin/v1/orgs/" in path for _, path, _ in atlassian)
+    assert undeclared_atlassian(atlassian) == ([], [])
