@@ -154,7 +154,9 @@ def checklist(atl_org: AtlassianOrganization, groups: list[TenantGroup] | None =
     domains = list(atl_org.domains.all())
     verified = [d for d in domains if d.verified]
     steps = [_manual(atl_org, ManualStep.GUARD, "Atlassian Guard subscription (Standard or above)",
-                     "admin.atlassian.com › Billing (or Products): Atlassian Guard is listed for the organization.",
+                     "admin.atlassian.com › Billing (or Products): Atlassian Guard is listed for the organization. "
+                     "Without it, Security › Mobile app policies is missing or asks to upgrade: subscribe to "
+                     "Atlassian Guard Standard first.",
                      confirmations)]
     if atl_org.key_expired:
         steps.append(Step("api_key", "Organization API key", FAILED,

@@ -251,3 +251,19 @@ def test_every_request_of_the_intune_flows_is_declared(intune):
     atlassian = list(atlassian_calls(since_id=since))
     assert any("/admin/v1/orgs/" in path for _, path, _ in atlassian)
     assert undeclared_atlassian(atlassian) == ([], [])
+
+
+def test_the_beat_checks_every_organization_again(intune, settings):
+    from connections.intune.tasks import intune_check_kickoff
+
+    entry = settings.CELERY_BEAT_SCHEDULE["connections.intune_check_kickoff"]
+    assert entry["task"] == "connections.intune_check_kickoff"
+    atl_org = register(intune)
+    contoso = intune.sandbox.tenants["contoso"].id
+    intune.sandbox.mobile_sign_in("contoso", CONFLUENCE)
+    assert _state(atl_org, contoso, "confluence") == AtlassianAppConsent.State.NOT_IN_ENTRA
+    assert intune_check_kickoff() == 1  # eager in tests: each organization checked at once
+    assert _state(atl_org, contoso, "confluence") == AtlassianAppConsent.State.NO_TENANT_CONSENT
+    page = intune.viewer_client.get(reverse("connections:intune_org_detail", args=[atl_org.pk])).content.decode()
+    assert "Verified in the tenant too (Graph): contoso.com." in page
+    assert "Make a consent link" not in page  # a viewer sees the states, not the actions
