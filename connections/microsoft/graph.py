@@ -236,10 +236,15 @@ class Graph:
             yield page
 
 
-def send(graph: Graph, method: str, url_or_path: str, body=None):
+def send(graph: Graph, method: str, url_or_path: str, body=None, *, retry_on_failure: bool = True):
     """One write (POST, PATCH, DELETE) on Graph, throttled like reads; the parsed JSON body, or
-    None for an empty answer (204), or a GraphError. A 401 asks once for a fresh app-only token."""
+    None for an empty answer (204), or a GraphError. A 401 asks once for a fresh app-only token.
+
+    `retry_on_failure=False` for a write that must not run twice (a create): a 5xx or a lost
+    answer may mean Graph did it, so it is not sent again by itself (a 429 is still waited out
+    by the caller trying again later)."""
     url = graph._url(url_or_path)
+    throttle = graph.throttle if retry_on_failure else Throttle(max_attempts=1)
 
     def call(token):
         def once():
@@ -247,7 +252,7 @@ def send(graph: Graph, method: str, url_or_path: str, body=None):
             return graph.session.request(method, url, json=body, headers={"Authorization": f"Bearer {token}"})
 
         try:
-            return graph.throttle.send(graph.key, once)
+            return throttle.send(graph.key, once)
         except Throttled as exc:
             raise GraphError(429, "throttled", f"Microsoft Graph {exc}") from exc
         except (requests.ConnectionError, requests.Timeout) as exc:

@@ -269,7 +269,8 @@ def protections_first_page(graph: Graph, platform: str) -> Page:
 def protection_create(graph: Graph, platform: str, settings: dict[str, Any]) -> str:
     """Create a policy with these settings (Graph's property names); its id."""
     body = {"@odata.type": _BY_PLATFORM[platform]["type"], **settings}
-    answer = send(graph, "POST", _BY_PLATFORM[platform]["create"].path, body) or {}
+    # A create sent twice would make two policies: never retried by itself.
+    answer = send(graph, "POST", _BY_PLATFORM[platform]["create"].path, body, retry_on_failure=False) or {}
     return str(answer.get("id", ""))
 
 

@@ -267,3 +267,31 @@ def test_the_beat_checks_every_organization_again(intune, settings):
     page = intune.viewer_client.get(reverse("connections:intune_org_detail", args=[atl_org.pk])).content.decode()
     assert "Verified in the tenant too (Graph): contoso.com." in page
     assert "Make a consent link" not in page  # a viewer sees the states, not the actions
+
+
+def test_bad_input_gets_a_form_error_and_writes_nothing(intune):
+    client = intune.admin_client
+    soon = (timezone.now() + timedelta(days=30)).date().isoformat()
+    good = {"name": "Acme", "org_id": intune.org["id"], "api_key": intune.org["api_key"], "key_expires_on": soon}
+    for bad, words in (
+        ({"api_key": "ATCTT3x" + "0" * 40}, "expired or was revoked"),  # a key Atlassian does not know
+        ({"org_id": "someone-elses-org"}, "knows no organization with this id"),
+        ({"org_id": "not an id!"}, "letters, digits and dashes"),
+        ({"key_expires_on": "2020-01-01"}, "already expired"),
+        ({"key_expires_on": (timezone.now() + timedelta(days=800)).date().isoformat()}, "within one year"),
+    ):
+        response = client.post(reverse("connections:intune_org_new"), {**good, **bad})
+        assert response.status_code == 200 and words in response.content.decode(), bad
+    assert not AtlassianOrganization.objects.filter(organization=intune.organization).exists()
+    atl_org = register(intune)
+    for bad in ({"minimum_pin_length": "3"}, {"minimum_os_version": "sixteen"}, {"apps": []},
+                {"platforms": ["windows"]}, {"offline_wipe_days": "0"}, {"clipboard": "everywhere"}):
+        response = client.post(reverse("connections:intune_policy_new", args=[atl_org.pk]), {**POLICY_FORM, **bad})
+        assert response.status_code == 200, bad
+    assert not MobileAppPolicy.objects.exists()
+    assert intune.sandbox.app_protections("contoso") == []
+    # A consent link for a tenant none of the organization's domains belongs to is refused.
+    client.post(reverse("connections:intune_consent_link_new", args=[atl_org.pk]),
+                {"tenant_id": intune.sandbox.tenants["northwind"].id, "app": "jira"})
+    assert not AppConsentLink.objects.exists()
+    assert client.get(reverse("connections:intune_consent", args=["not-a-token"])).status_code == 404
