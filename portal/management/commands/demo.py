@@ -186,6 +186,9 @@ class Command(BaseCommand):
                 f"    sandbox     {info.get('origin', '')}  (a local Microsoft + Atlassian)",
                 f"                its admin page: {url}_sandbox/",
             ]
+            for org in info.get("atlassian", {}).get("organizations", []):
+                lines.append(f"    mobile apps register the Atlassian organization {org['name']}: id {org['id']}, "
+                             "its API key on the sandbox's admin page")
         for pair in connected:
             lines.append(f"    connected   {pair}  (through the real consent flows, just now)")
         lines += ["    emails      are printed here (verification, invitations)", "    stop        Ctrl-C", ""]
