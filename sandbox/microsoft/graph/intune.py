@@ -88,9 +88,8 @@ def _bad(request, message):
 
 def _unlicensed(request, caller):
     """Graph's Intune API answers a tenant without an Intune licence with 400 "Request not
-    applicable to target tenant." (observed; the resource pages say an active Intune license is required).
-    Reference: https://learn.microsoft.com/graph/api/resources/intune-mam-iosmanagedappprotection
-    Reference: https://github.com/microsoftgraph/msgraph-beta-sdk-go/issues/198"""
+    applicable to target tenant." (what clients observe; the resource pages say an active Intune license
+    is required). Reference: https://learn.microsoft.com/graph/api/resources/intune-mam-iosmanagedappprotection"""
     licence = IntuneLicence.objects.filter(tenant=caller.tenant).first()
     if licence is None or not licence.licensed:
         return _bad(request, "Request not applicable to target tenant.")
