@@ -119,6 +119,7 @@ def tenant_groups(atl_org: AtlassianOrganization) -> list[TenantGroup]:
 # --- the checklist ---------------------------------------------------------------------------
 
 DONE, CONFIRMED, TODO, FAILED = "done", "confirmed", "todo", "failed"
+PREREQUISITES = ("guard", "verified_domain", "licence")
 
 
 @dataclass
@@ -289,6 +290,8 @@ def overview(atl_org: AtlassianOrganization) -> dict[str, Any]:
         "groups": groups,
         "steps": steps,
         "all_green": all(s.green for s in steps),
+        # Said up front: without these nothing else can work.
+        "prerequisites": [s for s in steps if s.key in PREREQUISITES],
         "policies": list(MobileAppPolicy.objects.filter(atlassian_organization=atl_org)
                          .prefetch_related("deployments")),
     }

@@ -46,6 +46,8 @@ def test_the_checklist_goes_from_empty_to_all_green(browser, live_server, sandbo
         assert states["api_key"] == "done" and states["verified_domain"] == "done" and states["tenants"] == "done"
         assert states["guard"] == "todo" and states["apps_in_entra"] == "todo" and states["policies"] == "todo"
         assert page.locator("#all-green").count() == 0
+        assert page.locator("[data-prerequisite=guard][data-state=todo]").count() == 1
+        assert page.locator("[data-prerequisite=verified_domain][data-state=done]").count() == 1
         assert intune.org["api_key"] not in page.content()
 
         _confirm(page, "guard")

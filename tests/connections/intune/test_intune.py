@@ -177,6 +177,10 @@ def test_an_unlicensed_tenant_is_said_so_with_what_to_do(intune):
     steps = {s.key: s for s in selectors.checklist(atl_org)}
     assert steps["licence"].state == selectors.TODO and "Fabrikam" in steps["licence"].detail
     assert steps["policies"].state == selectors.TODO
+    # Said up front, with what to do.
+    page = intune.admin_client.get(reverse("connections:intune_org_detail", args=[atl_org.pk])).content.decode()
+    prerequisite = re.search(r'<li data-prerequisite="licence" data-state="todo">(.*?)</li>', page, re.S).group(1)
+    assert "Fabrikam" in prerequisite and "Purchase services" in prerequisite
 
 
 def test_an_expired_organization_key_stops_the_reads_and_says_what_to_do(intune):
@@ -214,16 +218,20 @@ def test_a_viewer_cannot_change_a_policy_and_another_organizations_ids_are_not_f
         reverse("connections:intune_policy_assign", args=[policy.pk]),
         reverse("connections:intune_policy_new", args=[atl_org.pk]),
         reverse("connections:intune_org_step", args=[atl_org.pk]),
+        reverse("connections:intune_consent_link_new", args=[atl_org.pk]),
+        reverse("connections:intune_consent_link_revoke", args=[link.pk]),
+        reverse("connections:intune_org_key", args=[atl_org.pk]),
     ]
     for url in writes:
         assert intune.viewer_client.post(url, {**POLICY_FORM, "step": "guard", "done": "1"}).status_code == 403, url
     assert intune.viewer_client.get(reverse("connections:intune_org_detail", args=[atl_org.pk])).status_code == 200
     for url in [*writes, reverse("connections:intune_org_detail", args=[atl_org.pk]),
-                reverse("connections:intune_consent_link_revoke", args=[link.pk]),
                 reverse("connections:intune_org_check", args=[atl_org.pk])]:
         assert intune.other_client.post(url, POLICY_FORM).status_code == 404, url
     assert [(p.id, p.settings) for p in intune.sandbox.app_protections("contoso")] == before
     assert MobileAppPolicy.objects.get(pk=policy.pk).name == "Phones"
+    assert AppConsentLink.objects.get(pk=link.pk).state == AppConsentLink.State.SENT
+    assert AppConsentLink.objects.count() == 1
 
 
 def test_every_request_of_the_intune_flows_is_declared(intune):
