@@ -11,6 +11,7 @@ urlpatterns = [
     path("intune/organizations/<int:atl_org_id>/check/", views.org_check, name="intune_org_check"),
     path("intune/organizations/<int:atl_org_id>/key/", views.org_key, name="intune_org_key"),
     path("intune/organizations/<int:atl_org_id>/step/", views.org_step, name="intune_org_step"),
+    path("intune/organizations/<int:atl_org_id>/remove/", views.org_remove, name="intune_org_remove"),
     path("intune/organizations/<int:atl_org_id>/consent-links/", views.consent_link_new,
          name="intune_consent_link_new"),
     path("intune/consent-links/<int:link_id>/revoke/", views.consent_link_revoke, name="intune_consent_link_revoke"),

@@ -93,6 +93,19 @@ def org_key(request, atl_org_id):
 
 @admin_required
 @require_POST
+def org_remove(request, atl_org_id):
+    atl_org = scoped(request, AtlassianOrganization, pk=atl_org_id)
+    try:
+        services.organization_remove(atl_org=atl_org, acting_user=request.user)
+    except ValidationError as exc:
+        messages.error(request, _errors(exc))
+        return redirect("connections:intune_org_detail", atl_org_id=atl_org.pk)
+    messages.success(request, f"{atl_org} removed from the portal, with its API key.")
+    return redirect("connections:intune_org_list")
+
+
+@admin_required
+@require_POST
 def org_step(request, atl_org_id):
     atl_org = scoped(request, AtlassianOrganization, pk=atl_org_id)
     try:

@@ -153,6 +153,8 @@ def test_a_policy_is_created_assigned_edited_and_deleted_in_each_tenant(intune):
     assert ios.assignments[0]["groupId"] == str(group.pk)  # kept through the edit
     assert len(sandbox.app_protections("fabrikam")) == 1
     # Delete: gone from each tenant's Intune, then here.
+    kept = client.post(reverse("connections:intune_org_remove", args=[atl_org.pk]))
+    assert kept.status_code == 302 and AtlassianOrganization.objects.filter(pk=atl_org.pk).exists()
     deleted = client.post(reverse("connections:intune_policy_delete", args=[policy.pk]))
     assert deleted.status_code == 302
     assert sandbox.app_protections("contoso") == [] and sandbox.app_protections("fabrikam") == []
@@ -161,6 +163,9 @@ def test_a_policy_is_created_assigned_edited_and_deleted_in_each_tenant(intune):
                    .values_list("action", flat=True))
     assert sorted(set(actions)) == ["intune.policy_assigned", "intune.policy_created", "intune.policy_deleted",
                                     "intune.policy_updated"]
+    # With no policy left, the organization can go, its key with it.
+    assert client.post(reverse("connections:intune_org_remove", args=[atl_org.pk])).status_code == 302
+    assert not AtlassianOrganization.objects.filter(pk=atl_org.pk).exists()
 
 
 def test_an_unlicensed_tenant_is_said_so_with_what_to_do(intune):
@@ -221,6 +226,7 @@ def test_a_viewer_cannot_change_a_policy_and_another_organizations_ids_are_not_f
         reverse("connections:intune_consent_link_new", args=[atl_org.pk]),
         reverse("connections:intune_consent_link_revoke", args=[link.pk]),
         reverse("connections:intune_org_key", args=[atl_org.pk]),
+        reverse("connections:intune_org_remove", args=[atl_org.pk]),
     ]
     for url in writes:
         assert intune.viewer_client.post(url, {**POLICY_FORM, "step": "guard", "done": "1"}).status_code == 403, url
