@@ -386,6 +386,9 @@ def check_api_token(*, site_url: str, email: str, api_token: str) -> ApiTokenChe
     )
 
 
+# The Organizations REST API (an organization API key) registers its declarations with these.
+from ..atlassian_admin import endpoints as _admin_endpoints  # noqa: E402,F401
+
 # Incident chats and meetings declare their Jira and Jira Service Management endpoints in a
 # module of their own.
 from . import incidents as _incidents  # noqa: E402,F401

@@ -47,3 +47,17 @@ from .chatops import (  # noqa: F401,E402
     IncidentMeeting,
     OrganizationApiKey,
 )
+
+# Intune app protection for Atlassian's mobile apps
+from .intune import (  # noqa: F401,E402
+    AppConsentLink,
+    AtlassianApp,
+    AtlassianAppConsent,
+    AtlassianOrganization,
+    ManualStep,
+    ManualStepConfirmation,
+    MobileAppPolicy,
+    OrganizationDomain,
+    PolicyDeployment,
+    TenantState,
+)

@@ -136,6 +136,7 @@ class Command(BaseCommand):
             add_demo_colleagues,
             add_demo_responders,
             connect_demo_pairs,
+            enable_intune,
             start_first_jobs,
             start_incident_matching,
         )
@@ -153,6 +154,8 @@ class Command(BaseCommand):
             )
             start_first_jobs(made[:1], admin=admin)
             start_incident_matching(made, admin=admin)
+            # Contoso reachable for Intune app protection; Fabrikam is the visitor's to connect.
+            enable_intune(organization=Organization.objects.get(slug="acme"), admin=admin)
             globex = connect_demo_pairs(
                 organization=Organization.objects.get(slug="globex"), admin=owner, atlassian_admin=atlassian_admin
             )
@@ -193,6 +196,9 @@ class Command(BaseCommand):
                 f"    sandbox     {info.get('origin', '')}  (a local Microsoft + Atlassian)",
                 f"                its admin page: {url}_sandbox/",
             ]
+            for org in info.get("atlassian", {}).get("organizations", []):
+                lines.append(f"    mobile apps register the Atlassian organization {org['name']}: id {org['id']}, "
+                             "its API key on the sandbox's admin page")
         for pair in connected:
             lines.append(f"    connected   {pair}  (through the real consent flows, just now)")
         lines += ["    emails      are printed here (verification, invitations)", "    stop        Ctrl-C", ""]
