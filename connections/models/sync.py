@@ -56,7 +56,12 @@ class SyncRun(models.Model):
 
     error = models.TextField(blank=True)
     remedy = models.TextField(blank=True)
+    # Claims of the run by a worker: its first start, each resume after a wait (a Retry-After
+    # that gave the worker back, another run waited for) and each takeover (below).
     attempts = models.PositiveSmallIntegerField(default=0)
+    # Claims that took the run over from a worker gone silent (killed, cut off from the
+    # database): only these count against SYNC_STUCK_MAX_RESUMES, as waiting is progress.
+    takeovers = models.PositiveSmallIntegerField(default=0)
     cancel_requested = models.BooleanField(default=False)
     # A run that failed on a transient provider failure with a checkpoint to go on from: when the
     # beat starts a run from its checkpoint by itself (cleared once it has, or when it will not).

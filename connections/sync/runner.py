@@ -6,7 +6,7 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import F, Q
+from django.db.models import Case, F, PositiveSmallIntegerField, Q, When
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
@@ -39,6 +39,11 @@ def claim(run_id):
             started_at=Coalesce(F("started_at"), now),
             heartbeat_at=now,
             attempts=F("attempts") + 1,
+            # The WHEN reads the row as it was: a running run is taken over, a queued one started.
+            takeovers=Case(
+                When(state=SyncRun.State.RUNNING, then=F("takeovers") + 1), default=F("takeovers"),
+                output_field=PositiveSmallIntegerField(),
+            ),
         )
     )
     if not taken:
