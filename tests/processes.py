@@ -7,6 +7,7 @@ import pwd
 import shutil
 import socket
 import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -131,3 +132,147 @@ class PostgresCluster:
         """A copy of Django's connection settings `base`, pointing at this cluster."""
         return {**base, "HOST": "127.0.0.1", "PORT": str(self.port), "USER": "postgres", "PASSWORD": "",
                 "NAME": name}
+
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def wait_until(predicate, timeout, what, every=0.1):
+    """predicate()'s first truthy value within `timeout` seconds, else AssertionError."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(every)
+    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+
+
+class PrivateStack:
+    """This test process moved onto a PostgreSQL cluster and a Redis of its own: the default
+    database (the sandbox's tables live there too on PostgreSQL) and Celery's broker, result
+    backend and the sync throttle's shared store. `worker()` starts real Celery workers on the
+    same pair, pointed at the sandbox this process serves. `stop()` puts everything back and
+    removes both servers, whatever the test did to them."""
+
+    def __init__(self, tmp_path: Path):
+        self.tmp_path = Path(tmp_path)
+        self.cluster = PostgresCluster()
+        self.redis = RedisServer(self.tmp_path / "redis")
+        self.workers: list[subprocess.Popen] = []
+        self._saved_db: dict | None = None
+        self._saved_env: dict[str, str | None] = {}
+
+    def start(self):
+        import psycopg
+        from django.conf import settings
+        from django.core.management import call_command
+        from django.db import connections
+
+        self.cluster.start()
+        self.redis.start()
+        with psycopg.connect(f"host=127.0.0.1 port={self.cluster.port} user=postgres dbname=postgres",
+                             autocommit=True) as admin:  # fmt: skip
+            admin.execute("CREATE DATABASE portal")
+        connection = connections["default"]
+        connection.close()
+        # In place: every thread's connection (the sandbox serves from threads) reads this dict.
+        self._saved_db = dict(connection.settings_dict)
+        connection.settings_dict.update(self.cluster.settings_dict(self._saved_db))
+        call_command("migrate", interactive=False, verbosity=0)
+        # Celery reads CELERY_BROKER_URL from the environment before its configuration.
+        for name, value in (("CELERY_BROKER_URL", self.redis.url(0)), ("CELERY_RESULT_BACKEND", self.redis.url(1))):
+            self._saved_env[name] = os.environ.get(name)
+            os.environ[name] = value
+        self._saved_broker = settings.CELERY_BROKER_URL
+        settings.CELERY_BROKER_URL = self.redis.url(0)
+        from portal.celery import app
+
+        self._eager = app.conf.task_always_eager
+        self._reset_clients(eager=False)  # tasks go to the workers, through the broker
+        return self
+
+    def database_url(self):
+        return f"postgres://postgres@127.0.0.1:{self.cluster.port}/portal"
+
+    @staticmethod
+    def _reset_clients(eager):
+        """Forget pooled broker connections and the throttle's store: they point at the old Redis."""
+        from connections import throttle
+        from portal.celery import app
+
+        throttle.reset_default_store()
+        for pool in (app._pool, app.amqp._producer_pool):
+            if pool is not None:
+                pool.force_close_all()
+        app._pool = None
+        app.amqp._producer_pool = None
+        app.conf.update(task_always_eager=eager)
+
+    def worker_env(self, **extra):
+        from django.conf import settings
+
+        env = {k: v for k, v in os.environ.items() if k not in ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE")}
+        env.update(
+            {
+                "DJANGO_SETTINGS_MODULE": "portal.settings_test",
+                "DATABASE_URL": self.database_url(),
+                "CELERY_BROKER_URL": self.redis.url(0),
+                "CELERY_RESULT_BACKEND": self.redis.url(1),
+                "CELERY_TASK_ALWAYS_EAGER": "false",
+                "PYTHONUNBUFFERED": "1",
+                # The sandbox this process serves (ephemeral ports), as its settings point at it.
+                "MICROSOFT_AUTHORITY_HOST": settings.MICROSOFT_AUTHORITY_HOST,
+                "MICROSOFT_GRAPH_URL": settings.MICROSOFT_GRAPH_URL,
+                "ATLASSIAN_AUTH_URL": settings.ATLASSIAN_AUTH_URL,
+                "ATLASSIAN_API_URL": settings.ATLASSIAN_API_URL,
+                "ATLASSIAN_EXTRA_SITE_PREFIXES": ",".join(settings.ATLASSIAN_EXTRA_SITE_PREFIXES),
+                "HTTP_CA_BUNDLE": settings.HTTP_CA_BUNDLE,
+            }
+        )
+        env.update({name: str(value) for name, value in extra.items()})
+        return env
+
+    def worker(self, name="worker", **settings_env):
+        """A real `celery worker` (solo pool, one task at a time) on this stack, ready to take
+        tasks; `settings_env` are settings given to it through its environment."""
+        log = self.tmp_path / f"{name}.log"
+        with log.open("w") as out:
+            process = subprocess.Popen(
+                [sys.executable, "-m", "celery", "-A", "portal", "worker", "--pool=solo", "--without-heartbeat",
+                 "--without-gossip", "--without-mingle", "--loglevel=INFO", "-n", f"{name}-{os.getpid()}@%h"],
+                cwd=ROOT, env=self.worker_env(**settings_env), stdout=out, stderr=subprocess.STDOUT,
+            )  # fmt: skip
+        process.log = log  # type: ignore[attr-defined]
+        self.workers.append(process)
+        wait_until(lambda: " ready." in log.read_text() or process.poll() is not None, 60, f"{name} to be ready")
+        assert process.poll() is None, log.read_text()
+        return process
+
+    def stop(self):
+        from django.conf import settings
+        from django.db import connections
+
+        for process in self.workers:
+            if process.poll() is None:
+                process.terminate()
+                try:
+                    process.wait(timeout=30)
+                except subprocess.TimeoutExpired:
+                    process.kill()
+                    process.wait()
+        for name, value in self._saved_env.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+        if self._saved_env:
+            settings.CELERY_BROKER_URL = self._saved_broker
+            self._reset_clients(eager=self._eager)
+        if self._saved_db is not None:
+            connection = connections["default"]
+            connection.close()
+            connection.settings_dict.clear()
+            connection.settings_dict.update(self._saved_db)
+        self.redis.stop()
+        self.cluster.remove()
