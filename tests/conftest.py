@@ -71,3 +71,25 @@ def private_stack(transactional_db, tmp_path):
         yield stack.start()
     finally:
         stack.stop()
+
+
+@pytest.fixture
+def private_redis(tmp_path):
+    """A Redis of the test's own (tests.processes.RedisServer), stopped afterwards."""
+    from .processes import RedisServer
+
+    server = RedisServer(tmp_path / "redis").start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def private_postgres():
+    """A PostgreSQL cluster of the test's own (tests.processes.PostgresCluster), removed afterwards."""
+    from .processes import PostgresCluster
+
+    if not PostgresCluster.available():
+        pytest.fail("needs PostgreSQL's initdb and pg_ctl (and a postgres user when run as root)")
+    server = PostgresCluster().start()
+    yield server
+    server.remove()

@@ -14,26 +14,10 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from tests.processes import PostgresCluster, RedisServer, _wait_for_port, free_port
+from tests.processes import _wait_for_port, free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 USERS = 4000
-
-pytestmark = pytest.mark.skipif(not PostgresCluster.available(), reason="needs initdb and pg_ctl")
-
-
-@pytest.fixture
-def cluster():
-    server = PostgresCluster().start()
-    yield server
-    server.remove()
-
-
-@pytest.fixture
-def broker(tmp_path):
-    server = RedisServer(tmp_path / "redis").start()
-    yield server
-    server.stop()
 
 
 class Portal:
@@ -91,7 +75,8 @@ class Portal:
 
 
 @pytest.fixture
-def portal(tmp_path, cluster, broker):
+def portal(tmp_path, private_postgres, private_redis):
+    cluster, broker = private_postgres, private_redis
     with psycopg.connect(f"postgresql://postgres@127.0.0.1:{cluster.port}/postgres", autocommit=True) as db:
         db.execute("CREATE DATABASE portal")
     portal = Portal(tmp_path, cluster, broker)
@@ -107,7 +92,8 @@ def _run_state(portal, run_id):
         return None  # the database is restarting
 
 
-def test_a_postgres_restart_mid_run_loses_and_duplicates_nothing(portal, cluster):
+def test_a_postgres_restart_mid_run_loses_and_duplicates_nothing(portal):
+    cluster = portal.cluster
     portal.manage("benchmark", "sync", "--users", str(USERS), "--seed-only")
     server = portal.start("sandbox", sys.executable, str(ROOT / "manage.py"), "sandbox", "serve",
                           "--port", str(portal.port), "--browser-port", str(portal.port - 1))  # fmt: skip
