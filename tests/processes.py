@@ -225,11 +225,13 @@ class PrivateStack:
         from portal.celery import app
 
         throttle.reset_default_store()
-        for pool in (app._pool, app.amqp._producer_pool):
-            if pool is not None:
-                pool.force_close_all()
+        # Dropped, not closed: kombu keeps each pool in a registry by broker URL, and hands the
+        # same one out again when the app comes back to that URL.
         app._pool = None
         app.amqp._producer_pool = None
+        # The result backend: cached for the app when thread-safe, else for this thread.
+        app._backend_cache = None
+        app._local.__dict__.pop("backend", None)
         app.conf.update(task_always_eager=eager)
 
     def worker_env(self, **extra):

@@ -85,6 +85,10 @@ def portal(tmp_path, private_postgres, private_redis):
     portal.stop_all()
 
 
+def _tail(portal, name):
+    return (portal.tmp_path / f"{name}.log").read_text()[-3000:]
+
+
 def _run_state(portal, run_id):
     try:
         return portal.sql(f"SELECT state, checkpoint, attempts, error FROM connections_syncrun WHERE id = {run_id}")[0]  # noqa: S608
@@ -117,7 +121,7 @@ def test_a_postgres_restart_mid_run_loses_and_duplicates_nothing(portal):
         row = _run_state(portal, run_id)
         if row and row[1].get("phase") == "atlassian" and row[1].get("start_at", 0) >= 1000:
             break
-        assert row is None or row[0] in ("queued", "running"), row
+        assert row is None or row[0] in ("queued", "running"), (row, server.poll(), _tail(portal, "sandbox"))
         time.sleep(0.2)
     else:
         raise AssertionError(f"the run did not reach the accounts: {_run_state(portal, run_id)}")
