@@ -126,7 +126,7 @@ def _wait(run, wait, *, attempt, checkpoint):
     return "waiting"
 
 
-THROTTLED_UNTIL = "throttled_until"
+THROTTLED_UNTIL, THROTTLED_BY = "throttled_until", "throttled_by"  # read by SyncRun.throttled_note
 
 
 def _give_back(run, throttled, *, attempt, checkpoint):
@@ -138,7 +138,7 @@ def _give_back(run, throttled, *, attempt, checkpoint):
     with transaction.atomic():
         queued = SyncRun.objects.filter(pk=run.pk, state=SyncRun.State.RUNNING, attempts=attempt).update(
             state=SyncRun.State.QUEUED, queued_at=due, heartbeat_at=None,
-            checkpoint={**checkpoint, THROTTLED_UNTIL: due.isoformat()},
+            checkpoint={**checkpoint, THROTTLED_UNTIL: due.isoformat(), THROTTLED_BY: throttled.key.split(":")[0]},
         )
         if not queued:
             return "skipped"  # cancelled or taken over meanwhile: not ours to requeue

@@ -16,6 +16,7 @@ import time
 import uuid
 
 import pytest
+from django.urls import reverse
 
 from bench import fairness
 from bench.sync import add_directory_users
@@ -201,7 +202,7 @@ def test_a_long_retry_after_is_waited_out_and_the_stuck_detector_leaves_the_run_
     _assert_complete(world.connection, world.tenant)
 
 
-def test_a_throttled_token_endpoint_delays_the_run_and_never_reads_as_a_consent_problem(world, beat):
+def test_a_throttled_token_endpoint_delays_the_run_and_never_reads_as_a_consent_problem(world, beat, client):
     world.stack.worker(SYNC_STUCK_AFTER=STUCK_AFTER)
     # The worker has no token yet: its first request to Microsoft is the token request.
     world.sandbox.set_fault("token_throttled", "fabrikam", retry_after=8)
@@ -213,6 +214,9 @@ def test_a_throttled_token_endpoint_delays_the_run_and_never_reads_as_a_consent_
 
     wait_until(given_back, 30, "the run to give its worker back")
     world.sandbox.clear_faults()
+    client.force_login(world.admin)
+    page = client.get(reverse("connections:connection_detail", args=[world.connection.pk])).content.decode()
+    assert "Microsoft is throttling, retrying at " in page and "consent" not in run.throttled_note
     world.connection.refresh_from_db()
     assert world.connection.status == Connection.Status.ACTIVE
 

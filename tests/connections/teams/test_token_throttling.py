@@ -20,6 +20,7 @@ def test_a_run_throttled_at_the_token_endpoint_waits_for_microsoft_and_then_succ
 
     assert run.state == SyncRun.State.QUEUED, (run.state, run.error)
     assert run.error == "" and THROTTLED_UNTIL in run.checkpoint
+    assert run.throttled_note.startswith("Microsoft is throttling, retrying at ")  # on the jobs page
     assert 80 < (run.queued_at - run.started_at).total_seconds() <= 91
     teams_world.connection.refresh_from_db()
     assert teams_world.connection.status == Connection.Status.ACTIVE
