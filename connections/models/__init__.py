@@ -38,3 +38,17 @@ from .matching import (  # noqa: F401
 # sync: Teams directory and channel messages
 from .schedules import SyncSchedule  # noqa: F401,E402
 from .teams import TeamsChannel, TeamsMessage, TeamsTeam  # noqa: F401,E402
+
+# Intune app protection for Atlassian's mobile apps
+from .intune import (  # noqa: F401,E402
+    AppConsentLink,
+    AtlassianApp,
+    AtlassianAppConsent,
+    AtlassianOrganization,
+    ManualStep,
+    ManualStepConfirmation,
+    MobileAppPolicy,
+    OrganizationDomain,
+    PolicyDeployment,
+    TenantState,
+)
