@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('connections', '0014_pages_at_scale'),
+        ('connections', '0015_intune_mobile_policies'),
     ]
 
     operations = [
