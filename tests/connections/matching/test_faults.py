@@ -132,14 +132,19 @@ def test_a_short_outage_and_a_high_error_rate_do_not_fail_the_run(world, beat):
     for target in ("fabrikam", "site:acme"):
         world.sandbox.set_fault("error_rate", target, share=1, status=503, retry_after="")
     time.sleep(5)
-    # ... then every other answer, to the end of the run.
+    # ... then every other answer, for six seconds (a bounded spell keeps the test's time
+    # bounded: a request failing six times running waits up to 30 s before its next try).
     for target in ("fabrikam", "site:acme"):
         world.sandbox.set_fault("error_rate", target, share=0.5, status=503, retry_after="")
+    spell_ends = time.monotonic() + 6
+    while time.monotonic() < spell_ends and SyncRun.objects.get(pk=run.pk).is_active:
+        time.sleep(0.2)
+    faults.clear("error_rate")
 
     _ended(run, 120)
     assert run.state == SyncRun.State.SUCCEEDED, (run.error, run.remedy)
     assert (run.attempts, run.takeovers, run.retry_at) == (1, 0, None)  # the same run rode it out
-    assert len([r for r in _requests() if r.status == 503]) >= 10
+    assert len([r for r in _requests() if r.status == 503]) >= 5
     _assert_complete(world.connection, world.tenant)
 
 
