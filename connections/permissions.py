@@ -43,6 +43,8 @@ class Feature:
     graph: tuple[GraphPermission, ...] = ()
     atlassian: tuple[AtlassianScope, ...] = ()
     products: tuple[str, ...] = field(default=("jira", "confluence", "jsm"))
+    # Who the feature's messages in Teams are posted as, in the admin's words (empty: it posts none).
+    posts: str = ""
 
 
 # --- Microsoft Graph permissions ------------------------------------------------------------
@@ -116,7 +118,8 @@ APP_IN_TEAM_DELEGATED = GraphPermission(
     DELEGATED,
     reads="Whether the portal's Teams app is installed in a team.",
     stores="Nothing.",
-    why="To install the portal's app in the teams chosen for incident work.",
+    why="To add the portal's Teams app to the team an admin picks for notifications (or incident work): "
+    "Teams lets the app's bot post only in teams it was added to.",
     why_store="To remove the app from the team again when the connection is removed.",
 )
 CHAT_CREATE_APP = GraphPermission(
@@ -213,6 +216,12 @@ WRITE_JIRA_WORK = AtlassianScope(
     reads="Nothing; it adds comments and internal notes.",
     why="To add Teams chat messages to an incident as internal notes.",
 )
+MANAGE_JIRA_WEBHOOK = AtlassianScope(
+    "manage:jira-webhook",
+    reads="The webhooks the portal itself registered: their filters and expiry dates.",
+    why="To register, refresh and remove the Jira webhook that sends the chosen projects' issue events to the "
+    "portal, for Teams notifications.",
+)
 READ_JIRA_USER = AtlassianScope(
     "read:jira-user",
     reads="Account ids, names and, where people allow it, email addresses.",
@@ -239,6 +248,17 @@ CONFLUENCE_SCOPES = (
     AtlassianScope("search:confluence", reads="CQL search results.", why="To preview and apply the CQL filter."),
 )
 
+# Who posts Teams notifications (the consent page and the data-handling statement say it).
+POSTS_AS_APP = (
+    "Notifications are posted by the portal's Teams app (its bot, through the Bot Framework with the app's own "
+    "token), never as a person: the message shows the app as its author. The admin who picks a channel signs in "
+    "with Microsoft only to list their teams and channels and to add the app to the chosen team. Jira issue events "
+    "reach the portal through a webhook it registers with the site's OAuth 2.0 authorization (the admin who "
+    "authorized the site). Confluence Cloud offers webhooks to OAuth 2.0 (3LO) apps no documented way to register "
+    "(only Connect and Forge apps get Confluence events): Confluence spaces can be given a channel, and their events "
+    "are not delivered yet."
+)
+
 # --- Features -------------------------------------------------------------------------------
 
 FEATURES = {
@@ -248,9 +268,10 @@ FEATURES = {
             "teams_notifications",
             "Teams notifications from Jira and Confluence",
             "Sends Jira and Confluence notifications to chosen Teams channels.",
-            graph=(USER_READ, TEAM_READBASIC_DELEGATED, CHANNEL_READBASIC_DELEGATED),
-            atlassian=(OFFLINE_ACCESS, READ_JIRA_WORK),
+            graph=(USER_READ, TEAM_READBASIC_DELEGATED, CHANNEL_READBASIC_DELEGATED, APP_IN_TEAM_DELEGATED),
+            atlassian=(OFFLINE_ACCESS, READ_JIRA_WORK, MANAGE_JIRA_WEBHOOK),
             products=("jira", "confluence"),
+            posts=POSTS_AS_APP,
         ),
         Feature(
             "jsm_chatops",

@@ -484,6 +484,27 @@ ATLASSIAN_CLIENT_SECRET = _secret(
     "ATLASSIAN_CLIENT_SECRET", default=_sandbox.ATLASSIAN_CLIENT_SECRET if SANDBOX_ENABLED else ""
 )
 
+# --- Teams notifications: the portal's Teams app and its bot ------------------------------------
+# The bot's Microsoft app (an Entra app registration; by default the portal's own) and where it
+# gets its Bot Framework token: botframework.com for a multi-tenant bot, else the bot's tenant id.
+# Reference: https://learn.microsoft.com/azure/bot-service/rest-api/bot-framework-rest-connector-authentication
+BOT_APP_ID = env.str("BOT_APP_ID", default="") or MICROSOFT_CLIENT_ID
+BOT_APP_SECRET = _secret("BOT_APP_SECRET", default="") or MICROSOFT_CLIENT_SECRET
+BOT_TOKEN_TENANT = env.str("BOT_TOKEN_TENANT", default="botframework.com")
+# The connector's service URL for proactive messages into Teams channels.
+BOT_SERVICE_URL = _endpoint("BOT_SERVICE_URL", "https://smba.trafficmanager.net/teams", "/botframework/teams")
+# Delivery: attempts per notification, and messages per channel per second (Teams allows a bot
+# 7 a second per conversation; the portal stays below).
+# Reference: https://learn.microsoft.com/microsoftteams/platform/bots/how-to/rate-limit
+NOTIFICATION_MAX_ATTEMPTS = env.int("NOTIFICATION_MAX_ATTEMPTS", default=5)
+NOTIFICATION_CHANNEL_RATE = env.float("NOTIFICATION_CHANNEL_RATE", default=1.0)
+# Refresh a Jira webhook this many days before it expires (they live 30 days); the beat checks daily.
+NOTIFICATION_WEBHOOK_REFRESH_DAYS = env.int("NOTIFICATION_WEBHOOK_REFRESH_DAYS", default=7)
+CELERY_BEAT_SCHEDULE["connections.notifications_refresh_webhooks"] = {
+    "task": "connections.notifications_refresh_webhooks",
+    "schedule": 6 * 3600,
+}
+
 # --- health checks and the portal's own app credentials ------------------
 # Seconds between periodic health checks: the beat's kickoff queues one run per connection.
 HEALTH_CHECK_INTERVAL = env.int("HEALTH_CHECK_INTERVAL", default=3600)

@@ -226,6 +226,30 @@ class Graph:
         except ValueError as exc:
             raise GraphError(response.status_code, "invalidJson", "Graph's answer was not JSON") from exc
 
+    def post(self, path, body):
+        """One POST with a JSON body; the parsed JSON answer ({} when Graph sends none), or a
+        GraphError (a 409 Conflict included: the caller decides what it means)."""
+        url = self._url(path)
+
+        def call():
+            self.requests_made += 1
+            return self.session.post(url, json=body, headers={"Authorization": f"Bearer {self._token()}"})
+
+        try:
+            response = self.throttle.send(self.key, call)
+        except Throttled as exc:
+            raise GraphError(429, "throttled", f"Microsoft Graph {exc}") from exc
+        except (requests.ConnectionError, requests.Timeout) as exc:
+            raise GraphError(0, "unreachable", f"could not reach Microsoft Graph ({type(exc).__name__})") from exc
+        if response.status_code >= 400:
+            raise _error_from(response, "POST", self._path(url))
+        if not response.content:
+            return {}
+        try:
+            return response.json()
+        except ValueError as exc:
+            raise GraphError(response.status_code, "invalidJson", "Graph's answer was not JSON") from exc
+
     def pages(self, url_or_path, params=None):
         """Each page of a collection, following @odata.nextLink (the query is only sent first:
         the link carries it). The last page may carry @odata.deltaLink."""

@@ -38,3 +38,6 @@ from .matching import (  # noqa: F401
 # sync: Teams directory and channel messages
 from .schedules import SyncSchedule  # noqa: F401,E402
 from .teams import TeamsChannel, TeamsMessage, TeamsTeam  # noqa: F401,E402
+
+# Teams notifications
+from .notifications import NotificationDelivery, NotificationTarget, WebhookRegistration  # noqa: F401,E402

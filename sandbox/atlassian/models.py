@@ -166,3 +166,24 @@ class Project(models.Model):
 
     class Meta:
         ordering = ["project_id"]
+
+
+class DynamicWebhook(models.Model):
+    """A webhook an OAuth 2.0 (3LO) app registered through Jira's REST API: which events, for
+    which issues (a JQL filter), sent where; it lapses 30 days after registration or refresh.
+    Reference: https://developer.atlassian.com/cloud/jira/platform/webhooks/#registering-a-webhook-using-the-rest-api--for-connect-and-oauth-2-0-apps-"""
+
+    webhook_id = models.BigIntegerField(unique=True)
+    site = models.ForeignKey(Site, on_delete=models.CASCADE, related_name="dynamic_webhooks")
+    app = models.ForeignKey(App, on_delete=models.CASCADE, related_name="dynamic_webhooks")
+    # Who registered it: Jira sends only what this account may see.
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="dynamic_webhooks")
+    url = models.URLField(max_length=1000)
+    jql_filter = models.CharField(max_length=1000)
+    events = models.JSONField(default=list)
+    field_ids_filter = models.JSONField(default=list, blank=True)
+    expires_at = models.FloatField()  # sandbox.clock time
+    last_delivery = models.CharField(max_length=200, blank=True)  # what the last delivery got back
+
+    class Meta:
+        ordering = ["webhook_id"]

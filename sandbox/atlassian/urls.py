@@ -6,7 +6,7 @@ the views tell them apart by the `cloud_id` or `site_name` keyword."""
 from django.urls import URLPattern, URLResolver, include, path
 
 from . import confluence_views as c
-from . import identity_views, jira_views, oauth_views
+from . import identity_views, jira_views, oauth_views, webhook_views
 from .apps_registry import register_redirect_uri  # noqa: F401  (the tests' and core's entry point)
 
 auth_urlpatterns: list[URLPattern | URLResolver] = [
@@ -42,6 +42,8 @@ def _product_patterns(suffix) -> tuple[list[URLPattern | URLResolver], list[URLP
         path("rest/api/3/project/search", jira_views.project_search, name=f"atl-project-search{suffix}"),
         path("rest/api/3/myself", jira_views.myself, name=f"atl-myself{suffix}"),
         path("rest/servicedeskapi/info", jira_views.service_management_info, name=f"atl-jsm-info{suffix}"),
+        path("rest/api/3/webhook", webhook_views.webhooks, name=f"atl-webhooks{suffix}"),
+        path("rest/api/3/webhook/refresh", webhook_views.refresh, name=f"atl-webhooks-refresh{suffix}"),
     ]
     return wiki, jira
 

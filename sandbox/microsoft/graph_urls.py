@@ -2,7 +2,7 @@
 
 from django.urls import re_path
 
-from .graph import batch, search, teams, tenant_views, users
+from .graph import batch, search, team_apps, teams, tenant_views, users
 
 V = r"(?P<version>v1\.0|beta)"
 
@@ -24,6 +24,7 @@ urlpatterns = [
         teams.channel_messages_delta,
     ),
     re_path(rf"^{V}/chats$", teams.create_chat),
+    re_path(rf"^{V}/teams/(?P<team_id>[^/]+)/installedApps$", team_apps.installed_apps),
     re_path(rf"^{V}/domains$", tenant_views.domains),
     re_path(rf"^{V}/organization$", tenant_views.organization),
     re_path(rf"^{V}/servicePrincipals$", tenant_views.service_principals),

@@ -201,3 +201,6 @@ class Chat(models.Model):
     member_ids = models.JSONField(default=list)
     created_by_app = models.CharField(max_length=64, blank=True)
     created = models.DateTimeField(auto_now_add=True)
+
+
+from .bot_models import BotActivity, TeamAppInstallation  # noqa: E402,F401  (the connector's state)

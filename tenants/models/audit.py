@@ -85,6 +85,14 @@ class AuditAction(models.TextChoices):
     # sync: Teams directory and channel messages
     SYNC_SCHEDULE_CHANGED = "sync.schedule_changed", "Sync schedule changed"
 
+    # Teams notifications
+    NOTIFICATION_TARGET_SET = "notifications.target_set", "Teams channel chosen for notifications"
+    NOTIFICATION_TARGET_CLEARED = "notifications.target_cleared", "Teams notifications switched off"
+    NOTIFICATION_WEBHOOK_REGISTERED = "notifications.webhook_registered", "Jira webhook registered"
+    NOTIFICATION_WEBHOOK_REFRESHED = "notifications.webhook_refreshed", "Jira webhook refreshed"
+    NOTIFICATION_WEBHOOK_REFUSED = "notifications.webhook_refused", "Jira webhook delivery refused"
+    NOTIFICATION_DELIVERY_FAILED = "notifications.delivery_failed", "Teams notification could not be delivered"
+
     # support staff
     SUPPORT_VIEWED = "support.viewed", "Viewed by support"
     SUPPORT_ACCESS_OPENED = "support.access_opened", "Support access opened (with a reason)"
