@@ -11,6 +11,9 @@ MICROSOFT_CLIENT_ID = "5b1f3c1e-8a59-4f7e-9d2b-7c0a4f6e2d11"
 MICROSOFT_CLIENT_SECRET = "sandbox-ms-secret-Qm3v8Lx2Pz7Tn4Wk"
 ATLASSIAN_CLIENT_ID = "sandboxAtlassianClientId0001"
 ATLASSIAN_CLIENT_SECRET = "sandbox-atl-secret-Hd6Rj9Ys1Uf5Gc0B"
+# The id in the manifest of the portal's Teams app (its bot is the Microsoft app above). Each
+# sandbox tenant has the app in its catalog under a catalog id of its own.
+TEAMS_APP_MANIFEST_ID = "0c5e7a4d-3b1f-4d26-9a8e-6f2b1d7c4e90"
 
 
 def origin(host=DEFAULT_HOST, port=DEFAULT_PORT):

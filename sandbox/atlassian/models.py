@@ -168,6 +168,58 @@ class Project(models.Model):
         ordering = ["project_id"]
 
 
+# --- Jira Service Management requests (incidents): responders and comments ------------------
+
+
+class Issue(models.Model):
+    """A Jira issue; in a service project, a customer request (an incident here).
+    Reference: https://developer.atlassian.com/cloud/jira/platform/rest/v3/api-group-issues/"""
+
+    site = models.ForeignKey(Site, on_delete=models.CASCADE, related_name="issues")
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="issues")
+    issue_id = models.BigIntegerField(unique=True)
+    key = models.CharField(max_length=40)
+    summary = models.CharField(max_length=255)
+    issue_type = models.CharField(max_length=50, default="Incident")
+    status = models.CharField(max_length=50, default="Open")
+    status_category = models.CharField(max_length=20, default="new")  # new | indeterminate | done
+    priority = models.CharField(max_length=20, default="High")
+    assignee = models.ForeignKey(Account, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    reporter = models.ForeignKey(Account, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    watchers = models.ManyToManyField(Account, related_name="watching", blank=True)
+    participants = models.ManyToManyField(Account, related_name="participating", blank=True)
+    created = models.DateTimeField()
+
+    class Meta:
+        ordering = ["issue_id"]
+
+
+class IssueComment(models.Model):
+    """A comment on a request: public (the customer sees it) or internal (agents only).
+    Reference: https://developer.atlassian.com/cloud/jira/service-desk/rest/api-group-request/#api-rest-servicedeskapi-request-issueidorkey-comment-post"""
+
+    issue = models.ForeignKey(Issue, on_delete=models.CASCADE, related_name="comments")
+    comment_id = models.BigIntegerField(unique=True)
+    author = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="+")
+    body = models.TextField()
+    public = models.BooleanField()
+    created = models.DateTimeField()
+
+    class Meta:
+        ordering = ["comment_id"]
+
+
+class ProjectAgent(models.Model):
+    """An agent of a service project (has a Jira Service Management licence there): agents may
+    add internal comments; customers only public ones."""
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="agents")
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="+")
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["project", "account"], name="sbx_atl_agent_unique")]
+
+
 class DynamicWebhook(models.Model):
     """A webhook an OAuth 2.0 (3LO) app registered through Jira's REST API: which events, for
     which issues (a JQL filter), sent where; it lapses 30 days after registration or refresh.

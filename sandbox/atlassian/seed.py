@@ -15,7 +15,18 @@ from sandbox.db import alias, atomic
 
 from . import offsets
 from .apps_registry import ensure_portal_app
-from .models import Account, ApiToken, Page, PageRestriction, Project, Site, Space, SpacePermission
+from .models import (
+    Account,
+    ApiToken,
+    Issue,
+    Page,
+    PageRestriction,
+    Project,
+    ProjectAgent,
+    Site,
+    Space,
+    SpacePermission,
+)
 
 BATCH = 5000
 ADMIN_PASSWORD = "atlassian-admin-Pw1"  # noqa: S105  sandbox-only credentials, printed by `sandbox info`
@@ -89,6 +100,7 @@ def seed_atlassian(rng: random.Random, size: int):
     _generated_users(rng, size, sites)
     _confluence(rng, sites, named)
     _jira(sites)
+    _incidents(sites, named)
     _analyze(Account, Account.sites.through)
     return {"sites": len(sites), "accounts": Account.objects.count()}
 
@@ -227,3 +239,35 @@ def _jira(sites):
             for i, (s, k, n, t) in enumerate(specs)
         ]
     )
+
+
+# Incidents of the IT service project: (summary, status, status category, priority).
+INCIDENTS = [
+    ("Email delivery delayed for all staff", "Open", "new", "Highest"),
+    ("VPN drops every few minutes", "Work in progress", "indeterminate", "High"),
+    ("Printer on floor 3 offline", "Open", "new", "Low"),
+    ("Payroll export failing", "Open", "new", "High"),
+    ("Wi-Fi slow in building B", "Open", "new", "Medium"),
+    ("Password reset emails missing", "Resolved", "done", "Medium"),
+    ("Shared drive unreachable", "Open", "new", "High"),
+]
+
+
+def _incidents(sites, named):
+    """Incidents in the IT service project of acme-support, with Ada Admin and Bea Member as
+    its agents: the first is assigned to Ada, watched by Bea, with Hal Hidden as a request
+    participant; one is resolved (the open-incident search leaves it out)."""
+    project = Project.objects.get(site=sites["acme-support"], key="IT")
+    for agent in ("admin", "mixed-case"):
+        ProjectAgent.objects.create(project=project, account=named[agent])
+    start = datetime(2026, 11, 20, 8, 0, tzinfo=UTC)
+    for n, (summary, status, category, priority) in enumerate(INCIDENTS):
+        issue = Issue.objects.create(
+            site=sites["acme-support"], project=project, issue_id=20001 + n, key=f"IT-{n + 1}", summary=summary,
+            status=status, status_category=category, priority=priority,
+            assignee=named["admin"] if n == 0 else None, reporter=named["customer"],
+            created=start + timedelta(hours=n),
+        )
+        if n == 0:
+            issue.watchers.add(named["mixed-case"])
+            issue.participants.add(named["hidden-email"])

@@ -6,7 +6,7 @@ the views tell them apart by the `cloud_id` or `site_name` keyword."""
 from django.urls import URLPattern, URLResolver, include, path
 
 from . import confluence_views as c
-from . import identity_views, jira_views, oauth_views, webhook_views
+from . import identity_views, jira_views, jsm_views, oauth_views, webhook_views
 from .apps_registry import register_redirect_uri  # noqa: F401  (the tests' and core's entry point)
 
 auth_urlpatterns: list[URLPattern | URLResolver] = [
@@ -42,6 +42,20 @@ def _product_patterns(suffix) -> tuple[list[URLPattern | URLResolver], list[URLP
         path("rest/api/3/project/search", jira_views.project_search, name=f"atl-project-search{suffix}"),
         path("rest/api/3/myself", jira_views.myself, name=f"atl-myself{suffix}"),
         path("rest/servicedeskapi/info", jira_views.service_management_info, name=f"atl-jsm-info{suffix}"),
+        # Incidents: the enhanced search (the old one answers 410), watchers, participants, comments.
+        path("rest/api/3/search", jsm_views.search_removed, name=f"atl-search-removed{suffix}"),
+        path("rest/api/3/search/jql", jsm_views.search_jql, name=f"atl-search-jql{suffix}"),
+        path("rest/api/3/issue/<str:issue_key>/watchers", jsm_views.issue_watchers, name=f"atl-watchers{suffix}"),
+        path(
+            "rest/servicedeskapi/request/<str:issue_key>/participant",
+            jsm_views.request_participants,
+            name=f"atl-jsm-participants{suffix}",
+        ),
+        path(
+            "rest/servicedeskapi/request/<str:issue_key>/comment",
+            jsm_views.request_comment,
+            name=f"atl-jsm-comment{suffix}",
+        ),
         path("rest/api/3/webhook", webhook_views.webhooks, name=f"atl-webhooks{suffix}"),
         path("rest/api/3/webhook/refresh", webhook_views.refresh, name=f"atl-webhooks-refresh{suffix}"),
     ]

@@ -27,7 +27,6 @@ import secrets
 import time
 
 import jwt
-from django.apps import apps
 from django.http import HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
@@ -37,7 +36,7 @@ from sandbox import clock, faults, requestlog
 from . import directory, tokens
 from .bot_models import BotActivity, TeamAppInstallation
 from .errors import token_error
-from .models import Channel
+from .models import Channel, Chat, ChatInstalledApp
 
 BOT_RESOURCE = "https://api.botframework.com"
 BOTFRAMEWORK_TENANT = "botframework.com"
@@ -119,22 +118,11 @@ def _in_roster(conversation_id: str, bot_app_id: str) -> tuple[bool, Channel | N
     if channel is not None:
         installed = TeamAppInstallation.objects.filter(team=channel.team, bot_app_id=bot_app_id).exists()
         return installed, channel, True
-    # A chat: the app must have been added to it (the chat installations are Graph's chat
-    # installedApps; the sandbox knows them when that model exists).
-    chat_model = _model("Chat")
-    if chat_model is not None and chat_model.objects.filter(id=conversation_id).exists():
-        install = _model("ChatAppInstallation")
-        if install is None:
-            return False, None, True
-        return install.objects.filter(chat_id=conversation_id, app__azure_app_id=bot_app_id).exists(), None, True
+    # A chat: the app must have been added to it (Graph's chat installedApps).
+    if Chat.objects.filter(id=conversation_id).exists():
+        allowed = ChatInstalledApp.objects.filter(chat_id=conversation_id, app__azure_app_id=bot_app_id).exists()
+        return allowed, None, True
     return False, None, False
-
-
-def _model(name: str):
-    try:
-        return apps.get_model("sandbox_microsoft", name)
-    except LookupError:
-        return None
 
 
 def _throttled(conversation_id: str, bot_app_id: str) -> int:

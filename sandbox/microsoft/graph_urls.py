@@ -2,7 +2,7 @@
 
 from django.urls import re_path
 
-from .graph import batch, search, team_apps, teams, tenant_views, users
+from .graph import batch, chats, search, team_apps, teams, tenant_views, users
 
 V = r"(?P<version>v1\.0|beta)"
 
@@ -23,7 +23,7 @@ urlpatterns = [
         rf"^{V}/teams/(?P<team_id>[^/]+)/channels/(?P<channel_id>[^/]+)/messages/(?:microsoft\.graph\.)?delta(?:\(\))?$",
         teams.channel_messages_delta,
     ),
-    re_path(rf"^{V}/chats$", teams.create_chat),
+    re_path(rf"^{V}/chats$", chats.create_chat),
     re_path(rf"^{V}/teams/(?P<team_id>[^/]+)/installedApps$", team_apps.installed_apps),
     re_path(rf"^{V}/domains$", tenant_views.domains),
     re_path(rf"^{V}/organization$", tenant_views.organization),
@@ -32,4 +32,16 @@ urlpatterns = [
     re_path(rf"^{V}/oauth2PermissionGrants$", tenant_views.oauth2_permission_grants),
     re_path(rf"^{V}/external/connections$", search.external_connections),
     re_path(rf"^{V}/\$batch$", batch.batch),
+]
+
+# Incident chats: members, installed apps, the app catalog and online meetings (graph/chats.py).
+urlpatterns += [
+    re_path(rf"^{V}/chats/(?P<chat_id>[^/]+)/members$", chats.chat_members),
+    re_path(rf"^{V}/chats/(?P<chat_id>[^/]+)/installedApps$", chats.chat_installed_apps),
+    re_path(rf"^{V}/appCatalogs/teamsApps$", chats.teams_apps),
+    re_path(rf"^{V}/me/onlineMeetings$", chats.my_online_meetings),
+    re_path(rf"^{V}/users/(?P<user_id>[^/]+)/onlineMeetings$", chats.user_online_meetings),
+]
+urlpatterns += [
+    re_path(rf"^{V}/users/(?P<user_id>[^/]+)/teamwork/installedApps$", chats.user_installed_apps),
 ]

@@ -203,4 +203,95 @@ class Chat(models.Model):
     created = models.DateTimeField(auto_now_add=True)
 
 
+# --- incident chats: members, installed apps, the app catalog, online meetings ----------------
+
+
+class ChatMember(models.Model):
+    """One aadUserConversationMember of a chat (the membership id is what Location names).
+    Reference: https://learn.microsoft.com/graph/api/resources/aaduserconversationmember"""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4)
+    chat = models.ForeignKey(Chat, on_delete=models.CASCADE, related_name="members")
+    user = models.ForeignKey(DirectoryUser, on_delete=models.CASCADE, related_name="+")
+    roles = models.JSONField(default=list)
+    visible_history_start = models.CharField(max_length=40, blank=True)
+    added_by_app = models.CharField(max_length=64, blank=True)
+    created = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["chat", "user"], name="sbx_ms_chat_member_unique")]
+
+
+class TeamsApp(models.Model):
+    """An app in a tenant's Teams app catalog: `id` is the catalog id, `external_id` the id in
+    the app's manifest. Reference: https://learn.microsoft.com/graph/api/resources/teamsapp"""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4)
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="teams_apps")
+    external_id = models.CharField(max_length=64)
+    display_name = models.CharField(max_length=200)
+    # The Entra app of the manifest's webApplicationInfo (and bot): the app the "Self"
+    # permissions let install it.
+    azure_app_id = models.CharField(max_length=64, blank=True)
+    distribution_method = models.CharField(max_length=20, default="organization")  # store / organization / sideloaded
+    # The manifest asks for resource-specific consent: the "Self" permissions cannot install it.
+    needs_rsc = models.BooleanField(default=False)
+
+
+class ChatInstalledApp(models.Model):
+    """A teamsAppInstallation in a chat. Reference: https://learn.microsoft.com/graph/api/chat-post-installedapps"""
+
+    id = models.CharField(max_length=200, primary_key=True)
+    chat = models.ForeignKey(Chat, on_delete=models.CASCADE, related_name="installed_apps")
+    app = models.ForeignKey(TeamsApp, on_delete=models.CASCADE, related_name="+")
+    installed_by_app = models.CharField(max_length=64, blank=True)
+    created = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["chat", "app"], name="sbx_ms_chat_app_unique")]
+
+
+class OnlineMeeting(models.Model):
+    """A standalone online meeting (not on a calendar).
+    Reference: https://learn.microsoft.com/graph/api/application-post-onlinemeetings"""
+
+    id = models.CharField(max_length=200, primary_key=True)
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="online_meetings")
+    organizer = models.ForeignKey(DirectoryUser, on_delete=models.CASCADE, related_name="+")
+    subject = models.CharField(max_length=300, blank=True)
+    start = models.CharField(max_length=40, blank=True)
+    end = models.CharField(max_length=40, blank=True)
+    attendee_ids = models.JSONField(default=list)
+    join_web_url = models.CharField(max_length=500)
+    thread_id = models.CharField(max_length=200)
+    created_by_app = models.CharField(max_length=64, blank=True)
+    created = models.DateTimeField(auto_now_add=True)
+
+
+class ApplicationAccessPolicy(models.Model):
+    """What `New-CsApplicationAccessPolicy` + `Grant-CsApplicationAccessPolicy` set up: the apps
+    that may create meetings for a user (or, with no user, for everyone: `-Global`). A grant
+    takes up to 30 minutes to apply (sandbox.clock time).
+    Reference: https://learn.microsoft.com/graph/cloud-communication-online-meeting-application-access-policy"""
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="access_policies")
+    app_ids = models.JSONField(default=list)
+    user = models.ForeignKey(DirectoryUser, null=True, blank=True, on_delete=models.CASCADE, related_name="+")
+    granted_at = models.FloatField()  # sandbox.clock seconds
+
+
+class UserInstalledApp(models.Model):
+    """A teamsAppInstallation in a user's personal scope (the app's 1:1 bot chat).
+    Reference: https://learn.microsoft.com/graph/api/userteamwork-post-installedapps"""
+
+    id = models.CharField(max_length=200, primary_key=True)
+    user = models.ForeignKey(DirectoryUser, on_delete=models.CASCADE, related_name="+")
+    app = models.ForeignKey(TeamsApp, on_delete=models.CASCADE, related_name="+")
+    installed_by_app = models.CharField(max_length=64, blank=True)
+    created = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["user", "app"], name="sbx_ms_user_app_unique")]
+
+
 from .bot_models import BotActivity, TeamAppInstallation  # noqa: E402,F401  (the connector's state)

@@ -52,6 +52,8 @@ PORTAL_DELEGATED_SCOPES = [
     "OnlineMeetings.ReadWrite",
     "TeamsAppInstallation.ReadWriteSelfForChat",
     "TeamsAppInstallation.ReadWriteSelfForTeam",
+    "TeamsAppInstallation.ReadWriteSelfForUser",
+    "AppCatalog.Read.All",
     "Domain.Read.All",
     "Organization.Read.All",
     "Directory.Read.All",

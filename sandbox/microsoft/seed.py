@@ -21,6 +21,7 @@ from .models import (
     Domain,
     RefreshToken,
     Team,
+    TeamsApp,
     Tenant,
 )
 
@@ -212,6 +213,28 @@ def _teams(rng, tenant, members, serial):
 
 
 @atomic()
+def _app_catalog(tenant):
+    """The tenant's app catalog: the portal's Teams app (uploaded by the organization, so its
+    catalog id is the tenant's own, not the manifest id), and another organization's app that
+    needs resource-specific consent."""
+    from .. import defaults
+
+    # Ids derived from the tenant's, so the rest of the seed draws the same random numbers.
+    def derived(what):
+        return uuid.uuid5(tenant.pk, what)
+
+    TeamsApp.objects.create(
+        id=derived("portal-app"), tenant=tenant, external_id=defaults.TEAMS_APP_MANIFEST_ID,
+        display_name="Connections portal", azure_app_id=defaults.MICROSOFT_CLIENT_ID,
+        distribution_method="organization",
+    )
+    TeamsApp.objects.create(
+        id=derived("polls-app"), tenant=tenant, external_id=str(derived("polls-manifest")),
+        display_name="Standup Polls", azure_app_id=str(derived("polls-entra-app")),
+        distribution_method="organization", needs_rsc=True,
+    )
+
+
 def seed_microsoft(rng, users=20, big_tenant_users=None):
     """Replace the Microsoft data. `users` generated users per tenant; the last tenant gets
     `big_tenant_users` (e.g. 100000) when given."""
@@ -244,6 +267,7 @@ def seed_microsoft(rng, users=20, big_tenant_users=None):
         tenant.change_seq = seq
         members = [u for u in special if not u.deleted and u.account_enabled]
         _teams(rng, tenant, members, serial)
+        _app_catalog(tenant)
         if consented:
             directory.grant_admin_consent(tenant=tenant, app=app, admin=special[0])
         summary.append(tenant)

@@ -16,11 +16,11 @@ Reference: https://learn.microsoft.com/graph/api/team-list-installedapps
 import json
 import re
 
-from django.apps import apps
 from django.http import HttpResponse
 from django.views.decorators.csrf import csrf_exempt
 
 from ..bot_models import TeamAppInstallation
+from ..models import TeamsApp
 from .common import TEAMS, context_url, error, graph_endpoint, ok
 from .teams import _team_for
 
@@ -37,11 +37,7 @@ _BIND = re.compile(r"/appCatalogs/teamsApps/([^/?']+)$")
 
 
 def _catalog_app(tenant, catalog_id):
-    try:
-        model = apps.get_model("sandbox_microsoft", "TeamsApp")
-    except LookupError:
-        return None
-    return model.objects.filter(tenant=tenant, pk=catalog_id).first() if _is_uuid(catalog_id) else None
+    return TeamsApp.objects.filter(tenant=tenant, pk=catalog_id).first() if _is_uuid(catalog_id) else None
 
 
 def _is_uuid(value):

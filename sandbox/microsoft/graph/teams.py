@@ -1,16 +1,13 @@
-"""Graph Teams endpoints: joined teams, channels, channel messages (beta) and creating chats."""
+"""Graph Teams endpoints: joined teams, channels and channel messages (chats: graph/chats.py)."""
 
-import json
 import re
-import secrets
 import uuid
 
 from django.db.models import Q
 from django.utils.dateparse import parse_datetime
-from django.views.decorators.csrf import csrf_exempt
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_GET
 
-from ..models import Channel, ChannelMessage, Chat, DirectoryUser, Team
+from ..models import Channel, ChannelMessage, DirectoryUser, Team
 from .common import TEAMS, context_url, error, graph_endpoint, link, ok, pack, parse_top, unpack
 
 TEAMS_APP = ("Team.ReadBasic.All", "TeamSettings.Read.All", "Directory.Read.All", "Group.Read.All")
@@ -23,7 +20,6 @@ TEAMS_DELEGATED = (
 )
 CHANNELS = ("Channel.ReadBasic.All", "ChannelSettings.Read.All", "Directory.Read.All", "Group.Read.All")
 MESSAGES = ("ChannelMessage.Read.All", "Group.Read.All")
-CHAT_CREATE = ("Chat.Create", "Chat.ReadWrite", "Chat.ReadWrite.All")
 
 
 def _not_found(request, what="Team"):
@@ -284,87 +280,9 @@ def channel_messages_delta(request, caller, version, team_id, channel_id):
 
 
 def _find_user(tenant, ref):
+    """A live user of the tenant by object id or user principal name."""
     users = DirectoryUser.objects.filter(tenant=tenant, deleted=False)
     try:
         return users.filter(pk=uuid.UUID(ref)).first()
     except ValueError:
         return users.filter(user_principal_name__iexact=ref).first()
-
-
-_BIND = re.compile(r"users\('([^']+)'\)|users/([^/?]+)$")
-
-
-_MEMBER_TYPE = "#microsoft.graph.aadUserConversationMember"
-_ROLES = {"owner", "guest"}
-
-
-def _chat_json(request, version, chat, tenant_id):
-    stamp = chat.created.strftime("%Y-%m-%dT%H:%M:%S.%fZ")[:-4] + "Z"
-    return {
-        "@odata.context": context_url(request, version, "chats/$entity"),
-        "id": chat.id,
-        "topic": chat.topic,
-        "createdDateTime": stamp,
-        "lastUpdatedDateTime": stamp,
-        "chatType": chat.chat_type,
-        "tenantId": str(tenant_id),
-        "webUrl": f"https://teams.microsoft.com/l/chat/{chat.id}/0?tenantId={tenant_id}",
-    }
-
-
-@csrf_exempt
-@require_POST
-@graph_endpoint(application=CHAT_CREATE, delegated=CHAT_CREATE, workload=TEAMS)
-def create_chat(request, caller, version):
-    """POST /chats. Every member is an aadUserConversationMember with a role (owner; guest for a
-    guest of the tenant); the title only for group chats; only one one-on-one chat can exist
-    between two people, so asking again returns the existing one instead of a new chat.
-    Reference: https://learn.microsoft.com/graph/api/chat-post"""
-    try:
-        payload = json.loads(request.body or b"{}")
-    except ValueError:
-        return error(400, "BadRequest", "Invalid request body.", request=request)
-    if not isinstance(payload, dict):
-        return error(400, "BadRequest", "Invalid request body.", request=request)
-    chat_type = payload.get("chatType")
-    if chat_type not in ("oneOnOne", "group"):
-        return error(400, "BadRequest", "chatType must be 'oneOnOne' or 'group'.", request=request)
-    if chat_type == "oneOnOne" and payload.get("topic"):
-        return error(400, "BadRequest", "A topic can only be set on a group chat.", request=request)
-    member_ids = []
-    for member in payload.get("members") or []:
-        if not isinstance(member, dict):
-            return error(400, "BadRequest", "Invalid member in the request body.", request=request)
-        roles = member.get("roles")
-        if member.get("@odata.type") != _MEMBER_TYPE or not isinstance(roles, list) or not _ROLES & set(roles):
-            return error(
-                400,
-                "BadRequest",
-                "Every member must be a microsoft.graph.aadUserConversationMember with the role 'owner' "
-                "(or 'guest' for a guest of the tenant).",
-                request=request,
-            )
-        match = _BIND.search(str(member.get("user@odata.bind", "")))
-        user = _find_user(caller.tenant, match.group(1) or match.group(2)) if match else None
-        if user is None:
-            return error(404, "NotFound", "A member of the chat was not found.", request=request)
-        if str(user.pk) in member_ids:
-            return error(400, "BadRequest", "Duplicate chat members is specified.", request=request)
-        member_ids.append(str(user.pk))
-    if (chat_type == "oneOnOne" and len(member_ids) != 2) or (chat_type == "group" and len(member_ids) < 2):
-        return error(400, "BadRequest", "Not enough members for this chat type.", request=request)
-    if not caller.is_app and str(caller.user.pk) not in member_ids:
-        return error(403, "Forbidden", "The signed-in user must be a member of the chat.", request=request)
-    if chat_type == "oneOnOne":
-        for existing in Chat.objects.filter(tenant=caller.tenant, chat_type="oneOnOne").order_by("created"):
-            if set(existing.member_ids) == set(member_ids):
-                return ok(_chat_json(request, version, existing, caller.tenant.pk), status=201)
-    chat = Chat.objects.create(
-        id=f"19:{secrets.token_hex(16)}@thread.v2",
-        tenant=caller.tenant,
-        chat_type=chat_type,
-        topic=payload.get("topic"),
-        member_ids=member_ids,
-        created_by_app=caller.app_id,
-    )
-    return ok(_chat_json(request, version, chat, caller.tenant.pk), status=201)
