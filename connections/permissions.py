@@ -201,6 +201,16 @@ EXTERNAL_ITEM_APP = GraphPermission(
     why_store="To update or delete an indexed page when it changes in Confluence.",
 )
 
+APP_CATALOG_READ_DELEGATED = GraphPermission(
+    "AppCatalog.Read.All",
+    DELEGATED,
+    reads="The tenant's Teams app catalog entry of the portal's own app (looked up by the app's manifest id).",
+    stores="Nothing.",
+    why="The tenant gives the portal's Teams app an id of its own when it is added to the catalog; adding the app "
+    "to a team needs that id.",
+    why_store="Not stored: it is looked up again whenever the app is added to a team.",
+)
+
 # --- Atlassian scopes -------------------------------------------------------------------------
 
 OFFLINE_ACCESS = AtlassianScope(
@@ -268,7 +278,8 @@ FEATURES = {
             "teams_notifications",
             "Teams notifications from Jira and Confluence",
             "Sends Jira and Confluence notifications to chosen Teams channels.",
-            graph=(USER_READ, TEAM_READBASIC_DELEGATED, CHANNEL_READBASIC_DELEGATED, APP_IN_TEAM_DELEGATED),
+            graph=(USER_READ, TEAM_READBASIC_DELEGATED, CHANNEL_READBASIC_DELEGATED, APP_IN_TEAM_DELEGATED,
+                   APP_CATALOG_READ_DELEGATED),
             atlassian=(OFFLINE_ACCESS, READ_JIRA_WORK, MANAGE_JIRA_WEBHOOK),
             products=("jira", "confluence"),
             posts=POSTS_AS_APP,

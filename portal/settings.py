@@ -491,6 +491,10 @@ ATLASSIAN_CLIENT_SECRET = _secret(
 BOT_APP_ID = env.str("BOT_APP_ID", default="") or MICROSOFT_CLIENT_ID
 BOT_APP_SECRET = _secret("BOT_APP_SECRET", default="") or MICROSOFT_CLIENT_SECRET
 BOT_TOKEN_TENANT = env.str("BOT_TOKEN_TENANT", default="botframework.com")
+# The id in the portal's Teams app manifest (each tenant's catalog gives the app an id of its own).
+TEAMS_APP_MANIFEST_ID = env.str(
+    "TEAMS_APP_MANIFEST_ID", default=_sandbox.TEAMS_APP_MANIFEST_ID if SANDBOX_ENABLED else ""
+)
 # The connector's service URL for proactive messages into Teams channels.
 BOT_SERVICE_URL = _endpoint("BOT_SERVICE_URL", "https://smba.trafficmanager.net/teams", "/botframework/teams")
 # Delivery: attempts per notification, and messages per channel per second (Teams allows a bot

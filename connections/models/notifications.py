@@ -75,6 +75,8 @@ class NotificationDelivery(models.Model):
     event = models.CharField(max_length=64)  # jira:issue_updated, …
     subject = models.CharField(max_length=500)  # "ABC-1 Summary"
     link = models.URLField(max_length=1000, blank=True)
+    # The Bot Framework activity to post (an Adaptive Card: the issue's key, summary, status).
+    card = models.JSONField(default=dict)
     channel_id = models.CharField(max_length=200)
     channel_name = models.CharField(max_length=256)
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)

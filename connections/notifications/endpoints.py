@@ -135,6 +135,18 @@ PICKER_CHANNELS = declare(
     purpose="Notification picker: the channels of the team the admin chose.",
 )
 
+APP_CATALOG = declare(
+    "graph.notify_app_catalog",
+    "GET",
+    "/v1.0/appCatalogs/teamsApps",
+    permissions=("AppCatalog.Read.All",),
+    reads=("id", "externalId", "displayName"),
+    keeps=(),
+    # Reference: https://learn.microsoft.com/graph/api/appcatalogs-list-teamsapps
+    reference="https://learn.microsoft.com/graph/api/appcatalogs-list-teamsapps",
+    purpose="Notification picker: the tenant's catalog id of the portal's Teams app (found by its manifest id).",
+)
+
 TEAM_INSTALL_APP = declare(
     "graph.team_install_app",
     "POST",
@@ -160,6 +172,17 @@ def picker_channels(graph: Graph, team_id: str) -> list[dict[str, str]]:
     for page in graph.pages(PICKER_CHANNELS.path.format(team_id=quote(team_id, safe="")), {"$select": fields}):
         rows += [{"id": str(c.get("id", "")), "name": str(c.get("displayName", ""))} for c in page.get("value", [])]
     return rows
+
+
+def portal_app_catalog_id(graph: Graph, manifest_id: str) -> str | None:
+    """The catalog id the tenant gave the app whose manifest id is `manifest_id` (None: not in
+    the catalog). Only a store app's catalog id is its manifest id."""
+    fields = ",".join(APP_CATALOG.reads)
+    body = graph.get(APP_CATALOG.path, {"$filter": f"externalId eq '{manifest_id}'", "$select": fields})
+    for app in body.get("value", []):
+        if str(app.get("externalId", "")).lower() == manifest_id.lower():
+            return str(app.get("id"))
+    return None
 
 
 def install_app_in_team(graph: Graph, team_id: str, catalog_app_id: str) -> None:

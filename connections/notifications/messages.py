@@ -29,17 +29,19 @@ def issue_event(body: Any, site_url: str) -> IssueEvent | None:
     """The event, or None when the body is not an issue event the portal posts."""
     if not isinstance(body, dict) or body.get("webhookEvent") not in WHAT:
         return None
-    issue = body.get("issue") if isinstance(body.get("issue"), dict) else {}
-    fields = issue.get("fields") if isinstance(issue.get("fields"), dict) else {}
-    project = fields.get("project") if isinstance(fields.get("project"), dict) else {}
+    issue: dict = body["issue"] if isinstance(body.get("issue"), dict) else {}
+    fields: dict = issue["fields"] if isinstance(issue.get("fields"), dict) else {}
+    project: dict = fields["project"] if isinstance(fields.get("project"), dict) else {}
     key = str(issue.get("key", ""))[:50]
     if not key or not project.get("id"):
         return None
     changes = []
     for item in ((body.get("changelog") or {}).get("items") or [])[:5]:
         if isinstance(item, dict) and item.get("field"):
-            changes.append(f"{item.get('field')}: {item.get('fromString') or '—'} → {item.get('toString') or '—'}"[:200])
-    user = body.get("user") if isinstance(body.get("user"), dict) else {}
+            before, after = item.get("fromString") or "—", item.get("toString") or "—"
+            before, after = item.get("fromString") or "—", item.get("toString") or "—"
+            changes.append(f"{item.get('field')}: {before} → {after}"[:200])
+    user: dict = body["user"] if isinstance(body.get("user"), dict) else {}
     return IssueEvent(
         event=body["webhookEvent"], key=key, summary=str(fields.get("summary", ""))[:300],
         project_id=str(project.get("id")), project_key=str(project.get("key", ""))[:50],

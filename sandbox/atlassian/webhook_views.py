@@ -192,7 +192,7 @@ def _register(request, caller: Caller):
             continue
         next_id = (DynamicWebhook.objects.aggregate(m=Max("webhook_id"))["m"] or 9999) + 1
         hook = DynamicWebhook.objects.create(
-            webhook_id=next_id, site=caller.site, app=app, account=caller.account, url=url, jql_filter=jql,
+            webhook_id=next_id, site=caller.site, app=app, account=caller.account, url=url, jql_filter=str(jql),
             events=events, field_ids_filter=entry.get("fieldIdsFilter") or [],
             expires_at=clock.now() + LIFETIME_SECONDS,
         )

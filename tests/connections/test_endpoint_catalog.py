@@ -4,6 +4,7 @@ from connections import endpoints, permissions
 from connections.atlassian import endpoints as atlassian_endpoints  # noqa: F401 - registers the declarations
 from connections.atlassian import needs
 from connections.microsoft import endpoints as graph_endpoints  # noqa: F401 - registers the declarations
+from connections.notifications import endpoints as notification_endpoints  # noqa: F401 - registers the declarations
 
 GRAPH_PROVIDERS = {endpoints.GRAPH}
 ATLASSIAN_PROVIDERS = {endpoints.JIRA, endpoints.CONFLUENCE, endpoints.JSM, endpoints.ATLASSIAN}
@@ -64,7 +65,6 @@ WAITING = {
     ("graph", "OnlineMeetings.ReadWrite", permissions.DELEGATED),
     ("graph", "TeamsAppInstallation.ReadWriteSelfForChat", permissions.DELEGATED),
     ("graph", "TeamsAppInstallation.ReadWriteSelfForChat.All", permissions.APPLICATION),
-    ("graph", "TeamsAppInstallation.ReadWriteSelfForTeam", permissions.DELEGATED),
     ("graph", "User.ReadBasic.All", permissions.DELEGATED),
     ("atlassian", "write:jira-work", ""),
     # Confluence in Microsoft Search.

@@ -1,0 +1,59 @@
+"""Teams notifications: the reads (the page's rows, the delivery log)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db.models import QuerySet
+
+from ..atlassian import client as atlassian_client
+from ..atlassian import endpoints as atlassian_endpoints
+from ..atlassian import refresh as atlassian_refresh
+from ..models import Connection, NotificationDelivery, NotificationTarget, WebhookRegistration
+
+Source = NotificationTarget.Source
+LOG_SIZE = 50
+
+
+def sources(connection: Connection) -> list[dict[str, Any]]:
+    """The site's Jira projects and Confluence spaces (first 50 of each), each with its target."""
+    site = connection.site
+    targets = {(t.source, t.source_id): t for t in NotificationTarget.objects.filter(connection=connection)}
+    rows: list[dict[str, Any]] = []
+    try:
+        if "jira" in (site.products or ["jira"]):
+            jira = atlassian_refresh.jira_for(site)
+            page = atlassian_endpoints.jira_project_search(jira, max_results=50)
+            rows += [{"source": Source.JIRA_PROJECT, "id": str(p["id"]), "key": p["key"], "name": p["name"]}
+                     for p in page.get("values", [])]
+        if "confluence" in (site.products or []):
+            confluence = atlassian_refresh.confluence_for(site)
+            page = atlassian_endpoints.confluence_spaces(confluence, limit=50)
+            rows += [{"source": Source.CONFLUENCE_SPACE, "id": str(s["id"]), "key": s["key"], "name": s["name"]}
+                     for s in page.get("results", [])]
+    except (atlassian_refresh.NeedsReauthorization, atlassian_refresh.NotAuthorized) as exc:
+        raise ValidationError(f"{exc} Authorize the site again from its page.") from exc
+    except (atlassian_client.AtlassianError, OSError) as exc:
+        raise ValidationError(f"The Atlassian site did not list its projects and spaces ({exc}).") from exc
+    except Exception as exc:  # noqa: BLE001 - atlassian-python-api raises HTTPError subclasses of its own
+        raise ValidationError(f"The Atlassian site did not list its projects and spaces ({type(exc).__name__}).") \
+            from exc
+    for row in rows:
+        row["target"] = targets.pop((row["source"], row["id"]), None)
+    # Targets whose project or space the site no longer lists stay visible (and removable).
+    rows += [{"source": t.source, "id": t.source_id, "key": t.source_key, "name": t.source_name, "target": t,
+              "gone": True} for t in targets.values()]
+    return rows
+
+
+def targets(connection: Connection) -> QuerySet[NotificationTarget]:
+    return NotificationTarget.objects.filter(connection=connection)
+
+
+def webhook(connection: Connection) -> WebhookRegistration | None:
+    return WebhookRegistration.objects.filter(connection=connection).first()
+
+
+def delivery_log(connection: Connection, limit: int = LOG_SIZE) -> list[NotificationDelivery]:
+    return list(NotificationDelivery.objects.filter(connection=connection).order_by("-created_at", "-pk")[:limit])
