@@ -496,7 +496,7 @@ TEAMS_APP_MANIFEST_ID = env.str(
     "TEAMS_APP_MANIFEST_ID", default=_sandbox.TEAMS_APP_MANIFEST_ID if SANDBOX_ENABLED else ""
 )
 # The connector's service URL for proactive messages into Teams channels.
-BOT_SERVICE_URL = _endpoint("BOT_SERVICE_URL", "https://smba.trafficmanager.net/teams", "/botframework/teams")
+BOT_SERVICE_URL = _endpoint("BOT_SERVICE_URL", "https://smba.trafficmanager.net/teams", _sandbox.BOT_SERVICE_PATH)
 # Delivery: attempts per notification, and messages per channel per second (Teams allows a bot
 # 7 a second per conversation; the portal stays below).
 # Reference: https://learn.microsoft.com/microsoftteams/platform/bots/how-to/rate-limit
