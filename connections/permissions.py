@@ -237,8 +237,12 @@ READ_JIRA_USER = AtlassianScope(
     reads="Account ids, names and, where people allow it, email addresses.",
     why="To match Atlassian accounts with Microsoft 365 users.",
 )
+READ_SPACE_CONFLUENCE = AtlassianScope(
+    "read:space:confluence", reads="Spaces: names, keys, ids.",
+    why="To choose what to index, or which Confluence space notifies which Teams channel.",
+)
 CONFLUENCE_SCOPES = (
-    AtlassianScope("read:space:confluence", reads="Spaces: names, keys, ids.", why="To choose what to index."),
+    READ_SPACE_CONFLUENCE,
     AtlassianScope("read:page:confluence", reads="Pages and their content.", why="To index the pages."),
     AtlassianScope(
         "read:content-details:confluence", reads="Content properties and labels.", why="To index page details."
@@ -264,9 +268,9 @@ POSTS_AS_APP = (
     "token), never as a person: the message shows the app as its author. The admin who picks a channel signs in "
     "with Microsoft only to list their teams and channels and to add the app to the chosen team. Jira issue events "
     "reach the portal through a webhook it registers with the site's OAuth 2.0 authorization (the admin who "
-    "authorized the site). Confluence Cloud offers webhooks to OAuth 2.0 (3LO) apps no documented way to register "
-    "(only Connect and Forge apps get Confluence events): Confluence spaces can be given a channel, and their events "
-    "are not delivered yet."
+    "authorized the site). Confluence Cloud documents no way for an OAuth 2.0 (3LO) app to register webhooks "
+    "(Confluence events go to Connect and Forge apps only): a Confluence space can be given a channel, but its "
+    "events are not delivered yet."
 )
 
 # --- Features -------------------------------------------------------------------------------
@@ -280,7 +284,7 @@ FEATURES = {
             "Sends Jira and Confluence notifications to chosen Teams channels.",
             graph=(USER_READ, TEAM_READBASIC_DELEGATED, CHANNEL_READBASIC_DELEGATED, APP_IN_TEAM_DELEGATED,
                    APP_CATALOG_READ_DELEGATED),
-            atlassian=(OFFLINE_ACCESS, READ_JIRA_WORK, MANAGE_JIRA_WEBHOOK),
+            atlassian=(OFFLINE_ACCESS, READ_JIRA_WORK, MANAGE_JIRA_WEBHOOK, READ_SPACE_CONFLUENCE),
             products=("jira", "confluence"),
             posts=POSTS_AS_APP,
         ),

@@ -17,6 +17,7 @@ from typing import Any
 from urllib.parse import quote, urlsplit
 
 import msal
+import msal.exceptions
 import requests
 from atlassian import Jira
 from django.conf import settings
@@ -247,8 +248,9 @@ def bot_token(*, fresh: bool = False) -> str:
             return str(_token["value"])
         try:
             result = _bot_app().acquire_token_for_client(scopes=[BOT_SCOPE])
-        except (requests.RequestException, ValueError) as exc:
-            raise BotError(f"Could not reach Microsoft for the bot's token ({type(exc).__name__}).") from exc
+        except (requests.RequestException, ValueError, msal.exceptions.MsalServiceError) as exc:
+            # No answer, or a 5xx msal gave up on: worth trying again later.
+            raise BotError(f"Could not get the bot's token from Microsoft ({type(exc).__name__}).") from exc
         if "access_token" not in result:
             # The error code only: descriptions can echo request details.
             raise BotError(f"Microsoft refused the bot's token ({result.get('error', 'unknown')}).",

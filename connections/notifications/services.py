@@ -74,11 +74,11 @@ def picker_choices(connection: Connection, team_id: str | None = None) -> dict[s
     graph = picker_graph(connection)
     try:
         teams = endpoints.picker_teams(graph)
+        if team_id and team_id not in {t["id"] for t in teams}:
+            raise ValidationError("That team is not one you have joined in Microsoft Teams.")
         channels = endpoints.picker_channels(graph, team_id) if team_id else []
     except GraphError as exc:
         raise ValidationError(f"{_graph_words(exc)} while listing teams and channels. Try again shortly.") from exc
-    if team_id and team_id not in {t["id"] for t in teams}:
-        raise ValidationError("That team is not one you have joined in Microsoft Teams.")
     return {"teams": teams, "channels": channels}
 
 

@@ -41,10 +41,7 @@ def notifications_page(request, connection_id):
                "webhook": selectors.webhook(connection), "log": selectors.delivery_log(connection),
                "enabled": "teams_notifications" in (connection.features or []),
                "posts_as": permissions.FEATURES["teams_notifications"].posts}
-    try:
-        context["rows"] = selectors.sources(connection)
-    except ValidationError as exc:
-        context["errors"] += exc.messages
+    context["rows"], context["errors"] = selectors.sources(connection)
     picking = _picking(request, context["rows"])
     if picking is not None and request.membership.is_admin and context["enabled"]:
         context["picking"] = picking

@@ -18,7 +18,7 @@ What the sandbox holds to, from those pages:
 - A delivery is a POST of the event's JSON to the URL, with `matchedWebhookIds` naming the
   app's webhooks that matched. For OAuth 2.0 apps the request carries a JWT in
   `Authorization: Bearer …`, signed (HS256) with the app's client secret. Atlassian does not
-  document the token's claims beyond that; the sandbox puts `iat` and a short `exp` in it [U].
+  document the token's claims beyond that; the sandbox puts `iat` and a short `exp` (real time) in it [U].
 """
 
 from __future__ import annotations
@@ -298,7 +298,9 @@ def issue_event(site: Site, *, event: str, project, key: str, summary: str, stat
 
 
 def _signature(app) -> str:
-    now = int(clock.now())
+    # Real time, not the sandbox's clock: the receiver checks `exp` against its own (real) clock,
+    # as the sandbox's Microsoft tokens do.
+    now = int(time.time())
     return jwt.encode({"iat": now, "exp": now + JWT_SECONDS}, app.client_secret, algorithm="HS256")
 
 

@@ -16,7 +16,8 @@ What the sandbox holds to:
 - Teams limits each bot per conversation (thread): 7 messages a second, 8 in 2 s, 60 in 30 s,
   1800 an hour; over a limit it answers 429. Teams asks bots to back off on 429; the sandbox
   also says how long in `Retry-After` [U: Teams documents the 429, not the header].
-- Faults: `faults.set_fault(kind, "botframework", …)` throttles or fails the connector (429, 5xx).
+- Faults: `faults.set_fault(kind, "botframework", …)` throttles or fails the connector (429, 5xx);
+  the token endpoint keeps the identity platform's own faults.
 """
 
 from __future__ import annotations
@@ -75,9 +76,6 @@ def token(request, tenant_segment: str, client):
         if tenant is None:
             return token_error("invalid_tenant", 90002, f"Tenant '{tenant_segment}' not found.")
         tenant_id = str(tenant.pk)
-    fault = faults.apply(request, FAULT_TARGET)
-    if fault is not None:
-        return fault
     now = int(time.time())
     claims = {
         "aud": BOT_RESOURCE,
