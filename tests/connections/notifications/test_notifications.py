@@ -24,8 +24,10 @@ from sandbox.atlassian import webhook_views
 from sandbox.atlassian.models import DynamicWebhook, Project, Site
 from sandbox.microsoft.bot_models import BotActivity, TeamAppInstallation
 from sandbox.microsoft.models import Team
+from sandbox.requestlog import entries
 from tenants.models import AuditAction, AuditEvent
 from tests.connected import connect_acme
+from tests.connections.declared import atlassian_calls, graph_calls, undeclared_atlassian, undeclared_graph
 from tests.factories import MembershipFactory
 
 DAY = datetime.timedelta(days=1)
@@ -106,6 +108,14 @@ def test_a_jira_event_reaches_the_chosen_channel_as_the_apps_message(client, wor
     # The page's delivery log shows both.
     page = client.get(reverse("connections:notifications", args=[world.jira.pk])).content.decode()
     assert "Printer on fire" in page and "Once" in page and page.count('data-delivery="sent"') == 2
+    # Every Graph and Atlassian request of the flow is a declared one, asking for declared fields.
+    for undeclared, extra_fields in (undeclared_graph(list(graph_calls())),
+                                     undeclared_atlassian(list(atlassian_calls()))):
+        assert not undeclared and not extra_fields, (undeclared, extra_fields)
+    # The bot's posts go through the declared connector call.
+    bot_paths = {row.path for row in entries(path_startswith="/botframework/")}
+    assert bot_paths and all(endpoints.BOT_ACTIVITIES.matches("POST", p.removeprefix(defaults.BOT_SERVICE_PATH))
+                             for p in bot_paths)
 
 
 def test_a_failed_delivery_is_retried_and_logged(client, world, settings):
