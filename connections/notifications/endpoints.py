@@ -3,7 +3,8 @@
 - Jira dynamic webhooks (the site's OAuth 2.0 grant, scope manage:jira-webhook): register one
   webhook per connection for the chosen projects' issue events, refresh it before its 30 days
   run out, delete it when no project is left.
-- Graph, as the admin who picks (delegated): the teams they joined, a team's channels, and
+- Graph, as the admin who picks (delegated): the teams they joined, a team's channels (the
+  Teams directory's declaration, connections.microsoft.endpoints.CHANNELS), and
   adding the portal's Teams app to the chosen team (TeamsAppInstallation.ReadWriteSelfForTeam).
 - The Bot Framework connector, as the portal's Teams app itself: post the notification.
 """
@@ -25,6 +26,7 @@ from django.conf import settings
 from .. import http
 from ..atlassian.client import AtlassianError, Unavailable
 from ..endpoints import BOT, declare
+from ..microsoft import endpoints as graph_endpoints
 from ..microsoft.graph import Graph
 
 # --- Jira dynamic webhooks --------------------------------------------------------------------
@@ -124,18 +126,6 @@ PICKER_TEAMS = declare(
     purpose="Notification picker: the teams the signed-in admin has joined, to choose one.",
 )
 
-PICKER_CHANNELS = declare(
-    "graph.notify_channels",
-    "GET",
-    "/v1.0/teams/{team_id}/channels",
-    permissions=("Channel.ReadBasic.All",),
-    reads=("id", "displayName", "membershipType"),
-    keeps=("id", "displayName"),  # of the channel chosen, only
-    # Reference: https://learn.microsoft.com/graph/api/channel-list
-    reference="https://learn.microsoft.com/graph/api/channel-list",
-    purpose="Notification picker: the channels of the team the admin chose.",
-)
-
 APP_CATALOG = declare(
     "graph.notify_app_catalog",
     "GET",
@@ -168,9 +158,9 @@ def picker_teams(graph: Graph) -> list[dict[str, str]]:
 
 
 def picker_channels(graph: Graph, team_id: str) -> list[dict[str, str]]:
+    """The team's channels, through the Teams directory's declaration (the same call and fields)."""
     rows: list[dict[str, str]] = []
-    fields = ",".join(PICKER_CHANNELS.reads)
-    for page in graph.pages(PICKER_CHANNELS.path.format(team_id=quote(team_id, safe="")), {"$select": fields}):
+    for page in graph_endpoints.channels_pages(graph, quote(team_id, safe="")):
         rows += [{"id": str(c.get("id", "")), "name": str(c.get("displayName", ""))} for c in page.get("value", [])]
     return rows
 

@@ -25,7 +25,8 @@ def test_start_asks_for_exactly_the_features_scopes_with_consent_prompt(admin_cl
     assert query["prompt"] == "consent" and query["response_type"] == "code"
     assert query["client_id"] == settings.ATLASSIAN_CLIENT_ID
     assert query["redirect_uri"] == settings.SITE_URL + "/connect/atlassian/callback"
-    assert query["scope"].split() == ["read:jira-work", "read:me", "offline_access"]
+    assert query["scope"].split() == ["manage:jira-webhook", "read:jira-work", "read:me", "read:space:confluence",
+                                      "offline_access"]
     flows = admin_client.session[oauth.SESSION_FLOWS]
     assert list(flows) == [query["state"]] and len(query["state"]) >= 40
     assert AuditEvent.objects.filter(action="site.authorization_started").count() == 1
