@@ -241,6 +241,10 @@ READ_SPACE_CONFLUENCE = AtlassianScope(
     "read:space:confluence", reads="Spaces: names, keys, ids.",
     why="To choose what to index, or which Confluence space notifies which Teams channel.",
 )
+SEARCH_CONFLUENCE = AtlassianScope(
+    "search:confluence", reads="CQL search results.",
+    why="To preview and apply the CQL filter, or to find the pages changed in a space that notifies a Teams channel.",
+)
 CONFLUENCE_SCOPES = (
     READ_SPACE_CONFLUENCE,
     AtlassianScope("read:page:confluence", reads="Pages and their content.", why="To index the pages."),
@@ -259,7 +263,7 @@ CONFLUENCE_SCOPES = (
     AtlassianScope(
         "read:user:confluence", reads="Users named in permissions.", why="To map people to Microsoft 365 users."
     ),
-    AtlassianScope("search:confluence", reads="CQL search results.", why="To preview and apply the CQL filter."),
+    SEARCH_CONFLUENCE,
 )
 
 # Who posts Teams notifications (the consent page and the data-handling statement say it).
@@ -269,8 +273,8 @@ POSTS_AS_APP = (
     "with Microsoft only to list their teams and channels and to add the app to the chosen team. Jira issue events "
     "reach the portal through a webhook it registers with the site's OAuth 2.0 authorization (the admin who "
     "authorized the site). Confluence Cloud documents no way for an OAuth 2.0 (3LO) app to register webhooks "
-    "(Confluence events go to Connect and Forge apps only): a Confluence space can be given a channel, but its "
-    "events are not delivered yet."
+    "(Confluence events go to Connect and Forge apps only), so for a Confluence space the portal asks Confluence's "
+    "search every few minutes for the pages changed since it last looked, with the same authorization."
 )
 
 # --- Features -------------------------------------------------------------------------------
@@ -284,7 +288,8 @@ FEATURES = {
             "Sends Jira and Confluence notifications to chosen Teams channels.",
             graph=(USER_READ, TEAM_READBASIC_DELEGATED, CHANNEL_READBASIC_DELEGATED, APP_IN_TEAM_DELEGATED,
                    APP_CATALOG_READ_DELEGATED),
-            atlassian=(OFFLINE_ACCESS, READ_JIRA_WORK, MANAGE_JIRA_WEBHOOK, READ_SPACE_CONFLUENCE),
+            atlassian=(OFFLINE_ACCESS, READ_JIRA_WORK, MANAGE_JIRA_WEBHOOK, READ_SPACE_CONFLUENCE,
+                       SEARCH_CONFLUENCE),
             products=("jira", "confluence"),
             posts=POSTS_AS_APP,
         ),

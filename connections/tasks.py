@@ -176,3 +176,9 @@ def notifications_deliver(*, delivery_id):
 def notifications_refresh_webhooks():
     """Refresh the Jira webhooks that expire soon (they live 30 days)."""
     return notification_services.webhooks_refresh_due()
+
+
+@shared_task(name="connections.notifications_poll_confluence", acks_late=True)
+def notifications_poll_confluence():
+    """Ask Confluence which pages of the chosen spaces changed (it has no webhooks for OAuth apps)."""
+    return notification_services.confluence_poll_all()

@@ -504,6 +504,12 @@ NOTIFICATION_MAX_ATTEMPTS = env.int("NOTIFICATION_MAX_ATTEMPTS", default=5)
 NOTIFICATION_CHANNEL_RATE = env.float("NOTIFICATION_CHANNEL_RATE", default=1.0)
 # Refresh a Jira webhook this many days before it expires (they live 30 days); the beat checks daily.
 NOTIFICATION_WEBHOOK_REFRESH_DAYS = env.int("NOTIFICATION_WEBHOOK_REFRESH_DAYS", default=7)
+# Confluence spaces: how often the beat asks which pages changed (seconds).
+NOTIFICATION_CONFLUENCE_POLL_INTERVAL = env.int("NOTIFICATION_CONFLUENCE_POLL_INTERVAL", default=300)
+CELERY_BEAT_SCHEDULE["connections.notifications_poll_confluence"] = {
+    "task": "connections.notifications_poll_confluence",
+    "schedule": NOTIFICATION_CONFLUENCE_POLL_INTERVAL,
+}
 CELERY_BEAT_SCHEDULE["connections.notifications_refresh_webhooks"] = {
     "task": "connections.notifications_refresh_webhooks",
     "schedule": 6 * 3600,

@@ -31,6 +31,9 @@ class NotificationTarget(models.Model):
     team_name = models.CharField(max_length=256)
     channel_id = models.CharField(max_length=200)
     channel_name = models.CharField(max_length=256)
+    # Confluence spaces: when the portal last asked which pages changed (Confluence offers OAuth
+    # 2.0 apps no webhooks).
+    polled_at = models.DateTimeField(null=True, blank=True)
     chosen_by = models.ForeignKey("tenants.User", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     updated_at = models.DateTimeField(default=timezone.now)
 

@@ -76,7 +76,7 @@ class Registered:
     errors: tuple[str, ...]
 
 
-def _jira_call(what: str, call: Any) -> Any:
+def _atlassian_call(what: str, call: Any) -> Any:
     """atlassian-python-api raises requests' HTTPError: keep the status, never the URL or body."""
     try:
         return call()
@@ -92,7 +92,7 @@ def _jira_call(what: str, call: Any) -> Any:
 def register_webhook(jira: Jira, *, url: str, jql: str, events: tuple[str, ...] = WEBHOOK_EVENTS) -> Registered:
     """Register one webhook; Atlassian answers 200 with per-webhook errors instead of failing."""
     body = {"url": url, "webhooks": [{"events": list(events), "jqlFilter": jql}]}
-    answer = _jira_call("Registering the Jira webhook",
+    answer = _atlassian_call("Registering the Jira webhook",
                         lambda: jira.post(JIRA_WEBHOOK_REGISTER.path.lstrip("/"), data=body))
     results = (answer or {}).get("webhookRegistrationResult") or [{}]
     first = results[0] if isinstance(results[0], dict) else {}
@@ -102,14 +102,47 @@ def register_webhook(jira: Jira, *, url: str, jql: str, events: tuple[str, ...] 
 
 def refresh_webhooks(jira: Jira, webhook_ids: list[int]) -> str:
     """Extend the webhooks' life; Jira's new expiration date ("2026-12-31T10:00:00.000+0000")."""
-    answer = _jira_call("Refreshing the Jira webhook",
+    answer = _atlassian_call("Refreshing the Jira webhook",
                         lambda: jira.put(JIRA_WEBHOOK_REFRESH.path.lstrip("/"), data={"webhookIds": webhook_ids}))
     return str((answer or {}).get("expirationDate", ""))
 
 
 def delete_webhooks(jira: Jira, webhook_ids: list[int]) -> None:
-    _jira_call("Removing the Jira webhook",
+    _atlassian_call("Removing the Jira webhook",
                lambda: jira.delete(JIRA_WEBHOOK_DELETE.path.lstrip("/"), data={"webhookIds": webhook_ids}))
+
+
+# --- Confluence: the pages changed in a space (no webhooks for OAuth 2.0 apps) ------------------
+
+CONFLUENCE_CHANGED = declare(
+    "confluence.notify_changed_pages",
+    "GET",
+    "/wiki/rest/api/search",
+    permissions=("search:confluence",),
+    reads=("results.content.id", "results.content.title", "results.content._links.webui", "results.lastModified"),
+    keeps=("results.content.id", "results.content.title"),
+    # Reference: https://developer.atlassian.com/cloud/confluence/rest/v1/api-group-search/#api-wiki-rest-api-search-get
+    # and https://developer.atlassian.com/cloud/confluence/advanced-searching-using-cql/ (lastmodified, space, type)
+    reference="https://developer.atlassian.com/cloud/confluence/rest/v1/api-group-search/#api-wiki-rest-api-search-get",
+    purpose="Teams notifications: the pages of a chosen Confluence space changed since the last look.",
+)
+
+
+def changed_pages(confluence: Any, *, space_key: str, since: str, limit: int = 25) -> list[dict[str, str]]:
+    """Pages of the space modified at or after `since` ("yyyy/MM/dd HH:mm", CQL's minutes), newest
+    first; one page of results (a space rarely changes more between two looks)."""
+    safe_key = space_key.replace('"', "")
+    cql = f'space = "{safe_key}" AND type = page AND lastmodified >= "{since}" ORDER BY lastmodified DESC'
+    body = _atlassian_call("Listing changed Confluence pages", lambda: confluence.get(
+        CONFLUENCE_CHANGED.path.removeprefix("/wiki/"), params={"cql": cql, "limit": limit}))
+    rows = []
+    for result in (body or {}).get("results", []):
+        content = result.get("content") or {}
+        if content.get("id"):
+            rows.append({"id": str(content["id"]), "title": str(content.get("title", ""))[:300],
+                         "webui": str((content.get("_links") or {}).get("webui", "")),
+                         "modified": str(result.get("lastModified", ""))})
+    return rows
 
 
 # --- Graph, as the admin who picks (delegated) ------------------------------------------------

@@ -71,3 +71,18 @@ def activity(event: IssueEvent) -> dict[str, Any]:
                         "actions": [{"type": "Action.OpenUrl", "title": "Open in Jira", "url": event.link}]},
         }],
     }
+
+
+def page_activity(*, space_key: str, title: str, link: str) -> dict[str, Any]:
+    """A changed Confluence page as the Bot Framework activity."""
+    return {
+        "type": "message",
+        "summary": f"{title} updated",
+        "attachments": [{
+            "contentType": CARD,
+            "content": {"type": "AdaptiveCard", "version": "1.4",
+                        "body": [{"type": "TextBlock", "size": "Medium", "weight": "Bolder", "wrap": True,
+                                  "text": f"Confluence page updated in {space_key}: {title}"}],
+                        "actions": [{"type": "Action.OpenUrl", "title": "Open in Confluence", "url": link}]},
+        }],
+    }

@@ -347,3 +347,64 @@ def _failed_attempt(delivery: NotificationDelivery, exc: endpoints.BotError) -> 
                  details={"subject": delivery.subject[:100], "channel": delivery.channel_name,
                           "attempts": delivery.attempts, "reason": delivery.last_error[:200]})
     return "failed"
+
+
+# --- Confluence: asking for changed pages -----------------------------------------------------
+
+CQL_MINUTE = "%Y/%m/%d %H:%M"
+
+
+def _queue(connection: Connection, target: NotificationTarget, *, event: str, event_key: str, subject: str,
+           link: str, card: dict[str, Any]) -> bool:
+    """One delivery for the target's channel (False: this event was queued before)."""
+    try:
+        with transaction.atomic():
+            delivery = NotificationDelivery.objects.create(
+                organization=connection.organization, connection=connection, target=target, event_key=event_key[:200],
+                event=event, subject=subject[:500], link=link[:1000], card=card, channel_id=target.channel_id,
+                channel_name=target.channel_name, next_attempt_at=timezone.now(),
+            )
+    except IntegrityError:
+        return False
+    outbox.enqueue(DELIVER_TASK, delivery_id=delivery.pk)
+    return True
+
+
+def confluence_poll(connection: Connection, now: datetime.datetime | None = None) -> int:
+    """Queue a delivery for each page changed in the connection's chosen spaces since the last
+    look (CQL's lastmodified counts in minutes, so each look starts at the minute the last one
+    started; a page seen twice is delivered once). The number queued."""
+    now = now or timezone.now()
+    targets = list(NotificationTarget.objects.filter(connection=connection, source=Source.CONFLUENCE_SPACE))
+    if not targets:
+        return 0
+    confluence = atlassian_refresh.confluence_for(connection.site)
+    queued = 0
+    for target in targets:
+        since = (target.polled_at or target.updated_at).astimezone(datetime.UTC).strftime(CQL_MINUTE)
+        for page in endpoints.changed_pages(confluence, space_key=target.source_key, since=since):
+            link = connection.site.url.rstrip("/") + "/wiki" + page["webui"] if page["webui"] else ""
+            queued += _queue(connection, target, event="confluence:page_updated",
+                             event_key=f"confluence:{page['id']}:{page['modified']}",
+                             subject=f"{target.source_key} {page['title']}", link=link,
+                             card=messages.page_activity(space_key=target.source_key, title=page["title"],
+                                                         link=link))
+        NotificationTarget.objects.filter(pk=target.pk).update(polled_at=now)
+    return queued
+
+
+def confluence_poll_all() -> dict[str, int]:
+    """The beat's pass over every connection with a Confluence space chosen."""
+    counts = {"queued": 0, "failed": 0}
+    ids = (NotificationTarget.objects.filter(source=Source.CONFLUENCE_SPACE)
+           .values_list("connection_id", flat=True).distinct())
+    for connection in Connection.objects.filter(pk__in=list(ids)).select_related("site", "organization"):
+        if "teams_notifications" not in (connection.features or []):
+            continue
+        try:
+            counts["queued"] += confluence_poll(connection)
+        except (atlassian_refresh.NeedsReauthorization, atlassian_refresh.NotAuthorized,
+                atlassian_client.AtlassianError) as exc:
+            logger.warning("Confluence changes of connection %s not read: %s", connection.pk, type(exc).__name__)
+            counts["failed"] += 1
+    return counts

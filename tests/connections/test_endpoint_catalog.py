@@ -75,7 +75,6 @@ WAITING = {
     ("atlassian", "read:permission:confluence", ""),
     ("atlassian", "read:group:confluence", ""),
     ("atlassian", "read:user:confluence", ""),
-    ("atlassian", "search:confluence", ""),
 }
 
 

@@ -21,7 +21,7 @@ from portal import outbox
 from portal.models import OutboxMessage
 from sandbox import clock, defaults, faults
 from sandbox.atlassian import webhook_views
-from sandbox.atlassian.models import DynamicWebhook, Project, Site
+from sandbox.atlassian.models import DynamicWebhook, Page, Project, Site, Space
 from sandbox.microsoft.bot_models import BotActivity, TeamAppInstallation
 from sandbox.microsoft.models import Team
 from sandbox.requestlog import entries
@@ -241,3 +241,26 @@ def test_a_team_the_admin_has_not_joined_is_refused_with_a_form_error(client, wo
     assert response.status_code == 200 and "not one you have joined" in page, page[page.find("<main"):][:3000]
     assert not NotificationTarget.objects.exists() and not WebhookRegistration.objects.filter(
         webhook_id__isnull=False).exists()
+
+
+def test_a_changed_confluence_page_reaches_the_spaces_channel(client, world):
+    """Confluence offers OAuth 2.0 apps no webhooks: the beat asks its search for changed pages."""
+    client = _admin_client(client, world)
+    space = Space.objects.filter(site__name="acme").order_by("space_id").first()
+    response = client.post(reverse("connections:notifications_set", args=[world.jira.pk]), {
+        "source": "confluence_space", "source_id": str(space.space_id), "source_key": space.key,
+        "source_name": space.name, "team_id": str(world.team.pk), "channel_id": world.channel.id})
+    assert response.status_code == 302
+    assert services.confluence_poll(world.jira) == 0  # nothing changed since the pick
+    page = Page.objects.filter(space=space, type="page").order_by("page_id").first()
+    Page.objects.filter(pk=page.pk).update(title="Runbook: printers", modified_at=timezone.now(),
+                                           version=page.version + 1)
+    assert services.confluence_poll(world.jira) == 1
+    posted = BotActivity.objects.get(conversation_id=world.channel.id)
+    assert posted.text == f"Confluence page updated in {space.key}: Runbook: printers"
+    assert NotificationDelivery.objects.get(event="confluence:page_updated").status == "sent"
+    # The next look sees the same page again (same minute) and posts nothing twice.
+    assert services.confluence_poll(world.jira) == 0
+    assert BotActivity.objects.count() == 1
+    for undeclared, extra_fields in (undeclared_atlassian(list(atlassian_calls())),):
+        assert not undeclared and not extra_fields, (undeclared, extra_fields)
