@@ -269,7 +269,9 @@ def receive(*, receiver: str, authorization: str, body: Any, client: str = "") -
                      details={"reason": str(exc), "client": client[:64]})
         return Received(401)
     event = messages.issue_event(body, connection.site.url)
-    if event is None:
+    # A disconnected connection (or one without the feature) posts nothing into Teams: Jira's
+    # webhook may still send until it lapses, and is answered without a delivery.
+    if event is None or not _may_post(connection):
         return Received(204)
     targets = NotificationTarget.objects.filter(connection=connection, source=Source.JIRA_PROJECT,
                                                 source_id=event.project_id)
@@ -295,6 +297,11 @@ def receive(*, receiver: str, authorization: str, body: Any, client: str = "") -
 # --- delivering -------------------------------------------------------------------------------
 
 
+def _may_post(connection: Connection) -> bool:
+    return (connection.status != Connection.Status.DISCONNECTED
+            and "teams_notifications" in (connection.features or []))
+
+
 def _backoff(attempts: int) -> float:
     return float(min(BACKOFF_CAP, BACKOFF_BASE * 2 ** max(0, attempts - 1)))
 
@@ -306,6 +313,11 @@ def deliver(delivery_id: int) -> str:
                     .select_related("connection").filter(pk=delivery_id).first())
         if delivery is None or delivery.status in (Status.SENT, Status.FAILED):
             return "skipped"
+        if not _may_post(delivery.connection):
+            delivery.status, delivery.next_attempt_at = Status.FAILED, None
+            delivery.last_error = "Not sent: the connection was disconnected or Teams notifications were switched off."
+            delivery.save()
+            return "failed"
         # The channel's pace, shared by every worker: wait our turn without holding a worker.
         wait = throttle.default_store().take(f"notify-channel:{delivery.channel_id}", time.time(),
                                              settings.NOTIFICATION_CHANNEL_RATE, 1)
@@ -399,7 +411,7 @@ def confluence_poll_all() -> dict[str, int]:
     ids = (NotificationTarget.objects.filter(source=Source.CONFLUENCE_SPACE)
            .values_list("connection_id", flat=True).distinct())
     for connection in Connection.objects.filter(pk__in=list(ids)).select_related("site", "organization"):
-        if "teams_notifications" not in (connection.features or []):
+        if not _may_post(connection):
             continue
         try:
             counts["queued"] += confluence_poll(connection)

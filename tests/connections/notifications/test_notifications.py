@@ -15,7 +15,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from connections import throttle
-from connections.models import Credential, NotificationDelivery, NotificationTarget, WebhookRegistration
+from connections.models import Connection, Credential, NotificationDelivery, NotificationTarget, WebhookRegistration
 from connections.notifications import endpoints, services
 from portal import outbox
 from portal.models import OutboxMessage
@@ -264,3 +264,13 @@ def test_a_changed_confluence_page_reaches_the_spaces_channel(client, world):
     assert BotActivity.objects.count() == 1
     for undeclared, extra_fields in (undeclared_atlassian(list(atlassian_calls())),):
         assert not undeclared and not extra_fields, (undeclared, extra_fields)
+
+
+def test_a_disconnected_connection_posts_nothing(client, world):
+    _pick(_admin_client(client, world), world)
+    _event(world, key="1", summary="Before")
+    assert BotActivity.objects.count() == 1
+    Connection.objects.filter(pk=world.jira.pk).update(status=Connection.Status.DISCONNECTED)
+    # Jira's webhook still sends until it lapses; the portal answers and posts nothing.
+    assert [status for _, status in _event(world, key="2", summary="After")] == [204]
+    assert BotActivity.objects.count() == 1 and NotificationDelivery.objects.count() == 1
