@@ -274,3 +274,15 @@ def test_a_disconnected_connection_posts_nothing(client, world):
     # Jira's webhook still sends until it lapses; the portal answers and posts nothing.
     assert [status for _, status in _event(world, key="2", summary="After")] == [204]
     assert BotActivity.objects.count() == 1 and NotificationDelivery.objects.count() == 1
+
+
+def test_viewers_read_the_page_but_cannot_pick(client, world):
+    _pick(_admin_client(client, world), world)
+    client.force_login(world.viewer, backend="django.contrib.auth.backends.ModelBackend")
+    url = reverse("connections:notifications", args=[world.jira.pk])
+    page = client.get(url, {"pick": f"jira_project:{world.project.project_id}"}).content.decode()
+    assert f"{world.team.display_name} / {world.channel.display_name}" in page
+    assert "Pick channel" not in page and 'id="picker"' not in page
+    target = NotificationTarget.objects.get()
+    assert client.post(reverse("connections:notifications_clear", args=[world.jira.pk, target.pk])).status_code == 403
+    assert NotificationTarget.objects.filter(pk=target.pk).exists()
