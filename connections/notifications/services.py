@@ -69,9 +69,10 @@ def _graph_words(exc: GraphError) -> str:
     return f"Microsoft Graph answered {exc.status or 'nothing'}" + (f" ({exc.code})" if exc.code else "")
 
 
-def picker_choices(connection: Connection, team_id: str | None = None) -> dict[str, Any]:
+def picker_choices(connection: Connection, team_id: str | None = None, *, graph: Graph | None = None
+                   ) -> dict[str, Any]:
     """The teams the admin joined, and the channels of `team_id` when given (for the picker)."""
-    graph = picker_graph(connection)
+    graph = graph or picker_graph(connection)
     try:
         teams = endpoints.picker_teams(graph)
         if team_id and team_id not in {t["id"] for t in teams}:
@@ -98,12 +99,13 @@ def target_set(*, connection: Connection, source: str, source_id: str, source_ke
     _require_feature(connection)
     if source not in Source.values:
         raise ValidationError("Choose a Jira project or a Confluence space.")
-    choices = picker_choices(connection, team_id)
+    graph = picker_graph(connection)  # one renewal of the admin's sign-in for the whole choice
+    choices = picker_choices(connection, team_id, graph=graph)
     team = next(t for t in choices["teams"] if t["id"] == team_id)
     channel = next((c for c in choices["channels"] if c["id"] == channel_id), None)
     if channel is None:
         raise ValidationError("That channel is not in the chosen team.")
-    _install_app(connection, team_id)
+    _install_app(graph, team_id)
     with transaction.atomic():
         target, _ = NotificationTarget.objects.update_or_create(
             connection=connection, source=source, source_id=source_id,
@@ -120,9 +122,8 @@ def target_set(*, connection: Connection, source: str, source_id: str, source_ke
     return target
 
 
-def _install_app(connection: Connection, team_id: str) -> None:
+def _install_app(graph: Graph, team_id: str) -> None:
     """Add the portal's Teams app to the team (already there: nothing to do)."""
-    graph = picker_graph(connection)
     try:
         catalog_id = endpoints.portal_app_catalog_id(graph, settings.TEAMS_APP_MANIFEST_ID)
         if catalog_id is None:
