@@ -278,20 +278,8 @@ def receive(*, receiver: str, authorization: str, body: Any, client: str = "") -
                                                 source_id=event.project_id)
     made = 0
     for target in targets:
-        with transaction.atomic():
-            try:
-                with transaction.atomic():
-                    delivery = NotificationDelivery.objects.create(
-                        organization=connection.organization, connection=connection, target=target,
-                        event_key=event.event_key, event=event.event, subject=f"{event.key} {event.summary}"[:500],
-                        link=event.link, card=messages.activity(event), channel_id=target.channel_id,
-                        channel_name=target.channel_name,
-                        next_attempt_at=timezone.now(),
-                    )
-            except IntegrityError:
-                continue  # Atlassian sent this event again: it is delivered once
-            outbox.enqueue(DELIVER_TASK, delivery_id=delivery.pk)
-            made += 1
+        made += _queue(connection, target, event=event.event, event_key=event.event_key,
+                       subject=f"{event.key} {event.summary}", link=event.link, card=messages.activity(event))
     return Received(202, made)
 
 
