@@ -182,3 +182,5 @@ def notifications_refresh_webhooks():
 def notifications_poll_confluence():
     """Ask Confluence which pages of the chosen spaces changed (it has no webhooks for OAuth apps)."""
     return notification_services.confluence_poll_all()
+# Intune app protection registers its tasks with these.
+from .intune import tasks as _intune_tasks  # noqa: E402,F401

@@ -384,3 +384,6 @@ def check_api_token(*, site_url: str, email: str, api_token: str) -> ApiTokenChe
     return ApiTokenCheck(
         account=account, products=tuple(products), statuses={"jira": jira_status, "confluence": confluence_status}
     )
+
+# The Organizations REST API (an organization API key) registers its declarations with these.
+from ..atlassian_admin import endpoints as _admin_endpoints  # noqa: E402,F401

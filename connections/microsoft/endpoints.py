@@ -283,3 +283,6 @@ def organization(*, access_token: str, cloud: str = "public") -> TenantOrganizat
     ]
     return TenantOrganization(tenant_id=str(value.get("id", "")), display_name=str(value.get("displayName", "")),
                               domains=sorted(domains, key=lambda d: (not d["default"], d["name"])))
+
+# Intune app protection's endpoints register their declarations with these.
+from . import intune_endpoints as _intune_endpoints  # noqa: E402,F401

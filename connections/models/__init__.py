@@ -41,3 +41,16 @@ from .teams import TeamsChannel, TeamsMessage, TeamsTeam  # noqa: F401,E402
 
 # Teams notifications
 from .notifications import NotificationDelivery, NotificationTarget, WebhookRegistration  # noqa: F401,E402
+# Intune app protection for Atlassian's mobile apps
+from .intune import (  # noqa: F401,E402
+    AppConsentLink,
+    AtlassianApp,
+    AtlassianAppConsent,
+    AtlassianOrganization,
+    ManualStep,
+    ManualStepConfirmation,
+    MobileAppPolicy,
+    OrganizationDomain,
+    PolicyDeployment,
+    TenantState,
+)

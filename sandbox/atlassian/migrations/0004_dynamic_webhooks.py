@@ -8,6 +8,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('sandbox_atlassian', '0003_jsm_requests'),
+        ('sandbox_atlassian', '0003_admin_organizations'),
     ]
 
     operations = [

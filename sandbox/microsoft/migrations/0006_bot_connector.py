@@ -10,6 +10,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('sandbox_microsoft', '0005_chats_apps_meetings'),
+        ('sandbox_microsoft', '0005_intune_app_protection'),
     ]
 
     operations = [
