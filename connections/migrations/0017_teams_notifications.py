@@ -11,7 +11,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('connections', '0015_intune_mobile_policies'),
+        ('connections', '0016_sync_run_takeovers'),
         ('tenants', '0012_pages_at_scale'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
