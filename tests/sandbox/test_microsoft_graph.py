@@ -71,12 +71,14 @@ def test_delta_reports_deletions_then_gives_a_new_delta_link(sandbox, graph):
     assert quiet["value"] == [] and "@odata.deltaLink" in quiet
 
 
-def test_expired_delta_token_is_410(sandbox, graph):
+def test_expired_delta_token_is_400_sync_state_not_found(sandbox, graph):
     pages = _all_pages(graph, f"{graph.base}/v1.0/users/delta?$select=id")
     sandbox.set_fault("delta_expiry", "northwind", seconds=0)
     time.sleep(1.1)
     response = graph.get(pages[-1]["@odata.deltaLink"], timeout=10)
-    assert response.status_code == 410 and response.json()["error"]["code"] == "syncStateNotFound"
+    error = response.json()["error"]
+    assert response.status_code == 400 and error["code"] == "syncStateNotFound"
+    assert "must be synchronized again" in error["message"]
 
 
 def test_missing_role_is_403_and_bad_token_401(sandbox, graph):
@@ -214,3 +216,14 @@ def test_delegated_me_and_joined_teams(sandbox):
     assert http.get(f"{sandbox.graph_url}/v1.0/users", timeout=10).status_code == 403  # User.Read is not enough
     logged = sandbox.requests(path_startswith="/graph/v1.0/me", client_id=sandbox.client_id)
     assert [r.path for r in logged] == ["/graph/v1.0/me", "/graph/v1.0/me/joinedTeams"]
+
+
+def test_users_filter_by_id_in_takes_at_most_15_values(sandbox, graph):
+    ids = [u["id"] for u in graph.get(f"{graph.base}/v1.0/users?$select=id&$top=20", timeout=10).json()["value"]]
+    listed = ",".join(f"'{i}'" for i in ids[:3])
+    found = graph.get(f"{graph.base}/v1.0/users", params={"$filter": f"id in ({listed})", "$select": "id,displayName"},
+                      timeout=10).json()["value"]
+    assert sorted(u["id"] for u in found) == sorted(ids[:3]) and all("displayName" in u for u in found)
+    too_many = ",".join(f"'{i}'" for i in (ids * 2)[:16])
+    refused = graph.get(f"{graph.base}/v1.0/users", params={"$filter": f"id in ({too_many})"}, timeout=10)
+    assert refused.status_code == 400 and "Max allowed: 15" in refused.json()["error"]["message"]
