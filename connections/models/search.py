@@ -114,6 +114,8 @@ class IndexedItem(models.Model):
     item_id = models.CharField(max_length=128)
     version = models.PositiveIntegerField(default=0)
     acl_digest = models.CharField(max_length=32, blank=True)
+    # The ACL last sent: an incremental crawl (content only) sends it again with new content.
+    acl = models.JSONField(default=list, blank=True)
     title = models.CharField(max_length=255, blank=True)
     # The full crawl that last saw it (SyncRun id).
     seen_by_run = models.BigIntegerField(default=0)
