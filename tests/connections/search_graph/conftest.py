@@ -4,10 +4,14 @@ Fabrikam's first users matched to Atlassian accounts acc-ann, acc-bob, acc-cat."
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+from django.db import connection as db
 
 from connections import throttle
 from connections.microsoft import graph
@@ -15,12 +19,14 @@ from connections.models import Connection, MatchOutcome, SearchConnection, SyncR
 from connections.search import services
 from connections.sync import runner
 from connections.sync import services as sync_services
+from portal.celery import app
 from sandbox.microsoft.search_index import indexed_items, visible_items
 from tenants.models import Role
 from tests.factories import ConnectionFactory, MembershipFactory, TenantFactory, own_consent
 
 from . import memory_source
 
+ROOT = Path(__file__).resolve().parents[3]
 SOURCE = "tests.connections.search_graph.memory_source.source_for"
 
 
@@ -107,3 +113,44 @@ def search_world(sandbox, settings, tmp_path, monkeypatch):
     world.confluence()
     yield world
     throttle.default_store().clear()
+
+
+@pytest.fixture
+def start_worker(sandbox, search_world):
+    """Real Celery worker processes (Redis broker, the test database, this sandbox, the memory
+    source); tasks queued by this process go to them while the fixture is active."""
+    env = dict(os.environ)
+    env.update({
+        "DJANGO_SETTINGS_MODULE": "portal.settings_test",
+        "DATABASE_URL": "postgres://{USER}@{HOST}:{PORT}/{NAME}".format(**db.settings_dict),
+        "CELERY_TASK_ALWAYS_EAGER": "false",
+        "MICROSOFT_AUTHORITY_HOST": sandbox.authority_host,
+        "MICROSOFT_GRAPH_URL": sandbox.graph_url,
+        "HTTP_CA_BUNDLE": sandbox.ca_bundle,
+        "SYNC_STUCK_AFTER": "2",
+        "SEARCH_SOURCE": SOURCE,
+        "SEARCH_MEMORY_FILE": str(search_world.file),
+    })
+    env.pop("REQUESTS_CA_BUNDLE", None)
+    env.pop("CURL_CA_BUNDLE", None)
+    processes = []
+
+    def start():
+        process = subprocess.Popen(
+            [sys.executable, "-m", "celery", "-A", "portal", "worker", "--pool=solo", "--without-heartbeat",
+             "--without-gossip", "--without-mingle", "--loglevel=INFO"],
+            cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        )
+        processes.append(process)
+        return process
+
+    app.conf.update(task_always_eager=False)
+    yield start
+    app.conf.update(task_always_eager=True)
+    for process in processes:
+        if process.poll() is None:
+            process.terminate()
+        try:
+            process.communicate(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
