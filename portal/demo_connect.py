@@ -4,7 +4,9 @@ The demo admin authorizes the sandbox's Atlassian sites with OAuth 2.0 (3LO) and
 Microsoft admin consent for Contoso, through the portal's own views (in-process, with
 Django's test client) and the sandbox's sign-in and consent pages over HTTP(S): the same
 flows a person clicks through, so the grants, tokens and audit trail are the real ones.
-Fabrikam and Northwind stay unconnected for the visitor to try the flows by hand.
+Globex, where the demo admin is a viewer, connects its own site to Northwind, so a viewer has
+something to see. Fabrikam and Northwind stay unconnected in Acme for the visitor to try the
+flows by hand.
 """
 
 import logging
@@ -22,11 +24,14 @@ from tenants.models.directory import SiteAuthStatus
 
 logger = logging.getLogger(__name__)
 
-# (site name in the sandbox, tenant short name, features)
-PAIRS = [
-    ("acme", "contoso", ["user_mapping", "teams_notifications", "channel_knowledge"]),
-    ("acme-support", "contoso", ["jsm_chatops", "user_mapping"]),
-]
+# Per organization: (site name in the sandbox, tenant short name, features)
+PAIRS = {
+    "acme": [
+        ("acme", "contoso", ["user_mapping", "teams_notifications", "channel_knowledge"]),
+        ("acme-support", "contoso", ["jsm_chatops", "user_mapping"]),
+    ],
+    "globex": [("globex", "northwind", ["user_mapping"])],
+}
 
 
 class DemoConnectError(Exception):
@@ -127,12 +132,14 @@ def add_demo_colleagues(*, site_name="acme", tenant_domain="contoso", count=40):
 def start_first_jobs(connections, *, admin):
     """User matching and the Teams directory once, so the pages have results to show."""
     from connections.models import SyncRun
+    from connections.sync.schedules import DEFAULT_SCHEDULES
     from connections.sync.services import sync_run_start
 
     started = []
     for connection in connections:
         for kind in (SyncRun.Kind.USER_MATCHING, SyncRun.Kind.TEAMS_DIRECTORY):
-            if not connection.sync_runs.filter(kind=kind).exists():
+            users = DEFAULT_SCHEDULES[kind][0]  # only the jobs the connection's features use
+            if users & set(connection.features) and not connection.sync_runs.filter(kind=kind).exists():
                 started.append(sync_run_start(connection=connection, kind=kind, acting_user=admin))
     return started
 
@@ -147,7 +154,7 @@ def connect_demo_pairs(*, organization, admin, atlassian_admin):
     tenants = tenant_infos()
     client = _client(admin)
     made = []
-    for site_name, tenant_name, features in PAIRS:
+    for site_name, tenant_name, features in PAIRS.get(organization.slug, []):
         site = AtlassianSite.objects.filter(organization=organization, name=site_name).first()
         tenant = MicrosoftTenant.objects.filter(organization=organization,
                                                 tenant_id=tenants[tenant_name].id).first()

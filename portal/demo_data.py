@@ -9,6 +9,8 @@ from tenants.models import AtlassianSite, MicrosoftTenant, Organization, Role, U
 DEMO_EMAIL = "admin@demo.example"
 DEMO_PASSWORD = "demo-portal-2026"
 STAFF_EMAIL = "support@demo.example"
+GLOBEX_OWNER_EMAIL = "owner@globex.example"
+GLOBEX_TENANT = "Northwind"
 
 
 def _user(email, password, **extra):
@@ -32,17 +34,24 @@ def seed_demo(*, sites=(), tenants=()):
         name="Acme", acting_user=admin
     )
     globex = Organization.objects.filter(slug="globex").first()
+    owner = _user(GLOBEX_OWNER_EMAIL, DEMO_PASSWORD)
     if globex is None:
         globex = services.organization_create(name="Globex", acting_user=admin)
         # In Globex the demo admin is only a viewer, to show what viewers see.
-        other = _user("owner@globex.example", DEMO_PASSWORD)
         membership = globex.memberships.get(user=admin)
-        globex.memberships.create(user=other, role=Role.ADMIN)
-        services.membership_set_role(membership=membership, role=Role.VIEWER, acting_user=other)
+        globex.memberships.create(user=owner, role=Role.ADMIN)
+        services.membership_set_role(membership=membership, role=Role.VIEWER, acting_user=owner)
     for site in sites:
-        if not AtlassianSite.objects.filter(organization=acme, url=site["url"]).exists():
-            services.site_register(organization=acme, acting_user=admin, **site)
+        # Globex's own site is Globex's; every other site is Acme's.
+        org, by = (globex, owner) if site["name"].startswith("globex") else (acme, admin)
+        if not AtlassianSite.objects.filter(organization=org, url=site["url"]).exists():
+            services.site_register(organization=org, acting_user=by, **site)
     for tenant in tenants:
         if not MicrosoftTenant.objects.filter(organization=acme, tenant_id=tenant["tenant_id"]).exists():
             services.tenant_register(organization=acme, acting_user=admin, **tenant)
+        # Northwind is Globex's tenant too: Globex's connection to it rests on Globex's own consent.
+        if tenant["display_name"].startswith(GLOBEX_TENANT) and not MicrosoftTenant.objects.filter(
+            organization=globex, tenant_id=tenant["tenant_id"]
+        ).exists():
+            services.tenant_register(organization=globex, acting_user=owner, **tenant)
     return admin

@@ -124,6 +124,12 @@ def delta_expiry(target, default: int) -> int:
     return int(fault.params.get("seconds", default)) if fault else default
 
 
+def delta_expiry_status(target) -> int:
+    """The status an expired delta token answers: 400 as Microsoft announced, or 410 on request."""
+    fault = _active(target, Kind.DELTA_EXPIRY)
+    return int(fault.params.get("status", 400)) if fault else 400
+
+
 def token_throttled(target):
     """Seconds of Retry-After when the target's token endpoint throttles, else None."""
     fault = _active(target, Kind.TOKEN_THROTTLED)

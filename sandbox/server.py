@@ -165,4 +165,7 @@ def serve_forever(host=None, port=None, browser_port=None, stdout=None):
     except KeyboardInterrupt:
         pass
     finally:
+        # A second Ctrl-C or SIGTERM while the servers drain must not interrupt the drain.
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
         handle.stop()

@@ -208,7 +208,7 @@ def _client_credentials(request, app, tenant, segment):
             status=401,
         )
     lifetime = _lifetime(tenant.pk)
-    access = tokens.access_token(origin=origin(request), app=app, tenant_id=tenant.pk, lifetime=lifetime, roles=roles)
+    access = tokens.access_token(app=app, tenant_id=tenant.pk, lifetime=lifetime, roles=roles)
     return JsonResponse(
         {"token_type": "Bearer", "expires_in": lifetime, "ext_expires_in": lifetime, "access_token": access}
     )
@@ -322,7 +322,6 @@ def _user_tokens(request, app, user, graph_scopes, oidc_scopes, nonce):
         "expires_in": lifetime,
         "ext_expires_in": lifetime,
         "access_token": tokens.access_token(
-            origin=base,
             app=app,
             tenant_id=user.tenant_id,
             lifetime=lifetime,

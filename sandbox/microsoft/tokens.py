@@ -2,6 +2,7 @@
 id_tokens and Graph access tokens shaped like Microsoft's."""
 
 import base64
+import datetime
 import hashlib
 import json
 import secrets
@@ -10,8 +11,10 @@ import time
 import uuid
 
 import jwt
-from cryptography.hazmat.primitives import serialization
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.x509.oid import NameOID
 from django.db import IntegrityError
 
 from . import roles
@@ -39,7 +42,8 @@ def signing_key():
                 serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
             ).decode()
             try:
-                row = SigningKey.objects.create(kid=secrets.token_urlsafe(20), private_pem=pem)
+                # Microsoft's kid is the base64url SHA-1 thumbprint of the key's certificate (x5t).
+                row = SigningKey.objects.create(kid=_thumbprint(_certificate(key)), private_pem=pem)
             except IntegrityError:  # pragma: no cover - another process won the race
                 row = SigningKey.objects.order_by("created").first()
         if row.kid not in _keys:
@@ -56,23 +60,65 @@ def public_key(kid):
     return _keys[kid].public_key()
 
 
+def _certificate(key):
+    """The key's self-signed certificate, the same every time for the same key: Microsoft's keys
+    come with one (x5c), and clients that pin by thumbprint (x5t) hash it."""
+    public = key.public_key()
+    der = public.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "accounts.sandbox.invalid")])
+    start = datetime.datetime(2024, 1, 1, tzinfo=datetime.UTC)
+    return (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(public)
+        .serial_number(int.from_bytes(hashlib.sha256(der).digest()[:16], "big") >> 1)
+        .not_valid_before(start)
+        .not_valid_after(start + datetime.timedelta(days=3650))
+        .sign(key, hashes.SHA256())  # RSA PKCS#1 v1.5: deterministic, so the certificate is too
+    )
+
+
+def _thumbprint(certificate):
+    digest = certificate.fingerprint(hashes.SHA1())  # noqa: S303 - x5t is SHA-1 by definition (RFC 7515)
+    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
+
+
 def jwks():
+    """Each key as Microsoft publishes it: kid, x5t (equal to kid) and the certificate chain x5c.
+    Reference: https://learn.microsoft.com/entra/identity-platform/signing-key-rollover"""
     signing_key()
     keys = []
     for row in SigningKey.objects.order_by("created"):
+        if row.kid not in _keys:
+            public_key(row.kid)
+        certificate = _certificate(_keys[row.kid])
         jwk = json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(public_key(row.kid)))
-        jwk.update({"kid": row.kid, "use": "sig", "alg": "RS256"})
+        x5c = base64.b64encode(certificate.public_bytes(serialization.Encoding.DER)).decode()
+        jwk.update({"kid": row.kid, "x5t": row.kid, "use": "sig", "alg": "RS256", "x5c": [x5c]})
         keys.append(jwk)
     return {"keys": keys}
 
 
-def sign(claims):
+def sign(claims, *, legacy_header=False):
+    """A JWT with Microsoft's header. v1.0 access tokens repeat the kid as the legacy x5t.
+    Reference: https://learn.microsoft.com/entra/identity-platform/access-token-claims-reference#header-claims"""
     kid, key = signing_key()
-    return jwt.encode(claims, key, algorithm="RS256", headers={"kid": kid, "typ": "JWT"})
+    headers = {"kid": kid, "typ": "JWT"}
+    if legacy_header:
+        headers["x5t"] = kid
+    return jwt.encode(claims, key, algorithm="RS256", headers=headers)
 
 
 def issuer(origin, tenant_id):
     return f"{origin}/{tenant_id}/v2.0"
+
+
+def v1_issuer(tenant_id):
+    """Graph accepts v1.0 access tokens only, whichever endpoint issued them, and their issuer is
+    the security token service's, not the authority's.
+    Reference: https://learn.microsoft.com/entra/identity-platform/access-token-claims-reference#payload-claims"""
+    return f"https://sts.windows.net/{tenant_id}/"
 
 
 def id_token(*, origin, app, user, nonce, lifetime=3600):
@@ -106,12 +152,12 @@ def _add_wids(claims, app, user):
         claims["wids"] = roles.wids(user)
 
 
-def access_token(*, origin, app, tenant_id, lifetime, user=None, scopes=None, roles=None):
+def access_token(*, app, tenant_id, lifetime, user=None, scopes=None, roles=None):
     """A Graph access token: `scp` for a user, `roles` for the app itself."""
     now = int(time.time())
     claims = {
         "aud": GRAPH_RESOURCE,
-        "iss": issuer(origin, tenant_id),
+        "iss": v1_issuer(tenant_id),
         "iat": now,
         "nbf": now,
         "exp": now + lifetime,
@@ -138,7 +184,7 @@ def access_token(*, origin, app, tenant_id, lifetime, user=None, scopes=None, ro
         claims.update({"oid": sp_oid, "sub": sp_oid, "idtyp": "app"})
         if roles:
             claims["roles"] = sorted(roles)
-    return sign(claims)
+    return sign(claims, legacy_header=True)
 
 
 class InvalidToken(Exception):

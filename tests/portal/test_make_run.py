@@ -3,6 +3,7 @@ as separate processes, exactly as a first-time user starts them. It must come up
 sign-in printed and both demo connections active, their first jobs and checks done."""
 
 import os
+import signal
 import socket
 import sqlite3
 import subprocess
@@ -65,23 +66,34 @@ def test_the_demo_command_comes_up_with_working_connections(tmp_path):
         printed = "".join(output)
         assert "sign in     admin@demo.example" in printed, printed
         assert "connected   acme ↔ Contoso" in printed and "connected   acme-support ↔ Contoso" in printed, printed
+        assert "connected   globex ↔ Northwind Traders" in printed, printed
 
         # The worker runs the first jobs and health checks; nothing waits on a locked database.
         _wait(lambda: {"user_matching", "teams_directory"} <= {kind for (kind,) in _query(
             db, "select kind from connections_syncrun where state = 'succeeded'")},
               120, "the first user matching and Teams directory runs did not succeed", output)
         _wait(lambda: _query(db, "select count(distinct connection_id) from connections_healthcheckresult "
-                                 "where is_latest") == [(2,)], 120, "no health check results", output)
+                                 "where is_latest") == [(3,)], 120, "no health check results", output)
         statuses = dict(_query(db, "select s.name, c.status from connections_connection c "
                                    "join tenants_atlassiansite s on s.id = c.site_id"))
-        assert statuses == {"acme": "active", "acme-support": "active"}, (statuses, "".join(output[-60:]))
+        expected = {"acme": "active", "acme-support": "active", "globex": "active"}
+        assert statuses == expected, (statuses, "".join(output[-60:]))
         failed = _query(db, "select check_name, message from connections_healthcheckresult "
                             "where is_latest and outcome = 'failed'")
         assert failed == []
         assert _query(db, "select kind, error from connections_syncrun where state = 'failed'") == []
         assert "database is locked" not in "".join(output)
+
+        # Ctrl-C in the terminal signals the whole foreground process group: the demo stops its
+        # children in order and exits cleanly, with no traceback from any of them.
+        os.killpg(process.pid, signal.SIGINT)
+        assert process.wait(timeout=60) == 0, "".join(output[-60:])
+        time.sleep(0.5)  # the reader thread drains the last lines
+        stopped = "".join(output)
+        assert "Stopping…" in stopped and "Traceback" not in stopped and "Error" not in stopped.split("Stopping…")[-1]
     finally:
-        os.killpg(process.pid, 15)
+        if process.poll() is None:
+            os.killpg(process.pid, 15)
         try:
             process.wait(timeout=20)
         except subprocess.TimeoutExpired:

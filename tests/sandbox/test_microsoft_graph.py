@@ -71,12 +71,14 @@ def test_delta_reports_deletions_then_gives_a_new_delta_link(sandbox, graph):
     assert quiet["value"] == [] and "@odata.deltaLink" in quiet
 
 
-def test_expired_delta_token_is_410(sandbox, graph):
+def test_expired_delta_token_is_400_sync_state_not_found(sandbox, graph):
     pages = _all_pages(graph, f"{graph.base}/v1.0/users/delta?$select=id")
     sandbox.set_fault("delta_expiry", "northwind", seconds=0)
     time.sleep(1.1)
     response = graph.get(pages[-1]["@odata.deltaLink"], timeout=10)
-    assert response.status_code == 410 and response.json()["error"]["code"] == "syncStateNotFound"
+    error = response.json()["error"]
+    assert response.status_code == 400 and error["code"] == "syncStateNotFound"
+    assert "must be synchronized again" in error["message"]
 
 
 def test_missing_role_is_403_and_bad_token_401(sandbox, graph):

@@ -1,5 +1,6 @@
 """The unmodified msal against the sandbox's identity platform, over HTTPS."""
 
+import base64
 import datetime
 import hashlib
 from urllib.parse import parse_qs, urlencode, urlsplit
@@ -7,6 +8,7 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 import jwt
 import msal
 import pytest
+from cryptography import x509
 from django.conf import settings
 
 from sandbox.microsoft.models import AuthorizationCode
@@ -250,3 +252,24 @@ def test_any_permission_microsoft_publishes_is_known_with_its_published_id():
     assert graph == ["Sites.Read.All"]
     with pytest.raises(permissions.ScopeError):
         permissions.split_scopes("Made.Up.Permission", app=None)
+
+
+def test_graph_tokens_are_v1_tokens_with_the_sts_issuer_and_x5t(sandbox):
+    # Graph takes v1.0 access tokens: issuer sts.windows.net/{tid}/, and the legacy x5t header
+    # equal to kid, found with its certificate in the JWKS as a validating client expects.
+    tenant = sandbox.tenants["northwind"]
+    token = sandbox.msal_app("northwind").acquire_token_for_client(GRAPH_DEFAULT)["access_token"]
+    header = jwt.get_unverified_header(token)
+    assert header["x5t"] == header["kid"]
+    config = sandbox.http().get(f"{sandbox.origin}/{tenant.id}/v2.0/.well-known/openid-configuration", timeout=10)
+    keys = sandbox.http().get(config.json()["jwks_uri"], timeout=10).json()["keys"]
+    key = next(k for k in keys if k["x5t"] == header["x5t"])
+    certificate = x509.load_der_x509_certificate(base64.b64decode(key["x5c"][0]))
+    claims = jwt.decode(
+        token,
+        certificate.public_key(),
+        algorithms=["RS256"],
+        audience="https://graph.microsoft.com",
+        issuer=f"https://sts.windows.net/{tenant.id}/",
+    )
+    assert claims["ver"] == "1.0" and claims["tid"] == tenant.id and claims["idtyp"] == "app"

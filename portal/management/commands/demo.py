@@ -18,7 +18,7 @@ from django.conf import settings
 from django.core.management import call_command, get_commands
 from django.core.management.base import BaseCommand, CommandError
 
-from portal.demo_data import DEMO_EMAIL, DEMO_PASSWORD, STAFF_EMAIL, seed_demo
+from portal.demo_data import DEMO_EMAIL, DEMO_PASSWORD, GLOBEX_OWNER_EMAIL, STAFF_EMAIL, seed_demo
 
 # The sandbox names products as Atlassian does; the portal's choices are shorter.
 _PRODUCTS = {"jira-software": "jira", "jira": "jira", "confluence": "confluence",
@@ -83,7 +83,12 @@ class Command(BaseCommand):
         }
         if settings.SANDBOX_ENABLED and "sandbox" in get_commands():
             children["sandbox"] = [python, "manage.py", "sandbox", "serve"]
-        processes = {name: subprocess.Popen(cmd, cwd=settings.BASE_DIR) for name, cmd in children.items()}
+        # Each child in a session of its own: Ctrl-C reaches this process only, which then stops
+        # the children in order (SIGTERM, then wait), instead of every process reacting at once.
+        processes = {
+            name: subprocess.Popen(cmd, cwd=settings.BASE_DIR, start_new_session=True)
+            for name, cmd in children.items()
+        }
 
         def stop(*_):
             for process in processes.values():
@@ -131,14 +136,19 @@ class Command(BaseCommand):
         from tenants.models import Organization, User
 
         try:
-            admin = User.objects.get(email=DEMO_EMAIL)
+            atlassian_admin = info.get("atlassian", {}).get("admin") or {}
+            admin, owner = User.objects.get(email=DEMO_EMAIL), User.objects.get(email=GLOBEX_OWNER_EMAIL)
             add_demo_colleagues()
+            add_demo_colleagues(site_name="globex", tenant_domain="northwind", count=15)
             made = connect_demo_pairs(
-                organization=Organization.objects.get(slug="acme"),
-                admin=admin,
-                atlassian_admin=info.get("atlassian", {}).get("admin") or {},
+                organization=Organization.objects.get(slug="acme"), admin=admin, atlassian_admin=atlassian_admin
             )
             start_first_jobs(made[:1], admin=admin)
+            globex = connect_demo_pairs(
+                organization=Organization.objects.get(slug="globex"), admin=owner, atlassian_admin=atlassian_admin
+            )
+            start_first_jobs(globex, admin=owner)
+            made += globex
             from connections.tasks import health_checks_run
 
             for connection in made:  # so the connection pages open with health check results

@@ -253,11 +253,15 @@ def users_delta(request, caller, version):
         try:
             state = unpack(token, max_age=max_age)
         except Exception:  # noqa: BLE001 - expired, tampered: the sync state is gone either way
+            # Microsoft announced 400 BadRequest with code syncStateNotFound for an expired token of
+            # identity resources (users, groups) and this message; older answers were 410 Gone, which
+            # the `delta_expiry` fault can still give ({"status": 410}).
+            # Reference: https://devblogs.microsoft.com/microsoft365dev/duration-of-change-tracking-tokens-for-identity-and-education-resources/
             return error(
-                410,
+                faults.delta_expiry_status(target),
                 "syncStateNotFound",
-                "The sync state generation is not valid or has expired. "
-                "Restart the synchronization with an initial delta request.",
+                "The sync state generation is not found. The delta token is expired and data must be "
+                "synchronized again.",
                 request=request,
             )
         if state.get("t") != str(caller.tenant.pk):

@@ -10,6 +10,7 @@ from connections.health.services import health_checks_run
 from connections.models import Connection, HealthCheckResult
 from connections.services import connection_create
 from tenants.models import AtlassianSite, AuditEvent
+from tests.factories import SiteFactory
 
 
 def _by_check(results):
@@ -78,8 +79,7 @@ def test_a_revoked_grant_fails_its_check_with_a_remedy_and_recovers_after_consen
 
 
 def test_checks_are_skipped_with_the_reason_when_the_site_is_not_authorized(connected):
-    site = AtlassianSite.objects.filter(organization=connected.organization, auth_status="not_authorized").first()
-    assert site is not None, "the demo registers more sites than it authorizes"
+    site = SiteFactory(organization=connected.organization, name="acme-wiki")  # registered, not authorized
     connection = connection_create(site=site, tenant=connected.notifications.tenant, features=["user_mapping"],
                                    acting_user=connected.admin)
     connected.consent_again(connection)  # each connection rests on its own consent
