@@ -33,6 +33,7 @@ from ..models import (
     UserMatch,
 )
 from ..sync.errors import JobError, RunWaits
+from ..sync.services import sync_run_start
 from . import errors, items, source
 from .types import Principal, Scope, SourceItem
 
@@ -166,8 +167,6 @@ def _sleep(ctx, seconds: float) -> None:
 
 
 def _start_follow_up(ctx, kind, mode) -> None:
-    from ..sync.services import sync_run_start
-
     try:
         sync_run_start(connection=ctx.connection, kind=kind, mode=mode, trigger=SyncRun.Trigger.SCHEDULE)
     except Exception:  # noqa: BLE001 - a crawl already queued or running does the work

@@ -13,11 +13,14 @@ from tenants.audit import audit_record
 from tenants.models import AuditAction, User
 from tenants.services import require_admin
 
+from ..matching.services import identity_mode_set, matching_state
 from ..microsoft import search_endpoints as api
 from ..microsoft.graph import Graph, GraphError
 from ..models import (
     ALWAYS_ON,
+    SEARCH_PROPERTIES,
     Connection,
+    IdentityMode,
     IndexedItem,
     PushedGroup,
     SearchConnection,
@@ -51,8 +54,6 @@ def search_get_or_default(connection: Connection) -> SearchConnection:
 
 
 def _all_properties() -> list[str]:
-    from ..models import SEARCH_PROPERTIES
-
     return list(SEARCH_PROPERTIES)
 
 
@@ -109,9 +110,6 @@ def search_save_step(
 def _share_identity_rule(connection: Connection, search: SearchConnection, acting_user: User) -> None:
     """The connection's user matching derives the UPNs the ACLs rest on: it takes the same
     identity rule (and re-matches when it changes)."""
-    from ..matching.services import identity_mode_set, matching_state
-    from ..models import IdentityMode
-
     mode = IdentityMode.NON_ENTRA if search.identity_type == SearchConnection.IdentityType.NON_ENTRA else (
         IdentityMode.ENTRA)
     state = matching_state(connection)
