@@ -2,6 +2,7 @@
 (idempotent creation, schema operation polled), full crawl with ACLs asserted per user, deletions,
 incremental and permissions crawls, Graph throttling, disconnect."""
 
+from connections.health.services import health_checks_run
 from connections.models import IndexedItem, SearchConnection, SkippedItem, SyncRun, UnmappedPrincipal
 from connections.search import services
 from sandbox.microsoft.search_models import ExternalConnection, SearchFaults
@@ -165,3 +166,18 @@ def test_disconnect_keeps_the_index_unless_asked_to_remove_it(search_world):
     services.search_disconnect(connection=world.connection, remove_index=True, acting_user=world.admin)
     assert not ExternalConnection.objects.filter(connection_id="confluencewiki").exists()
     assert world.finds("bob") == set() and not IndexedItem.objects.exists()
+
+
+def test_the_health_check_says_when_the_index_is_gone(search_world):
+    world = search_world
+    _published(world)
+
+    def check():
+        results = {f"{r.feature}/{r.check_name}": r for r in health_checks_run(connection=world.connection)}
+        return results["confluence_search/search_connection"]
+
+    assert check().outcome == "passed"
+    ExternalConnection.objects.filter(connection_id="confluencewiki").delete()  # removed in Microsoft 365
+    gone = check()
+    assert gone.outcome == "failed" and "confluencewiki is gone" in gone.message
+    assert gone.remedy == "Publish Microsoft Search again from its page."
