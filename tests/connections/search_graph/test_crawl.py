@@ -181,3 +181,25 @@ def test_the_health_check_says_when_the_index_is_gone(search_world):
     gone = check()
     assert gone.outcome == "failed" and "confluencewiki is gone" in gone.message
     assert gone.remedy == "Publish Microsoft Search again from its page."
+
+
+def test_a_page_over_four_megabytes_is_indexed_with_its_text_cut_and_says_so(search_world):
+    world = search_world
+    _confluence(world, items={"7": page(7, acl=[("user", "acc-ann")], body="ä" * 2_500_000)})  # 5 MB of UTF-8
+    world.setup()
+    world.publish()
+    item = world.indexed()["page7"]
+    assert 1_000_000 < len(item.content["value"].encode()) < 4_000_000
+    skipped = SkippedItem.objects.get(item_id="page7")
+    assert skipped.reason == SkippedItem.Reason.TRUNCATED
+    assert world.search.items_skipped == 1  # page4 only: a cut page is indexed, and listed
+    assert "page7" in world.finds("ann")
+
+
+def test_a_deny_for_someone_without_a_match_keeps_the_page_out_rather_than_open(search_world):
+    world = search_world
+    _confluence(world, items={"8": page(8, acl=[("everyone", ""), ("deny", "acc-nomatch")])})
+    world.setup()
+    world.publish()
+    assert "page8" not in world.indexed()
+    assert SkippedItem.objects.get(item_id="page8").reason == SkippedItem.Reason.NO_MAPPED_READER
