@@ -15,7 +15,7 @@ from tenants.audit import audit_record
 from tenants.models import AuditAction
 
 from ..models import Connection, ManualMapping, OrganizationMatchingSettings, SyncRun, UserMatchingState
-from . import services
+from . import selectors, services
 from .forms import EmailStorageForm, FilterForm, IdentityModeForm, ManualMappingForm
 
 PAGE_SIZE = 50
@@ -46,6 +46,12 @@ def _page(request, connection, **forms):
     }
     rows, filters = _filtered(request, connection)
     page = Paginator(rows, PAGE_SIZE).get_page(request.GET.get("page"))
+    page.object_list = list(page.object_list)
+    shown = [r.microsoft_user_id for r in page.object_list] + [c for r in page.object_list for c in r.candidates or []]
+    names = selectors.microsoft_user_names(connection, shown)
+    for row in page.object_list:
+        row.microsoft_name, row.microsoft_upn = names.names.get(row.microsoft_user_id, ("", ""))
+        row.candidate_names = [(c, *names.names.get(c, ("", ""))) for c in row.candidates or []]
     manual = set(
         ManualMapping.objects.filter(
             connection=connection, account_id__in=[r.account_id for r in page.object_list]
@@ -62,6 +68,7 @@ def _page(request, connection, **forms):
         "page": page,
         "manual": manual,
         "filters": filters,
+        "names_problem": names.problem,
         "last_run": last_run,
         "store_emails": bool(org_settings and org_settings.store_emails),
         "identity_form": forms.get("identity_form")

@@ -44,6 +44,29 @@ def users_first_page(graph: Graph, *, top: int = 1) -> Page:
     return graph.get(USERS.path, {"$top": top, "$select": "id"})
 
 
+USER_NAMES = declare(
+    "graph.users_by_id",
+    "GET",
+    "/v1.0/users",
+    permissions=("User.Read.All",),
+    reads=("id", "displayName", "userPrincipalName"),
+    keeps=(),  # shown on the page that asked, never stored
+    # Reference: https://learn.microsoft.com/graph/api/user-list
+    # Reference: https://learn.microsoft.com/graph/filter-query-parameter (at most 15 `in` values)
+    reference="https://learn.microsoft.com/graph/api/user-list",
+    purpose="User mapping page: the name and sign-in name of the matched Microsoft users on the page shown.",
+)
+USER_NAMES_PER_REQUEST = 15
+
+
+def users_by_id(graph: Graph, ids: Sequence[str]) -> Page:
+    """The users among `ids` (at most 15, Graph's limit on a filter's expressions) that exist."""
+    if len(ids) > USER_NAMES_PER_REQUEST:
+        raise ValueError(f"at most {USER_NAMES_PER_REQUEST} ids per request")
+    listed = ",".join("'" + i.replace("'", "''") + "'" for i in ids)
+    return graph.get(USER_NAMES.path, {"$filter": f"id in ({listed})", "$select": ",".join(USER_NAMES.reads)})
+
+
 USER_FIELDS = ("id", "mail", "userPrincipalName", "proxyAddresses")
 
 USERS_DELTA = declare(

@@ -216,3 +216,14 @@ def test_delegated_me_and_joined_teams(sandbox):
     assert http.get(f"{sandbox.graph_url}/v1.0/users", timeout=10).status_code == 403  # User.Read is not enough
     logged = sandbox.requests(path_startswith="/graph/v1.0/me", client_id=sandbox.client_id)
     assert [r.path for r in logged] == ["/graph/v1.0/me", "/graph/v1.0/me/joinedTeams"]
+
+
+def test_users_filter_by_id_in_takes_at_most_15_values(sandbox, graph):
+    ids = [u["id"] for u in graph.get(f"{graph.base}/v1.0/users?$select=id&$top=20", timeout=10).json()["value"]]
+    listed = ",".join(f"'{i}'" for i in ids[:3])
+    found = graph.get(f"{graph.base}/v1.0/users", params={"$filter": f"id in ({listed})", "$select": "id,displayName"},
+                      timeout=10).json()["value"]
+    assert sorted(u["id"] for u in found) == sorted(ids[:3]) and all("displayName" in u for u in found)
+    too_many = ",".join(f"'{i}'" for i in (ids * 2)[:16])
+    refused = graph.get(f"{graph.base}/v1.0/users", params={"$filter": f"id in ({too_many})"}, timeout=10)
+    assert refused.status_code == 400 and "Max allowed: 15" in refused.json()["error"]["message"]

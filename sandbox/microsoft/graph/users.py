@@ -55,6 +55,12 @@ _FILTER_FIELDS = {
     "usertype": "user_type",
 }
 _CLAUSE = re.compile(r"^\s*(\w+)\s+eq\s+('(?:[^']|'')*'|true|false)\s*$", re.IGNORECASE)
+_IN_CLAUSE = re.compile(r"^\s*(\w+)\s+in\s+\((.*)\)\s*$", re.IGNORECASE)
+_QUOTED = re.compile(r"\s*'((?:[^']|'')*)'\s*(?:,|$)")
+# Without the advanced query parameters, a filter holds at most 15 expressions: `in` values and
+# `or` clauses count alike, and the 16th is refused with this sentence.
+# Reference: https://learn.microsoft.com/graph/filter-query-parameter#operators-and-functions-supported-in-filter-expressions
+MAX_FILTER_EXPRESSIONS = 15
 
 
 class QueryError(Exception):
@@ -79,6 +85,14 @@ def parse_filter(raw):
         return []
     clauses = []
     for part in re.split(r"\s+or\s+", raw.strip(), flags=re.IGNORECASE):
+        listed = _IN_CLAUSE.match(part)
+        if listed and _FILTER_FIELDS.get(listed.group(1).lower()):
+            values = _QUOTED.findall(listed.group(2))
+            if not values:
+                raise QueryError(f"Invalid filter clause: {part.strip()}")
+            column = _FILTER_FIELDS[listed.group(1).lower()]
+            clauses.extend((column, v.replace("''", "'")) for v in values)
+            continue
         match = _CLAUSE.match(part)
         column = _FILTER_FIELDS.get(match.group(1).lower()) if match else None
         if column is None:
@@ -88,6 +102,11 @@ def parse_filter(raw):
         value = match.group(2)
         value = value[1:-1].replace("''", "'") if value.startswith("'") else value.lower() == "true"
         clauses.append((column, value))
+    if len(clauses) > MAX_FILTER_EXPRESSIONS:
+        raise QueryError(
+            f"Too many child clauses specified in search filter expression containing 'OR' operators: "
+            f"{len(clauses)}. Max allowed: {MAX_FILTER_EXPRESSIONS}."
+        )
     return clauses
 
 

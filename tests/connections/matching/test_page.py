@@ -1,6 +1,6 @@
 """The user mapping page: counts and the filtered list for members; forms for admins only."""
 
-from urllib.parse import quote
+from urllib.parse import quote, unquote_plus
 
 from django.urls import reverse
 
@@ -92,3 +92,29 @@ def test_the_list_exports_as_csv_with_its_filters_and_the_export_is_audited(matc
     assert len(rows) == hidden + 1 and any(r[1] == "Hal Hidden" for r in rows[1:])
     event = AuditEvent.objects.get(action="user_matching.exported")
     assert event.details["rows"] == hidden and event.actor_user == w.viewer
+
+
+def test_the_microsoft_users_name_and_upn_stand_beside_the_id_read_live_and_never_stored(matching, client):
+    w = matching
+    account = w.add_account("alice@fabrikam.com", name="Alice in Jira")
+    w.run()
+    row = UserMatch.objects.get(connection=w.connection, account_id=account)
+    alice = w.sandbox.user("fabrikam", "alice@fabrikam.com")
+    assert row.microsoft_user_id == str(alice.pk)
+    client.force_login(w.viewer)
+    since = max([r.pk for r in w.sandbox.requests()] or [0])
+    page = client.get(url(w), {"q": row.display_name}).content.decode()
+    assert alice.display_name in page and alice.user_principal_name in page and str(alice.pk) in page
+    # Read with the declared call: ids in, name and sign-in name out, 15 ids at most per request.
+    calls = [r for r in w.sandbox.requests(since_id=since) if r.path.endswith("/v1.0/users")]
+    assert calls and all("id in (" in unquote_plus(r.query) and "displayName" in unquote_plus(r.query) for r in calls)
+    # Nothing of it is kept: no stored row holds the name.
+    assert not UserMatch.objects.filter(connection=w.connection, display_name=alice.display_name).exclude(
+        pk=row.pk
+    ).exists()
+
+    # Microsoft unavailable: the ids are still shown, with the reason, and the page still answers.
+    w.sandbox.set_fault("error_rate", "fabrikam", share=1.0, status=503)
+    degraded = client.get(url(w), {"q": row.display_name})
+    assert degraded.status_code == 200 and str(alice.pk) in degraded.content.decode()
+    assert "did not give the users&#x27; names just now" in degraded.content.decode()
