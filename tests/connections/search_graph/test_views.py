@@ -91,3 +91,16 @@ def test_a_connection_without_the_feature_has_no_search_section(admin, search_wo
     world.connection.features = ["user_mapping"]
     world.connection.save()
     assert admin.get(_url(world, "search")).status_code == 404
+
+
+def test_the_non_entra_rule_is_previewed_on_confluence_users(admin, search_world):
+    world = search_world
+    world.confluence(users=[{"account_id": "acc-ann", "name": "Ann", "email": "ann@acme.example"},
+                            {"account_id": "acc-hid", "name": "Hidden Hal", "email": ""}])
+    response = admin.post(_url(world, "search_identity_preview"), {
+        "permissions-permission_mode": "access", "permissions-identity_type": "non_entra",
+        "permissions-upn_pattern": r"(?P<name>[^@]+)@acme\.example", "permissions-upn_formula": r"\g<name>@contoso.com"})
+    body = response.content.decode()
+    assert response.status_code == 200
+    assert "ann@contoso.com" in body and "Success" in body
+    assert "(hidden)" in body and "Failed" in body
