@@ -124,6 +124,11 @@ def _apply_change(search: SearchConnection, step: str, acting_user: User) -> Non
     if step == "refresh":
         _save_schedules(search, acting_user)
         return
+    if step == "properties":
+        # Items carry their properties: every item is sent again by the crawl that follows the
+        # schema's registration (Graph: a new label or capability needs re-ingestion).
+        # Reference: https://learn.microsoft.com/graph/connecting-external-content-manage-schema
+        IndexedItem.objects.filter(search=search).update(version=0)
     if connection.status not in RUNNABLE:
         return
     kind = {"properties": SyncRun.Kind.SEARCH_SETUP, "connection": None, "filter": SyncRun.Kind.SEARCH_CRAWL,

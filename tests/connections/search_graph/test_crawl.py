@@ -203,3 +203,16 @@ def test_a_deny_for_someone_without_a_match_keeps_the_page_out_rather_than_open(
     world.publish()
     assert "page8" not in world.indexed()
     assert SkippedItem.objects.get(item_id="page8").reason == SkippedItem.Reason.NO_MAPPED_READER
+
+
+def test_a_property_added_after_publishing_is_registered_and_every_item_sent_again(search_world):
+    world = search_world
+    _published(world)
+    services.search_save_step(connection=world.connection, step="properties", acting_user=world.admin,
+                              values={"properties": ["title", "url", "authors", "lastModifiedDateTime", "spaceKey",
+                                                     "contentType", "spaceName"]})
+    graph_connection = ExternalConnection.objects.get(connection_id="confluencewiki")
+    assert "spaceName" in {p["name"] for p in graph_connection.schema}
+    indexed = world.indexed()
+    assert indexed["page1"].properties["spaceName"] == "ENG space" and indexed["page1"].puts == 2
+    assert world.search.state == SearchConnection.State.INDEXED
