@@ -16,6 +16,8 @@ urlpatterns = [
     path("", include("connections.sync.urls")),  # the Jobs section
     # User mapping: connections/<id>/users/...
     path("", include("connections.matching.urls")),
+    # Confluence in Microsoft Search: connections/<id>/search/...
+    path("", include("connections.search.urls")),
     path("connections/<int:connection_id>/disconnect/", lifecycle_views.connection_disconnect,
          name="connection_disconnect"),
     path("connections/<int:connection_id>/reconnect/", lifecycle_views.connection_reconnect,

@@ -283,3 +283,8 @@ def organization(*, access_token: str, cloud: str = "public") -> TenantOrganizat
     ]
     return TenantOrganization(tenant_id=str(value.get("id", "")), display_name=str(value.get("displayName", "")),
                               domains=sorted(domains, key=lambda d: (not d["default"], d["name"])))
+
+
+# Microsoft Search connector endpoints live in a module of their own; importing it here registers
+# their declarations wherever the Graph endpoints are (consent pages, statement, request log).
+from . import search_endpoints  # noqa: E402, F401

@@ -38,3 +38,14 @@ from .matching import (  # noqa: F401
 # sync: Teams directory and channel messages
 from .schedules import SyncSchedule  # noqa: F401,E402
 from .teams import TeamsChannel, TeamsMessage, TeamsTeam  # noqa: F401,E402
+
+# Confluence in Microsoft Search
+from .search import (  # noqa: F401,E402
+    ALWAYS_ON,
+    SEARCH_PROPERTIES,
+    IndexedItem,
+    PushedGroup,
+    SearchConnection,
+    SkippedItem,
+    UnmappedPrincipal,
+)

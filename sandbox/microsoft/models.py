@@ -201,3 +201,14 @@ class Chat(models.Model):
     member_ids = models.JSONField(default=list)
     created_by_app = models.CharField(max_length=64, blank=True)
     created = models.DateTimeField(auto_now_add=True)
+
+
+# Microsoft Search (Graph connectors) lives in a module of its own.
+from .search_models import (  # noqa: E402, F401
+    ConnectionOperation,
+    ExternalConnection,
+    ExternalGroup,
+    ExternalGroupMember,
+    ExternalItem,
+    SearchFaults,
+)

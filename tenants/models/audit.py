@@ -85,6 +85,11 @@ class AuditAction(models.TextChoices):
     # sync: Teams directory and channel messages
     SYNC_SCHEDULE_CHANGED = "sync.schedule_changed", "Sync schedule changed"
 
+    # Confluence in Microsoft Search
+    SEARCH_SETTINGS_SAVED = "search.settings_saved", "Microsoft Search setting saved"
+    SEARCH_PUBLISHED = "search.published", "Microsoft Search connection published"
+    SEARCH_DISCONNECTED = "search.disconnected", "Microsoft Search connection disconnected"
+
     # support staff
     SUPPORT_VIEWED = "support.viewed", "Viewed by support"
     SUPPORT_ACCESS_OPENED = "support.access_opened", "Support access opened (with a reason)"

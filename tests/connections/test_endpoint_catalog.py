@@ -68,7 +68,6 @@ WAITING = {
     ("graph", "User.ReadBasic.All", permissions.DELEGATED),
     ("atlassian", "write:jira-work", ""),
     # Confluence in Microsoft Search.
-    ("graph", "ExternalItem.ReadWrite.OwnedBy", permissions.APPLICATION),
     ("atlassian", "read:content.metadata:confluence", ""),
 }
 
