@@ -221,6 +221,7 @@ READ_JIRA_USER = AtlassianScope(
 CONFLUENCE_SCOPES = (
     AtlassianScope("read:space:confluence", reads="Spaces: names, keys, ids.", why="To choose what to index."),
     AtlassianScope("read:page:confluence", reads="Pages and their content.", why="To index the pages."),
+    AtlassianScope("read:blogpost:confluence", reads="Blog posts and their content.", why="To index the blog posts."),
     AtlassianScope(
         "read:content-details:confluence", reads="Content properties and labels.", why="To index page details."
     ),
