@@ -33,6 +33,7 @@ from django.conf import settings
 from ..atlassian import client as atlassian_client
 from ..atlassian import endpoints as ep
 from ..atlassian import refresh
+from ..sync.errors import JobError
 from ..throttle import Throttle, Throttled
 from .text import plain_text
 from .types import (
@@ -54,17 +55,26 @@ V1_LIMIT = 200  # v1 groups, members and users: at most 200 a page
 BULK_USERS = 250
 
 
-class ConfluenceUnavailable(Exception):
-    """Confluence could not be read. `transient`: busy or unreachable (retry later), not refused."""
+class ConfluenceUnavailable(JobError):
+    """Confluence could not be read. `transient`: busy or unreachable (the runner retries the run
+    from its checkpoint), else refused (a person must act). A JobError, so a crawl fails with it."""
 
     def __init__(self, message: str, *, transient: bool = False, status: int = 0) -> None:
-        super().__init__(message)
-        self.transient = transient
+        remedy = (
+            "Confluence was busy or could not be reached: the run is retried from its checkpoint."
+            if transient
+            else "Check the site's authorization on its page (Re-authorize with Atlassian if asked) and that "
+            "the authorizing account can read the spaces chosen for the index."
+        )
+        super().__init__(message, remedy, transient=transient)
         self.status = status
 
 
-class InvalidCQL(Exception):
+class InvalidCQL(JobError):
     """Confluence refused the CQL; the message is Confluence's own."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, "Correct the CQL filter in the Filter step (its preview shows Confluence's message).")
 
 
 @dataclass
