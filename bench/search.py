@@ -330,11 +330,44 @@ class Benchmark:
                                    {"limit": 250, "body-format": "storage", "status": "current"}):
                     get(f"{base}/rest/api/content/{row['id']}/restriction/byOperation/read")
         confluence_seconds = time.perf_counter() - started
-        graph_seconds = puts / self.ingest_rate
+        graph_seconds = self._put_floor()
         return {
             "seconds": round(confluence_seconds + graph_seconds, 1),
             "confluence_seconds": round(confluence_seconds, 1),
             "confluence_requests": count,
             "graph_puts": puts,
-            "graph_seconds_at_allowed_rate": round(graph_seconds, 1),
+            "graph_seconds": round(graph_seconds, 1),
+            "graph_seconds_at_allowed_rate_alone": round(puts / self.ingest_rate, 1),
         }
+
+    def _put_floor(self) -> float:
+        """The same items PUT again (the bodies the sandbox's Graph holds) with a bare session,
+        back to back but never faster than the allowed rate."""
+        from sandbox.microsoft.search_models import ExternalItem
+
+        client_module = __import__("connections.microsoft.client", fromlist=["_app"])
+        token = client_module._app(str(self.connection.tenant.tenant_id), "public").acquire_token_for_client(
+            scopes=[client_module.GRAPH_DEFAULT_SCOPE])["access_token"]
+        session = requests.Session()
+        session.verify = settings.HTTP_CA_BUNDLE
+        session.trust_env = False
+        session.headers["Authorization"] = f"Bearer {token}"
+        base = f"{settings.MICROSOFT_GRAPH_URL}/v1.0/external/connections/benchwiki/items"
+        items = ExternalItem.objects.filter(connection__connection_id="benchwiki").order_by("pk")
+        interval = 1.0 / self.ingest_rate
+        started = time.perf_counter()
+        for n, item in enumerate(items.iterator(chunk_size=500)):
+            due = started + n * interval
+            wait = due - time.perf_counter()
+            if wait > 0:
+                time.sleep(wait)
+            body = {"acl": item.acl, "properties": item.properties}
+            if item.content:
+                body["content"] = item.content
+            while True:
+                response = session.put(f"{base}/{item.item_id}", json=body, timeout=60)
+                if response.status_code != 429:
+                    break
+                time.sleep(float(response.headers.get("Retry-After", "1")))
+            response.raise_for_status()
+        return time.perf_counter() - started

@@ -22,7 +22,9 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import json
+import threading
 from collections.abc import Callable, Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -160,6 +162,7 @@ class ConfluenceReader:
         self.throttle = throttle or Throttle()
         self.key = f"atlassian:{site.cloud_id or site.url}"
         self.stats = Stats()
+        self._lock = threading.Lock()
         self._spaces: dict[tuple[str, ...], list[dict[str, Any]]] = {}
         self._access: dict[str, _SpaceAccess] = {}
         self._levels: dict[str, _Level | None] = {}
@@ -187,7 +190,8 @@ class ConfluenceReader:
     def _send(self, call: Callable[..., requests.Response], what: str, **kwargs: Any) -> requests.Response:
         """One request of an endpoint function (connections.atlassian.endpoints) through the throttle."""
         confluence = self.confluence
-        self.stats.requests += 1
+        with self._lock:
+            self.stats.requests += 1
         try:
             return self.throttle.send(self.key, lambda: call(confluence, **kwargs))
         except Throttled as exc:
@@ -403,12 +407,26 @@ class ConfluenceReader:
             icon_url=f"{base}/images/icons/contenttypes/{icon}_16.svg",
         )
 
+    def _prefetch_levels(self, ids: list[str]) -> None:
+        """Each item's own view restriction, read a few at a time (one request per item is the cost
+        Confluence sets: no listing carries restrictions)."""
+        wanted = [i for i in dict.fromkeys(ids) if i not in self._levels]
+        workers = max(1, int(getattr(settings, "SEARCH_CONFLUENCE_CONCURRENCY", 4)))
+        if len(wanted) < 2 or workers == 1:
+            return
+        assert self.confluence is not None  # the client is built once, before the threads share it
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            list(pool.map(self.level, wanted))
+
     def _items(self, rows: list[Mapping[str, Any]], kind: ItemKind, space: Mapping[str, str], base: str,
                with_acl: bool) -> list[SourceItem]:
         # Parents first, so each page's chain is known from the listing without asking.
         for row in rows:
             if kind == "page" and row.get("parentId") is None:
                 self._parents.setdefault(str(row["id"]), [])
+        if with_acl:
+            self.space_access(space)
+            self._prefetch_levels([str(r["id"]) for r in rows])
         self.names({r.get("authorId") or "" for r in rows} | {(r.get("version") or {}).get("authorId") or ""
                                                                for r in rows})
         return [self._item(r, kind, space, base, with_acl) for r in rows]
