@@ -99,7 +99,8 @@ def test_the_non_entra_rule_is_previewed_on_confluence_users(admin, search_world
                             {"account_id": "acc-hid", "name": "Hidden Hal", "email": ""}])
     response = admin.post(_url(world, "search_identity_preview"), {
         "permissions-permission_mode": "access", "permissions-identity_type": "non_entra",
-        "permissions-upn_pattern": r"(?P<name>[^@]+)@acme\.example", "permissions-upn_formula": r"\g<name>@contoso.com"})
+        "permissions-upn_pattern": r"(?P<name>[^@]+)@acme\.example",
+        "permissions-upn_formula": r"\g<name>@contoso.com"})
     body = response.content.decode()
     assert response.status_code == 200
     assert "ann@contoso.com" in body and "Success" in body
