@@ -5,20 +5,15 @@ Who finds what is asked of the sandbox's index, person by person: a restricted p
 children, a page narrowed to one person is that person's, an anonymous space is everyone's, and
 a page only someone without a Microsoft match may read is nobody's."""
 
-import pytest
 from django.utils import timezone
 
-from connections.models import MatchOutcome, SearchConnection, SkippedItem, SyncRun, UserMatch
+from connections.models import SearchConnection, SkippedItem, SyncRun
 from connections.search import services
-from connections.services import connection_set_features
-from sandbox.atlassian.models import Account, Page
-from sandbox.atlassian.seed import NAMED
+from sandbox.atlassian.models import Page
 from sandbox.microsoft.search_index import indexed_items, visible_items
 from tests.connections.health.conftest import connected  # noqa: F401 (fixture)
 
-# Acme's Confluence people (sandbox.atlassian.seed NAMED) and the Contoso user each is matched to.
-PEOPLE = {"admin": "admin", "mixed-case": "alice", "hidden-email": "bob.case", "shared-email-1": "erin.nomail"}
-NAMES = {key: name for key, name, *_ in NAMED}
+from .acme import acme_search  # noqa: F401 (fixture)
 
 
 def _descendants(root):
@@ -34,29 +29,7 @@ def _item(page):
     return f"{page.type}{page.page_id}"
 
 
-@pytest.fixture
-def acme_search(connected, settings):  # noqa: F811
-    settings.SEARCH_SCHEMA_POLL = 0.2
-    connection = connected.notifications
-    connection_set_features(connection=connection, features=[*connection.features, "confluence_search"],
-                            acting_user=connected.admin)
-    connected.consent_again(connection)
-    connected.reauthorize_site(connection.site, features=connection.features)
-    tenant = connected.sandbox.tenant("contoso")
-    domain = connected.sandbox.tenants["contoso"].domain
-    people = {}
-    for key, local in PEOPLE.items():
-        account = Account.objects.get(display_name=NAMES[key])
-        user = tenant.users.get(user_principal_name=f"{local}@{domain}")
-        UserMatch.objects.update_or_create(
-            connection=connection, account_id=account.account_id,
-            defaults={"display_name": account.display_name, "outcome": MatchOutcome.MATCHED,
-                      "microsoft_user_id": str(user.pk)})
-        people[key] = user
-    return connected, connection, people
-
-
-def test_a_full_crawl_through_the_real_reader_indexes_each_page_for_exactly_its_readers(acme_search):
+def test_a_full_crawl_through_the_real_reader_indexes_each_page_for_exactly_its_readers(acme_search):  # noqa: F811
     world, connection, people = acme_search
     steps = {
         "connection": {"name": "Acme wiki", "graph_connection_id": "acmewiki", "description": ""},
