@@ -22,7 +22,9 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import json
+import threading
 from collections.abc import Callable, Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -33,6 +35,7 @@ from django.conf import settings
 from ..atlassian import client as atlassian_client
 from ..atlassian import endpoints as ep
 from ..atlassian import refresh
+from ..sync.errors import JobError
 from ..throttle import Throttle, Throttled
 from .text import plain_text
 from .types import (
@@ -54,17 +57,26 @@ V1_LIMIT = 200  # v1 groups, members and users: at most 200 a page
 BULK_USERS = 250
 
 
-class ConfluenceUnavailable(Exception):
-    """Confluence could not be read. `transient`: busy or unreachable (retry later), not refused."""
+class ConfluenceUnavailable(JobError):
+    """Confluence could not be read. `transient`: busy or unreachable (the runner retries the run
+    from its checkpoint), else refused (a person must act). A JobError, so a crawl fails with it."""
 
     def __init__(self, message: str, *, transient: bool = False, status: int = 0) -> None:
-        super().__init__(message)
-        self.transient = transient
+        remedy = (
+            "Confluence was busy or could not be reached: the run is retried from its checkpoint."
+            if transient
+            else "Check the site's authorization on its page (Re-authorize with Atlassian if asked) and that "
+            "the authorizing account can read the spaces chosen for the index."
+        )
+        super().__init__(message, remedy, transient=transient)
         self.status = status
 
 
-class InvalidCQL(Exception):
+class InvalidCQL(JobError):
     """Confluence refused the CQL; the message is Confluence's own."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, "Correct the CQL filter in the Filter step (its preview shows Confluence's message).")
 
 
 @dataclass
@@ -150,6 +162,7 @@ class ConfluenceReader:
         self.throttle = throttle or Throttle()
         self.key = f"atlassian:{site.cloud_id or site.url}"
         self.stats = Stats()
+        self._lock = threading.Lock()
         self._spaces: dict[tuple[str, ...], list[dict[str, Any]]] = {}
         self._access: dict[str, _SpaceAccess] = {}
         self._levels: dict[str, _Level | None] = {}
@@ -177,7 +190,8 @@ class ConfluenceReader:
     def _send(self, call: Callable[..., requests.Response], what: str, **kwargs: Any) -> requests.Response:
         """One request of an endpoint function (connections.atlassian.endpoints) through the throttle."""
         confluence = self.confluence
-        self.stats.requests += 1
+        with self._lock:
+            self.stats.requests += 1
         try:
             return self.throttle.send(self.key, lambda: call(confluence, **kwargs))
         except Throttled as exc:
@@ -393,12 +407,26 @@ class ConfluenceReader:
             icon_url=f"{base}/images/icons/contenttypes/{icon}_16.svg",
         )
 
+    def _prefetch_levels(self, ids: list[str]) -> None:
+        """Each item's own view restriction, read a few at a time (one request per item is the cost
+        Confluence sets: no listing carries restrictions)."""
+        wanted = [i for i in dict.fromkeys(ids) if i not in self._levels]
+        workers = max(1, int(getattr(settings, "SEARCH_CONFLUENCE_CONCURRENCY", 4)))
+        if len(wanted) < 2 or workers == 1:
+            return
+        assert self.confluence is not None  # the client is built once, before the threads share it
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            list(pool.map(self.level, wanted))
+
     def _items(self, rows: list[Mapping[str, Any]], kind: ItemKind, space: Mapping[str, str], base: str,
                with_acl: bool) -> list[SourceItem]:
         # Parents first, so each page's chain is known from the listing without asking.
         for row in rows:
             if kind == "page" and row.get("parentId") is None:
                 self._parents.setdefault(str(row["id"]), [])
+        if with_acl:
+            self.space_access(space)
+            self._prefetch_levels([str(r["id"]) for r in rows])
         self.names({r.get("authorId") or "" for r in rows} | {(r.get("version") or {}).get("authorId") or ""
                                                                for r in rows})
         return [self._item(r, kind, space, base, with_acl) for r in rows]
