@@ -5,7 +5,8 @@ import pytest
 from django.urls import reverse
 
 from connections.models import SearchConnection
-from tenants.models import AuditEvent
+from tenants.models import AuditEvent, Role
+from tests.factories import MembershipFactory
 
 from .memory_source import page
 
@@ -121,3 +122,15 @@ def test_the_status_translates_skips_into_microsofts_codes_and_disconnect_remove
     assert world.indexed() == {}
     assert "Disconnected" in admin.get(_url(world, "search")).content.decode()
     assert AuditEvent.objects.filter(action="search.disconnected", details__index_removed=True).exists()
+
+
+def test_a_viewer_sees_the_status_but_cannot_change_a_step(client, search_world):
+    world = search_world
+    viewer = MembershipFactory(role=Role.VIEWER, organization=world.organization).user
+    client.force_login(viewer)
+    body = client.get(_url(world, "search")).content.decode()
+    assert "Items indexed" in body and "Save connection settings" not in body
+    response = client.post(_url(world, "search_step", "connection"), {
+        "connection-name": "x", "connection-graph_connection_id": "viewer1"})
+    assert response.status_code in (403, 404)
+    assert not SearchConnection.objects.exists()
