@@ -49,6 +49,11 @@ def status_context(connection: Connection) -> dict[str, Any]:
         "pushed_groups": PushedGroup.objects.filter(search=search).count() if search.pk else 0,
         "property_labels": [(key, SEARCH_PROPERTIES[key]) for key in items.chosen(search.properties)],
         "error_remedies": errors.REMEDIES,
+        # Microsoft's codes for what the skipped items are: hidden (2007), cut to size (2004).
+        "hidden_items": search.pk and SkippedItem.objects.filter(
+            search=search, reason=SkippedItem.Reason.NO_MAPPED_READER).exists(),
+        "truncated_items": search.pk and SkippedItem.objects.filter(
+            search=search, reason__in=[SkippedItem.Reason.TRUNCATED, SkippedItem.Reason.TOO_LARGE]).exists(),
     }
 
 

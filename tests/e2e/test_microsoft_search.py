@@ -1,34 +1,35 @@
-"""In the browser: an admin sets up Confluence in Microsoft Search through the six steps, previews
-the filter, publishes, and sees the items indexed; the sandbox then answers who finds what."""
+"""In the browser: an admin sets up Confluence in Microsoft Search through the six steps (a bad
+id refused on its field, the filter previewed against Confluence, Confluence's own message for
+bad CQL), publishes, and sees the items indexed; the sandbox's index then answers who finds
+what. The real Confluence reader and the Graph connector, against the sandbox."""
 
+from connections.models import SearchConnection
+from portal.demo_data import DEMO_EMAIL, DEMO_PASSWORD
+from sandbox.atlassian.models import Page
+from sandbox.microsoft.search_index import visible_items
 from sandbox.microsoft.search_models import SearchFaults
-from tests.connections.search_graph import memory_source
-from tests.connections.search_graph.conftest import search_world  # noqa: F401 (fixture)
-from tests.factories import PASSWORD
+from tests.connections.health.conftest import connected  # noqa: F401 (fixture)
+from tests.connections.search_graph.acme import acme_search  # noqa: F401 (fixture)
 
 from .conftest import sign_in
 
 
-def test_the_admin_walks_the_six_steps_and_sees_items_indexed(page, live_server, search_world):  # noqa: F811
-    world = search_world
-    SearchFaults.objects.create(tenant=world.ms_tenant, schema_seconds=0.5)
-    world.confluence(items=[
-        memory_source.page(1, acl=[("user", "acc-ann")]),
-        memory_source.page(2, acl=[("user", "acc-bob"), ("user", "acc-nomatch")]),
-        memory_source.page(3, acl=[("everyone", "")]),
-        memory_source.page(4, space="OPS", acl=[("everyone", "")]),
-    ])
-    sign_in(page, live_server, world.admin.email, PASSWORD)
-    page.goto(f"{live_server.url}/connections/{world.connection.pk}/")
+def test_the_admin_walks_the_six_steps_and_sees_items_indexed(page, live_server, acme_search):  # noqa: F811
+    world, connection, people = acme_search
+    SearchFaults.objects.create(tenant=world.sandbox.tenant("contoso"), schema_seconds=0.5)
+    in_scope = Page.objects.filter(space__key__in=["PUB", "HR"], status="current").count()
+
+    sign_in(page, live_server, DEMO_EMAIL, DEMO_PASSWORD)
+    page.goto(f"{live_server.url}/connections/{connection.pk}/")
     page.click("text=set up and status")
     page.wait_for_selector("h1:has-text('Microsoft Search')")
 
     # 1. Connection settings: a bad id is refused on its field, then a good one saved.
-    page.fill("#id_connection-name", "Engineering wiki")
-    page.fill("#id_connection-graph_connection_id", "eng-wiki")
+    page.fill("#id_connection-name", "Acme wiki")
+    page.fill("#id_connection-graph_connection_id", "acme-wiki")
     page.click("#step-connection button[type=submit]")
     page.wait_for_selector("#id_connection-graph_connection_id_error")
-    page.fill("#id_connection-graph_connection_id", "engwiki")
+    page.fill("#id_connection-graph_connection_id", "acmewiki")
     page.click("#step-connection button[type=submit]")
     page.wait_for_selector("#step-connection >> text=Saved.")
 
@@ -37,14 +38,18 @@ def test_the_admin_walks_the_six_steps_and_sees_items_indexed(page, live_server,
     page.click("#step-properties button[type=submit]")
     page.wait_for_selector("#step-properties >> text=Saved: Title, URL")
 
-    # 3. Filter, with a preview of what would be sent.
-    page.fill("#id_filter-space_keys", "ENG")
+    # 3. Filter: Confluence's own message for bad CQL, then a preview of what would be sent.
+    page.fill("#id_filter-cql", "lastmodified >>> now(")
+    page.click("#step-filter button:has-text('Preview')")
+    page.wait_for_selector("#search-preview >> text=Confluence says:")
+    page.fill("#id_filter-space_keys", "PUB, HR")
+    page.fill("#id_filter-cql", "")
     page.click("#step-filter button:has-text('Preview')")
     page.wait_for_selector("[data-preview-total]")
-    assert page.inner_text("[data-preview-total]") == "3"
-    assert page.locator("#search-preview", has_text="Everyone in the tenant").count() == 1
+    assert int(page.inner_text("[data-preview-total]")) == in_scope
+    assert page.locator("#search-preview tbody tr").count() == 5
     page.click("#step-filter button:has-text('Save filter')")
-    page.wait_for_selector("#step-filter >> text=Saved: spaces ENG")
+    page.wait_for_selector("#step-filter >> text=Saved: spaces HR, PUB")
 
     # 4. Search permissions.
     page.check("input[name=permissions-permission_mode][value=access]")
@@ -63,11 +68,16 @@ def test_the_admin_walks_the_six_steps_and_sees_items_indexed(page, live_server,
     page.click("#step-publish button:has-text('Publish')")
     page.wait_for_selector("text=Published: the portal creates the Microsoft Search connection")
     page.reload()
-    assert page.inner_text("[data-search-state]").startswith("Indexed")
-    assert page.inner_text("[data-items-indexed]") == "3"
-    assert page.locator("#search-status", has_text="Unmapped people").count() == 1
-    assert page.locator("text=People without a Microsoft match").count() == 1
+    search = SearchConnection.objects.get(connection=connection)
+    assert page.inner_text("[data-search-state]").startswith("Indexed"), (search.error, search.remedy)
+    indexed = int(page.inner_text("[data-items-indexed]"))
+    assert indexed == search.items_indexed and in_scope - 2 <= indexed <= in_scope
+    assert page.locator("#search-status", has_text="Last full crawl").count() == 1
 
-    assert world.finds("ann") == {"page1", "page3"}
-    assert world.finds("bob") == {"page2", "page3"}
-    assert world.finds("dan") == {"page3"}  # OPS is out of the filter
+    contoso = world.sandbox.tenant("contoso")
+    hr = {f"page{p.page_id}" for p in Page.objects.filter(space__key="HR", status="current")}
+    public = {f"page{p.page_id}" for p in Page.objects.filter(space__key="PUB", status="current")}
+    bea = {h.item_id for h in visible_items(contoso, str(people["mixed-case"].pk))}
+    sam = {h.item_id for h in visible_items(contoso, str(people["shared-email-1"].pk))}
+    assert public <= bea and public <= sam
+    assert hr & bea and not hr & sam  # HR is for the hr group

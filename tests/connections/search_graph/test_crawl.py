@@ -2,9 +2,14 @@
 (idempotent creation, schema operation polled), full crawl with ACLs asserted per user, deletions,
 incremental and permissions crawls, Graph throttling, disconnect."""
 
+from datetime import timedelta
+
+from django.utils import timezone
+
 from connections.health.services import health_checks_run
 from connections.models import IndexedItem, SearchConnection, SkippedItem, SyncRun, UnmappedPrincipal
 from connections.search import services
+from connections.sync import schedules
 from sandbox.microsoft.search_models import ExternalConnection, SearchFaults
 
 from .memory_source import page
@@ -216,3 +221,20 @@ def test_a_property_added_after_publishing_is_registered_and_every_item_sent_aga
     indexed = world.indexed()
     assert indexed["page1"].properties["spaceName"] == "ENG space" and indexed["page1"].puts == 2
     assert world.search.state == SearchConnection.State.INDEXED
+
+
+def test_the_refresh_schedules_start_incremental_full_and_permissions_crawls_when_due(search_world):
+    world = search_world
+    _published(world)
+    by_kind = {s.kind: s for s in world.connection.sync_schedules.all()}
+    crawl, permissions = by_kind[SyncRun.Kind.SEARCH_CRAWL], by_kind[SyncRun.Kind.SEARCH_PERMISSIONS]
+    assert (crawl.full_every_minutes, crawl.incremental_every_minutes) == (1440, 15)
+    assert (permissions.full_every_minutes, permissions.incremental_every_minutes) == (360, 0)
+    now = timezone.now()
+    assert schedules.start_due(world.connection.pk, now=now) == []  # the first crawl has just run
+    started = schedules.start_due(world.connection.pk, now=now + timedelta(minutes=16))
+    assert [(r.kind, r.mode) for r in started] == [(SyncRun.Kind.SEARCH_CRAWL, "incremental")]
+    later = schedules.start_due(world.connection.pk, now=now + timedelta(hours=7))
+    assert {(r.kind, r.mode) for r in later} == {(SyncRun.Kind.SEARCH_CRAWL, "incremental"),
+                                                 (SyncRun.Kind.SEARCH_PERMISSIONS, "full")}
+    assert all(SyncRun.objects.get(pk=r.pk).state == SyncRun.State.SUCCEEDED for r in [*started, *later])

@@ -5,7 +5,8 @@ import pytest
 from django.urls import reverse
 
 from connections.models import SearchConnection
-from tenants.models import AuditEvent
+from tenants.models import AuditEvent, Role
+from tests.factories import MembershipFactory
 
 from .memory_source import page
 
@@ -105,3 +106,31 @@ def test_the_non_entra_rule_is_previewed_on_confluence_users(admin, search_world
     assert response.status_code == 200
     assert "ann@contoso.com" in body and "Success" in body
     assert "(hidden)" in body and "Failed" in body
+
+
+def test_the_status_translates_skips_into_microsofts_codes_and_disconnect_removes_the_index(admin, search_world):
+    world = search_world
+    world.confluence(items=[page(1, acl=[("user", "acc-ann")]), page(2, acl=[("user", "acc-nomatch")])])
+    world.setup()
+    world.publish()
+    body = admin.get(_url(world, "search")).content.decode()
+    assert 'data-items-indexed>1<' in body
+    assert 'data-remedy="2006"' in body and 'data-remedy="2007"' in body and 'data-remedy="2004"' not in body
+    assert "Nomatch Person" in body  # listed among the people without a Microsoft match
+    response = admin.post(_url(world, "search_disconnect"), {"disconnect-remove_index": "on"})
+    assert response.status_code == 302
+    assert world.indexed() == {}
+    assert "Disconnected" in admin.get(_url(world, "search")).content.decode()
+    assert AuditEvent.objects.filter(action="search.disconnected", details__index_removed=True).exists()
+
+
+def test_a_viewer_sees_the_status_but_cannot_change_a_step(client, search_world):
+    world = search_world
+    viewer = MembershipFactory(role=Role.VIEWER, organization=world.organization).user
+    client.force_login(viewer)
+    body = client.get(_url(world, "search")).content.decode()
+    assert "Items indexed" in body and "Save connection settings" not in body
+    response = client.post(_url(world, "search_step", "connection"), {
+        "connection-name": "x", "connection-graph_connection_id": "viewer1"})
+    assert response.status_code in (403, 404)
+    assert not SearchConnection.objects.exists()
