@@ -241,3 +241,32 @@ def test_a_very_long_retry_after_gives_the_run_back_instead_of_hanging(search_wo
     with pytest.raises(ConfluenceUnavailable) as raised:
         w.reader(clock=clock).spaces(Scope())
     assert raised.value.transient and sum(clock.slept) == 0
+
+
+def test_a_reader_resumed_from_its_cursor_continues_without_duplicates_or_looser_acls(search_world, monkeypatch):
+    from connections.search import confluence
+
+    w = search_world
+    monkeypatch.setattr(confluence, "LIST_LIMIT", 10)  # ENG's tree spans several listing pages
+    scope = Scope(space_keys=("ENG", "PUB"))
+    whole, _pages = _crawl(w.reader(), scope)
+    first = w.reader()
+    done, cursor = [], ""
+    for _ in range(3):  # a worker that dies after three pages, mid-space
+        page = first.items(scope, cursor)
+        done += page.items
+        cursor = page.cursor
+    # A new process: nothing cached, only the checkpoint's cursor.
+    rest, _ = _crawl_from(w.reader(), scope, cursor)
+    resumed = done + rest
+    assert [i.id for i in resumed] == [i.id for i in whole]
+    assert {i.id: i.acl for i in resumed} == {i.id: i.acl for i in whole}
+
+
+def _crawl_from(reader, scope, cursor):
+    items = []
+    while cursor:
+        page = reader.items(scope, cursor)
+        items += page.items
+        cursor = page.cursor
+    return items, None
