@@ -287,4 +287,6 @@ def organization(*, access_token: str, cloud: str = "public") -> TenantOrganizat
 
 # Microsoft Search connector endpoints live in a module of their own; importing it here registers
 # their declarations wherever the Graph endpoints are (consent pages, statement, request log).
+# Intune app protection's endpoints register their declarations with these.
+from . import intune_endpoints as _intune_endpoints  # noqa: E402,F401
 from . import search_endpoints  # noqa: E402, F401

@@ -9,7 +9,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('connections', '0014_pages_at_scale'),
+        ('connections', '0015_intune_mobile_policies'),
         ('tenants', '0012_pages_at_scale'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
