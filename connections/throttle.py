@@ -46,6 +46,24 @@ _outage_window = contextvars.ContextVar("throttle_outage_window", default=0.0)
 _give_back_after = contextvars.ContextVar("throttle_give_back_after", default=None)
 
 
+def heartbeat_hook():
+    """The running sync run's (heartbeat, every seconds), or None outside a run."""
+    return _while_waiting.get()
+
+
+def without_heartbeat() -> None:
+    """In a helper thread (its own copy of the context): waits there still count as a run's
+    waits, but call no heartbeat, which touches the database; the run's own thread beats for
+    it (see connections.sync.prefetch)."""
+    hook = _while_waiting.get()
+    if hook is not None:
+        _while_waiting.set((_no_heartbeat, hook[1]))
+
+
+def _no_heartbeat() -> None:
+    pass
+
+
 @contextmanager
 def run_scope(*, heartbeat, every, outage_window=0.0, give_back_after=None):
     """Inside a sync run, every Throttle:

@@ -79,16 +79,28 @@ def jira_page(site, start_at, limit=None, *, throttle=None):
 
     Sent through connections.throttle (key per site): Atlassian's 429 Retry-After is honoured
     exactly and the site's request budget is shared with every other job and worker."""
+    return jira_request(site, start_at, limit, throttle=throttle)()
+
+
+def jira_request(site, start_at, limit=None, *, throttle=None):
+    """jira_page in two steps: the client with a fresh token now (it may read and refresh the
+    stored credential), and the request to send, which touches no database (it may be sent
+    from a prefetching thread, see connections.sync.prefetch)."""
     limit = limit or JIRA_PAGE_SIZE
     throttle = throttle or Throttle()
     try:
         jira = refresh.jira_for(site)
-        response = throttle.send(
-            f"atlassian:{site.cloud_id or site.url}",
-            lambda: atlassian_endpoints.jira_users_search_response(jira, start_at=start_at, max_results=limit),
-        )
     except refresh.NotAuthorized as exc:
         raise JiraUnavailable(str(exc)) from None
+    key = f"atlassian:{site.cloud_id or site.url}"
+    return lambda: _send_jira_page(jira, key, start_at, limit, throttle)
+
+
+def _send_jira_page(jira, key, start_at, limit, throttle):
+    try:
+        response = throttle.send(
+            key, lambda: atlassian_endpoints.jira_users_search_response(jira, start_at=start_at, max_results=limit)
+        )
     except Throttled as exc:
         raise JiraUnavailable(f"Jira asked the portal to wait ({exc}).", transient=True) from None
     except AtlassianError as exc:

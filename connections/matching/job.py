@@ -18,6 +18,8 @@ delta token (410 syncStateNotFound) turns the run into a full run by itself; the
 says "full" afterwards and its checkpoint says why.
 """
 
+from functools import partial
+
 from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
@@ -30,6 +32,7 @@ from ..models import (
     UserMatchingState,
 )
 from ..sync.errors import JobError
+from ..sync.prefetch import Pages
 from . import directory, keys, writes
 from .match import Index, Rule, decide, user_digests
 
@@ -150,9 +153,10 @@ def _read_microsoft(ctx, base, checkpoint, store):
     else:
         index, url = Index(), None  # the first round of users/delta
         ms_users = 0
-    while True:
+    # The next page is fetched while this one is written (the link comes from this page).
+    pages = Pages(lambda link: partial(_graph_page, graph, link or None), _next_link, url or "")
+    for _link, page in pages:
         ctx.check()
-        page = _graph_page(graph, url)
         rows = []
         for user in page.users:
             if "@removed" in user or not user.get("id"):
@@ -170,7 +174,11 @@ def _read_microsoft(ctx, base, checkpoint, store):
             ctx.progress(done=ms_users)  # neither side says its size up front: the bar counts up
         if not page.next_link:
             return index, page.delta_link, ms_users
-        url = page.next_link
+    raise AssertionError("users/delta ended without a deltaLink page")  # Pages stops after that page
+
+
+def _next_link(page, _link):
+    return page.next_link or None
 
 
 def _load_index(connection, generation=None):
@@ -195,11 +203,15 @@ def _account_keys(account, rule):
 def _read_atlassian(ctx, rule, base, checkpoint, index, store):
     connection, generation = ctx.connection, base["generation"]
     manual = dict(ManualMapping.objects.filter(connection=connection).values_list("account_id", "microsoft_user_id"))
-    start_at = checkpoint.get("start_at", 0)
+    # The next page is fetched while this one is written; pages may be shorter than asked, so
+    # the next one starts where this one ended, and only an empty page is the end.
+    # Reference: https://developer.atlassian.com/cloud/jira/platform/rest/v3/intro/#pagination
+    pages = iter(Pages(lambda at: directory.jira_request(connection.site, at), _next_start,
+                       checkpoint.get("start_at", 0)))
     while True:
         ctx.check()
         try:
-            accounts = directory.jira_page(connection.site, start_at)
+            at, accounts = next(pages)
         except directory.JiraUnavailable as exc:
             remedy = (
                 "Atlassian is unavailable or busy; the run can be retried later."
@@ -235,14 +247,15 @@ def _read_atlassian(ctx, rule, base, checkpoint, index, store):
             )
         with _batch(ctx):
             counts = writes.upsert_matches(rows)
-            start_at += len(accounts)
+            start_at = at + len(accounts)
             ctx.save_checkpoint({**base, "phase": "atlassian", "start_at": start_at}, fetched=len(accounts), **counts)
             ctx.progress(done=base["ms_users"] + start_at)
-        # Jira may serve fewer than maxResults per page (each endpoint has its own limit, which
-        # changes without notice), so only an empty page is the end.
-        # Reference: https://developer.atlassian.com/cloud/jira/platform/rest/v3/intro/#pagination
         if not accounts:
             return
+
+
+def _next_start(accounts, at):
+    return at + len(accounts) if accounts else None
 
 
 # --- incremental run -----------------------------------------------------------------------

@@ -1,0 +1,78 @@
+"""Fetch the next page while the current one is being written.
+
+A run reads a provider page by page and writes each page in a transaction with its
+checkpoint. Done in turn, the run waits on the network and then on the database; with the
+next request already in flight while a page is written, a run takes about as long as its
+fetches alone. Only the request itself runs in the helper thread: whatever needs the
+database (a token from stored credentials, checkpoints, the heartbeat) stays in the run's own
+thread, so the run's transactions and locks are never shared with another thread.
+
+Order, checkpoints and request counts are those of a plain loop: page N+1 is asked for once
+page N is in hand (its cursor comes from page N), and nothing beyond the last page is asked for.
+"""
+
+from __future__ import annotations
+
+import contextvars
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
+from typing import Generic, TypeVar
+
+from .. import throttle
+
+C = TypeVar("C")  # a cursor: a link, an offset
+P = TypeVar("P")  # a page
+
+Request = Callable[[], P]
+
+
+class Pages(Generic[C, P]):
+    """`for cursor, page in Pages(start, next_cursor, first)`:
+
+    - `start(cursor)` runs in the caller's thread (it may read the database) and returns the
+      request to send, a no-argument callable, which runs in the helper thread;
+    - `next_cursor(page, cursor)` says where the following page starts, None after the last.
+    """
+
+    def __init__(self, start: Callable[[C], Request[P]], next_cursor: Callable[[P, C], C | None], first: C):
+        self.start, self.next_cursor, self.first = start, next_cursor, first
+
+    def __iter__(self) -> Iterator[tuple[C, P]]:
+        executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="prefetch")
+        try:
+            cursor: C | None = self.first
+            pending = self._submit(executor, self.first)
+            while cursor is not None:
+                page = _result(pending)
+                following = self.next_cursor(page, cursor)
+                if following is not None:
+                    pending = self._submit(executor, following)  # in flight while the caller works
+                yield cursor, page
+                cursor = following
+        finally:
+            executor.shutdown(wait=False, cancel_futures=True)
+
+    def _submit(self, executor: ThreadPoolExecutor, cursor: C) -> Future[P]:
+        request = self.start(cursor)
+        context = contextvars.copy_context()  # the run's throttle settings (outage window, give back)
+        return executor.submit(context.run, _in_helper, request)
+
+
+def _in_helper(request: Request[P]) -> P:
+    throttle.without_heartbeat()
+    return request()
+
+
+def _result(pending: Future[P]) -> P:
+    """The page, beating the run's heartbeat meanwhile: a request waiting out a Retry-After in
+    the helper thread is progress, as it would be in the run's own thread."""
+    hook = throttle.heartbeat_hook()
+    if hook is None:
+        return pending.result()
+    heartbeat, every = hook
+    while True:
+        try:
+            return pending.result(timeout=every)
+        except FutureTimeout:
+            heartbeat()
