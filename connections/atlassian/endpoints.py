@@ -527,7 +527,8 @@ CONFLUENCE_SPACE_V1 = declare(
     "GET",
     "/wiki/rest/api/space/{space_key}",
     permissions=("read:space:confluence",),
-    reads=("permissions.operation", "permissions.anonymousAccess"),
+    # `expand=permissions` asks for the space's permissions: their operation, subjects, anonymousAccess.
+    reads=("permissions", "permissions.operation", "permissions.subjects", "permissions.anonymousAccess"),
     keeps=(),
     # Reference: https://developer.atlassian.com/cloud/confluence/rest/v1/api-group-space/#api-wiki-rest-api-space-spacekey-get
     reference="https://developer.atlassian.com/cloud/confluence/rest/v1/api-group-space/#api-wiki-rest-api-space-spacekey-get",

@@ -7,6 +7,7 @@ import pytest
 from connections import throttle
 from connections.microsoft import graph
 from connections.models import MatchOutcome, SearchConnection, UnmappedPrincipal, UserMatch
+from tests.connections.declared import atlassian_calls, undeclared_atlassian
 from tests.connections.search_graph.conftest import SearchWorld as GraphWorld
 
 
@@ -65,3 +66,9 @@ def test_a_full_crawl_indexes_exactly_who_may_read_each_page(e2e):
     assert handbook in ada & bea & hal & dan
     assert gid("People page 1") in ada & bea and gid("People page 1") not in hal
     assert indexed[gid("Engineering page 2")].properties["spaceKey"] == "ENG"
+    # Every Confluence request of the crawl is a declared endpoint (the consent pages and the
+    # data-handling statement are generated from those declarations).
+    calls = list(atlassian_calls())
+    assert {path for _, path, _ in calls} >= {"/wiki/rest/api/group", "/wiki/api/v2/users-bulk"}
+    undeclared, extra_fields = undeclared_atlassian(calls)
+    assert not undeclared and not extra_fields, (undeclared, extra_fields)
