@@ -43,6 +43,9 @@ class Feature:
     graph: tuple[GraphPermission, ...] = ()
     atlassian: tuple[AtlassianScope, ...] = ()
     products: tuple[str, ...] = field(default=("jira", "confluence", "jsm"))
+    # Scopes of an Atlassian organization API key (admin.atlassian.com), not of a site's OAuth
+    # grant: the feature reads the organization, never asks a site for them.
+    atlassian_org: tuple[AtlassianScope, ...] = ()
 
 
 # --- Microsoft Graph permissions ------------------------------------------------------------
@@ -198,6 +201,54 @@ EXTERNAL_ITEM_APP = GraphPermission(
     why_store="To update or delete an indexed page when it changes in Confluence.",
 )
 
+# Intune app protection for Atlassian's mobile apps (all app-only: the portal acts for the
+# organization, in each tenant an admin of which consented).
+DEVICE_MANAGEMENT_APPS_APP = GraphPermission(
+    "DeviceManagementApps.ReadWrite.All",
+    APPLICATION,
+    reads="The Intune app protection policies the portal created for Jira Cloud and Confluence Cloud "
+    "(their settings, targeted apps and assigned groups); whether the tenant has an Intune licence.",
+    stores="Each policy's id, platform and the settings and groups chosen in the portal.",
+    why="To create, target, assign, change and delete the iOS and Android app protection policies for "
+    "Atlassian's mobile apps, as the organization's admin chooses in the portal.",
+    why_store="To change or delete the same policies later, and to show where each tenant stands.",
+)
+APPLICATION_READ_APP = GraphPermission(
+    "Application.Read.All",
+    APPLICATION,
+    reads="Whether the enterprise apps Jira Cloud by Atlassian and Confluence Cloud by Atlassian exist in "
+    "the tenant: their object id, app id and name (only these two apps are asked for).",
+    stores="The two apps' object ids and whether they are present.",
+    why="To say whether someone already signed in from the mobile app (the enterprise app appears only then) "
+    "and to find the apps' consent.",
+    why_store="To show the consent state per tenant until it is checked again.",
+)
+DELEGATED_GRANT_READ_APP = GraphPermission(
+    "DelegatedPermissionGrant.Read.All",
+    APPLICATION,
+    reads="The delegated permission grants of the two Atlassian enterprise apps (only theirs are asked for): "
+    "whether a tenant-wide grant exists, and its scopes.",
+    stores="Whether tenant-wide consent exists and its scopes.",
+    why="To tell whether the tenant's admin has granted admin consent for Jira Cloud and Confluence Cloud.",
+    why_store="To show the consent state per tenant until it is checked again.",
+)
+DOMAIN_READ_APP = GraphPermission(
+    "Domain.Read.All",
+    APPLICATION,
+    reads="The tenant's domain names and whether each is verified.",
+    stores="Which of the Atlassian organization's domains the tenant has verified.",
+    why="To confirm that a domain the Atlassian organization verified belongs to this tenant.",
+    why_store="To group the organization's domains by tenant (one consent covers a tenant's domains).",
+)
+GROUP_MEMBER_READ_APP = GraphPermission(
+    "GroupMember.Read.All",
+    APPLICATION,
+    reads="Names and ids of the tenant's groups (not their members).",
+    stores="The ids and names of the groups chosen for a policy.",
+    why="So the admin can pick the groups an app protection policy is assigned to.",
+    why_store="To assign the policy to the same groups when it is changed.",
+)
+
 # --- Atlassian scopes -------------------------------------------------------------------------
 
 OFFLINE_ACCESS = AtlassianScope(
@@ -238,6 +289,13 @@ CONFLUENCE_SCOPES = (
         "read:user:confluence", reads="Users named in permissions.", why="To map people to Microsoft 365 users."
     ),
     AtlassianScope("search:confluence", reads="CQL search results.", why="To preview and apply the CQL filter."),
+)
+
+# An Atlassian organization API key's scope (Atlassian Administration), for the Intune feature.
+READ_DOMAINS_ADMIN = AtlassianScope(
+    "read:domains:admin",
+    reads="The organization's claimed domains and whether each is verified.",
+    why="To find the Microsoft tenant of each verified domain: consent and policies are needed in each.",
 )
 
 # --- Features -------------------------------------------------------------------------------
@@ -296,6 +354,16 @@ FEATURES = {
             graph=(USER_READ, EXTERNAL_CONNECTION_APP, EXTERNAL_ITEM_APP),
             atlassian=(OFFLINE_ACCESS, *CONFLUENCE_SCOPES),
             products=("confluence",),
+        ),
+        Feature(
+            "intune_mobile_policy",
+            "Intune app protection for Jira and Confluence mobile apps",
+            "Creates and manages the Intune app protection policies of Atlassian's mobile apps in the tenant, and "
+            "checks the apps' admin consent.",
+            graph=(USER_READ, DEVICE_MANAGEMENT_APPS_APP, APPLICATION_READ_APP, DELEGATED_GRANT_READ_APP,
+                   DOMAIN_READ_APP, GROUP_MEMBER_READ_APP),
+            products=("jira", "confluence"),
+            atlassian_org=(READ_DOMAINS_ADMIN,),
         ),
     )
 }

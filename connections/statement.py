@@ -67,14 +67,16 @@ def build(feature_keys: list[str] | None = None) -> dict[str, Any]:
     ]
     scopes: dict[str, permissions.AtlassianScope] = {}
     for feature in features:
-        for scope in feature.atlassian:
+        for scope in (*feature.atlassian, *feature.atlassian_org):
             scopes.setdefault(scope.name, scope)
     atlassian = [
         {
             "scope": s.name,
             "collected": s.reads,
             "why": s.why,
-            "features": [f.key for f in features if s in f.atlassian],
+            "features": [f.key for f in features if s in f.atlassian or s in f.atlassian_org],
+            # An organization API key's scope (Atlassian Administration), not a site's OAuth grant.
+            "organization_api_key": any(s in f.atlassian_org for f in features),
             "endpoints": _uses(s.name, ATLASSIAN_PROVIDERS),
         }
         for s in sorted(scopes.values(), key=lambda s: (s.name == "offline_access", s.name))

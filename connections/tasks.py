@@ -160,3 +160,6 @@ def retention_purge():
     purged = retention.purge()
     return {"health_results": purged.health_results, "sync_run_errors": purged.sync_run_errors,
             "log_files": purged.log_files}
+
+# Intune app protection registers its tasks with these.
+from .intune import tasks as _intune_tasks  # noqa: E402,F401

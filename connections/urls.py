@@ -31,4 +31,6 @@ urlpatterns = [
     # Each provider's flows, callbacks and pages (connect/microsoft/callback, ...).
     path("", include("connections.microsoft.urls")),
     path("", include("connections.atlassian.urls")),
+    # Intune app protection for Atlassian's mobile apps: intune/...
+    path("", include("connections.intune.urls")),
 ]

@@ -170,3 +170,23 @@ def connect_demo_pairs(*, organization, admin, atlassian_admin):
         _consent(client, connection, tenants[tenant_name].admin)
         made.append(connection)
     return made
+
+
+def enable_intune(*, organization, admin, site_name="acme", tenant_name="contoso"):
+    """Add Intune app protection to a demo connection and ask its tenant's admin for consent
+    again through the real flow, so the Mobile apps pages can reach that tenant. The Atlassian
+    organization itself is left for the visitor to register (its API key is on the sandbox's
+    admin page). Returns the connection, or None when the pair is not connected."""
+    from connections.services import connection_set_features
+    from sandbox.testing import tenant_infos
+
+    tenants = tenant_infos()
+    connection = Connection.objects.filter(organization=organization, site__name=site_name,
+                                           tenant__tenant_id=tenants[tenant_name].id).first()
+    if connection is None:
+        return None
+    if "intune_mobile_policy" not in connection.features:
+        connection_set_features(connection=connection, features=[*connection.features, "intune_mobile_policy"],
+                                acting_user=admin)
+        _consent(_client(admin), connection, tenants[tenant_name].admin)
+    return connection

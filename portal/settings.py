@@ -282,6 +282,12 @@ CELERY_BEAT_SCHEDULE.update(
     }
 )
 
+# --- Intune app protection: every Atlassian organization's domains, tenants and the apps'
+# consent are checked again this often (seconds), so consent given at Microsoft shows by itself.
+INTUNE_CHECK_INTERVAL = env.int("INTUNE_CHECK_INTERVAL", default=3600)
+CELERY_BEAT_SCHEDULE["connections.intune_check_kickoff"] = {
+    "task": "connections.intune_check_kickoff", "schedule": float(INTUNE_CHECK_INTERVAL)}
+
 # --- the audit trail: chain verification ------------------------------------------------
 CELERY_BEAT_SCHEDULE["tenants.audit_verify"] = {"task": "tenants.audit_verify", "schedule": AUDIT_VERIFY_INTERVAL}
 

@@ -15,7 +15,7 @@ from django.core.exceptions import PermissionDenied
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_http_methods
 
-from . import faults
+from . import faults, intune_admin
 from .info import sandbox_info
 from .microsoft import directory
 from .microsoft.models import App, ServicePrincipal, Tenant
@@ -55,6 +55,8 @@ def _act(request):
     elif action == "fault_clear":
         Fault.objects.filter(pk=request.POST.get("fault")).delete()
         messages.success(request, "Fault cleared.")
+    elif action in intune_admin.ACTIONS:
+        intune_admin.act(request, action)
     elif action == "log_clear":
         RequestLog.objects.all().delete()
         messages.success(request, "Request log cleared.")
@@ -92,5 +94,6 @@ def index(request):
             "faults": Fault.objects.order_by("target", "kind"),
             "fault_kinds": faults.Kind.choices,
             "log": RequestLog.objects.order_by("-pk")[:100],
+            **intune_admin.context(),
         },
     )

@@ -28,13 +28,15 @@ def sandbox_server():
 @pytest.fixture
 def sandbox(transactional_db, settings, sandbox_server, monkeypatch):
     from sandbox import faults
-    from sandbox.microsoft import directory
+    from sandbox.microsoft import atlassian_apps, directory
     from sandbox.seeding import seed
     from sandbox.testing import Sandbox, point_settings, tenant_infos
 
     seed(seed=1, users=SMALL_USERS, atlassian_size=SMALL_ATLASSIAN)
     faults.clear()
     directory.ensure_portal_app()
+    # Atlassian's mobile apps reply to this server's page origin.
+    atlassian_apps.ensure_apps(sandbox_server.browser_origin)
     # requests lets REQUESTS_CA_BUNDLE / CURL_CA_BUNDLE override a Session's `verify`, which is
     # how msal applies `verify=`: with them set, msal would not trust the sandbox's CA.
     monkeypatch.delenv("REQUESTS_CA_BUNDLE", raising=False)

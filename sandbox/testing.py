@@ -261,6 +261,43 @@ class Sandbox:
     def sign_in(self, url, username, password, **kwargs):
         return sign_in(url, username, password, **kwargs)
 
+    # --- Intune and Atlassian's mobile apps ---------------------------------------------
+    def atlassian_organization(self):
+        """The seeded Atlassian organization: id, name, API key, domains."""
+        from .atlassian.admin_seed import admin_info
+
+        return admin_info()[0]
+
+    def mobile_sign_in(self, tenant, client_id):
+        from .microsoft import atlassian_apps
+
+        return atlassian_apps.mobile_sign_in(self.tenant(tenant), client_id)
+
+    def revoke_tenant_consent(self, tenant, client_id):
+        from .microsoft import atlassian_apps
+
+        return atlassian_apps.revoke_tenant_consent(self.tenant(tenant), client_id)
+
+    def remove_enterprise_app(self, tenant, client_id):
+        from .microsoft import atlassian_apps
+
+        return atlassian_apps.remove_app(self.tenant(tenant), client_id)
+
+    def set_intune_licensed(self, tenant, licensed):
+        from .microsoft import atlassian_apps
+
+        return atlassian_apps.set_licensed(self.tenant(tenant), licensed)
+
+    def app_protections(self, tenant):
+        from .microsoft.models import ManagedAppProtection
+
+        return list(ManagedAppProtection.objects.filter(tenant=self.tenant(tenant)).order_by("platform", "created"))
+
+    def expire_organization_keys(self, org_id):
+        from .atlassian import admin_api
+
+        return admin_api.expire_keys(org_id)
+
 
 def tenant_infos():
     infos = {}

@@ -9,6 +9,7 @@ from django.urls import reverse
 
 from connections import selectors as connection_selectors
 from connections.atlassian.needs import site_authorization
+from connections.intune import selectors as intune_selectors
 from portal import app_secrets
 from tenants import selectors as tenant_selectors
 from tenants import services
@@ -32,7 +33,8 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         **context,
         "matrix_form": form,
         # The portal's own client secrets, expiring or expired: only admins can act on it.
-        "secret_warnings": app_secrets.warnings() if request.membership.is_admin else [],  # type: ignore[attr-defined]
+        "secret_warnings": [*app_secrets.warnings(), *intune_selectors.key_warnings(org)]
+        if request.membership.is_admin else [],  # type: ignore[attr-defined]
     })
 
 

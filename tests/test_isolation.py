@@ -25,6 +25,7 @@ CAPABILITY_URLS = {
     "tenants:invitation_accept": "an emailed, signed invitation link",
     "connections:microsoft:consent_link": "a consent link for a tenant admin (random token, hash stored)",
     "connections:microsoft:consent_link_start": "the same consent link's sign-in button",
+    "connections:intune_consent": "a consent link for an Atlassian app, for a tenant admin (random token, hash stored)",
 }
 
 
@@ -60,6 +61,29 @@ def _project(world):
     return ConnectionProject.objects.create(connection=world.connection, project_id="10000", key="IT", name="IT")
 
 
+def _atlassian_organization(world):
+    from connections.models import AtlassianOrganization
+
+    return AtlassianOrganization.objects.create(organization=world.organization, org_id=f"org-{world.organization.pk}",
+                                                name="Atlassian organization")
+
+
+def _mobile_app_policy(world):
+    from connections.models import MobileAppPolicy
+
+    return MobileAppPolicy.objects.create(organization=world.organization, name="Phones", apps=["jira"],
+                                          platforms=["ios"], atlassian_organization=_atlassian_organization(world))
+
+
+def _app_consent_link(world):
+    from connections.models import AppConsentLink
+
+    return AppConsentLink.objects.create(
+        organization=world.organization, atlassian_organization=_atlassian_organization(world), tenant_id="t",
+        app="jira", token_hash=f"hash-{world.organization.pk}", created_by=world.admin,
+        expires_at=timezone.now() + timedelta(days=1))
+
+
 OTHER_ORG_IDS = {
     "organization_id": lambda w: w.organization.pk,
     "site_id": lambda w: w.site.pk,
@@ -73,6 +97,9 @@ OTHER_ORG_IDS = {
     # Microsoft Search: not ids, but the connection they come with is the other organization's.
     "step": lambda w: "connection",
     "what": lambda w: "full",
+    "atl_org_id": lambda w: _atlassian_organization(w).pk,
+    "policy_id": lambda w: _mobile_app_policy(w).pk,
+    "link_id": lambda w: _app_consent_link(w).pk,
 }
 
 

@@ -18,6 +18,7 @@ from ..atlassian import client as atlassian_client
 from ..atlassian import endpoints as atlassian_endpoints
 from ..atlassian import refresh
 from ..microsoft import endpoints as graph_endpoints
+from ..microsoft import intune_endpoints
 from ..microsoft.graph import Forbidden, Graph, GraphError, TokenThrottled
 from ..models import SearchConnection
 from .credentials import Probe
@@ -267,6 +268,26 @@ CONFLUENCE_SPACES = Check(
     ("read:space:confluence",),
 )
 
+def _intune_protections(probe):
+    """Intune answers only in a tenant with an Intune licence: listing one iOS policy says both
+    that and whether the permission is there."""
+    needs = ("DeviceManagementApps.ReadWrite.All",)
+    blocked = _missing_roles(probe, needs)
+    if blocked:
+        return blocked
+    try:
+        intune_endpoints.protections_first_page(Graph(probe.connection), "ios")
+    except GraphError as exc:
+        if exc.status == 400 and intune_endpoints.is_unlicensed(exc):
+            return Result(FAILED, f"Intune does not answer in tenant {probe.tenant}: it has no active Intune licence.",
+                          intune_endpoints.UNLICENSED_REMEDY, OTHER)
+        return _graph_failure(probe, exc, needs)
+    return Result(PASSED, f"Intune answers in {probe.tenant}: app protection policies can be made there.")
+
+
+INTUNE_PROTECTIONS = Check("intune_protections", "microsoft", "List Intune app protection policies",
+                           _intune_protections, ("DeviceManagementApps.ReadWrite.All",))
+
 # What each feature is checked with; keys follow connections.permissions.FEATURES.
 FEATURE_CHECKS = {
     "teams_notifications": (JOINED_TEAMS, JIRA_PROJECTS),
@@ -274,5 +295,6 @@ FEATURE_CHECKS = {
     "user_mapping": (READ_ONE_USER, JIRA_USERS),
     "channel_knowledge": (CHANNEL_MESSAGES, JIRA_PROJECTS),
     "confluence_search": (SEARCH_CONNECTION, CONFLUENCE_SPACES),
+    "intune_mobile_policy": (INTUNE_PROTECTIONS,),
 }
 assert set(FEATURE_CHECKS) == set(permissions.FEATURES), "every feature needs its checks"

@@ -261,3 +261,38 @@ class Graph:
         while page.get("@odata.nextLink"):
             page = self.get(page["@odata.nextLink"])
             yield page
+
+
+def send(graph: Graph, method: str, url_or_path: str, body=None, *, retry_on_failure: bool = True):
+    """One write (POST, PATCH, DELETE) on Graph, throttled like reads; the parsed JSON body, or
+    None for an empty answer (204), or a GraphError. A 401 asks once for a fresh app-only token.
+
+    `retry_on_failure=False` for a write that must not run twice (a create): a 5xx or a lost
+    answer may mean Graph did it, so it is not sent again by itself (a 429 is still waited out
+    by the caller trying again later)."""
+    url = graph._url(url_or_path)
+    throttle = graph.throttle if retry_on_failure else Throttle(max_attempts=1)
+
+    def call(token):
+        def once():
+            graph.requests_made += 1
+            return graph.session.request(method, url, json=body, headers={"Authorization": f"Bearer {token}"})
+
+        try:
+            return throttle.send(graph.key, once)
+        except Throttled as exc:
+            raise GraphError(429, "throttled", f"Microsoft Graph {exc}") from exc
+        except (requests.ConnectionError, requests.Timeout) as exc:
+            raise GraphError(0, "unreachable", f"could not reach Microsoft Graph ({type(exc).__name__})") from exc
+
+    response = call(graph._token())
+    if response.status_code == 401 and not graph.access_token:
+        response = call(graph._token(fresh=True))
+    if response.status_code >= 400:
+        raise _error_from(response, method, graph._path(url))
+    if response.status_code == 204 or not response.content:
+        return None
+    try:
+        return response.json()
+    except ValueError as exc:
+        raise GraphError(response.status_code, "invalidJson", "Graph's answer was not JSON") from exc

@@ -49,3 +49,17 @@ from .search import (  # noqa: F401,E402
     SkippedItem,
     UnmappedPrincipal,
 )
+
+# Intune app protection for Atlassian's mobile apps
+from .intune import (  # noqa: F401,E402
+    AppConsentLink,
+    AtlassianApp,
+    AtlassianAppConsent,
+    AtlassianOrganization,
+    ManualStep,
+    ManualStepConfirmation,
+    MobileAppPolicy,
+    OrganizationDomain,
+    PolicyDeployment,
+    TenantState,
+)

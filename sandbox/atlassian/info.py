@@ -1,6 +1,7 @@
 """What `sandbox info` prints for the Atlassian side: the apps, sites, sign-in accounts (with
 passwords) and API tokens. Generated accounts (thousands) are counted, not listed."""
 
+from .admin_seed import admin_info
 from .models import Account, App, Site
 
 
@@ -50,4 +51,5 @@ def atlassian_info(origin: str) -> dict:
         "admin": admin,
         "users": users,
         "accounts_total": Account.objects.count(),
+        "organizations": admin_info(),
     }

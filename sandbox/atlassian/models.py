@@ -186,3 +186,54 @@ class Project(models.Model):
 
     class Meta:
         ordering = ["project_id"]
+
+
+# --- Atlassian Administration (organizations, their domains, organization API keys) -------------
+
+
+class AdminOrg(models.Model):
+    """An Atlassian organization (admin.atlassian.com)."""
+
+    id = models.CharField(max_length=64, primary_key=True)
+    name = models.CharField(max_length=200)
+    # Atlassian Guard (formerly Access): the mobile app policies of the organization need it.
+    guard_subscription = models.BooleanField(default=True)
+
+    def __str__(self):
+        return self.name
+
+
+class AdminDomain(models.Model):
+    """A domain the organization claimed, with its verification (claim) status."""
+
+    id = models.CharField(max_length=64, primary_key=True)
+    org = models.ForeignKey(AdminOrg, on_delete=models.CASCADE, related_name="domains")
+    name = models.CharField(max_length=253)
+    claim_type = models.CharField(max_length=10, default="dns")  # http | dns
+    # verified | unverified | superseded | missing_token | deleted
+    claim_status = models.CharField(max_length=20, default="verified")
+    position = models.IntegerField(default=0)
+
+    class Meta:
+        ordering = ["position", "id"]
+
+    def __str__(self):
+        return self.name
+
+
+class AdminApiKey(models.Model):
+    """An organization API key (Bearer): it belongs to one organization and expires."""
+
+    key_hash = models.CharField(max_length=64, primary_key=True)
+    org = models.ForeignKey(AdminOrg, on_delete=models.CASCADE, related_name="api_keys")
+    name = models.CharField(max_length=200)
+    # Empty: a key without scopes (every admin API); else e.g. ["read:domains:admin"].
+    scopes = models.JSONField(default=list, blank=True)
+    expires_at = models.DateTimeField()
+    secret = models.CharField(max_length=200, blank=True)  # sandbox only: the demo's key, printed by `sandbox info`
+    # The rate-limit window this key is in (sandbox clock, seconds) and the requests made in it.
+    window_start = models.BigIntegerField(default=0)
+    window_used = models.IntegerField(default=0)
+
+    def __str__(self):
+        return f"{self.name} ({self.org_id})"

@@ -14,6 +14,7 @@ from django.db import connections
 from sandbox.db import alias, atomic
 
 from . import offsets
+from .admin_seed import seed_admin
 from .apps_registry import ensure_portal_app
 from .models import Account, ApiToken, Group, Page, PageRestriction, Project, Site, Space, SpacePermission
 
@@ -98,6 +99,8 @@ def seed_atlassian(rng: random.Random, size: int):
     _confluence(rng, sites, named)
     _jira(sites)
     _analyze(Account, Account.sites.through)
+    # Its own generator: the organization's ids and key never reshuffle the sites.
+    seed_admin(random.Random(rng.getrandbits(32)))  # noqa: S311
     return {"sites": len(sites), "accounts": Account.objects.count()}
 
 

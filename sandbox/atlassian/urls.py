@@ -5,9 +5,9 @@ the views tell them apart by the `cloud_id` or `site_name` keyword."""
 
 from django.urls import URLPattern, URLResolver, include, path
 
+from . import admin_api, identity_views, jira_views, oauth_views
 from . import confluence_search_views as cs
 from . import confluence_views as c
-from . import identity_views, jira_views, oauth_views
 from .apps_registry import register_redirect_uri  # noqa: F401  (the tests' and core's entry point)
 
 auth_urlpatterns: list[URLPattern | URLResolver] = [
@@ -16,6 +16,7 @@ auth_urlpatterns: list[URLPattern | URLResolver] = [
     path("choose-sites", oauth_views.choose_sites, name="atl-choose-sites"),
     path("consent", oauth_views.consent, name="atl-consent"),
     path("oauth/token", oauth_views.token, name="atl-token"),
+    path("mobile/admin-consent-done", admin_api.admin_consent_done, name="atl-mobile-consent-done"),
 ]
 
 
@@ -69,6 +70,9 @@ api_urlpatterns: list[URLPattern | URLResolver] = [
     path("me", identity_views.me, name="atl-me"),
     path("ex/confluence/<str:cloud_id>/", include(_gw_wiki)),
     path("ex/jira/<str:cloud_id>/", include(_gw_jira)),
+    # Atlassian Administration: organizations and their domains (organization API keys).
+    path("admin/v1/orgs", admin_api.orgs, name="atl-admin-orgs"),
+    path("admin/v1/orgs/<str:org_id>/domains", admin_api.domains, name="atl-admin-domains"),
 ]
 
 _site_wiki, _site_jira = _product_patterns("-site")

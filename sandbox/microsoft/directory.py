@@ -20,7 +20,9 @@ def resolve_tenant(segment):
     try:
         return Tenant.objects.filter(pk=uuid.UUID(segment)).first()
     except ValueError:
-        domain = Domain.objects.select_related("tenant").filter(name=segment.lower()).first()
+        # Only a verified domain names its tenant: discovery of an unverified one fails like an unknown one.
+        # Reference: https://learn.microsoft.com/entra/identity-platform/v2-protocols-oidc#find-your-apps-openid-configuration-document-uri
+        domain = Domain.objects.select_related("tenant").filter(name=segment.lower(), is_verified=True).first()
         return domain.tenant if domain else None
 
 

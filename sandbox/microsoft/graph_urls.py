@@ -2,9 +2,11 @@
 
 from django.urls import re_path
 
-from .graph import batch, connectors, teams, tenant_views, users
+from .graph import batch, connectors, intune, teams, tenant_views, users
 
 V = r"(?P<version>v1\.0|beta)"
+MAP = r"(?P<kind>iosManagedAppProtections|androidManagedAppProtections)"
+ONE = r"(?:/(?P<policy_id>[^/()']+)|\('(?P<quoted_id>[^/()']+)'\))"
 
 urlpatterns = [
     re_path(rf"^{V}/users$", users.list_users),
@@ -44,4 +46,12 @@ urlpatterns = [
         connectors.member,
     ),
     re_path(rf"^{V}/\$batch$", batch.batch),
+    # Intune app protection policies; a policy is addressed as /{id} or, as Graph also takes, ('{id}').
+    re_path(rf"^{V}/groups$", intune.groups),
+    re_path(rf"^{V}/deviceAppManagement/{MAP}$", intune.collection),
+    re_path(rf"^{V}/deviceAppManagement/{MAP}{ONE}$", intune.item),
+    re_path(rf"^{V}/deviceAppManagement/{MAP}{ONE}/targetApps$", intune.target_apps),
+    re_path(rf"^{V}/deviceAppManagement/{MAP}{ONE}/assign$", intune.assign),
+    re_path(rf"^{V}/deviceAppManagement/{MAP}{ONE}/apps$", intune.apps),
+    re_path(rf"^{V}/deviceAppManagement/{MAP}{ONE}/assignments$", intune.assignments),
 ]

@@ -212,3 +212,40 @@ from .search_models import (  # noqa: E402, F401
     ExternalItem,
     SearchFaults,
 )
+
+# --- Intune app protection (deviceAppManagement) -------------------------------------------------
+
+
+class IntuneLicence(models.Model):
+    """Whether a tenant has an active Intune licence: Graph's Intune API answers only then.
+    Reference: https://learn.microsoft.com/graph/api/resources/intune-mam-iosmanagedappprotection
+    ("The Microsoft Graph API for Intune requires an active Intune license for the tenant.")"""
+
+    tenant = models.OneToOneField(Tenant, on_delete=models.CASCADE, primary_key=True, related_name="intune")
+    licensed = models.BooleanField(default=False)
+
+    def __str__(self):
+        return f"Intune {'licensed' if self.licensed else 'unlicensed'} in {self.tenant_id}"
+
+
+class ManagedAppProtection(models.Model):
+    """An iosManagedAppProtection or androidManagedAppProtection of a tenant."""
+
+    id = models.CharField(max_length=80, primary_key=True)
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="app_protections")
+    platform = models.CharField(max_length=10)  # "ios" or "android"
+    display_name = models.CharField(max_length=500)
+    description = models.TextField(blank=True)
+    # Every other property the resource documents, as Graph spells it.
+    settings = models.JSONField(default=dict)
+    # [{"@odata.type": "#microsoft.graph.iosMobileAppIdentifier", "bundleId": "..."}]
+    apps = models.JSONField(default=list)
+    app_group_type = models.CharField(max_length=40, default="selectedPublicApps")
+    # [{"@odata.type": "#microsoft.graph.groupAssignmentTarget", "groupId": "..."}]
+    assignments = models.JSONField(default=list)
+    version = models.IntegerField(default=1)
+    created = models.DateTimeField(auto_now_add=True)
+    modified = models.DateTimeField(auto_now=True)
+
+    def __str__(self):
+        return f"{self.platform} {self.display_name}"

@@ -39,6 +39,9 @@ PORTAL_APPLICATION_PERMISSIONS = [
     "DelegatedPermissionGrant.Read.All",
     "ExternalConnection.ReadWrite.OwnedBy",
     "ExternalItem.ReadWrite.OwnedBy",
+    # Intune app protection for Atlassian's mobile apps.
+    "DeviceManagementApps.ReadWrite.All",
+    "GroupMember.Read.All",
 ]
 PORTAL_DELEGATED_SCOPES = [
     "User.Read",

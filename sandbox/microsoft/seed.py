@@ -10,7 +10,8 @@ import uuid
 
 from sandbox.db import atomic
 
-from . import directory
+from ..origins import browser_origin
+from . import atlassian_apps, directory
 from .models import (
     App,
     AuthorizationCode,
@@ -247,4 +248,7 @@ def seed_microsoft(rng, users=20, big_tenant_users=None):
         if consented:
             directory.grant_admin_consent(tenant=tenant, app=app, admin=special[0])
         summary.append(tenant)
+    # Atlassian's mobile apps (not yet in any tenant) and each tenant's Intune licence.
+    atlassian_apps.ensure_apps(browser_origin())
+    atlassian_apps.seed_licences()
     return summary

@@ -17,7 +17,7 @@ from django.views.decorators.csrf import csrf_exempt
 from .. import faults, requestlog
 from . import directory, roles, tokens
 from .errors import error_page, page, redirect_error, redirect_to
-from .models import App, AuthorizationCode, DirectoryUser
+from .models import App, AuthorizationCode, DirectoryUser, RedirectUri
 from .permissions import DELEGATED, ScopeError, needs_admin, split_scopes
 
 COOKIE = "sbx_ms"
@@ -270,6 +270,13 @@ def admin_consent(request, tenant, version="v2"):
     if flow is None:
         return error_page(request, 90014, "The request was tampered with or has expired. Start again.")
     params = flow["params"]
+    if version == "v1" and not params.get("redirect_uri"):
+        # The tenant-wide admin consent URL may name the client only: Microsoft then sends the
+        # admin back to the app's registered reply URL.
+        # Reference: https://learn.microsoft.com/entra/identity/enterprise-apps/grant-admin-consent#construct-the-url-for-granting-tenant-wide-admin-consent
+        reply = RedirectUri.objects.filter(app_id=params.get("client_id", "")).order_by("id").first()
+        if reply is not None:
+            params = {**params, "redirect_uri": reply.uri}
     found, error = _tenant_check(request, tenant, allow_common=False)
     if error:
         return error

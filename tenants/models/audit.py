@@ -89,6 +89,21 @@ class AuditAction(models.TextChoices):
     SEARCH_SETTINGS_SAVED = "search.settings_saved", "Microsoft Search setting saved"
     SEARCH_PUBLISHED = "search.published", "Microsoft Search connection published"
     SEARCH_DISCONNECTED = "search.disconnected", "Microsoft Search connection disconnected"
+    # Intune app protection for Atlassian's mobile apps
+    INTUNE_ORG_REGISTERED = "intune.org_registered", "Atlassian organization registered"
+    INTUNE_ORG_KEY_SAVED = "intune.org_key_saved", "Atlassian organization API key saved"
+    INTUNE_ORG_REMOVED = "intune.org_removed", "Atlassian organization removed"
+    INTUNE_ORG_CHECKED = "intune.org_checked", "Atlassian organization's domains, tenants and consent checked"
+    INTUNE_STEP_CONFIRMED = "intune.step_confirmed", "Intune setup step confirmed by an admin"
+    INTUNE_STEP_UNCONFIRMED = "intune.step_unconfirmed", "Intune setup step confirmation withdrawn"
+    INTUNE_CONSENT_LINK_CREATED = "intune.consent_link_created", "Consent link for an Atlassian app created"
+    INTUNE_CONSENT_LINK_OPENED = "intune.consent_link_opened", "Consent link for an Atlassian app opened"
+    INTUNE_CONSENT_LINK_USED = "intune.consent_link_used", "Consent link for an Atlassian app used"
+    INTUNE_CONSENT_LINK_REVOKED = "intune.consent_link_revoked", "Consent link for an Atlassian app withdrawn"
+    INTUNE_POLICY_CREATED = "intune.policy_created", "Mobile app policy created"
+    INTUNE_POLICY_UPDATED = "intune.policy_updated", "Mobile app policy changed"
+    INTUNE_POLICY_ASSIGNED = "intune.policy_assigned", "Mobile app policy assigned to groups"
+    INTUNE_POLICY_DELETED = "intune.policy_deleted", "Mobile app policy deleted"
 
     # support staff
     SUPPORT_VIEWED = "support.viewed", "Viewed by support"

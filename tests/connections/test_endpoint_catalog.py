@@ -19,7 +19,7 @@ def _catalog_graph_names():
 
 
 def _catalog_atlassian_names():
-    names = {s.name for f in permissions.FEATURES.values() for s in f.atlassian}
+    names = {s.name for f in permissions.FEATURES.values() for s in (*f.atlassian, *f.atlassian_org)}
     return names | {needs.READ_ME.name}  # the portal's own need, whatever the features
 
 

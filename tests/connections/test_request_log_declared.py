@@ -41,8 +41,7 @@ def test_every_atlassian_request_of_an_oauth_connect_and_health_check_is_declare
 # app-only token holds them whatever a connection's features are. They are to leave the
 # registration; the test fails if one disappears from the tokens, so this set can only shrink.
 # Reference: https://learn.microsoft.com/entra/identity-platform/scopes-oidc#the-default-scope
-REGISTRATION_EXTRAS = {"Application.Read.All", "DelegatedPermissionGrant.Read.All", "Domain.Read.All",
-                       "Organization.Read.All"}
+REGISTRATION_EXTRAS = {"Organization.Read.All"}
 
 
 def _allowed(feature_keys, kind):

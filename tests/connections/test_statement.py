@@ -16,7 +16,7 @@ def _catalog_graph():
 
 
 def _catalog_scopes():
-    return {s.name: s for f in permissions.FEATURES.values() for s in f.atlassian}
+    return {s.name: s for f in permissions.FEATURES.values() for s in (*f.atlassian, *f.atlassian_org)}
 
 
 def test_the_statement_and_the_catalog_agree(settings):

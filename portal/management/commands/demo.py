@@ -132,7 +132,7 @@ class Command(BaseCommand):
         """Connect Acme's first pairs through the real flows once the sandbox answers."""
         if not info or not self._sandbox_up(info.get("origin", "")):
             return []
-        from portal.demo_connect import add_demo_colleagues, connect_demo_pairs, start_first_jobs
+        from portal.demo_connect import add_demo_colleagues, connect_demo_pairs, enable_intune, start_first_jobs
         from tenants.models import Organization, User
 
         try:
@@ -144,6 +144,8 @@ class Command(BaseCommand):
                 organization=Organization.objects.get(slug="acme"), admin=admin, atlassian_admin=atlassian_admin
             )
             start_first_jobs(made[:1], admin=admin)
+            # Contoso reachable for Intune app protection; Fabrikam is the visitor's to connect.
+            enable_intune(organization=Organization.objects.get(slug="acme"), admin=admin)
             globex = connect_demo_pairs(
                 organization=Organization.objects.get(slug="globex"), admin=owner, atlassian_admin=atlassian_admin
             )
@@ -184,6 +186,9 @@ class Command(BaseCommand):
                 f"    sandbox     {info.get('origin', '')}  (a local Microsoft + Atlassian)",
                 f"                its admin page: {url}_sandbox/",
             ]
+            for org in info.get("atlassian", {}).get("organizations", []):
+                lines.append(f"    mobile apps register the Atlassian organization {org['name']}: id {org['id']}, "
+                             "its API key on the sandbox's admin page")
         for pair in connected:
             lines.append(f"    connected   {pair}  (through the real consent flows, just now)")
         lines += ["    emails      are printed here (verification, invitations)", "    stop        Ctrl-C", ""]

@@ -123,6 +123,9 @@ class Command(BaseCommand):
         self.stdout.write(f"Atlassian auth {info['atlassian']['auth']}  API {info['atlassian']['api']}")
         for site in info["atlassian"].get("sites", []):
             self.stdout.write(f"- site {site}")
+        for org in info["atlassian"].get("organizations", []):
+            self.stdout.write(f"- organization {org['name']} id {org['id']}  API key {org['api_key']}  "
+                              f"(expires {org['api_key_expires_at']})")
 
     def do_fault(self, op, kind, target, param, **_):
         if op == "list":
