@@ -668,5 +668,6 @@ CONFLUENCE_BLOGPOST = declare(
 
 def confluence_blogpost(confluence: ConfluenceV2, *, blogpost_id: str) -> requests.Response:
     return _raw(confluence, CONFLUENCE_BLOGPOST.path.format(blogpost_id=blogpost_id), {"body-format": "storage"})
+
 # The Organizations REST API (an organization API key) registers its declarations with these.
 from ..atlassian_admin import endpoints as _admin_endpoints  # noqa: E402,F401

@@ -49,6 +49,7 @@ from .search import (  # noqa: F401,E402
     SkippedItem,
     UnmappedPrincipal,
 )
+
 # Intune app protection for Atlassian's mobile apps
 from .intune import (  # noqa: F401,E402
     AppConsentLink,
