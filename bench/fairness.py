@@ -121,17 +121,24 @@ def seed(tenants: int, users: int) -> None:
     if sandbox_db.ALIAS in settings.DATABASES:
         call_command("migrate", database=sandbox_db.ALIAS, verbosity=0)
     sandbox_seed(seed=1, users=5, atlassian_size=users)
-    app = directory.ensure_portal_app()
     for n in range(tenants):
-        tenant = Tenant.objects.create(id=uuid.uuid4(), display_name=f"{PREFIX} {n:02d}")
-        initial = f"fairness{n:02d}.onmicrosoft.com"
-        Domain.objects.create(tenant=tenant, name=initial, is_initial=True, is_verified=True)
-        admin = DirectoryUser.objects.create(
-            tenant=tenant, user_principal_name=f"admin@{initial}", display_name="Admin", password="x", change_seq=1
-        )
-        tenant.change_seq = 1
-        sync.add_directory_users(tenant, users, prefix=f"t{n}u")
-        directory.grant_admin_consent(tenant=tenant, app=app, admin=admin)
+        add_tenant(n, users)
+
+
+def add_tenant(n: int, users: int) -> Tenant:
+    """Sandbox tenant `Fairness <n>`, its admin consented to the portal, with `users` users
+    meeting acme's first accounts."""
+    app = directory.ensure_portal_app()
+    tenant = Tenant.objects.create(id=uuid.uuid4(), display_name=f"{PREFIX} {n:02d}")
+    initial = f"fairness{n:02d}.onmicrosoft.com"
+    Domain.objects.create(tenant=tenant, name=initial, is_initial=True, is_verified=True)
+    admin = DirectoryUser.objects.create(
+        tenant=tenant, user_principal_name=f"admin@{initial}", display_name="Admin", password="x", change_seq=1
+    )
+    tenant.change_seq = 1
+    sync.add_directory_users(tenant, users, prefix=f"t{n}u")
+    directory.grant_admin_consent(tenant=tenant, app=app, admin=admin)
+    return tenant
 
 
 def world(origin: str) -> list[Connection]:

@@ -91,6 +91,11 @@ def run_scope(*, heartbeat, every, outage_window=0.0, give_back_after=None):
         _give_back_after.reset(tokens[2])
 
 
+def in_run():
+    """Whether this code runs inside a sync run (run_scope), where waiting beats failing."""
+    return _while_waiting.get() is not None
+
+
 class Throttled(Exception):
     """The service asked us to wait longer than SYNC_RETRY_AFTER_MAX; try the job later."""
 
@@ -317,6 +322,13 @@ class Throttle:
             if wait <= 0:
                 return
             self._sleep(wait)
+
+    def wait_out(self, key, until):
+        """A service other than `call`'s asked `key` to wait until `until` (epoch seconds):
+        block it for every worker and wait like wait_turn (sleeping with heartbeats, GiveBack
+        inside a run when longer than a run holds its worker, Throttled past max_wait)."""
+        self.store.block(key, until)
+        self.wait_turn(key)
 
     def send(self, key, call):
         """Run `call()` (one request) politely; returns its last response."""

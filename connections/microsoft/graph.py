@@ -23,7 +23,7 @@ import requests
 from django.conf import settings
 
 from .. import endpoints, http
-from ..throttle import Throttle, Throttled
+from ..throttle import Throttle, Throttled, in_run
 from . import client, consent_proof
 
 logger = logging.getLogger(__name__)
@@ -185,7 +185,23 @@ class Graph:
         self.access_token = access_token
 
     def _token(self, fresh=False):
-        return self.access_token or _app_token(self.tenant_id, self.cloud, fresh=fresh)
+        if self.access_token:
+            return self.access_token
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                return _app_token(self.tenant_id, self.cloud, fresh=fresh)
+            except TokenThrottled as exc:
+                # Inside a sync run a throttled token request is waited out like Graph's own
+                # Retry-After (a long wait gives the worker back): throttling is not a failure.
+                # Elsewhere (health checks, pages) the caller says when it retries.
+                if not in_run() or attempt >= self.throttle.max_attempts:
+                    raise
+                try:
+                    self.throttle.wait_out(f"token:{self.tenant_id.lower()}", exc.retry_at.timestamp())
+                except Throttled:
+                    raise exc from None
 
     def _url(self, url_or_path):
         if url_or_path.startswith(("http://", "https://")):

@@ -1,5 +1,7 @@
 """Sync runs: one row per run of a long job (user matching, Teams directory, messages)."""
 
+from datetime import datetime
+
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
@@ -7,6 +9,9 @@ from django.utils import timezone
 from tenants.models import Organization
 
 from .core import Connection
+
+# Who a throttle key belongs to (connections.throttle keys are "<service>:<tenant or site>").
+THROTTLED_BY = {"graph": "Microsoft Graph", "token": "Microsoft", "atlassian": "Atlassian"}
 
 
 class SyncRun(models.Model):
@@ -59,7 +64,12 @@ class SyncRun(models.Model):
 
     error = models.TextField(blank=True)
     remedy = models.TextField(blank=True)
+    # Claims of the run by a worker: its first start, each resume after a wait (a Retry-After
+    # that gave the worker back, another run waited for) and each takeover (below).
     attempts = models.PositiveSmallIntegerField(default=0)
+    # Claims that took the run over from a worker gone silent (killed, cut off from the
+    # database): only these count against SYNC_STUCK_MAX_RESUMES, as waiting is progress.
+    takeovers = models.PositiveSmallIntegerField(default=0)
     cancel_requested = models.BooleanField(default=False)
     # A run that failed on a transient provider failure with a checkpoint to go on from: when the
     # beat starts a run from its checkpoint by itself (cleared once it has, or when it will not).
@@ -94,6 +104,20 @@ class SyncRun(models.Model):
     @property
     def is_active(self):
         return self.state in self.ACTIVE_STATES
+
+    @property
+    def throttled_note(self):
+        """For a run that gave its worker back while a provider throttles it (the runner's
+        checkpoint says who and until when): who is throttling, and when the run goes on."""
+        checkpoint = self.checkpoint or {}
+        until = checkpoint.get("throttled_until")
+        if self.state != self.State.QUEUED or not until:
+            return ""
+        at = datetime.fromisoformat(until)
+        if at <= timezone.now():
+            return ""
+        who = THROTTLED_BY.get(checkpoint.get("throttled_by", ""), "The provider")
+        return f"{who} is throttling, retrying at {timezone.localtime(at):%H:%M:%S %Z}"
 
     @property
     def percent(self):

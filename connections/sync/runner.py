@@ -6,7 +6,7 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import F, Q
+from django.db.models import Case, F, PositiveSmallIntegerField, Q, When
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
@@ -39,6 +39,11 @@ def claim(run_id):
             started_at=Coalesce(F("started_at"), now),
             heartbeat_at=now,
             attempts=F("attempts") + 1,
+            # The WHEN reads the row as it was: a running run is taken over, a queued one started.
+            takeovers=Case(
+                When(state=SyncRun.State.RUNNING, then=F("takeovers") + 1), default=F("takeovers"),
+                output_field=PositiveSmallIntegerField(),
+            ),
         )
     )
     if not taken:
@@ -121,7 +126,7 @@ def _wait(run, wait, *, attempt, checkpoint):
     return "waiting"
 
 
-THROTTLED_UNTIL = "throttled_until"
+THROTTLED_UNTIL, THROTTLED_BY = "throttled_until", "throttled_by"  # read by SyncRun.throttled_note
 
 
 def _give_back(run, throttled, *, attempt, checkpoint):
@@ -133,7 +138,7 @@ def _give_back(run, throttled, *, attempt, checkpoint):
     with transaction.atomic():
         queued = SyncRun.objects.filter(pk=run.pk, state=SyncRun.State.RUNNING, attempts=attempt).update(
             state=SyncRun.State.QUEUED, queued_at=due, heartbeat_at=None,
-            checkpoint={**checkpoint, THROTTLED_UNTIL: due.isoformat()},
+            checkpoint={**checkpoint, THROTTLED_UNTIL: due.isoformat(), THROTTLED_BY: throttled.key.split(":")[0]},
         )
         if not queued:
             return "skipped"  # cancelled or taken over meanwhile: not ours to requeue

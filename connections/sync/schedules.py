@@ -187,15 +187,17 @@ def start_due(connection_id, now=None):
 def unstick(now=None):
     """Beat: runs whose worker went silent. Resume each from its checkpoint (the runner claims a
     run whose heartbeat is older than SYNC_STUCK_AFTER) up to SYNC_STUCK_MAX_RESUMES times, then
-    mark it failed with a remedy, so no run stays "running" for ever. Queued runs whose task
-    was lost are queued again. Returns (resumed, failed) run ids."""
+    mark it failed with a remedy, so no run stays "running" for ever. Only takeovers count: a
+    run that gave its worker back to wait out a Retry-After was claimed again, not stuck.
+    Queued runs whose task was lost are queued again (a run given back is queued for when its
+    wait ends, so it is not lost before then). Returns (resumed, failed) run ids."""
     now = now or timezone.now()
     stale = now - timedelta(seconds=settings.SYNC_STUCK_AFTER)
     resumed, failed = [], []
     lost = SyncRun.objects.filter(state=SyncRun.State.QUEUED, cancel_requested=False, queued_at__lt=stale)
     stuck = SyncRun.objects.filter(state=SyncRun.State.RUNNING, heartbeat_at__lt=stale)
     for run in list(lost) + list(stuck.select_related("organization", "connection")):
-        if run.state == SyncRun.State.QUEUED or run.attempts <= settings.SYNC_STUCK_MAX_RESUMES:
+        if run.state == SyncRun.State.QUEUED or run.takeovers < settings.SYNC_STUCK_MAX_RESUMES:
             _task("connections.sync_run_execute").delay(run_id=run.pk)
             resumed.append(run.pk)
         elif _fail_stuck(run, now):

@@ -19,7 +19,6 @@ from portal.celery import app
 from tenants import services
 from tenants.models import Invitation
 from tests.factories import MembershipFactory
-from tests.processes import RedisServer
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -31,13 +30,6 @@ def _wait_for(predicate, timeout, what):
             return
         time.sleep(0.1)
     raise AssertionError(f"{what} within {timeout} s")
-
-
-@pytest.fixture
-def redis_server(tmp_path):
-    server = RedisServer(tmp_path / "redis").start()
-    yield server
-    server.stop()
 
 
 def _start_worker(tmp_path, broker_url, result_url):
@@ -79,31 +71,31 @@ def _stop(process):
 
 
 @pytest.fixture
-def production_worker(tmp_path, redis_server):
-    process = _start_worker(tmp_path, redis_server.url(0), redis_server.url(1))
+def production_worker(tmp_path, private_redis):
+    process = _start_worker(tmp_path, private_redis.url(0), private_redis.url(1))
     yield process
     _stop(process)
 
 
-def _send(redis_server, name, **kwargs):
+def _send(private_redis, name, **kwargs):
     """Queue a job on the test's own Redis (this process's app is configured for the shared one)."""
     with warnings.catch_warnings():
         # send_task always publishes; the test settings' eager mode does not apply to it.
         warnings.simplefilter("ignore", AlwaysEagerIgnored)
-        with app.connection_for_write(redis_server.url(0)) as conn:
+        with app.connection_for_write(private_redis.url(0)) as conn:
             app.send_task(name, kwargs=kwargs, connection=conn)
 
 
 def test_a_busy_worker_survives_a_redis_restart_and_runs_the_next_job(
-    transactional_db, tmp_path, redis_server, production_worker
+    transactional_db, tmp_path, private_redis, production_worker
 ):
     job = tmp_path / "job"
     job.mkdir()
-    _send(redis_server, "tests.hold_until_released", folder=str(job))
+    _send(private_redis, "tests.hold_until_released", folder=str(job))
     _wait_for(lambda: (job / "started").exists(), 60, "the long job did not start")
 
     # Redis goes away while the job is in flight (unacknowledged), then comes back.
-    redis_server.restart(down_for=2)
+    private_redis.restart(down_for=2)
     (job / "release").touch()
     _wait_for(lambda: (job / "finished").exists(), 60, "the long job did not finish")
     log = production_worker.log
@@ -113,7 +105,7 @@ def test_a_busy_worker_survives_a_redis_restart_and_runs_the_next_job(
     assert production_worker.poll() is None, "the worker exited after the Redis restart:\n" + log.read_text()
     assert "Unrecoverable error" not in log.read_text(), log.read_text()
     # The job acknowledged its message through the restarted Redis: it will not run again.
-    broker = redis.Redis.from_url(redis_server.url(0))
+    broker = redis.Redis.from_url(private_redis.url(0))
     _wait_for(lambda: broker.hlen("unacked") == 0, 10, "the finished job's message was not acknowledged")
     assert broker.llen("celery") == 0
 
@@ -125,7 +117,7 @@ def test_a_busy_worker_survives_a_redis_restart_and_runs_the_next_job(
         acting_user=admin,
     )
     assert Invitation.objects.filter(pk=invitation.pk, accepted_at=None, revoked_at=None).count() == 1
-    _send(redis_server, "tenants.send_invitation_email", invitation_id=invitation.pk)
+    _send(private_redis, "tenants.send_invitation_email", invitation_id=invitation.pk)
     _wait_for(lambda: any(production_worker.mail.iterdir()), 60, "the worker sent no email after the restart")
     sent = [p.read_text() for p in production_worker.mail.iterdir()]
     assert len(sent) == 1

@@ -14,26 +14,10 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from tests.processes import PostgresCluster, RedisServer, _wait_for_port, free_port
+from tests.processes import _wait_for_port, free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 USERS = 4000
-
-pytestmark = pytest.mark.skipif(not PostgresCluster.available(), reason="needs initdb and pg_ctl")
-
-
-@pytest.fixture
-def cluster():
-    server = PostgresCluster().start()
-    yield server
-    server.remove()
-
-
-@pytest.fixture
-def broker(tmp_path):
-    server = RedisServer(tmp_path / "redis").start()
-    yield server
-    server.stop()
 
 
 class Portal:
@@ -91,13 +75,18 @@ class Portal:
 
 
 @pytest.fixture
-def portal(tmp_path, cluster, broker):
+def portal(tmp_path, private_postgres, private_redis):
+    cluster, broker = private_postgres, private_redis
     with psycopg.connect(f"postgresql://postgres@127.0.0.1:{cluster.port}/postgres", autocommit=True) as db:
         db.execute("CREATE DATABASE portal")
     portal = Portal(tmp_path, cluster, broker)
     portal.manage("migrate", "-v0")
     yield portal
     portal.stop_all()
+
+
+def _tail(portal, name):
+    return (portal.tmp_path / f"{name}.log").read_text()[-3000:]
 
 
 def _run_state(portal, run_id):
@@ -107,7 +96,8 @@ def _run_state(portal, run_id):
         return None  # the database is restarting
 
 
-def test_a_postgres_restart_mid_run_loses_and_duplicates_nothing(portal, cluster):
+def test_a_postgres_restart_mid_run_loses_and_duplicates_nothing(portal):
+    cluster = portal.cluster
     portal.manage("benchmark", "sync", "--users", str(USERS), "--seed-only")
     server = portal.start("sandbox", sys.executable, str(ROOT / "manage.py"), "sandbox", "serve",
                           "--port", str(portal.port), "--browser-port", str(portal.port - 1))  # fmt: skip
@@ -131,7 +121,7 @@ def test_a_postgres_restart_mid_run_loses_and_duplicates_nothing(portal, cluster
         row = _run_state(portal, run_id)
         if row and row[1].get("phase") == "atlassian" and row[1].get("start_at", 0) >= 1000:
             break
-        assert row is None or row[0] in ("queued", "running"), row
+        assert row is None or row[0] in ("queued", "running"), (row, server.poll(), _tail(portal, "sandbox"))
         time.sleep(0.2)
     else:
         raise AssertionError(f"the run did not reach the accounts: {_run_state(portal, run_id)}")

@@ -48,7 +48,8 @@ def _last_log_id(world):
     return rows[-1].pk if rows else 0
 
 
-def test_twenty_concurrent_refreshers_make_one_refresh_call(world):
+def test_twenty_concurrent_refreshers_make_one_refresh_call(private_stack, world):
+    """On a PostgreSQL of the test's own: the single-flight refresh rests on its row lock."""
     site = _connected_site(world)
     _expire(site)
     since = _last_log_id(world)

@@ -1,6 +1,7 @@
 """Microsoft's token endpoint answering 429 (Retry-After, AADSTS body) during a health check
 is throttling, never a consent problem: the connection keeps its status and its last results,
-the stored delegated sign-in is not marked dead, and the run says when it retries."""
+the stored delegated sign-in is not marked dead, and the run says when it retries. On a
+PostgreSQL and a Redis of the test's own."""
 
 from datetime import timedelta
 
@@ -18,7 +19,7 @@ def _status(connection):
     return connection.status
 
 
-def test_a_throttled_token_endpoint_keeps_the_status_and_says_when_the_checks_retry(connected):
+def test_a_throttled_token_endpoint_keeps_the_status_and_says_when_the_checks_retry(private_stack, connected):
     connection = connected.notifications
     health_checks_run(connection=connection)
     assert _status(connection) == Connection.Status.ACTIVE
@@ -53,7 +54,7 @@ def test_a_throttled_token_endpoint_keeps_the_status_and_says_when_the_checks_re
                    .values_list("id", flat=True)) & latest
 
 
-def test_a_throttled_refresh_of_the_delegated_sign_in_is_not_a_dead_credential(connected):
+def test_a_throttled_refresh_of_the_delegated_sign_in_is_not_a_dead_credential(private_stack, connected):
     connection = connected.notifications
     connected.sandbox.set_fault("token_throttled", "contoso", retry_after=30)
 

@@ -1,6 +1,7 @@
-"""Races a user would notice, on PostgreSQL with one database connection per thread: many
-people pressing Start on the same job at once, and several beat kickoffs firing together.
-Each ends with exactly one run per job, one task sent for it, and one audit event."""
+"""Races a user would notice, on a PostgreSQL of the test's own with one database connection
+per thread: many people pressing Start on the same job at once, several beat kickoffs firing
+together, workers racing for the same run. Each ends with exactly one run per job, one task
+sent for it, one audit event, and one worker running it."""
 
 import threading
 
@@ -13,11 +14,21 @@ from connections.sync import runner, schedules, services
 from tenants.models import AuditEvent
 from tests.factories import ConnectionFactory
 
-STARTERS = 10
 KICKOFFS = 4
+CLAIMERS = 8
 DIRECTORY, MESSAGES, MATCHING = (
     SyncRun.Kind.TEAMS_DIRECTORY, SyncRun.Kind.CHANNEL_MESSAGES, SyncRun.Kind.USER_MATCHING,
 )
+
+
+@pytest.fixture(autouse=True)
+def own_database(private_stack):
+    """Before the worlds below are made, so they are made there. Tasks stay eager: what each
+    race sent is recorded by `sent`, in this process."""
+    from portal.celery import app
+
+    app.conf.update(task_always_eager=True)
+    return private_stack
 
 
 @pytest.fixture
@@ -59,16 +70,17 @@ def _active(connection):
     return connection
 
 
-def test_ten_people_pressing_start_at_once_get_one_run(transactional_db, acme, sent):
+@pytest.mark.parametrize("starters", [2, 10])
+def test_people_pressing_start_at_once_get_one_run(transactional_db, acme, sent, starters):
     connection = _active(acme.connection)
     results = _race(
-        STARTERS,
+        starters,
         lambda: services.sync_run_start(connection=Connection.objects.get(pk=connection.pk), kind=DIRECTORY,
                                         acting_user=acme.admin),
     )
     runs = [r for r in results if isinstance(r, SyncRun)]
     refused = [r for r in results if isinstance(r, ValidationError)]
-    assert len(runs) == 1 and len(refused) == STARTERS - 1
+    assert len(runs) == 1 and len(refused) == starters - 1
     assert all("already queued or running" in r.messages[0] for r in refused)
     assert SyncRun.objects.filter(connection=connection, kind=DIRECTORY).count() == 1
     assert sent == [runs[0].pk]
@@ -116,3 +128,23 @@ def test_four_beats_retrying_at_once_start_one_retry(transactional_db, acme, sen
     assert retry.checkpoint == {"phase": "channels", "team_after": 3} and retry.auto_retries == 1
     assert sent == [retry.pk]
     assert AuditEvent.objects.filter(action="sync.run_retried").count() == 1
+
+
+def test_workers_racing_for_the_same_run_run_it_once(transactional_db, acme, monkeypatch):
+    """The same task delivered to several workers at once (a redelivery, the stuck detector's
+    resend): one claims the run and runs its job, the others find it taken."""
+    connection = _active(acme.connection)
+    run = SyncRun.objects.create(organization=acme.organization, connection=connection, kind=DIRECTORY)
+    ran = []
+
+    def job(ctx):
+        ran.append(ctx.attempt)
+        with ctx.batch():
+            ctx.save_checkpoint({"page": 1}, created=1)
+
+    monkeypatch.setattr(runner, "job_for", lambda kind: job)
+    results = _race(CLAIMERS, lambda: runner.run_execute(run.pk))
+    assert sorted(results) == ["skipped"] * (CLAIMERS - 1) + [SyncRun.State.SUCCEEDED]
+    run.refresh_from_db()
+    assert (run.state, run.attempts, run.takeovers, run.created) == (SyncRun.State.SUCCEEDED, 1, 0, 1)
+    assert ran == [1]

@@ -1,6 +1,6 @@
-"""Real Celery workers on Redis: a worker killed in the middle of a channel messages run; the
-stuck detector hands the run to a fresh worker, which resumes from the checkpoint and writes
-no duplicates."""
+"""Real Celery workers on a PostgreSQL and a Redis of the test's own: a worker SIGKILLed in the
+middle of a channel messages run; the stuck detector hands the run to a fresh worker, which
+resumes from the checkpoint and writes every message exactly once."""
 
 import signal
 import time
@@ -22,16 +22,15 @@ def _wait(predicate, timeout, what):
     raise AssertionError(f"timed out waiting for {what}")
 
 
-def test_a_worker_killed_mid_run_is_resumed_by_another_without_duplicates(teams_world, start_worker, settings):
-    assert app.conf.broker_url.startswith("redis://")
-    app.control.purge()
+def test_a_worker_killed_mid_run_is_resumed_by_another_without_duplicates(private_stack, teams_world, settings):
+    assert app.conf.broker_url == private_stack.redis.url(0)
     # The directory first (in this process), so the messages job knows the five channels.
     app.conf.update(task_always_eager=True)
     assert teams_world.directory().state == SyncRun.State.SUCCEEDED
     app.conf.update(task_always_eager=False)
     settings.SYNC_STUCK_AFTER = 2
     teams_world.sandbox.set_fault("latency", "fabrikam", ms=700)  # slow enough to die mid-run
-    first = start_worker()
+    first = private_stack.worker("first", SYNC_STUCK_AFTER=2)
     run = services.sync_run_start(  # queued on Redis once committed
         connection=teams_world.connection, kind=SyncRun.Kind.CHANNEL_MESSAGES, mode="full",
         acting_user=teams_world.admin,
@@ -45,7 +44,7 @@ def test_a_worker_killed_mid_run_is_resumed_by_another_without_duplicates(teams_
     assert 24 <= written_before < SEEDED
     teams_world.sandbox.clear_faults()
 
-    start_worker()
+    private_stack.worker("second", SYNC_STUCK_AFTER=2)
     # Once its heartbeat is older than SYNC_STUCK_AFTER, the beat's detector re-queues it.
     resumed = _wait(lambda: schedules.unstick()[0], 30, "the stuck detector")
     assert resumed == [run.pk]
@@ -53,7 +52,7 @@ def test_a_worker_killed_mid_run_is_resumed_by_another_without_duplicates(teams_
           "the resumed run to end")
     run.refresh_from_db()
     assert run.state == SyncRun.State.SUCCEEDED, (run.error, run.remedy)
-    assert run.attempts == 2
+    assert (run.attempts, run.takeovers) == (2, 1)
     assert TeamsMessage.objects.count() == SEEDED
     assert run.created == SEEDED  # every message written exactly once over both workers
     assert run.progress_done == run.progress_total == 5
