@@ -299,6 +299,7 @@ SEARCH_CONFLUENCE = AtlassianScope(
 CONFLUENCE_SCOPES = (
     READ_SPACE_CONFLUENCE,
     AtlassianScope("read:page:confluence", reads="Pages and their content.", why="To index the pages."),
+    AtlassianScope("read:blogpost:confluence", reads="Blog posts and their content.", why="To index the blog posts."),
     AtlassianScope(
         "read:content-details:confluence", reads="Content properties and labels.", why="To index page details."
     ),

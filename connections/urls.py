@@ -17,6 +17,8 @@ urlpatterns = [
     path("", include("connections.notifications.urls")),  # Teams notifications
     # User mapping: connections/<id>/users/...
     path("", include("connections.matching.urls")),
+    # Confluence in Microsoft Search: connections/<id>/search/...
+    path("", include("connections.search.urls")),
     path("connections/<int:connection_id>/disconnect/", lifecycle_views.connection_disconnect,
          name="connection_disconnect"),
     path("connections/<int:connection_id>/reconnect/", lifecycle_views.connection_reconnect,

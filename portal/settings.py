@@ -263,6 +263,17 @@ SYNC_STUCK_MAX_RESUMES = env.int("SYNC_STUCK_MAX_RESUMES", default=3)
 # SYNC_AUTO_RETRY_DELAY seconds after the failure, each next one after twice the wait before.
 SYNC_AUTO_RETRIES = env.int("SYNC_AUTO_RETRIES", default=3)
 SYNC_AUTO_RETRY_DELAY = env.int("SYNC_AUTO_RETRY_DELAY", default=300)
+
+# Confluence in Microsoft Search. Graph ingests at most 25 items/s per connection
+# (https://learn.microsoft.com/graph/connecting-external-content-api-limits): stay under it.
+SEARCH_INGEST_RATE = env.float("SEARCH_INGEST_RATE", default=20.0)
+SEARCH_INGEST_BURST = env.int("SEARCH_INGEST_BURST", default=20)
+# Seconds between polls of the schema registration (Graph says it takes 5 to 15 minutes), and
+# how long to poll before the setup run gives up.
+SEARCH_SCHEMA_POLL = env.float("SEARCH_SCHEMA_POLL", default=15.0)
+SEARCH_SCHEMA_TIMEOUT = env.float("SEARCH_SCHEMA_TIMEOUT", default=3600.0)
+# Where the crawl reads Confluence from: a function(connection) -> ConfluenceSource.
+SEARCH_SOURCE = env.str("SEARCH_SOURCE", default="connections.search.confluence.source_for")
 # Every minute: start due scheduled runs (one task per connection), resume or fail stuck ones.
 CELERY_BEAT_SCHEDULE.update(
     {

@@ -94,6 +94,9 @@ OTHER_ORG_IDS = {
     "consent_request_id": lambda w: _consent_request(w).pk,
     "run_id": lambda w: _sync_run(w).pk,
     "project_id": lambda w: _project(w).pk,
+    # Microsoft Search: not ids, but the connection they come with is the other organization's.
+    "step": lambda w: "connection",
+    "what": lambda w: "full",
     "atl_org_id": lambda w: _atlassian_organization(w).pk,
     "policy_id": lambda w: _mobile_app_policy(w).pk,
     "link_id": lambda w: _app_consent_link(w).pk,

@@ -41,6 +41,18 @@ from .teams import TeamsChannel, TeamsMessage, TeamsTeam  # noqa: F401,E402
 
 # Teams notifications
 from .notifications import NotificationDelivery, NotificationTarget, WebhookRegistration  # noqa: F401,E402
+
+# Confluence in Microsoft Search
+from .search import (  # noqa: F401,E402
+    ALWAYS_ON,
+    SEARCH_PROPERTIES,
+    IndexedItem,
+    PushedGroup,
+    SearchConnection,
+    SkippedItem,
+    UnmappedPrincipal,
+)
+
 # Intune app protection for Atlassian's mobile apps
 from .intune import (  # noqa: F401,E402
     AppConsentLink,

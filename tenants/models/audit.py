@@ -92,6 +92,10 @@ class AuditAction(models.TextChoices):
     NOTIFICATION_WEBHOOK_REFRESHED = "notifications.webhook_refreshed", "Jira webhook refreshed"
     NOTIFICATION_WEBHOOK_REFUSED = "notifications.webhook_refused", "Jira webhook delivery refused"
     NOTIFICATION_DELIVERY_FAILED = "notifications.delivery_failed", "Teams notification could not be delivered"
+    # Confluence in Microsoft Search
+    SEARCH_SETTINGS_SAVED = "search.settings_saved", "Microsoft Search setting saved"
+    SEARCH_PUBLISHED = "search.published", "Microsoft Search connection published"
+    SEARCH_DISCONNECTED = "search.disconnected", "Microsoft Search connection disconnected"
     # Intune app protection for Atlassian's mobile apps
     INTUNE_ORG_REGISTERED = "intune.org_registered", "Atlassian organization registered"
     INTUNE_ORG_KEY_SAVED = "intune.org_key_saved", "Atlassian organization API key saved"

@@ -68,13 +68,7 @@ WAITING = {
     ("graph", "User.ReadBasic.All", permissions.DELEGATED),
     ("atlassian", "write:jira-work", ""),
     # Confluence in Microsoft Search.
-    ("graph", "ExternalItem.ReadWrite.OwnedBy", permissions.APPLICATION),
-    ("atlassian", "read:page:confluence", ""),
-    ("atlassian", "read:content-details:confluence", ""),
     ("atlassian", "read:content.metadata:confluence", ""),
-    ("atlassian", "read:permission:confluence", ""),
-    ("atlassian", "read:group:confluence", ""),
-    ("atlassian", "read:user:confluence", ""),
 }
 
 
