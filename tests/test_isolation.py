@@ -26,7 +26,7 @@ CAPABILITY_URLS = {
     "connections:microsoft:consent_link": "a consent link for a tenant admin (random token, hash stored)",
     "connections:microsoft:consent_link_start": "the same consent link's sign-in button",
     "connections:intune_consent": "a consent link for an Atlassian app, for a tenant admin (random token, hash stored)",
-    "connections:notifications_jira_webhook": "Jira's deliveries: a random receiver id, each delivery's signature checked",
+    "connections:notifications_jira_webhook": "Jira's deliveries: a random receiver id, each signature checked",
 }
 
 
