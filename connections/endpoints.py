@@ -26,8 +26,9 @@ CONFLUENCE = "confluence"
 JSM = "jsm"
 ATLASSIAN = "atlassian"  # Atlassian's own APIs (accessible resources, admin API)
 IDENTITY = "identity"  # Microsoft identity platform (tokens, discovery)
+BOT = "bot"  # the Bot Framework connector (a Teams app's bot posting into a conversation)
 
-PROVIDERS = (GRAPH, JIRA, CONFLUENCE, JSM, ATLASSIAN, IDENTITY)
+PROVIDERS = (GRAPH, JIRA, CONFLUENCE, JSM, ATLASSIAN, IDENTITY, BOT)
 
 _PLACEHOLDER = re.compile(r"\{[a-z_]+\}")
 

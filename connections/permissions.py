@@ -43,6 +43,8 @@ class Feature:
     graph: tuple[GraphPermission, ...] = ()
     atlassian: tuple[AtlassianScope, ...] = ()
     products: tuple[str, ...] = field(default=("jira", "confluence", "jsm"))
+    # Who the feature's messages in Teams are posted as, in the admin's words (empty: it posts none).
+    posts: str = ""
     # Scopes of an Atlassian organization API key (admin.atlassian.com), not of a site's OAuth
     # grant: the feature reads the organization, never asks a site for them.
     atlassian_org: tuple[AtlassianScope, ...] = ()
@@ -122,17 +124,19 @@ APP_IN_TEAM_DELEGATED = GraphPermission(
     DELEGATED,
     reads="Whether the portal's Teams app is installed in a team.",
     stores="Nothing.",
-    why="To install the portal's app in the teams chosen for incident work.",
+    why="To add the portal's Teams app to the team an admin picks for notifications (or incident work): "
+    "Teams lets the app's bot post only in teams it was added to.",
     why_store="To remove the app from the team again when the connection is removed.",
 )
 APP_CATALOG_READ_DELEGATED = GraphPermission(
     "AppCatalog.Read.All",
     DELEGATED,
-    reads="The apps of the organization's Teams app catalog: their catalog ids, manifest ids and names.",
-    stores="The catalog id of the portal's own Teams app.",
-    why="To find the portal's Teams app in the catalog (Microsoft installs an app by its catalog id, which "
-    "differs from the id in the app's manifest), so it can be installed in incident chats.",
-    why_store="To install the app in later incident chats without looking it up again.",
+    reads="The tenant's Teams app catalog entry of the portal's own app (looked up by the app's manifest id).",
+    stores="The catalog id of the portal's own Teams app, for incident chats.",
+    why="The tenant gives the portal's Teams app an id of its own when it is added to the catalog; installing the "
+    "app in an incident chat or adding it to a team needs that id.",
+    why_store="To install the app in later incident chats without looking it up again (for teams it is looked up "
+    "again each time).",
 )
 APP_FOR_USER_DELEGATED = GraphPermission(
     "TeamsAppInstallation.ReadWriteSelfForUser",
@@ -222,6 +226,7 @@ EXTERNAL_ITEM_APP = GraphPermission(
     why_store="To update or delete an indexed page when it changes in Confluence.",
 )
 
+
 # Intune app protection for Atlassian's mobile apps (all app-only: the portal acts for the
 # organization, in each tenant an admin of which consented).
 DEVICE_MANAGEMENT_APPS_APP = GraphPermission(
@@ -290,14 +295,29 @@ WRITE_SERVICEDESK_REQUEST = AtlassianScope(
     reads="Nothing; it adds internal notes (comments the customer does not see) to requests.",
     why="To add meeting links and Teams chat messages to an incident as internal notes.",
 )
+MANAGE_JIRA_WEBHOOK = AtlassianScope(
+    "manage:jira-webhook",
+    reads="The webhooks the portal itself registered: their filters and expiry dates.",
+    why="To register, refresh and remove the Jira webhook that sends the chosen projects' issue events to the "
+    "portal, for Teams notifications.",
+)
 READ_JIRA_USER = AtlassianScope(
     "read:jira-user",
     reads="Account ids, names and, where people allow it, email addresses.",
     why="To match Atlassian accounts with Microsoft 365 users.",
 )
+READ_SPACE_CONFLUENCE = AtlassianScope(
+    "read:space:confluence", reads="Spaces: names, keys, ids.",
+    why="To choose what to index, or which Confluence space notifies which Teams channel.",
+)
+SEARCH_CONFLUENCE = AtlassianScope(
+    "search:confluence", reads="CQL search results.",
+    why="To preview and apply the CQL filter, or to find the pages changed in a space that notifies a Teams channel.",
+)
 CONFLUENCE_SCOPES = (
-    AtlassianScope("read:space:confluence", reads="Spaces: names, keys, ids.", why="To choose what to index."),
+    READ_SPACE_CONFLUENCE,
     AtlassianScope("read:page:confluence", reads="Pages and their content.", why="To index the pages."),
+    AtlassianScope("read:blogpost:confluence", reads="Blog posts and their content.", why="To index the blog posts."),
     AtlassianScope(
         "read:content-details:confluence", reads="Content properties and labels.", why="To index page details."
     ),
@@ -313,7 +333,18 @@ CONFLUENCE_SCOPES = (
     AtlassianScope(
         "read:user:confluence", reads="Users named in permissions.", why="To map people to Microsoft 365 users."
     ),
-    AtlassianScope("search:confluence", reads="CQL search results.", why="To preview and apply the CQL filter."),
+    SEARCH_CONFLUENCE,
+)
+
+# Who posts Teams notifications (the consent page and the data-handling statement say it).
+POSTS_AS_APP = (
+    "Notifications are posted by the portal's Teams app (its bot, through the Bot Framework with the app's own "
+    "token), never as a person: the message shows the app as its author. The admin who picks a channel signs in "
+    "with Microsoft only to list their teams and channels and to add the app to the chosen team. Jira issue events "
+    "reach the portal through a webhook it registers with the site's OAuth 2.0 authorization (the admin who "
+    "authorized the site). Confluence Cloud documents no way for an OAuth 2.0 (3LO) app to register webhooks "
+    "(Confluence events go to Connect and Forge apps only), so for a Confluence space the portal asks Confluence's "
+    "search every few minutes for the pages changed since it last looked, with the same authorization."
 )
 
 # An Atlassian organization API key's scope (Atlassian Administration), for the Intune feature.
@@ -332,9 +363,12 @@ FEATURES = {
             "teams_notifications",
             "Teams notifications from Jira and Confluence",
             "Sends Jira and Confluence notifications to chosen Teams channels.",
-            graph=(USER_READ, TEAM_READBASIC_DELEGATED, CHANNEL_READBASIC_DELEGATED),
-            atlassian=(OFFLINE_ACCESS, READ_JIRA_WORK),
+            graph=(USER_READ, TEAM_READBASIC_DELEGATED, CHANNEL_READBASIC_DELEGATED, APP_IN_TEAM_DELEGATED,
+                   APP_CATALOG_READ_DELEGATED),
+            atlassian=(OFFLINE_ACCESS, READ_JIRA_WORK, MANAGE_JIRA_WEBHOOK, READ_SPACE_CONFLUENCE,
+                       SEARCH_CONFLUENCE),
             products=("jira", "confluence"),
+            posts=POSTS_AS_APP,
         ),
         Feature(
             "jsm_chatops",

@@ -165,7 +165,8 @@ def jobs_context(connection: Connection, *, schedule_refused: dict[str, Any] | N
     return {
         "connection": connection,
         "runs": runs,
-        "job_kinds": SyncRun.Kind.choices,
+        # Microsoft Search's jobs are started and scheduled in its own section (its six steps).
+        "job_kinds": [(k, label) for k, label in SyncRun.Kind.choices if not k.startswith("search_")],
         "job_modes": SyncRun.Mode.choices,
         "schedules": job_schedules,
         "teams_directory": teams,

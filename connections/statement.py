@@ -18,9 +18,10 @@ from django.conf import settings
 from . import endpoints, permissions
 from .atlassian import endpoints as atlassian_endpoints
 from .microsoft import endpoints as graph_endpoints
+from .notifications import endpoints as notification_endpoints
 
 # The provider modules register their declarations on import.
-_REGISTERED = (atlassian_endpoints, graph_endpoints)
+_REGISTERED = (atlassian_endpoints, graph_endpoints, notification_endpoints)
 
 GRAPH_PROVIDERS = (endpoints.GRAPH,)
 ATLASSIAN_PROVIDERS = (endpoints.JIRA, endpoints.CONFLUENCE, endpoints.JSM, endpoints.ATLASSIAN)
@@ -84,7 +85,7 @@ def build(feature_keys: list[str] | None = None) -> dict[str, Any]:
     return {
         "app": {"name": "Connections portal", "microsoft_app_id": settings.MICROSOFT_CLIENT_ID,
                 "atlassian_client_id": settings.ATLASSIAN_CLIENT_ID, "site_url": settings.SITE_URL},
-        "features": [{"key": f.key, "title": f.title, "summary": f.summary} for f in features],
+        "features": [{"key": f.key, "title": f.title, "summary": f.summary, "posts": f.posts} for f in features],
         "graph_permissions": graph,
         "uses_beta_api": any(u["beta"] for row in graph for u in row["endpoints"]),
         "non_microsoft_services": [{
@@ -93,7 +94,16 @@ def build(feature_keys: list[str] | None = None) -> dict[str, Any]:
                            "for its features only.",
             "scopes": atlassian,
         }],
-        "bots": "The portal reads no team or chat roster through a bot.",
+        "bots": "The portal reads no team or chat roster through a bot."
+        + ("" if not any(f.posts for f in features) else
+           " Its Teams app's bot only posts messages, into the channels and chats it was added to."),
+        # Who posts what into Teams, and through which call (the bot's own token, no Graph permission).
+        "posting": [
+            {"feature": f.key, "posts_as": f.posts,
+             "endpoints": [{"key": e.key, "method": e.method, "path": e.path, "purpose": e.purpose,
+                            "reference": e.reference} for e in _product_endpoints((endpoints.BOT,))]}
+            for f in features if f.posts
+        ],
         "telemetry": {
             "log_retention_days": settings.LOG_RETENTION_DAYS,
             "text": f"Records that carry a tenant or site URL (health-check results, sync-run errors, application "
@@ -146,7 +156,11 @@ def markdown(statement: dict[str, Any]) -> str:
             uses = "; ".join(f"{u['method']} {u['path']}" for u in s["endpoints"])
             lines.append("| " + " | ".join(_md_cell(v) for v in (s["scope"], s["collected"], s["why"], uses or "—"))
                          + " |")
-    lines += ["", "## Data access via bots", "", statement["bots"], "",
+    lines += ["", "## Data access via bots", "", statement["bots"], ""]
+    for post in statement["posting"]:
+        lines += [f"**Who posts ({post['feature']})**: {post['posts_as']}", ""]
+        lines += [f"- {e['method']} {{serviceUrl}}{e['path']}: {e['purpose']}" for e in post["endpoints"]] + [""]
+    lines += [
               "## Telemetry data", "", statement["telemetry"]["text"], "",
               "## Organizational controls for data stored by the portal", ""]
     lines += [f"- {c}" for c in statement["organizational_controls"]]

@@ -15,6 +15,7 @@ from . import projects, retention, services
 from .health import services as health_services
 from .microsoft import verification
 from .models import Connection, ConsentRequest
+from .notifications import services as notification_services
 from .sync import runner, schedules
 
 logger = logging.getLogger(__name__)
@@ -161,5 +162,25 @@ def retention_purge():
     return {"health_results": purged.health_results, "sync_run_errors": purged.sync_run_errors,
             "log_files": purged.log_files}
 
+
+# --- Teams notifications ----------------------------------------------------------------------
+
+
+@shared_task(name="connections.notifications_deliver", acks_late=True)
+def notifications_deliver(*, delivery_id):
+    """One attempt to post a notification into its Teams channel (retries queue themselves)."""
+    return notification_services.deliver(delivery_id)
+
+
+@shared_task(name="connections.notifications_refresh_webhooks", acks_late=True)
+def notifications_refresh_webhooks():
+    """Refresh the Jira webhooks that expire soon (they live 30 days)."""
+    return notification_services.webhooks_refresh_due()
+
+
+@shared_task(name="connections.notifications_poll_confluence", acks_late=True)
+def notifications_poll_confluence():
+    """Ask Confluence which pages of the chosen spaces changed (it has no webhooks for OAuth apps)."""
+    return notification_services.confluence_poll_all()
 # Intune app protection registers its tasks with these.
 from .intune import tasks as _intune_tasks  # noqa: E402,F401

@@ -14,8 +14,11 @@ urlpatterns = [
     path("connections/<int:connection_id>/features/", views.connection_features, name="connection_features"),
     path("connections/<int:connection_id>/verify/", views.connection_verify, name="connection_verify"),
     path("", include("connections.sync.urls")),  # the Jobs section
+    path("", include("connections.notifications.urls")),  # Teams notifications
     # User mapping: connections/<id>/users/...
     path("", include("connections.matching.urls")),
+    # Confluence in Microsoft Search: connections/<id>/search/...
+    path("", include("connections.search.urls")),
     path("connections/<int:connection_id>/disconnect/", lifecycle_views.connection_disconnect,
          name="connection_disconnect"),
     path("connections/<int:connection_id>/reconnect/", lifecycle_views.connection_reconnect,

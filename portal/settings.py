@@ -263,6 +263,17 @@ SYNC_STUCK_MAX_RESUMES = env.int("SYNC_STUCK_MAX_RESUMES", default=3)
 # SYNC_AUTO_RETRY_DELAY seconds after the failure, each next one after twice the wait before.
 SYNC_AUTO_RETRIES = env.int("SYNC_AUTO_RETRIES", default=3)
 SYNC_AUTO_RETRY_DELAY = env.int("SYNC_AUTO_RETRY_DELAY", default=300)
+
+# Confluence in Microsoft Search. Graph ingests at most 25 items/s per connection
+# (https://learn.microsoft.com/graph/connecting-external-content-api-limits): stay under it.
+SEARCH_INGEST_RATE = env.float("SEARCH_INGEST_RATE", default=20.0)
+SEARCH_INGEST_BURST = env.int("SEARCH_INGEST_BURST", default=20)
+# Seconds between polls of the schema registration (Graph says it takes 5 to 15 minutes), and
+# how long to poll before the setup run gives up.
+SEARCH_SCHEMA_POLL = env.float("SEARCH_SCHEMA_POLL", default=15.0)
+SEARCH_SCHEMA_TIMEOUT = env.float("SEARCH_SCHEMA_TIMEOUT", default=3600.0)
+# Where the crawl reads Confluence from: a function(connection) -> ConfluenceSource.
+SEARCH_SOURCE = env.str("SEARCH_SOURCE", default="connections.search.confluence.source_for")
 # Every minute: start due scheduled runs (one task per connection), resume or fail stuck ones.
 CELERY_BEAT_SCHEDULE.update(
     {
@@ -491,14 +502,39 @@ ATLASSIAN_CLIENT_SECRET = _secret(
 )
 
 # --- incident chats and meetings ------------------
-# The id in the manifest of the portal's Teams app (its bot is MICROSOFT_CLIENT_ID's app): the
-# app is found in each tenant's catalog by it, then installed in incident chats.
-TEAMS_APP_MANIFEST_ID = env.str(
-    "TEAMS_APP_MANIFEST_ID", default=_sandbox.TEAMS_APP_MANIFEST_ID if SANDBOX_ENABLED else ""
-)
 # Seconds to wait for Microsoft Graph to answer a chat or meeting creation. No answer in time
 # leaves it unknown whether Teams made it: the portal then never creates a second one on its own.
 CHATOPS_GRAPH_TIMEOUT = env.float("CHATOPS_GRAPH_TIMEOUT", default=20.0)
+# --- Teams notifications: the portal's Teams app and its bot ------------------------------------
+# The bot's Microsoft app (an Entra app registration; by default the portal's own) and where it
+# gets its Bot Framework token: botframework.com for a multi-tenant bot, else the bot's tenant id.
+# Reference: https://learn.microsoft.com/azure/bot-service/rest-api/bot-framework-rest-connector-authentication
+BOT_APP_ID = env.str("BOT_APP_ID", default="") or MICROSOFT_CLIENT_ID
+BOT_APP_SECRET = _secret("BOT_APP_SECRET", default="") or MICROSOFT_CLIENT_SECRET
+BOT_TOKEN_TENANT = env.str("BOT_TOKEN_TENANT", default="botframework.com")
+# The id in the portal's Teams app manifest (each tenant's catalog gives the app an id of its own).
+TEAMS_APP_MANIFEST_ID = env.str(
+    "TEAMS_APP_MANIFEST_ID", default=_sandbox.TEAMS_APP_MANIFEST_ID if SANDBOX_ENABLED else ""
+)
+# The connector's service URL for proactive messages into Teams channels.
+BOT_SERVICE_URL = _endpoint("BOT_SERVICE_URL", "https://smba.trafficmanager.net/teams", _sandbox.BOT_SERVICE_PATH)
+# Delivery: attempts per notification, and messages per channel per second (Teams allows a bot
+# 7 a second per conversation; the portal stays below).
+# Reference: https://learn.microsoft.com/microsoftteams/platform/bots/how-to/rate-limit
+NOTIFICATION_MAX_ATTEMPTS = env.int("NOTIFICATION_MAX_ATTEMPTS", default=5)
+NOTIFICATION_CHANNEL_RATE = env.float("NOTIFICATION_CHANNEL_RATE", default=1.0)
+# Refresh a Jira webhook this many days before it expires (they live 30 days); the beat checks daily.
+NOTIFICATION_WEBHOOK_REFRESH_DAYS = env.int("NOTIFICATION_WEBHOOK_REFRESH_DAYS", default=7)
+# Confluence spaces: how often the beat asks which pages changed (seconds).
+NOTIFICATION_CONFLUENCE_POLL_INTERVAL = env.int("NOTIFICATION_CONFLUENCE_POLL_INTERVAL", default=300)
+CELERY_BEAT_SCHEDULE["connections.notifications_poll_confluence"] = {
+    "task": "connections.notifications_poll_confluence",
+    "schedule": NOTIFICATION_CONFLUENCE_POLL_INTERVAL,
+}
+CELERY_BEAT_SCHEDULE["connections.notifications_refresh_webhooks"] = {
+    "task": "connections.notifications_refresh_webhooks",
+    "schedule": 6 * 3600,
+}
 
 # --- health checks and the portal's own app credentials ------------------
 # Seconds between periodic health checks: the beat's kickoff queues one run per connection.

@@ -28,6 +28,7 @@ GRAPH_PATH = "/graph"  # https://graph.microsoft.com -> {origin}/graph
 ATLASSIAN_AUTH_PATH = "/atlassian-auth"  # https://auth.atlassian.com -> {origin}/atlassian-auth
 ATLASSIAN_API_PATH = "/atlassian-api"  # https://api.atlassian.com -> {origin}/atlassian-api
 ATLASSIAN_SITES_PATH = "/sites"  # https://{name}.atlassian.net -> {origin}/sites/{name}
+BOT_SERVICE_PATH = "/botframework/teams"  # https://smba.trafficmanager.net/teams -> {origin}/botframework/teams
 
 # Plain-HTTP loopback port for the browser-facing pages (sign-in, consent, admin consent,
 # Atlassian authorize), so a demo user sees no certificate warning. Token endpoints and

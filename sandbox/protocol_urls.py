@@ -8,7 +8,10 @@ import importlib
 
 from django.urls import include, path
 
-urlpatterns = [path("graph/", include("sandbox.microsoft.graph_urls"))]
+urlpatterns = [
+    path("graph/", include("sandbox.microsoft.graph_urls")),
+    path("botframework/", include("sandbox.microsoft.bot_urls")),
+]
 
 # The Atlassian side is written separately (sandbox/atlassian/urls.py). Its paths either
 # start with the prefixes themselves, or are relative to them: then the same list is

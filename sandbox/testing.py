@@ -335,3 +335,7 @@ def point_settings(settings_obj, origin, ca_bundle):
     settings_obj.MICROSOFT_CLIENT_SECRET = defaults.MICROSOFT_CLIENT_SECRET
     settings_obj.ATLASSIAN_CLIENT_ID = defaults.ATLASSIAN_CLIENT_ID
     settings_obj.ATLASSIAN_CLIENT_SECRET = defaults.ATLASSIAN_CLIENT_SECRET
+    settings_obj.BOT_SERVICE_URL = origin + defaults.BOT_SERVICE_PATH
+    settings_obj.BOT_APP_ID = defaults.MICROSOFT_CLIENT_ID
+    settings_obj.BOT_APP_SECRET = defaults.MICROSOFT_CLIENT_SECRET
+    settings_obj.TEAMS_APP_MANIFEST_ID = defaults.TEAMS_APP_MANIFEST_ID

@@ -2,7 +2,10 @@
 
 from django.urls import path
 
-from . import admin_views
+from . import admin_views, notification_admin
 
 app_name = "sandbox"
-urlpatterns = [path("", admin_views.index, name="index")]
+urlpatterns = [
+    path("", admin_views.index, name="index"),
+    path("teams/", notification_admin.teams, name="teams"),
+]

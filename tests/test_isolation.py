@@ -26,6 +26,7 @@ CAPABILITY_URLS = {
     "connections:microsoft:consent_link": "a consent link for a tenant admin (random token, hash stored)",
     "connections:microsoft:consent_link_start": "the same consent link's sign-in button",
     "connections:intune_consent": "a consent link for an Atlassian app, for a tenant admin (random token, hash stored)",
+    "connections:notifications_jira_webhook": "Jira's deliveries: a random receiver id, each signature checked",
 }
 
 
@@ -59,6 +60,16 @@ def _project(world):
     from connections.models import ConnectionProject
 
     return ConnectionProject.objects.create(connection=world.connection, project_id="10000", key="IT", name="IT")
+
+
+def _notification_target(world):
+    from connections.models import NotificationTarget
+
+    return NotificationTarget.objects.create(
+        organization=world.organization, connection=world.connection, source="jira_project", source_id="10000",
+        source_key="IT", source_name="IT", team_id="team", team_name="Team", channel_id="channel",
+        channel_name="General",
+    )
 
 
 def _atlassian_organization(world):
@@ -98,9 +109,13 @@ OTHER_ORG_IDS = {
     "issue_key": lambda w: "IT-1",
     "project_key": lambda w: "IT",
     "key_id": lambda w: _api_key(w).key.pk,
+    # Microsoft Search: not ids, but the connection they come with is the other organization's.
+    "step": lambda w: "connection",
+    "what": lambda w: "full",
     "atl_org_id": lambda w: _atlassian_organization(w).pk,
     "policy_id": lambda w: _mobile_app_policy(w).pk,
     "link_id": lambda w: _app_consent_link(w).pk,
+    "target_id": lambda w: _notification_target(w).pk,
 }
 
 # The API automation rules call: authenticated by an organization API key, not the session. Tried

@@ -386,6 +386,289 @@ def check_api_token(*, site_url: str, email: str, api_token: str) -> ApiTokenChe
     )
 
 
+# --- Confluence for Microsoft Search (connections.search.confluence) ----------------------------
+# Each returns the raw response (advanced mode) so connections.throttle sees 429s and
+# Retry-After. `cursor` is Confluence's own opaque cursor, taken whole from a `next` link.
+
+def _wiki(path: str) -> str:
+    """A declared /wiki/... path relative to the Confluence client's base URL (which ends in /wiki)."""
+    return path.removeprefix("/wiki/")
+
+
+def _raw(confluence: ConfluenceV2, path: str, params: dict[str, Any]) -> requests.Response:
+    response: requests.Response = confluence.get(_wiki(path), params=params, advanced_mode=True)
+    return response
+
+
+def _paged(params: dict[str, Any], cursor: str | None) -> dict[str, Any]:
+    return {**params, "cursor": cursor} if cursor else params
+
+
+CONFLUENCE_SPACE_PAGES = declare(
+    "confluence.space_pages",
+    "GET",
+    "/wiki/api/v2/spaces/{space_id}/pages",
+    permissions=("read:page:confluence",),
+    reads=("id", "status", "title", "parentId", "authorId", "createdAt", "version", "body", "_links"),
+    keeps=("id", "title", "version"),  # the body and people go to Microsoft Search, not into the portal
+    # Reference: https://developer.atlassian.com/cloud/confluence/rest/v2/api-group-page/#api-spaces-id-pages-get
+    reference="https://developer.atlassian.com/cloud/confluence/rest/v2/api-group-page/#api-spaces-id-pages-get",
+    purpose="Microsoft Search: every page of a space in scope, with its content, to index it.",
+)
+
+
+def confluence_space_pages(
+    confluence: ConfluenceV2, *, space_id: str, cursor: str | None = None, limit: int = 250, status: str = "current"
+) -> requests.Response:
+    path = CONFLUENCE_SPACE_PAGES.path.format(space_id=space_id)
+    params = {"limit": limit, "body-format": "storage", "status": status}
+    return _raw(confluence, path, _paged(params, cursor))
+
+
+CONFLUENCE_SPACE_BLOGPOSTS = declare(
+    "confluence.space_blogposts",
+    "GET",
+    "/wiki/api/v2/spaces/{space_id}/blogposts",
+    permissions=("read:blogpost:confluence",),
+    reads=("id", "status", "title", "authorId", "createdAt", "version", "body", "_links"),
+    keeps=("id", "title", "version"),
+    # Reference: https://developer.atlassian.com/cloud/confluence/rest/v2/api-group-blog-post/#api-spaces-id-blogposts-get
+    reference="https://developer.atlassian.com/cloud/confluence/rest/v2/api-group-blog-post/#api-spaces-id-blogposts-get",
+    purpose="Microsoft Search: every blog post of a space in scope, with its content, to index it.",
+)
+
+
+def confluence_space_blogposts(
+    confluence: ConfluenceV2, *, space_id: str, cursor: str | None = None, limit: int = 250, status: str = "current"
+) -> requests.Response:
+    path = CONFLUENCE_SPACE_BLOGPOSTS.path.format(space_id=space_id)
+    params = {"limit": limit, "body-format": "storage", "status": status}
+    return _raw(confluence, path, _paged(params, cursor))
+
+
+CONFLUENCE_SPACES_BY_KEY = declare(
+    "confluence.spaces_in_scope",
+    "GET",
+    "/wiki/api/v2/spaces",
+    permissions=("read:space:confluence",),
+    reads=("id", "key", "name", "_links"),
+    keeps=("id", "key", "name"),
+    # Reference: https://developer.atlassian.com/cloud/confluence/rest/v2/api-group-space/#api-spaces-get
+    reference="https://developer.atlassian.com/cloud/confluence/rest/v2/api-group-space/#api-spaces-get",
+    purpose="Microsoft Search: the spaces chosen for the index (or every space).",
+)
+
+
+def confluence_spaces_page(
+    confluence: ConfluenceV2, *, keys: tuple[str, ...] = (), cursor: str | None = None, limit: int = 250
+) -> requests.Response:
+    params: dict[str, Any] = {"limit": limit}
+    if keys:
+        params["keys"] = ",".join(keys)
+    return _raw(confluence, CONFLUENCE_SPACES_BY_KEY.path, _paged(params, cursor))
+
+
+CONFLUENCE_PAGE_ANCESTORS = declare(
+    "confluence.page_ancestors",
+    "GET",
+    "/wiki/api/v2/pages/{page_id}/ancestors",
+    permissions=("read:page:confluence",),
+    reads=("id", "type"),
+    keeps=(),
+    # Reference: https://developer.atlassian.com/cloud/confluence/rest/v2/api-group-ancestors/#api-pages-id-ancestors-get
+    reference="https://developer.atlassian.com/cloud/confluence/rest/v2/api-group-ancestors/#api-pages-id-ancestors-get",
+    purpose="Microsoft Search: a page's parents, whose restrictions also apply to it.",
+)
+
+
+def confluence_page_ancestors(confluence: ConfluenceV2, *, page_id: str, limit: int = 250) -> requests.Response:
+    return _raw(confluence, CONFLUENCE_PAGE_ANCESTORS.path.format(page_id=page_id), {"limit": limit})
+
+
+CONFLUENCE_READ_RESTRICTIONS = declare(
+    "confluence.read_restrictions",
+    "GET",
+    "/wiki/rest/api/content/{content_id}/restriction/byOperation/read",
+    permissions=("read:content-details:confluence",),
+    reads=("restrictions.user.results.accountId", "restrictions.group.results.id", "restrictions.group.results.name"),
+    keeps=(),
+    # Reference: https://developer.atlassian.com/cloud/confluence/rest/v1/api-group-content-restrictions/#api-wiki-rest-api-content-id-restriction-byoperation-operationkey-get
+    reference="https://developer.atlassian.com/cloud/confluence/rest/v1/api-group-content-restrictions/#api-wiki-rest-api-content-id-restriction-byoperation-operationkey-get",
+    purpose="Microsoft Search: who may view a page (its view restrictions), so results respect them.",
+)
+
+
+def confluence_read_restrictions(confluence: ConfluenceV2, *, content_id: str) -> requests.Response:
+    return _raw(confluence, CONFLUENCE_READ_RESTRICTIONS.path.format(content_id=content_id), {})
+
+
+CONFLUENCE_SPACE_PERMISSIONS = declare(
+    "confluence.space_permissions",
+    "GET",
+    "/wiki/api/v2/spaces/{space_id}/permissions",
+    permissions=("read:permission:confluence",),
+    reads=("principal.type", "principal.id", "operation.key", "operation.targetType"),
+    keeps=(),
+    # Reference: https://developer.atlassian.com/cloud/confluence/rest/v2/api-group-space-permissions/#api-spaces-id-permissions-get
+    reference="https://developer.atlassian.com/cloud/confluence/rest/v2/api-group-space-permissions/#api-spaces-id-permissions-get",
+    purpose="Microsoft Search: who may view a space's content.",
+)
+
+
+def confluence_space_permissions(
+    confluence: ConfluenceV2, *, space_id: str, cursor: str | None = None, limit: int = 250
+) -> requests.Response:
+    path = CONFLUENCE_SPACE_PERMISSIONS.path.format(space_id=space_id)
+    return _raw(confluence, path, _paged({"limit": limit}, cursor))
+
+
+CONFLUENCE_SPACE_V1 = declare(
+    "confluence.space_v1_permissions",
+    "GET",
+    "/wiki/rest/api/space/{space_key}",
+    permissions=("read:space:confluence",),
+    # `expand=permissions` asks for the space's permissions: their operation, subjects, anonymousAccess.
+    reads=("permissions", "permissions.operation", "permissions.subjects", "permissions.anonymousAccess"),
+    keeps=(),
+    # Reference: https://developer.atlassian.com/cloud/confluence/rest/v1/api-group-space/#api-wiki-rest-api-space-spacekey-get
+    reference="https://developer.atlassian.com/cloud/confluence/rest/v1/api-group-space/#api-wiki-rest-api-space-spacekey-get",
+    purpose="Microsoft Search: whether a space is open to anonymous users (then everyone in the tenant may find it).",
+)
+
+
+def confluence_space_v1_permissions(confluence: ConfluenceV2, *, space_key: str) -> requests.Response:
+    return _raw(confluence, CONFLUENCE_SPACE_V1.path.format(space_key=space_key), {"expand": "permissions"})
+
+
+CONFLUENCE_GROUPS = declare(
+    "confluence.groups",
+    "GET",
+    "/wiki/rest/api/group",
+    permissions=("read:group:confluence",),
+    reads=("id", "name"),
+    keeps=("id", "name"),
+    # Reference: https://developer.atlassian.com/cloud/confluence/rest/v1/api-group-group/#api-wiki-rest-api-group-get
+    reference="https://developer.atlassian.com/cloud/confluence/rest/v1/api-group-group/#api-wiki-rest-api-group-get",
+    purpose="Microsoft Search: the groups permissions name, made into the index's groups.",
+)
+
+
+def confluence_groups(confluence: ConfluenceV2, *, start: int = 0, limit: int = 200) -> requests.Response:
+    return _raw(confluence, CONFLUENCE_GROUPS.path, {"start": start, "limit": limit})
+
+
+CONFLUENCE_GROUP_MEMBERS = declare(
+    "confluence.group_members",
+    "GET",
+    "/wiki/rest/api/group/{group_id}/membersByGroupId",
+    permissions=("read:group:confluence",),
+    reads=("accountId",),
+    keeps=("accountId",),
+    # Reference: https://developer.atlassian.com/cloud/confluence/rest/v1/api-group-group/#api-wiki-rest-api-group-groupid-membersbygroupid-get
+    reference="https://developer.atlassian.com/cloud/confluence/rest/v1/api-group-group/#api-wiki-rest-api-group-groupid-membersbygroupid-get",
+    purpose="Microsoft Search: each group's members (200 a page), mapped to Microsoft 365 users.",
+)
+
+
+def confluence_group_members(
+    confluence: ConfluenceV2, *, group_id: str, start: int = 0, limit: int = 200
+) -> requests.Response:
+    path = CONFLUENCE_GROUP_MEMBERS.path.format(group_id=group_id)
+    return _raw(confluence, path, {"start": start, "limit": limit})
+
+
+CONFLUENCE_SEARCH_USER = declare(
+    "confluence.search_user",
+    "GET",
+    "/wiki/rest/api/search/user",
+    permissions=("read:user:confluence",),
+    reads=("user.accountId", "user.displayName", "user.email", "user.accountType"),
+    keeps=("user.accountId", "user.displayName"),  # emails only to derive the Microsoft sign-in name
+    # Reference: https://developer.atlassian.com/cloud/confluence/rest/v1/api-group-search/#api-wiki-rest-api-search-user-get
+    reference="https://developer.atlassian.com/cloud/confluence/rest/v1/api-group-search/#api-wiki-rest-api-search-user-get",
+    purpose="Microsoft Search: the site's people, to map them to Microsoft 365 users (hidden emails stay hidden).",
+)
+
+
+def confluence_search_user(confluence: ConfluenceV2, *, start: int = 0, limit: int = 200) -> requests.Response:
+    return _raw(confluence, CONFLUENCE_SEARCH_USER.path, {"cql": "type = user", "start": start, "limit": limit})
+
+
+CONFLUENCE_USERS_BULK = declare(
+    "confluence.users_bulk",
+    "POST",
+    "/wiki/api/v2/users-bulk",
+    permissions=("read:user:confluence",),
+    reads=("accountId", "displayName", "email"),
+    keeps=("accountId", "displayName"),
+    # Reference: https://developer.atlassian.com/cloud/confluence/rest/v2/api-group-user/#api-users-bulk-post
+    reference="https://developer.atlassian.com/cloud/confluence/rest/v2/api-group-user/#api-users-bulk-post",
+    purpose="Microsoft Search: the names of a page's author and last editor.",
+)
+
+
+def confluence_users_bulk(confluence: ConfluenceV2, *, account_ids: list[str]) -> requests.Response:
+    response: requests.Response = confluence.post(
+        _wiki(CONFLUENCE_USERS_BULK.path), data=None, json={"accountIds": account_ids}, advanced_mode=True
+    )
+    return response
+
+
+CONFLUENCE_CQL_SEARCH = declare(
+    "confluence.cql_search",
+    "GET",
+    "/wiki/rest/api/search",
+    permissions=("search:confluence",),
+    reads=("content.id", "content.type", "content.version", "totalSize", "_links.next"),
+    keeps=("content.id", "content.version"),
+    # Reference: https://developer.atlassian.com/cloud/confluence/rest/v1/api-group-search/#api-wiki-rest-api-search-get
+    reference="https://developer.atlassian.com/cloud/confluence/rest/v1/api-group-search/#api-wiki-rest-api-search-get",
+    purpose="Microsoft Search: the admin's CQL filter, its preview, and what changed since the last crawl.",
+)
+
+
+def confluence_cql_search(
+    confluence: ConfluenceV2, *, cql: str, cursor: str | None = None, limit: int = 100
+) -> requests.Response:
+    """One page of a CQL search. Paging is by cursor only: the next page is asked for with the
+    cursor of `_links.next` (there is no `start`)."""
+    # Reference: https://developer.atlassian.com/cloud/confluence/change-notice-moderize-search-rest-apis/
+    return _raw(confluence, CONFLUENCE_CQL_SEARCH.path, _paged({"cql": cql, "limit": limit}, cursor))
+
+
+CONFLUENCE_PAGE = declare(
+    "confluence.page",
+    "GET",
+    "/wiki/api/v2/pages/{page_id}",
+    permissions=("read:page:confluence",),
+    reads=("id", "status", "title", "spaceId", "parentId", "authorId", "createdAt", "version", "body", "_links"),
+    keeps=("id", "title", "version"),
+    # Reference: https://developer.atlassian.com/cloud/confluence/rest/v2/api-group-page/#api-pages-id-get
+    reference="https://developer.atlassian.com/cloud/confluence/rest/v2/api-group-page/#api-pages-id-get",
+    purpose="Microsoft Search: a changed page, with its content, for an incremental crawl or the preview.",
+)
+
+
+def confluence_page(confluence: ConfluenceV2, *, page_id: str) -> requests.Response:
+    return _raw(confluence, CONFLUENCE_PAGE.path.format(page_id=page_id), {"body-format": "storage"})
+
+
+CONFLUENCE_BLOGPOST = declare(
+    "confluence.blogpost",
+    "GET",
+    "/wiki/api/v2/blogposts/{blogpost_id}",
+    permissions=("read:blogpost:confluence",),
+    reads=("id", "status", "title", "spaceId", "authorId", "createdAt", "version", "body", "_links"),
+    keeps=("id", "title", "version"),
+    # Reference: https://developer.atlassian.com/cloud/confluence/rest/v2/api-group-blog-post/#api-blogposts-id-get
+    reference="https://developer.atlassian.com/cloud/confluence/rest/v2/api-group-blog-post/#api-blogposts-id-get",
+    purpose="Microsoft Search: a changed blog post, with its content, for an incremental crawl or the preview.",
+)
+
+
+def confluence_blogpost(confluence: ConfluenceV2, *, blogpost_id: str) -> requests.Response:
+    return _raw(confluence, CONFLUENCE_BLOGPOST.path.format(blogpost_id=blogpost_id), {"body-format": "storage"})
+
 # The Organizations REST API (an organization API key) registers its declarations with these.
 from ..atlassian_admin import endpoints as _admin_endpoints  # noqa: E402,F401
 

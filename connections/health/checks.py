@@ -22,6 +22,7 @@ from ..microsoft import chats as graph_chats
 from ..microsoft import endpoints as graph_endpoints
 from ..microsoft import intune_endpoints
 from ..microsoft.graph import Forbidden, Graph, GraphError, TokenThrottled
+from ..models import SearchConnection
 from .credentials import Probe
 from .results import (  # noqa: F401 - the results' vocabulary, as the checks' callers know it
     CONSENT_HINT,
@@ -160,8 +161,20 @@ def _search_connection(probe):
         body = graph_endpoints.external_connections(Graph(probe.connection))
     except GraphError as exc:
         return _graph_failure(probe, exc, needs[:1])
-    count = len(body.get("value", []))
-    return Result(PASSED, f"Listed the portal's Microsoft Search connections in {probe.tenant}: {count}.")
+    listed = {str(c.get("id", "")).lower(): c for c in body.get("value", []) if isinstance(c, dict)}
+    search = SearchConnection.objects.filter(connection=probe.connection, graph_connection_created=True).first()
+    if search is not None and search.published:
+        # The index the portal built must still be there, and ready (not obsolete or over its limit).
+        # Reference: https://learn.microsoft.com/graph/api/resources/externalconnectors-externalconnection
+        ours = listed.get(search.graph_connection_id.lower())
+        if ours is None:
+            return Result(FAILED, f"The Microsoft Search connection {search.graph_connection_id} is gone from "
+                          f"{probe.tenant}.", remedy="Publish Microsoft Search again from its page.", cause=OTHER)
+        if ours.get("state") not in ("ready", "draft"):
+            return Result(FAILED, f"The Microsoft Search connection {search.graph_connection_id} is "
+                          f"{ours.get('state')}.", remedy="Narrow the filter (Microsoft's item limit) or publish "
+                          "again from the Microsoft Search page.", cause=OTHER)
+    return Result(PASSED, f"Listed the portal's Microsoft Search connections in {probe.tenant}: {len(listed)}.")
 
 
 READ_ONE_USER = Check(

@@ -289,5 +289,9 @@ def organization(*, access_token: str, cloud: str = "public") -> TenantOrganizat
     return TenantOrganization(tenant_id=str(value.get("id", "")), display_name=str(value.get("displayName", "")),
                               domains=sorted(domains, key=lambda d: (not d["default"], d["name"])))
 
-# Intune app protection's endpoints register their declarations with these.
+
+# Intune app protection's and Microsoft Search's endpoints live in modules of their own; importing
+# them here registers their declarations wherever the Graph endpoints are (consent pages,
+# statement, request log).
 from . import intune_endpoints as _intune_endpoints  # noqa: E402,F401
+from . import search_endpoints  # noqa: E402, F401

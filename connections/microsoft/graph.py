@@ -242,6 +242,44 @@ class Graph:
         except ValueError as exc:
             raise GraphError(response.status_code, "invalidJson", "Graph's answer was not JSON") from exc
 
+    def write(self, method, url_or_path, body=None, *, key=None, accept=()):
+        """One write (POST, PUT, PATCH, DELETE) with a JSON body; returns the response (its status,
+        headers such as Location, and body) when it succeeded or its status is in `accept`, else
+        raises a GraphError. `key` is the throttle key when a limit narrower than the tenant's
+        applies (Microsoft Search throttles ingestion per connection)."""
+        url = self._url(url_or_path)
+        key = key or self.key
+
+        def send(token):
+            def call():
+                self.requests_made += 1
+                return self.session.request(method, url, json=body, headers={"Authorization": f"Bearer {token}"})
+
+            try:
+                return self.throttle.send(key, call)
+            except Throttled as exc:
+                raise GraphError(429, "throttled", f"Microsoft Graph {exc}") from exc
+            except (requests.ConnectionError, requests.Timeout) as exc:
+                raise GraphError(0, "unreachable", f"could not reach Microsoft Graph ({type(exc).__name__})") from exc
+
+        response = send(self._token())
+        if response.status_code == 401 and not self.access_token:
+            response = send(self._token(fresh=True))
+        if response.status_code >= 400 and response.status_code not in accept:
+            raise _error_from(response, method, self._path(url))
+        return response
+
+    def post(self, path, body):
+        """One POST with a JSON body; the parsed JSON answer ({} when Graph sends none), or a
+        GraphError (a 409 Conflict included: the caller decides what it means)."""
+        response = self.write("POST", path, body)
+        if not response.content:
+            return {}
+        try:
+            return response.json()
+        except ValueError as exc:
+            raise GraphError(response.status_code, "invalidJson", "Graph's answer was not JSON") from exc
+
     def pages(self, url_or_path, params=None):
         """Each page of a collection, following @odata.nextLink (the query is only sent first:
         the link carries it). The last page may carry @odata.deltaLink."""

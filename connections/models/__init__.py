@@ -48,6 +48,20 @@ from .chatops import (  # noqa: F401,E402
     OrganizationApiKey,
 )
 
+# Teams notifications
+from .notifications import NotificationDelivery, NotificationTarget, WebhookRegistration  # noqa: F401,E402
+
+# Confluence in Microsoft Search
+from .search import (  # noqa: F401,E402
+    ALWAYS_ON,
+    SEARCH_PROPERTIES,
+    IndexedItem,
+    PushedGroup,
+    SearchConnection,
+    SkippedItem,
+    UnmappedPrincipal,
+)
+
 # Intune app protection for Atlassian's mobile apps
 from .intune import (  # noqa: F401,E402
     AppConsentLink,

@@ -19,6 +19,9 @@ class SyncRun(models.Model):
         USER_MATCHING = "user_matching", "User matching"
         TEAMS_DIRECTORY = "teams_directory", "Teams directory"
         CHANNEL_MESSAGES = "channel_messages", "Channel messages"
+        SEARCH_SETUP = "search_setup", "Microsoft Search setup"
+        SEARCH_CRAWL = "search_crawl", "Microsoft Search crawl"
+        SEARCH_PERMISSIONS = "search_permissions", "Microsoft Search permissions crawl"
 
     class Mode(models.TextChoices):
         FULL = "full", "Full"

@@ -243,4 +243,6 @@ def schedules_for(connection):
         existing.get(kind)
         or SyncSchedule(connection=connection, organization=connection.organization, kind=kind, enabled=False)
         for kind in SyncRun.Kind.values
+        # Microsoft Search's schedules are its refresh step, on its own page.
+        if not kind.startswith("search_")
     ]

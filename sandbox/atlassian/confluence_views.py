@@ -4,16 +4,17 @@ CQL search and page restrictions. One set of views for the gateway and the site 
 from urllib.parse import urlencode
 
 from django.core import signing
+from django.db.models import F
 from django.http import Http404
 
 from . import cql
 from .auth import api_view, json_response, site_url
-from .models import Page, Space, SpacePermission
+from .models import Group, Page, Space, SpacePermission
 from .paging import limit_of, next_link, page_by_key, with_links
 
 SPACE_SCOPES = ("read:space:confluence", "read:confluence-space.summary")
 PAGE_SCOPES = ("read:page:confluence", "read:confluence-content.all")
-PERMISSION_SCOPES = ("read:space:confluence", "read:space.permission:confluence")
+PERMISSION_SCOPES = ("read:space:confluence", "read:space.permission:confluence", "read:permission:confluence")
 SEARCH_SCOPES = ("search:confluence", "read:content-details:confluence")
 RESTRICTION_SCOPES = ("read:content-details:confluence", "read:confluence-content.all")
 
@@ -49,13 +50,14 @@ def space_json(space):
 
 
 def page_json(page, body_format=None):
+    webui = f"/spaces/{page.space.key}/{'blog' if page.type == 'blogpost' else 'pages'}/{page.page_id}"
     data = {
         "id": str(page.page_id),
-        "status": "current",
+        "status": page.status,
         "title": page.title,
         "spaceId": str(page.space.space_id),
-        "parentId": None,
-        "parentType": None,
+        "parentId": str(page.parent_id_value) if getattr(page, "parent_id_value", None) else None,
+        "parentType": "page" if getattr(page, "parent_id_value", None) else None,
         "position": None,
         "authorId": page.author_id,
         "ownerId": page.author_id,
@@ -70,14 +72,39 @@ def page_json(page, body_format=None):
         },
         "body": {},
         "_links": {
-            "webui": f"/spaces/{page.space.key}/pages/{page.page_id}",
+            "webui": webui,
             "editui": f"/pages/resumedraft.action?draftId={page.page_id}",
             "tinyui": f"/x/{page.page_id}",
         },
     }
     if body_format == "storage":
         data["body"] = {"storage": {"value": page.body, "representation": "storage"}}
+    if page.type == "blogpost":
+        # Blog posts have no place in the page tree.
+        # Reference: https://developer.atlassian.com/cloud/confluence/rest/v2/api-group-blog-post/#api-blogposts-get
+        for key in ("parentId", "parentType", "position"):
+            data.pop(key, None)
     return data
+
+
+def with_parent(queryset):
+    """Rows carrying their parent's Confluence id (one join, no query per page)."""
+    return queryset.select_related("space").annotate(parent_id_value=F("parent__page_id"))
+
+
+# v2 lists serve current (and archived) content unless `status` asks for others; `trashed`
+# is how a crawler finds what left the space.
+# Reference: https://developer.atlassian.com/cloud/confluence/rest/v2/api-group-page/#api-pages-get
+_STATUSES = {"current", "archived", "trashed", "deleted"}
+
+
+def status_filter(request, queryset):
+    wanted = [s for s in request.GET.get("status", "").split(",") if s]
+    if not wanted:
+        return queryset.filter(status__in=["current", "archived"])
+    if any(s not in _STATUSES for s in wanted):
+        return None
+    return queryset.filter(status__in=wanted)
 
 
 def _listing(request, caller, queryset, key, path, render):
@@ -121,7 +148,9 @@ def space_pages(request, caller, space_id):
     if space is None:
         return _not_found()
     fmt = request.GET.get("body-format")
-    queryset = Page.objects.filter(space=space, type="page").select_related("space")
+    queryset = status_filter(request, with_parent(Page.objects.filter(space=space, type="page")))
+    if queryset is None:
+        return _bad_request("status is not valid")
     if request.GET.get("title"):
         queryset = queryset.filter(title=request.GET["title"])
     return _listing(
@@ -131,7 +160,9 @@ def space_pages(request, caller, space_id):
 
 @api_view("confluence", *PAGE_SCOPES)
 def pages(request, caller):
-    queryset = Page.objects.filter(site=caller.site, type="page").select_related("space")
+    queryset = status_filter(request, with_parent(Page.objects.filter(site=caller.site, type="page")))
+    if queryset is None:
+        return _bad_request("status is not valid")
     if request.GET.get("space-id"):
         queryset = queryset.filter(space__space_id__in=[i for i in request.GET["space-id"].split(",") if i.isdigit()])
     fmt = request.GET.get("body-format")
@@ -140,7 +171,7 @@ def pages(request, caller):
 
 @api_view("confluence", *PAGE_SCOPES)
 def page_detail(request, caller, page_id):
-    page = Page.objects.filter(site=caller.site, page_id=int(page_id), type="page").select_related("space").first()
+    page = with_parent(Page.objects.filter(site=caller.site, page_id=int(page_id), type="page")).first()
     return json_response(page_json(page, request.GET.get("body-format"))) if page else _not_found()
 
 
@@ -157,10 +188,13 @@ def space_permissions(request, caller, space_id):
     space = _space(caller, space_id)
     if space is None:
         return _not_found()
+    # v2 names principals of type user, group or role only; anonymous access is read from v1's
+    # space permissions (`anonymousAccess`), see confluence_search_views.space_v1.
+    # Reference: https://developer.atlassian.com/cloud/confluence/rest/v2/api-group-space-permissions/#api-spaces-id-permissions-get
     return _listing(
         request,
         caller,
-        SpacePermission.objects.filter(space=space),
+        SpacePermission.objects.filter(space=space, principal_type__in=["user", "group", "role"]),
         "perm_id",
         f"/api/v2/spaces/{space.space_id}/permissions",
         permission_json,
@@ -181,28 +215,52 @@ def _v1_user(account):
     }
 
 
-@api_view("confluence", *RESTRICTION_SCOPES)
-def restrictions_by_operation(request, caller, content_id):
+def restriction_json(request, caller, page, operation, rows):
+    """One operation's restrictions (v1 shape): users and groups, each list capped at 200."""
+    # Reference: https://developer.atlassian.com/cloud/confluence/rest/v1/api-group-content-restrictions/#api-wiki-rest-api-content-id-restriction-byoperation-operationkey-get
+    rows = [r for r in rows if r.operation == operation]
+    users = [_v1_user(r.account) for r in rows if r.account]
+    names = [r.group for r in rows if r.group]
+    ids = dict(Group.objects.filter(site=caller.site, name__in=names).values_list("name", "group_id"))
+    groups = [{"type": "group", "name": n, "id": ids.get(n, "")} for n in names]
+    return {
+        "operation": operation,
+        "restrictions": {
+            "user": {"results": users[:200], "start": 0, "limit": 200, "size": len(users[:200])},
+            "group": {"results": groups[:200], "start": 0, "limit": 200, "size": len(groups[:200])},
+        },
+        "_links": {
+            "self": f"{site_url(request, caller.site)}/wiki/rest/api/content/{page.page_id}"
+            f"/restriction/byOperation/{operation}"
+        },
+    }
+
+
+def _content_or_404(caller, content_id):
     page = Page.objects.filter(site=caller.site, page_id=int(content_id)).first()
     if page is None:
-        return json_response({"statusCode": 404, "message": "No content found with id: " + str(content_id)}, 404)
-    result = {}
-    for operation in ("read", "update"):
-        rows = [r for r in page.restrictions.select_related("account").all() if r.operation == operation]
-        users = [_v1_user(r.account) for r in rows if r.account]
-        groups = [{"type": "group", "name": r.group, "id": f"group-{r.group}"} for r in rows if r.group]
-        result[operation] = {
-            "operation": operation,
-            "restrictions": {
-                "user": {"results": users, "start": 0, "limit": 200, "size": len(users)},
-                "group": {"results": groups, "start": 0, "limit": 200, "size": len(groups)},
-            },
-            "_links": {
-                "self": f"{site_url(request, caller.site)}/wiki/rest/api/content/{page.page_id}"
-                f"/restriction/byOperation/{operation}"
-            },
-        }
-    return json_response(result)
+        return None, json_response({"statusCode": 404, "message": "No content found with id: " + str(content_id)}, 404)
+    return page, None
+
+
+@api_view("confluence", *RESTRICTION_SCOPES)
+def restrictions_by_operation(request, caller, content_id):
+    page, missing = _content_or_404(caller, content_id)
+    if missing:
+        return missing
+    rows = list(page.restrictions.select_related("account").all())
+    return json_response({op: restriction_json(request, caller, page, op, rows) for op in ("read", "update")})
+
+
+@api_view("confluence", *RESTRICTION_SCOPES)
+def restrictions_for_operation(request, caller, content_id, operation):
+    if operation not in ("read", "update"):
+        return json_response({"statusCode": 400, "message": f"Invalid operation key: {operation}"}, 400)
+    page, missing = _content_or_404(caller, content_id)
+    if missing:
+        return missing
+    rows = list(page.restrictions.select_related("account").all())
+    return json_response(restriction_json(request, caller, page, operation, rows))
 
 
 _SEARCH_CURSOR_SALT = "sandbox.atlassian.search-cursor"
@@ -212,7 +270,9 @@ _SEARCH_CURSOR_SALT = "sandbox.atlassian.search-cursor"
 def search(request, caller):
     text = request.GET.get("cql", "")
     try:
-        query, order = cql.parse(text)
+        # Date literals are read in the calling user's time zone (results come back in UTC).
+        # Reference: https://developer.atlassian.com/cloud/confluence/cql-fields/#last-modified
+        query, order = cql.parse(text, time_zone=caller.account.time_zone)
     except cql.CQLError as error:
         return json_response(
             {
@@ -222,17 +282,24 @@ def search(request, caller):
             },
             400,
         )
-    # Search pages by cursor: `_links.next` carries `cursor`, and `start` is deprecated.
-    # Reference: https://developer.atlassian.com/cloud/confluence/rest/v1/api-group-search/#api-wiki-rest-api-search-get
+    # Search pages by cursor only: `_links.next` carries `cursor`; `start` was deprecated and
+    # then removed (15 July 2020), so it is ignored here as there.
+    # Reference: https://developer.atlassian.com/cloud/confluence/change-notice-moderize-search-rest-apis/
+    # and https://developer.atlassian.com/cloud/confluence/rest/v1/api-group-search/#api-wiki-rest-api-search-get
     try:
         limit = min(max(1, int(request.GET.get("limit", 25))), 100)
-        if request.GET.get("cursor"):
-            start = signing.loads(request.GET["cursor"], salt=_SEARCH_CURSOR_SALT)["start"]
-        else:
-            start = max(0, int(request.GET.get("start", 0)))
+        start = signing.loads(request.GET["cursor"], salt=_SEARCH_CURSOR_SALT)["start"] if request.GET.get(
+            "cursor"
+        ) else 0
     except (ValueError, KeyError, TypeError, signing.BadSignature):
         return json_response({"statusCode": 400, "message": "The cursor or limit is not valid."}, 400)
-    queryset = Page.objects.filter(site=caller.site).filter(query).select_related("space").order_by(*order)
+    # Trashed content is not found by search (it has left the space).
+    queryset = (
+        Page.objects.filter(site=caller.site, status__in=["current", "archived"])
+        .filter(query)
+        .select_related("space")
+        .order_by(*order)
+    )
     total = queryset.count()
     rows = list(queryset[start : start + limit])
     base = site_url(request, caller.site) + "/wiki"
@@ -241,11 +308,12 @@ def search(request, caller):
             "content": {
                 "id": str(p.page_id),
                 "type": p.type,
-                "status": "current",
+                "status": p.status,
                 "title": p.title,
                 "space": {"key": p.space.key, "name": p.space.name},
+                "version": {"number": p.version, "when": _iso(p.modified_at)},
                 "_links": {
-                    "webui": f"/spaces/{p.space.key}/pages/{p.page_id}",
+                    "webui": f"/spaces/{p.space.key}/{'blog' if p.type == 'blogpost' else 'pages'}/{p.page_id}",
                     "self": f"{base}/rest/api/content/{p.page_id}",
                 },
             },

@@ -4,6 +4,7 @@ NOT, parentheses, IN lists and ORDER BY."""
 
 import re
 from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
 
 from django.db.models import Q
 
@@ -36,18 +37,18 @@ def _tokens(text):
     return out
 
 
-def _date(value):
+def _date(value, zone=UTC):
     for fmt in _DATE_FORMATS:
         try:
-            return datetime.strptime(value, fmt).replace(tzinfo=UTC)
+            return datetime.strptime(value, fmt).replace(tzinfo=zone)
         except ValueError:
             continue
     raise CQLError(f"not a date: {value}")
 
 
 class _Parser:
-    def __init__(self, tokens):
-        self.tokens, self.i = tokens, 0
+    def __init__(self, tokens, zone=UTC):
+        self.tokens, self.i, self.zone = tokens, 0, zone
 
     def peek(self):
         return self.tokens[self.i] if self.i < len(self.tokens) else (None, None)
@@ -138,7 +139,7 @@ class _Parser:
                 return q | Q(body__icontains=values[0].strip("*")) if field == "text" else q
             return Q(title__in=values)
         if field in _FIELDS:
-            column, when = _FIELDS[field], _date(values[0])
+            column, when = _FIELDS[field], _date(values[0], self.zone)
             lookup = {">=": "gte", ">": "gt", "<=": "lte", "<": "lt", "=": "date"}.get(op)
             if lookup is None:
                 raise CQLError(f"operator {op} not supported for {field}")
@@ -146,8 +147,8 @@ class _Parser:
         raise CQLError(f"unsupported field {field}")
 
 
-def parse(text):
-    """(Q, order_by fields) for a CQL string."""
+def parse(text, time_zone="UTC"):
+    """(Q, order_by fields) for a CQL string; date literals are in `time_zone` (the caller's)."""
     text = text or ""
     order = ["page_id"]
     match = re.search(r"\border\s+by\s+(\w+)(?:\s+(asc|desc))?\s*$", text, re.IGNORECASE)
@@ -159,7 +160,11 @@ def parse(text):
         text = text[: match.start()]
     if not text.strip():
         raise CQLError("empty query")
-    parser = _Parser(_tokens(text))
+    try:
+        zone = ZoneInfo(time_zone or "UTC")
+    except (ValueError, KeyError):
+        zone = ZoneInfo("UTC")
+    parser = _Parser(_tokens(text), zone)
     q = parser.expression()
     if parser.i != len(parser.tokens):
         raise CQLError("unexpected trailing text")

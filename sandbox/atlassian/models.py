@@ -33,6 +33,9 @@ class Account(models.Model):
     email = models.CharField(max_length=254, db_index=True)
     email_visible = models.BooleanField(default=True)  # profile privacy: hidden from user search
     display_name = models.CharField(max_length=200)
+    # The profile's time zone: Confluence reads CQL date literals in the caller's time zone.
+    # Reference: https://developer.atlassian.com/cloud/confluence/cql-fields/#last-modified
+    time_zone = models.CharField(max_length=64, default="UTC")
     active = models.BooleanField(default=True)
     account_type = models.CharField(max_length=20, default="atlassian")  # or "app", "customer"
     password = models.CharField(max_length=128, blank=True)  # sandbox sign-in only, plain on purpose
@@ -139,6 +142,9 @@ class Page(models.Model):
     space = models.ForeignKey(Space, on_delete=models.CASCADE, related_name="pages")
     page_id = models.BigIntegerField(unique=True)
     type = models.CharField(max_length=20, default="page")  # page | blogpost
+    # The page tree: a page's read restrictions also hide every page below it.
+    parent = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="children")
+    status = models.CharField(max_length=20, default="current")  # current | archived | trashed | deleted
     title = models.CharField(max_length=255)
     body = models.TextField(default="")  # storage format
     author_id = models.CharField(max_length=128)
@@ -148,6 +154,7 @@ class Page(models.Model):
 
     class Meta:
         ordering = ["page_id"]
+        indexes = [models.Index(fields=["site", "modified_at"], name="atl_page_site_modified")]
 
 
 class PageRestriction(models.Model):
@@ -155,6 +162,19 @@ class PageRestriction(models.Model):
     operation = models.CharField(max_length=10)  # read | update
     account = models.ForeignKey(Account, null=True, blank=True, on_delete=models.CASCADE)
     group = models.CharField(max_length=100, blank=True)
+
+
+class Group(models.Model):
+    """A Confluence group of a site; `group_id` is the UUID the APIs name it by."""
+
+    site = models.ForeignKey(Site, on_delete=models.CASCADE, related_name="groups")
+    group_id = models.CharField(max_length=36, unique=True)
+    name = models.CharField(max_length=255)
+    members = models.ManyToManyField(Account, related_name="confluence_groups", blank=True)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [models.UniqueConstraint(fields=["site", "name"], name="atl_group_unique_name")]
 
 
 class Project(models.Model):
@@ -218,6 +238,27 @@ class ProjectAgent(models.Model):
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["project", "account"], name="sbx_atl_agent_unique")]
+
+
+class DynamicWebhook(models.Model):
+    """A webhook an OAuth 2.0 (3LO) app registered through Jira's REST API: which events, for
+    which issues (a JQL filter), sent where; it lapses 30 days after registration or refresh.
+    Reference: https://developer.atlassian.com/cloud/jira/platform/webhooks/#registering-a-webhook-using-the-rest-api--for-connect-and-oauth-2-0-apps-"""
+
+    webhook_id = models.BigIntegerField(unique=True)
+    site = models.ForeignKey(Site, on_delete=models.CASCADE, related_name="dynamic_webhooks")
+    app = models.ForeignKey(App, on_delete=models.CASCADE, related_name="dynamic_webhooks")
+    # Who registered it: Jira sends only what this account may see.
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="dynamic_webhooks")
+    url = models.URLField(max_length=1000)
+    jql_filter = models.CharField(max_length=1000)
+    events = models.JSONField(default=list)
+    field_ids_filter = models.JSONField(default=list, blank=True)
+    expires_at = models.FloatField()  # sandbox.clock time
+    last_delivery = models.CharField(max_length=200, blank=True)  # what the last delivery got back
+
+    class Meta:
+        ordering = ["webhook_id"]
 # --- Atlassian Administration (organizations, their domains, organization API keys) -------------
 
 

@@ -19,6 +19,7 @@ from .apps_registry import ensure_portal_app
 from .models import (
     Account,
     ApiToken,
+    Group,
     Issue,
     Page,
     PageRestriction,
@@ -41,7 +42,14 @@ SITES = [
 
 # (key, display name, email, sites, extra fields); the awkward cases are named for what they are.
 NAMED: list[tuple[str, str, str, list[str], dict[str, Any]]] = [
-    ("admin", "Ada Admin", "ada.admin@acme.example", ["acme", "acme-support", "globex"], {"admin": True}),
+    # Ada's profile says Los Angeles: Confluence reads her CQL dates in that time zone.
+    (
+        "admin",
+        "Ada Admin",
+        "ada.admin@acme.example",
+        ["acme", "acme-support", "globex"],
+        {"admin": True, "time_zone": "America/Los_Angeles"},
+    ),
     ("mixed-case", "Bea Member", "Bea.Member@Acme.example", ["acme", "acme-support"], {}),
     ("hidden-email", "Hal Hidden", "hal.hidden@acme.example", ["acme", "acme-support"], {"email_visible": False}),
     ("shared-email-1", "Sam Shared", "shared@acme.example", ["acme"], {}),
@@ -89,6 +97,7 @@ def seed_atlassian(rng: random.Random, size: int):
             email_visible=extra.get("email_visible", True),
             active=extra.get("active", True),
             account_type=extra.get("account_type", "atlassian"),
+            time_zone=extra.get("time_zone", "UTC"),
             password=ADMIN_PASSWORD if key == "admin" else USER_PASSWORD,
         )
         account.sites.set([sites[s] for s in site_names])
@@ -149,6 +158,46 @@ def _generated_users(rng, size, sites):
         Through.objects.bulk_create(links, batch_size=BATCH)
 
 
+def group_uuid(site_name, name):
+    """A group's id: a UUID as Confluence gives, stable across seeds (no draw from the generator)."""
+    return str(uuid.uuid5(uuid.NAMESPACE_URL, f"sandbox-confluence-group:{site_name}:{name}"))
+
+
+# Groups of each Confluence site: (site, name, member keys of NAMED or "*" for every account).
+GROUPS = [
+    ("acme", "confluence-users", "*"),
+    ("acme", "hr", ["admin", "mixed-case"]),
+    ("acme", "engineering-leads", ["admin", "hidden-email"]),
+    ("acme", "contractors", ["shared-email-1"]),
+    ("globex", "confluence-users", "*"),
+]
+
+
+def _groups(sites, named):
+    for site_name, name, members in GROUPS:
+        group = Group.objects.create(site=sites[site_name], group_id=group_uuid(site_name, name), name=name)
+        if members == "*":
+            accounts = Account.objects.filter(sites=sites[site_name], account_type="atlassian")
+            through = group.members.through
+            pks = accounts.values_list("pk", flat=True)
+            through.objects.bulk_create([through(group_id=group.pk, account_id=pk) for pk in pks], batch_size=BATCH)
+        else:
+            group.members.set([named[k] for k in members])
+
+
+def _tree(pages):
+    """ENG's pages as a tree (page n under page (n-1)//3); blog posts stay out of it."""
+    eng = [p for p in pages if p.space.key == "ENG"]
+    by_index = {n: p for n, p in enumerate(eng)}
+    for n, page in by_index.items():
+        if n == 0 or page.type != "page":
+            continue
+        parent = by_index.get((n - 1) // 3)
+        page.parent = parent if parent is not None and parent.type == "page" else by_index[0]
+        page.save(update_fields=["parent"])
+    return by_index
+
+
 def _confluence(rng, sites, named):
     admin = named["admin"]
     author = admin.account_id
@@ -166,11 +215,13 @@ def _confluence(rng, sites, named):
             site=sites[site_name], space_id=32769 + index, key=key, name=name, anonymous_access=anonymous, type="global"
         )
         spaces.append(space)
-        grants = [("group", "confluence-users", "read"), ("user", author, "read"), ("user", author, "administer")]
+        users_group = group_uuid(site_name, "confluence-users")
+        grants = [("group", users_group, "read"), ("user", author, "read"), ("user", author, "administer")]
         if anonymous:
             grants.append(("anonymous", "", "read"))
         if key == "HR":
-            grants = [("group", "hr", "read"), ("user", author, "read"), ("user", author, "administer")]
+            hr = group_uuid(site_name, "hr")
+            grants = [("group", hr, "read"), ("user", author, "read"), ("user", author, "administer")]
         for principal_type, principal_id, operation in grants:
             perms.append(
                 (
@@ -214,6 +265,8 @@ def _confluence(rng, sites, named):
     for space, page in pages:
         page.space = space
     Page.objects.bulk_create([p for _, p in pages])
+    _groups(sites, named)
+    eng = _tree([p for _, p in pages])
     hr_pages = list(Page.objects.filter(space__key="HR").order_by("page_id")[:2])
     PageRestriction.objects.bulk_create(
         [
@@ -221,6 +274,15 @@ def _confluence(rng, sites, named):
             PageRestriction(page=hr_pages[0], operation="read", group="hr"),
             PageRestriction(page=hr_pages[0], operation="update", account=admin),
             PageRestriction(page=hr_pages[1], operation="read", account=named["hidden-email"]),
+            # A restricted parent: "Engineering page 5" and everything below it (pages 14-16,
+            # 41-49, ...) are for the engineering leads only, though the children list no
+            # restriction of their own.
+            PageRestriction(page=eng[4], operation="read", group="engineering-leads"),
+            PageRestriction(page=eng[4], operation="update", account=admin),
+            # Below it, one page narrowed further to Ada alone.
+            PageRestriction(page=eng[13], operation="read", account=admin),
+            # A page for one group only.
+            PageRestriction(page=eng[30], operation="read", group="contractors"),
         ]
     )
 

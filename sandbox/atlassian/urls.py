@@ -5,7 +5,8 @@ the views tell them apart by the `cloud_id` or `site_name` keyword."""
 
 from django.urls import URLPattern, URLResolver, include, path
 
-from . import admin_api, identity_views, jira_views, jsm_views, oauth_views
+from . import admin_api, identity_views, jira_views, jsm_views, oauth_views, webhook_views
+from . import confluence_search_views as cs
 from . import confluence_views as c
 from .apps_registry import register_redirect_uri  # noqa: F401  (the tests' and core's entry point)
 
@@ -31,6 +32,22 @@ def _product_patterns(suffix) -> tuple[list[URLPattern | URLResolver], list[URLP
         path("wiki/api/v2/pages", c.pages, name=f"atl-pages{suffix}"),
         path("wiki/api/v2/pages/<int:page_id>", c.page_detail, name=f"atl-page{suffix}"),
         path("wiki/rest/api/search", c.search, name=f"atl-cql-search{suffix}"),
+        path("wiki/api/v2/blogposts", cs.blogposts, name=f"atl-blogposts{suffix}"),
+        path("wiki/api/v2/blogposts/<int:blogpost_id>", cs.blogpost_detail, name=f"atl-blogpost{suffix}"),
+        path("wiki/api/v2/spaces/<str:space_id>/blogposts", cs.space_blogposts, name=f"atl-space-blogposts{suffix}"),
+        path("wiki/api/v2/pages/<int:page_id>/ancestors", cs.page_ancestors, name=f"atl-page-ancestors{suffix}"),
+        path("wiki/api/v2/users-bulk", cs.users_bulk, name=f"atl-users-bulk{suffix}"),
+        path("wiki/rest/api/space/<str:space_key>", cs.space_v1, name=f"atl-space-v1{suffix}"),
+        path("wiki/rest/api/group", cs.groups, name=f"atl-groups{suffix}"),
+        path(
+            "wiki/rest/api/group/<str:group_id>/membersByGroupId", cs.group_members, name=f"atl-group-members{suffix}"
+        ),
+        path("wiki/rest/api/search/user", cs.search_user, name=f"atl-search-user{suffix}"),
+        path(
+            "wiki/rest/api/content/<int:content_id>/restriction/byOperation/<str:operation>",
+            c.restrictions_for_operation,
+            name=f"atl-restrictions-op{suffix}",
+        ),
         path(
             "wiki/rest/api/content/<int:content_id>/restriction/byOperation",
             c.restrictions_by_operation,
@@ -57,6 +74,8 @@ def _product_patterns(suffix) -> tuple[list[URLPattern | URLResolver], list[URLP
             jsm_views.request_comment,
             name=f"atl-jsm-comment{suffix}",
         ),
+        path("rest/api/3/webhook", webhook_views.webhooks, name=f"atl-webhooks{suffix}"),
+        path("rest/api/3/webhook/refresh", webhook_views.refresh, name=f"atl-webhooks-refresh{suffix}"),
     ]
     return wiki, jira
 

@@ -2,7 +2,7 @@
 
 from django.urls import re_path
 
-from .graph import batch, chats, intune, search, teams, tenant_views, users
+from .graph import batch, chats, connectors, intune, team_apps, teams, tenant_views, users
 
 V = r"(?P<version>v1\.0|beta)"
 MAP = r"(?P<kind>iosManagedAppProtections|androidManagedAppProtections)"
@@ -26,12 +26,26 @@ urlpatterns = [
         teams.channel_messages_delta,
     ),
     re_path(rf"^{V}/chats$", chats.create_chat),
+    re_path(rf"^{V}/teams/(?P<team_id>[^/]+)/installedApps$", team_apps.installed_apps),
     re_path(rf"^{V}/domains$", tenant_views.domains),
     re_path(rf"^{V}/organization$", tenant_views.organization),
     re_path(rf"^{V}/servicePrincipals$", tenant_views.service_principals),
     re_path(rf"^{V}/servicePrincipals/(?P<sp_id>[^/]+)/appRoleAssignments$", tenant_views.app_role_assignments),
     re_path(rf"^{V}/oauth2PermissionGrants$", tenant_views.oauth2_permission_grants),
-    re_path(rf"^{V}/external/connections$", search.external_connections),
+    re_path(rf"^{V}/external/connections$", connectors.connections),
+    re_path(rf"^{V}/external/connections/(?P<connection_id>[^/]+)$", connectors.connection),
+    re_path(rf"^{V}/external/connections/(?P<connection_id>[^/]+)/schema$", connectors.schema),
+    re_path(rf"^{V}/external/connections/(?P<connection_id>[^/]+)/operations/(?P<operation_id>[^/]+)$",
+            connectors.operation),
+    re_path(rf"^{V}/external/connections/(?P<connection_id>[^/]+)/items/(?P<item_id>[^/]+)$", connectors.item),
+    re_path(rf"^{V}/external/connections/(?P<connection_id>[^/]+)/groups$", connectors.groups),
+    re_path(rf"^{V}/external/connections/(?P<connection_id>[^/]+)/groups/(?P<group_id>[^/]+)$", connectors.group),
+    re_path(rf"^{V}/external/connections/(?P<connection_id>[^/]+)/groups/(?P<group_id>[^/]+)/members$",
+            connectors.members),
+    re_path(
+        rf"^{V}/external/connections/(?P<connection_id>[^/]+)/groups/(?P<group_id>[^/]+)/members/(?P<member_id>[^/]+)$",
+        connectors.member,
+    ),
     re_path(rf"^{V}/\$batch$", batch.batch),
     # Intune app protection policies; a policy is addressed as /{id} or, as Graph also takes, ('{id}').
     re_path(rf"^{V}/groups$", intune.groups),

@@ -14,7 +14,7 @@ from sandbox.db import atomic
 
 from .. import faults, requestlog
 from ..origins import browser_origin, origin
-from . import directory, tokens
+from . import bot, directory, tokens
 from .errors import fault_error, throttled_error, token_error
 from .models import App, AuthorizationCode, RefreshToken
 from .permissions import GRAPH_APP_ID, GRAPH_RESOURCE, ScopeError, split_scopes
@@ -23,7 +23,8 @@ REFRESH_TOKEN_DAYS = 90
 
 
 def _tenant_or_error(segment):
-    if segment in directory.MULTI_TENANT_SEGMENTS:
+    # The Bot Framework's own tenant serves discovery and keys like a multi-tenant segment.
+    if segment in directory.MULTI_TENANT_SEGMENTS or segment == bot.BOTFRAMEWORK_TENANT:
         return None, None
     tenant = directory.resolve_tenant(segment)
     if tenant is None:
@@ -142,6 +143,9 @@ def _client(request, segment):
 @csrf_exempt
 @require_POST
 def token(request, tenant):
+    # The Bot Framework's token (its own audience, its own botframework.com tenant).
+    if bot.is_bot_token_request(request, tenant):
+        return bot.token(request, tenant, _client)
     found, error = _tenant_or_error(tenant)
     if error:
         return error

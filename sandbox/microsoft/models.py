@@ -292,6 +292,20 @@ class UserInstalledApp(models.Model):
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["user", "app"], name="sbx_ms_user_app_unique")]
+
+
+from .bot_models import BotActivity, TeamAppInstallation  # noqa: E402,F401  (the connector's state)
+
+# Microsoft Search (Graph connectors) lives in a module of its own.
+from .search_models import (  # noqa: E402, F401
+    ConnectionOperation,
+    ExternalConnection,
+    ExternalGroup,
+    ExternalGroupMember,
+    ExternalItem,
+    SearchFaults,
+)
+
 # --- Intune app protection (deviceAppManagement) -------------------------------------------------
 
 

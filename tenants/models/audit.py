@@ -95,6 +95,17 @@ class AuditAction(models.TextChoices):
     API_KEY_CREATED = "api_key.created", "API key created"
     API_KEY_REVOKED = "api_key.revoked", "API key revoked"
     API_KEY_REFUSED = "api_key.refused", "Call with a revoked API key refused"
+    # Teams notifications
+    NOTIFICATION_TARGET_SET = "notifications.target_set", "Teams channel chosen for notifications"
+    NOTIFICATION_TARGET_CLEARED = "notifications.target_cleared", "Teams notifications switched off"
+    NOTIFICATION_WEBHOOK_REGISTERED = "notifications.webhook_registered", "Jira webhook registered"
+    NOTIFICATION_WEBHOOK_REFRESHED = "notifications.webhook_refreshed", "Jira webhook refreshed"
+    NOTIFICATION_WEBHOOK_REFUSED = "notifications.webhook_refused", "Jira webhook delivery refused"
+    NOTIFICATION_DELIVERY_FAILED = "notifications.delivery_failed", "Teams notification could not be delivered"
+    # Confluence in Microsoft Search
+    SEARCH_SETTINGS_SAVED = "search.settings_saved", "Microsoft Search setting saved"
+    SEARCH_PUBLISHED = "search.published", "Microsoft Search connection published"
+    SEARCH_DISCONNECTED = "search.disconnected", "Microsoft Search connection disconnected"
     # Intune app protection for Atlassian's mobile apps
     INTUNE_ORG_REGISTERED = "intune.org_registered", "Atlassian organization registered"
     INTUNE_ORG_KEY_SAVED = "intune.org_key_saved", "Atlassian organization API key saved"

@@ -22,6 +22,8 @@ def test_admin_connects_a_site_and_a_tenant(admin_client, acme):
         ("delegated", "User.Read"),
         ("delegated", "Team.ReadBasic.All"),
         ("delegated", "Channel.ReadBasic.All"),
+        ("delegated", "TeamsAppInstallation.ReadWriteSelfForTeam"),
+        ("delegated", "AppCatalog.Read.All"),
         ("application", "User.Read.All"),
     }
     assert all(g.requested_by == acme.admin and not g.observed for g in connection.grants.all())

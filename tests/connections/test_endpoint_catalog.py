@@ -4,6 +4,7 @@ from connections import endpoints, permissions
 from connections.atlassian import endpoints as atlassian_endpoints  # noqa: F401 - registers the declarations
 from connections.atlassian import needs
 from connections.microsoft import endpoints as graph_endpoints  # noqa: F401 - registers the declarations
+from connections.notifications import endpoints as notification_endpoints  # noqa: F401 - registers the declarations
 
 GRAPH_PROVIDERS = {endpoints.GRAPH}
 ATLASSIAN_PROVIDERS = {endpoints.JIRA, endpoints.CONFLUENCE, endpoints.JSM, endpoints.ATLASSIAN}
@@ -57,14 +58,7 @@ def test_every_atlassian_endpoint_declares_its_fields_and_reference():
 # below fails until the entry is removed.
 WAITING = {
     # Confluence in Microsoft Search.
-    ("graph", "ExternalItem.ReadWrite.OwnedBy", permissions.APPLICATION),
-    ("atlassian", "read:page:confluence", ""),
-    ("atlassian", "read:content-details:confluence", ""),
     ("atlassian", "read:content.metadata:confluence", ""),
-    ("atlassian", "read:permission:confluence", ""),
-    ("atlassian", "read:group:confluence", ""),
-    ("atlassian", "read:user:confluence", ""),
-    ("atlassian", "search:confluence", ""),
 }
 
 

@@ -60,7 +60,10 @@ def test_space_permissions_restrictions_and_cql(sandbox, acme_token):
     spaces = session.get(f"{base}/api/v2/spaces", params={"keys": "PUB,HR"}).json()["results"]
     pub = next(s for s in spaces if s["key"] == "PUB")
     perms = session.get(f"{base}/api/v2/spaces/{pub['id']}/permissions").json()["results"]
-    assert {"type": "anonymous", "id": None} in [p["principal"] for p in perms]
+    # v2 names users, groups and roles only: anonymous access shows in v1's space permissions.
+    assert {p["principal"]["type"] for p in perms} <= {"user", "group", "role"}
+    v1 = session.get(f"{base}/rest/api/space/PUB", params={"expand": "permissions"}).json()
+    assert any(p["anonymousAccess"] and p["operation"]["operation"] == "read" for p in v1["permissions"])
     assert all(set(p["operation"]) == {"key", "targetType"} for p in perms)
     found = session.get(f"{base}/rest/api/search", params={"cql": 'type = page AND space = "HR"', "limit": 5}).json()
     assert found["totalSize"] == 12 and found["_links"]["next"].startswith("/rest/api/search?")

@@ -4,11 +4,12 @@ import json
 
 from django.core.management.base import BaseCommand
 
-from bench import fairness, pages, sync
+from bench import fairness, pages, search, sync
 
 BENCHMARKS = {
     "sync": (sync, "user matching at scale: full and incremental, against the floor and a naive script"),
     "fairness": (fairness, "many tenants on few workers, two of them throttled"),
+    "search": (search, "Confluence in Microsoft Search: full crawl and incremental against the floor"),
     "pages": (pages, "each page's queries and median time on a big organization against an empty one"),
 }
 

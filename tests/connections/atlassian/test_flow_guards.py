@@ -25,7 +25,9 @@ def test_start_asks_for_exactly_the_features_scopes_with_consent_prompt(admin_cl
     assert query["prompt"] == "consent" and query["response_type"] == "code"
     assert query["client_id"] == settings.ATLASSIAN_CLIENT_ID
     assert query["redirect_uri"] == settings.SITE_URL + "/connect/atlassian/callback"
-    assert query["scope"].split() == ["read:jira-work", "read:me", "offline_access"]
+    assert query["scope"].split() == ["manage:jira-webhook", "read:jira-work", "read:me", "read:space:confluence",
+                                      "search:confluence",
+                                      "offline_access"]
     flows = admin_client.session[oauth.SESSION_FLOWS]
     assert list(flows) == [query["state"]] and len(query["state"]) >= 40
     assert AuditEvent.objects.filter(action="site.authorization_started").count() == 1
@@ -154,7 +156,7 @@ def test_the_site_page_shows_scope_drift_with_the_reason(admin_client, acme):
     acme.connection.features = ["confluence_search"]
     acme.connection.save()
     missing = {m.name: m for m in needs.missing_scopes(site)}
-    assert "read:page:confluence" in missing and "search:confluence" in missing
+    assert "read:page:confluence" in missing and "read:permission:confluence" in missing
     assert missing["read:permission:confluence"].features == ("Confluence in Microsoft Search",)
     page = admin_client.get(reverse("tenants:site_detail", args=[site.pk])).content.decode()
     assert "Re-authentication required" in page and "read:permission:confluence" in page

@@ -9,7 +9,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('sandbox_microsoft', '0005_intune_app_protection'),
+        ('sandbox_microsoft', '0004_directory_roles'),
     ]
 
     operations = [

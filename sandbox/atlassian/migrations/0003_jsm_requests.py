@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('sandbox_atlassian', '0003_admin_organizations'),
+        ('sandbox_atlassian', '0002_refreshtoken_family'),
     ]
 
     operations = [

@@ -9,7 +9,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('connections', '0016_sync_run_takeovers'),
+        ('connections', '0018_search_connections'),
         ('tenants', '0012_pages_at_scale'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
