@@ -242,43 +242,47 @@ class Graph:
         except ValueError as exc:
             raise GraphError(response.status_code, "invalidJson", "Graph's answer was not JSON") from exc
 
-    def write(self, method, url_or_path, body=None, *, key=None, accept=()):
-        """One write (POST, PUT, PATCH, DELETE) with a JSON body; returns the response (its status,
-        headers such as Location, and body) when it succeeded or its status is in `accept`, else
-        raises a GraphError. `key` is the throttle key when a limit narrower than the tenant's
-        applies (Microsoft Search throttles ingestion per connection)."""
+    def write(self, method, url_or_path, body=None, *, key=None, accept=(), retry=True, timeout=None, params=None):
+        """The one way a write (POST, PUT, PATCH, DELETE) goes to Graph, with a JSON body: the
+        response (its status, headers such as Location, and body) when it succeeded or its status
+        is in `accept`, else a GraphError. A 401 asks once for a fresh token.
+
+        `key`: the throttle key when a limit narrower than the tenant's applies (Microsoft Search
+        throttles ingestion per connection). `retry=False` for a write that must not run twice (a
+        create: POST /chats makes a new group chat each time): it waits its turn but is sent once;
+        a 5xx, a timeout or a lost answer may mean Graph did it, so the caller decides."""
         url = self._url(url_or_path)
         key = key or self.key
 
         def send(token):
             def call():
                 self.requests_made += 1
-                return self.session.request(method, url, json=body, headers={"Authorization": f"Bearer {token}"})
+                return self.session.request(
+                    method, url, params=params, json=body, headers={"Authorization": f"Bearer {token}"},
+                    **({"timeout": timeout} if timeout else {}),
+                )
 
             try:
-                return self.throttle.send(key, call)
+                if retry:
+                    return self.throttle.send(key, call)
+                self.throttle.wait_turn(key)
+                return call()
             except Throttled as exc:
                 raise GraphError(429, "throttled", f"Microsoft Graph {exc}") from exc
             except (requests.ConnectionError, requests.Timeout) as exc:
                 raise GraphError(0, "unreachable", f"could not reach Microsoft Graph ({type(exc).__name__})") from exc
 
         response = send(self._token())
-        if response.status_code == 401 and not self.access_token:
+        if response.status_code == 401 and not self.access_token:  # a 401 is refused before any work
             response = send(self._token(fresh=True))
         if response.status_code >= 400 and response.status_code not in accept:
-            raise _error_from(response, method, self._path(url))
+            raise _error_from(response, method.upper(), self._path(url))
         return response
 
     def post(self, path, body):
         """One POST with a JSON body; the parsed JSON answer ({} when Graph sends none), or a
         GraphError (a 409 Conflict included: the caller decides what it means)."""
-        response = self.write("POST", path, body)
-        if not response.content:
-            return {}
-        try:
-            return response.json()
-        except ValueError as exc:
-            raise GraphError(response.status_code, "invalidJson", "Graph's answer was not JSON") from exc
+        return json_body(self.write("POST", path, body)) or {}
 
     def pages(self, url_or_path, params=None):
         """Each page of a collection, following @odata.nextLink (the query is only sent first:
@@ -290,68 +294,27 @@ class Graph:
             yield page
 
     def send(self, method, url_or_path, *, json=None, params=None, timeout=None):
-        """One write (POST, PATCH, ...) with a JSON body: (status, headers, parsed body or {}),
-        or a GraphError for an error answer. Sent once, never retried here (the throttle's
-        retries are for reads): a timeout or lost connection is a GraphError with status 0, and
-        the write may still have been carried out (Graph does not say), so a caller whose write
-        is not idempotent (POST /chats makes a new group chat each time) must not send it again
-        blindly."""
-        url = self._url(url_or_path)
-
-        def call(token):
-            try:
-                self.throttle.wait_turn(self.key)
-                self.requests_made += 1
-                return self.session.request(
-                    method, url, params=params, json=json, headers={"Authorization": f"Bearer {token}"},
-                    **({"timeout": timeout} if timeout else {}),
-                )
-            except Throttled as exc:
-                raise GraphError(429, "throttled", f"Microsoft Graph {exc}") from exc
-            except (requests.ConnectionError, requests.Timeout) as exc:
-                raise GraphError(0, "unreachable", f"no answer from Microsoft Graph ({type(exc).__name__})") from exc
-
-        response = call(self._token())
-        if response.status_code == 401 and not self.access_token:  # a 401 is refused before any work
-            response = call(self._token(fresh=True))
-        if response.status_code >= 400:
-            raise _error_from(response, method.upper(), self._path(url))
+        """One write sent once, never retried (see write): (status, headers, parsed body or {})."""
+        response = self.write(method, url_or_path, json, retry=False, timeout=timeout, params=params)
         try:
             body = response.json() if response.content else {}
         except ValueError:
             body = {}
         return response.status_code, response.headers, body
 
-def send(graph: Graph, method: str, url_or_path: str, body=None, *, retry_on_failure: bool = True):
-    """One write (POST, PATCH, DELETE) on Graph, throttled like reads; the parsed JSON body, or
-    None for an empty answer (204), or a GraphError. A 401 asks once for a fresh app-only token.
 
-    `retry_on_failure=False` for a write that must not run twice (a create): a 5xx or a lost
-    answer may mean Graph did it, so it is not sent again by itself (a 429 is still waited out
-    by the caller trying again later)."""
-    url = graph._url(url_or_path)
-    throttle = graph.throttle if retry_on_failure else Throttle(max_attempts=1)
-
-    def call(token):
-        def once():
-            graph.requests_made += 1
-            return graph.session.request(method, url, json=body, headers={"Authorization": f"Bearer {token}"})
-
-        try:
-            return throttle.send(graph.key, once)
-        except Throttled as exc:
-            raise GraphError(429, "throttled", f"Microsoft Graph {exc}") from exc
-        except (requests.ConnectionError, requests.Timeout) as exc:
-            raise GraphError(0, "unreachable", f"could not reach Microsoft Graph ({type(exc).__name__})") from exc
-
-    response = call(graph._token())
-    if response.status_code == 401 and not graph.access_token:
-        response = call(graph._token(fresh=True))
-    if response.status_code >= 400:
-        raise _error_from(response, method, graph._path(url))
+def json_body(response):
+    """A write's parsed JSON answer, None for an empty one (204), or a GraphError."""
     if response.status_code == 204 or not response.content:
         return None
     try:
         return response.json()
     except ValueError as exc:
         raise GraphError(response.status_code, "invalidJson", "Graph's answer was not JSON") from exc
+
+
+def send(graph: Graph, method: str, url_or_path: str, body=None, *, retry_on_failure: bool = True):
+    """One write (POST, PATCH, DELETE) on Graph, throttled like reads; the parsed JSON body, or
+    None for an empty answer (204), or a GraphError. `retry_on_failure=False` for a write that
+    must not run twice (a create), see Graph.write."""
+    return json_body(graph.write(method, url_or_path, body, retry=retry_on_failure))
