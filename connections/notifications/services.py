@@ -382,8 +382,15 @@ def confluence_poll(connection: Connection, now: datetime.datetime | None = None
     confluence = atlassian_refresh.confluence_for(connection.site)
     queued = 0
     for target in targets:
-        since = (target.polled_at or target.updated_at).astimezone(datetime.UTC).strftime(CQL_MINUTE)
+        last_look = target.polled_at or target.updated_at
+        # CQL reads dates in the calling user's time zone, which the portal does not know: ask
+        # from a day earlier (every zone is within 14 hours of UTC), then keep the pages whose
+        # lastModified, an absolute time, is since the last look.
+        # Reference: https://developer.atlassian.com/cloud/confluence/cql-fields/#last-modified
+        since = (last_look - CQL_ZONE_MARGIN).astimezone(datetime.UTC).strftime(CQL_MINUTE)
         for page in endpoints.changed_pages(confluence, space_key=target.source_key, since=since):
+            if not _modified_since(page["modified"], last_look.replace(second=0, microsecond=0)):
+                continue
             link = connection.site.url.rstrip("/") + "/wiki" + page["webui"] if page["webui"] else ""
             queued += _queue(connection, target, event="confluence:page_updated",
                              event_key=f"confluence:{page['id']}:{page['modified']}",
@@ -392,6 +399,19 @@ def confluence_poll(connection: Connection, now: datetime.datetime | None = None
                                                          link=link))
         NotificationTarget.objects.filter(pk=target.pk).update(polled_at=now)
     return queued
+
+
+CQL_ZONE_MARGIN = datetime.timedelta(hours=24)
+
+
+def _modified_since(modified: str, moment: datetime.datetime) -> bool:
+    try:
+        when = datetime.datetime.fromisoformat(modified)
+    except ValueError:
+        return True  # no time to compare: the delivery's key still sends a page once
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=datetime.UTC)
+    return when >= moment
 
 
 def confluence_poll_all() -> dict[str, int]:
