@@ -322,9 +322,6 @@ CONFLUENCE_SCOPES = (
         "read:content-details:confluence", reads="Content properties and labels.", why="To index page details."
     ),
     AtlassianScope(
-        "read:content.metadata:confluence", reads="Page metadata (versions, dates).", why="For incremental crawls."
-    ),
-    AtlassianScope(
         "read:permission:confluence",
         reads="Space permissions and page restrictions.",
         why="So search results respect who may see each page.",
