@@ -23,9 +23,14 @@ PAGES_TINY = "--connections 16 --audit-events 200 --repeat 1"
 
 
 def _blocks():
+    """The section's code blocks by what they run: sync on PostgreSQL, sync on SQLite, pages."""
     readme = (ROOT / "README.md").read_text()
     section = re.search(r"### Benchmarks\n(.*?)(?=\n##|\Z)", readme, re.S).group(1)
-    return re.findall(r"```\n(.*?)```", section, re.S)
+    blocks = re.findall(r"```\n(.*?)```", section, re.S)
+    sync = [b for b in blocks if "benchmark sync" in b]
+    postgres = next(b for b in sync if "DATABASE_URL" in b)
+    sqlite = next(b for b in sync if "DATABASE_URL" not in b)
+    return postgres, sqlite, next(b for b in blocks if "benchmark pages" in b)
 
 
 def _run_block(block, env, database=None):
@@ -71,6 +76,7 @@ def _check(result, database):
     assert result["incremental"]["mode"] == "incremental" and result["incremental"]["requests"] < 10
     assert 0 < result["peak_rss_mb"]["worker"]["peak_rss_mb"] < 1000
     assert {"full_vs_floor", "naive_vs_full", "incremental_vs_full"} <= set(result["ratios"])
+    assert result["storm"]["graph_served"] > 0 and 0 < result["storm"]["budget_used"] <= 1
 
 
 def test_the_readme_benchmark_steps_work_on_sqlite(tmp_path):
