@@ -10,6 +10,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 
@@ -301,3 +302,35 @@ class PrivateStack:
             connection.settings_dict.update(self._saved_db)
         self.redis.stop()
         self.cluster.remove()
+
+
+@contextmanager
+def celery_workers(env):
+    """Start real `celery worker` processes (solo pool) with `env` on demand: `start()` inside
+    the block. Tasks this process queues go to them while inside (eager mode is off), and the
+    workers are stopped on the way out."""
+    from portal.celery import app
+
+    processes = []
+
+    def start():
+        process = subprocess.Popen(
+            [sys.executable, "-m", "celery", "-A", "portal", "worker", "--pool=solo", "--without-heartbeat",
+             "--without-gossip", "--without-mingle", "--loglevel=INFO"],
+            cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        )
+        processes.append(process)
+        return process
+
+    app.conf.update(task_always_eager=False)
+    try:
+        yield start
+    finally:
+        app.conf.update(task_always_eager=True)
+        for process in processes:
+            if process.poll() is None:
+                process.terminate()
+            try:
+                process.communicate(timeout=20)
+            except subprocess.TimeoutExpired:
+                process.kill()

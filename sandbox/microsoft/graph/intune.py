@@ -178,6 +178,17 @@ def _not_found(request, policy_id):
                  request=request)
 
 
+def _policy(request, caller, kind, policy_id):
+    """(the caller's policy, None), or (None, the answer Graph gives: unlicensed tenant, not found)."""
+    refused = _unlicensed(request, caller)
+    if refused:
+        return None, refused
+    policy = _find(caller, kind, policy_id)
+    if policy is None:
+        return None, _not_found(request, policy_id)
+    return policy, None
+
+
 def _body(request):
     try:
         return json.loads(request.body or b"{}"), None
@@ -228,12 +239,9 @@ def item(request, caller, version, kind, policy_id=None, quoted_id=None):
     # Reference: https://learn.microsoft.com/graph/api/intune-mam-iosmanagedappprotection-get
     # Reference: https://learn.microsoft.com/graph/api/intune-mam-iosmanagedappprotection-update
     # Reference: https://learn.microsoft.com/graph/api/intune-mam-iosmanagedappprotection-delete
-    refused = _unlicensed(request, caller)
+    policy, refused = _policy(request, caller, kind, policy_id)
     if refused:
         return refused
-    policy = _find(caller, kind, policy_id)
-    if policy is None:
-        return _not_found(request, policy_id)
     if request.method == "GET":
         return ok({"@odata.context": context_url(request, version, f"deviceAppManagement/{kind}/$entity"),
                    **_json(policy, request, version)})
@@ -272,12 +280,9 @@ def target_apps(request, caller, version, kind, policy_id=None, quoted_id=None):
     """The targetApps action: replaces the policy's apps (204)."""
     policy_id = policy_id or quoted_id
     # Reference: https://learn.microsoft.com/graph/api/intune-mam-targetedmanagedappprotection-targetapps
-    refused = _unlicensed(request, caller)
+    policy, refused = _policy(request, caller, kind, policy_id)
     if refused:
         return refused
-    policy = _find(caller, kind, policy_id)
-    if policy is None:
-        return _not_found(request, policy_id)
     body, failure = _body(request)
     if failure:
         return failure
@@ -313,12 +318,9 @@ def assign(request, caller, version, kind, policy_id=None, quoted_id=None):
     """The assign action: replaces the policy's assignments (204)."""
     policy_id = policy_id or quoted_id
     # Reference: https://learn.microsoft.com/graph/api/intune-mam-targetedmanagedappprotection-assign
-    refused = _unlicensed(request, caller)
+    policy, refused = _policy(request, caller, kind, policy_id)
     if refused:
         return refused
-    policy = _find(caller, kind, policy_id)
-    if policy is None:
-        return _not_found(request, policy_id)
     body, failure = _body(request)
     if failure:
         return failure
@@ -348,12 +350,9 @@ def assign(request, caller, version, kind, policy_id=None, quoted_id=None):
 def apps(request, caller, version, kind, policy_id=None, quoted_id=None):
     policy_id = policy_id or quoted_id
     # Reference: https://learn.microsoft.com/graph/api/intune-mam-managedmobileapp-list
-    refused = _unlicensed(request, caller)
+    policy, refused = _policy(request, caller, kind, policy_id)
     if refused:
         return refused
-    policy = _find(caller, kind, policy_id)
-    if policy is None:
-        return _not_found(request, policy_id)
     _, id_field = IDENTIFIERS[policy.platform]
     return ok({"@odata.context": context_url(request, version, f"deviceAppManagement/{kind}('{policy_id}')/apps"),
                "value": [{"@odata.type": "#microsoft.graph.managedMobileApp",
@@ -366,12 +365,9 @@ def apps(request, caller, version, kind, policy_id=None, quoted_id=None):
 def assignments(request, caller, version, kind, policy_id=None, quoted_id=None):
     policy_id = policy_id or quoted_id
     # Reference: https://learn.microsoft.com/graph/api/intune-mam-targetedmanagedapppolicyassignment-list
-    refused = _unlicensed(request, caller)
+    policy, refused = _policy(request, caller, kind, policy_id)
     if refused:
         return refused
-    policy = _find(caller, kind, policy_id)
-    if policy is None:
-        return _not_found(request, policy_id)
     return ok({"@odata.context": context_url(request, version,
                                              f"deviceAppManagement/{kind}('{policy_id}')/assignments"),
                "value": [{"@odata.type": "#microsoft.graph.targetedManagedAppPolicyAssignment",

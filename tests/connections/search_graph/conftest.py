@@ -5,8 +5,6 @@ Fabrikam's first users matched to Atlassian accounts acc-ann, acc-bob, acc-cat."
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -19,10 +17,10 @@ from connections.models import Connection, MatchOutcome, SearchConnection, SyncR
 from connections.search import services
 from connections.sync import runner
 from connections.sync import services as sync_services
-from portal.celery import app
 from sandbox.microsoft.search_index import indexed_items, visible_items
 from tenants.models import Role
 from tests.factories import ConnectionFactory, MembershipFactory, TenantFactory, own_consent
+from tests.processes import celery_workers
 
 from . import memory_source
 
@@ -133,24 +131,5 @@ def start_worker(sandbox, search_world):
     })
     env.pop("REQUESTS_CA_BUNDLE", None)
     env.pop("CURL_CA_BUNDLE", None)
-    processes = []
-
-    def start():
-        process = subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "portal", "worker", "--pool=solo", "--without-heartbeat",
-             "--without-gossip", "--without-mingle", "--loglevel=INFO"],
-            cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-        )
-        processes.append(process)
-        return process
-
-    app.conf.update(task_always_eager=False)
-    yield start
-    app.conf.update(task_always_eager=True)
-    for process in processes:
-        if process.poll() is None:
-            process.terminate()
-        try:
-            process.communicate(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
+    with celery_workers(env) as start:
+        yield start

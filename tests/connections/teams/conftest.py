@@ -2,8 +2,6 @@
 the way a worker does: start through the service, then the runner."""
 
 import os
-import subprocess
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -14,9 +12,9 @@ from connections import throttle
 from connections.microsoft import graph
 from connections.models import Connection, SyncRun
 from connections.sync import runner, services
-from portal.celery import app
 from tenants.models import Role
 from tests.factories import ConnectionFactory, MembershipFactory, TenantFactory, own_consent
+from tests.processes import celery_workers
 
 ROOT = Path(__file__).resolve().parents[3]
 
@@ -83,24 +81,5 @@ def start_worker(sandbox):
     )
     env.pop("REQUESTS_CA_BUNDLE", None)
     env.pop("CURL_CA_BUNDLE", None)
-    processes = []
-
-    def start():
-        process = subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "portal", "worker", "--pool=solo", "--without-heartbeat",
-             "--without-gossip", "--without-mingle", "--loglevel=INFO"],
-            cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-        )
-        processes.append(process)
-        return process
-
-    app.conf.update(task_always_eager=False)
-    yield start
-    app.conf.update(task_always_eager=True)
-    for process in processes:
-        if process.poll() is None:
-            process.terminate()
-        try:
-            process.communicate(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
+    with celery_workers(env) as start:
+        yield start
