@@ -30,6 +30,13 @@ PROBLEM_STATUSES = [
 # --- lists ------------------------------------------------------------------------------------
 
 
+# What a connection's row in a list shows (its link, site, tenant, status, dates): the rest (the
+# features, the sites' products and tenants' domains, decoded from JSON for each row) is left in
+# the database.
+ROW_FIELDS = ("id", "organization_id", "site_id", "tenant_id", "status", "created_at", "updated_at",
+              "site__name", "tenant__display_name")
+
+
 def connection_search(
     organization: Organization, *, query: str = "", status: str = "", site_id: int | None = None,
     tenant_id: int | None = None,
@@ -39,7 +46,7 @@ def connection_search(
     # The site's organization is the connection's; saying so lets PostgreSQL read the sites in
     # name order from their index and stop after a page, instead of sorting every connection.
     connections = Connection.objects.filter(organization=organization, site__organization=organization)
-    connections = connections.select_related("site", "tenant")
+    connections = connections.select_related("site", "tenant").only(*ROW_FIELDS)
     if query:
         # The search runs over the organization's sites and tenants (about the square root of its
         # connections each), then picks their connections by index: the text is never matched

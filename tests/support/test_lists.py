@@ -4,6 +4,7 @@ older/newer pages, and a dashboard that summarizes instead of drawing every pair
 import re
 from datetime import timedelta
 
+from django.template import engines
 from django.urls import reverse
 from django.utils import timezone
 
@@ -168,3 +169,37 @@ def test_support_lists_organizations_with_counts_and_pages_their_connections(cli
     detail = _text(client.get(reverse("support:organization_detail", args=[acme.organization.pk]) + "?status=degraded"))
     assert "1–50 of 55" in detail
 
+
+
+def test_a_connection_row_links_to_its_page_and_shows_its_status_and_day(admin_client, acme):
+    """The row of every list the same: its page, site, tenant, the status badge, the day it was
+    made; and the dashboard's problems and matrix, the site's and tenant's pages link alike."""
+    made = timezone.now().replace(year=2026, month=3, day=1, hour=23, minute=30)
+    broken = ConnectionFactory(organization=acme.organization, status=Connection.Status.NEEDS_REAUTH, created_at=made,
+                               site=SiteFactory(organization=acme.organization, name="broken-site"))
+    badge = '<span class="status status-needs_reauth">Needs re-authorization</span>'
+    page = reverse("connections:connection_detail", args=[broken.pk])
+    html = _text(admin_client.get(reverse("connections:connection_list") + "?status=needs_reauth"))
+    rows = re.findall(r"<tr><td>.*?</tr>", html, re.S)
+    assert rows == [f'<tr><td><a href="{page}">broken-site</a></td><td>{broken.tenant}</td><td>{badge}</td>'
+                    f"<td>2026-03-01</td></tr>"]
+    dashboard = _text(admin_client.get(reverse("tenants:dashboard")))
+    assert f'<a href="{page}">{broken}</a> {badge}' in dashboard  # needs attention
+    assert f'<a href="{page}">{badge}</a>' in dashboard  # its cell in the matrix
+    site_page = _text(admin_client.get(reverse("tenants:site_detail", args=[broken.site.pk])))
+    assert f'<a href="{page}">{broken.tenant}</a> {badge}' in site_page
+    tenant_page = _text(admin_client.get(reverse("tenants:tenant_detail", args=[broken.tenant.pk])))
+    assert f'<a href="{page}">broken-site</a> {badge}' in tenant_page
+    detail = _text(admin_client.get(page))
+    assert f"<h2>Status</h2>{badge}" in detail
+
+
+def test_a_row_shows_the_day_in_the_current_time_zone_as_the_date_filter_does():
+    template = engines["django"].from_string(
+        '{% load connection_rows %}{{ when|day }} {{ when|date:"Y-m-d" }} [{{ nothing|day }}]'
+    )
+    when = timezone.now().replace(year=2026, month=3, day=1, hour=23, minute=30)
+    for zone, expected in (("UTC", "2026-03-01"), ("Pacific/Auckland", "2026-03-02"), ("America/Los_Angeles",
+                                                                                        "2026-03-01")):
+        with timezone.override(zone):
+            assert template.render({"when": when, "nothing": None}) == f"{expected} {expected} []"
