@@ -1,7 +1,9 @@
 """An audit row's link to its target and what it changed (old -> new), for _audit_table.html."""
 
 from django import template
-from django.urls import NoReverseMatch, reverse
+from django.urls import NoReverseMatch
+
+from portal.reversing import id_url
 
 register = template.Library()
 
@@ -28,7 +30,7 @@ def audit_target_url(context, event) -> str:
     if name is None:
         return ""
     try:
-        return reverse(name, args=[int(event.target_id)])
+        return id_url(name, event.target_id)
     except (NoReverseMatch, ValueError):
         return ""
 

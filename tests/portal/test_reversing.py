@@ -6,8 +6,13 @@ from django.urls import NoReverseMatch, reverse, set_script_prefix
 
 from portal.reversing import id_url
 
-PAGES = ["connections:connection_detail", "support:connection_detail", "tenants:site_detail",
-         "tenants:tenant_detail", "connections:connection_live"]
+PAGES = [
+    "connections:connection_detail",
+    "support:connection_detail",
+    "tenants:site_detail",
+    "tenants:tenant_detail",
+    "connections:connection_live",
+]
 
 
 @pytest.mark.parametrize("name", PAGES)

@@ -196,7 +196,7 @@ def test_a_connection_row_links_to_its_page_and_shows_its_status_and_day(admin_c
 
 def test_a_row_shows_the_day_in_the_current_time_zone_as_the_date_filter_does():
     template = engines["django"].from_string(
-        '{% load connection_rows %}{{ when|day }} {{ when|date:"Y-m-d" }} [{{ nothing|day }}]'
+        '{% load rows %}{{ when|day }} {{ when|date:"Y-m-d" }} [{{ nothing|day }}]'
     )
     when = timezone.now().replace(year=2026, month=3, day=1, hour=23, minute=30)
     for zone, expected in (("UTC", "2026-03-01"), ("Pacific/Auckland", "2026-03-02"), ("America/Los_Angeles",
