@@ -14,6 +14,10 @@ connections.http.session() and returns the response) when `key` may be called ag
   is handed back (or the connection error raised) for the caller to turn into an error.
 - Each key has a token bucket (SYNC_TENANT_RATE per second, bursts of SYNC_TENANT_BURST).
   Keys are independent: a tenant that spends its budget waits; the others do not.
+- A key that met 429s is paced just under the limit they show (connections.pace): N requests
+  per T seconds, learnt from the requests served before a 429 and its Retry-After, forgotten
+  SYNC_PACE_FORGET_AFTER seconds later. A paced wait is waited like a block (GiveBack inside a
+  run when longer than a run holds its worker).
 
 The state is shared through Redis when the broker is Redis (every worker sees the same
 budget and blocks); without Redis (the embedded demo) it is kept in this process.
@@ -22,15 +26,19 @@ Time goes through an injectable clock, so tests can check the waits without slee
 
 import contextvars
 import email.utils
+import json
 import logging
 import random
 import threading
 import time
+from collections import deque
 from contextlib import contextmanager
 
 import redis
 import requests
 from django.conf import settings
+
+from . import pace as pacing
 
 logger = logging.getLogger(__name__)
 
@@ -182,6 +190,8 @@ class MemoryStore:
         self._lock = threading.Lock()
         self._buckets = {}
         self._blocks = {}
+        self._served = {}
+        self._paces = {}
 
     def take(self, key, now, rate, burst):
         with self._lock:
@@ -204,10 +214,33 @@ class MemoryStore:
         with self._lock:
             return self._blocks.get(key, 0.0)
 
+    def note_served(self, key, sent, received):
+        with self._lock:
+            self._served.setdefault(key, deque(maxlen=pacing.LOG_MAX)).append((sent, received))
+
+    def served(self, key, last=pacing.LOG_MAX):
+        """The key's last `last` served requests (sent, answered), oldest first."""
+        with self._lock:
+            log = self._served.get(key, ())
+            return list(log)[-last:] if last else []
+
+    def pace(self, key):
+        with self._lock:
+            return self._paces.get(key)
+
+    def set_pace(self, key, pace):
+        with self._lock:
+            if pace is None:
+                self._paces.pop(key, None)
+            else:
+                self._paces[key] = pace
+
     def clear(self):
         with self._lock:
             self._buckets.clear()
             self._blocks.clear()
+            self._served.clear()
+            self._paces.clear()
 
 
 class RedisStore:
@@ -249,6 +282,43 @@ class RedisStore:
 
         return max(self._shared(shared, lambda: 0.0), self.fallback.blocked_until(key))
 
+    def note_served(self, key, sent, received):
+        name = f"{self.PREFIX}served:{key}"
+
+        def shared():
+            pipe = self.redis.pipeline(transaction=False)
+            pipe.rpush(name, f"{sent!r} {received!r}")
+            pipe.ltrim(name, -pacing.LOG_MAX, -1)
+            pipe.pexpire(name, _KEY_TTL_MS)
+            pipe.execute()
+
+        self._shared(shared, lambda: self.fallback.note_served(key, sent, received))
+
+    def served(self, key, last=pacing.LOG_MAX):
+        def shared():
+            rows = self.redis.lrange(f"{self.PREFIX}served:{key}", -last, -1) if last else []
+            return [tuple(float(x) for x in row.split()) for row in rows]
+
+        return self._shared(shared, lambda: self.fallback.served(key, last))
+
+    def pace(self, key):
+        def shared():
+            value = self.redis.get(f"{self.PREFIX}pace:{key}")
+            return pacing.Pace.from_dict(json.loads(value)) if value else None
+
+        return self._shared(shared, lambda: self.fallback.pace(key))
+
+    def set_pace(self, key, pace):
+        name = f"{self.PREFIX}pace:{key}"
+
+        def shared():
+            if pace is None:
+                self.redis.delete(name)
+            else:
+                self.redis.set(name, json.dumps(pace.as_dict()), px=_KEY_TTL_MS)
+
+        self._shared(shared, lambda: self.fallback.set_pace(key, pace))
+
     def clear(self):
         self.fallback.clear()
         for name in self.redis.scan_iter(f"{self.PREFIX}*"):
@@ -288,6 +358,7 @@ class Throttle:
         self.clock = clock or Clock()
         self.store = store or default_store()
         self.rng = rng or random.Random()  # noqa: S311 (jitter, not secrets)
+        self.forget_after = float(settings.SYNC_PACE_FORGET_AFTER)
         self.waited = 0.0  # seconds this throttle slept (figures for the run's log)
 
     def _sleep(self, seconds):
@@ -309,7 +380,7 @@ class Throttle:
         """Sleep until `key` may be called: past any Retry-After, and a budget token taken."""
         while True:
             now = self.clock.now()
-            blocked = self.store.blocked_until(key) - now
+            blocked = max(self.store.blocked_until(key), self._paced_until(key, now)) - now
             if blocked > 0:
                 if blocked > self.max_wait:
                     raise Throttled(key, blocked)
@@ -322,6 +393,26 @@ class Throttle:
             if wait <= 0:
                 return
             self._sleep(wait)
+
+    def _paced_until(self, key, now):
+        """When the key's learnt pace lets the next request go (now when it has none)."""
+        pace = self.store.pace(key)
+        if pace is None or now >= pace.expires:
+            return now
+        return pacing.next_slot(pace, self.store.served(key, pace.limit), now)
+
+    def _learn(self, key, sent, received, retry_after):
+        """A 429 with Retry-After: what it says of the key's limit (before the key is blocked,
+        while its last block is still the previous one)."""
+        pace = self.store.pace(key)
+        if pace is not None and received >= pace.expires:
+            pace = None
+        learnt = pacing.learn(pace, self.store.served(key), sent=sent, received=received,
+                              retry_after=retry_after, since=self.store.blocked_until(key),
+                              forget_after=self.forget_after)
+        self.store.set_pace(key, learnt)
+        if learnt is not None:
+            logger.info("%s: paced to %d requests per %.2f s", key, learnt.limit, learnt.window)
 
     def wait_out(self, key, until):
         """A service other than `call`'s asked `key` to wait until `until` (epoch seconds):
@@ -342,6 +433,7 @@ class Throttle:
         while True:
             attempt += 1
             self.wait_turn(key)
+            sent = self.clock.now()
             try:
                 response = call()
             except (requests.ConnectionError, requests.Timeout) as exc:
@@ -352,6 +444,9 @@ class Throttle:
                 self._sleep(delay)
                 continue
             status = response.status_code
+            received = self.clock.now()
+            if status != 429:
+                self.store.note_served(key, sent, received)  # it counted against the service's limit
             if status not in (429, 500, 502, 503, 504):
                 return response
             if last_try():
@@ -360,6 +455,8 @@ class Throttle:
             if status in (429, 503):
                 seconds = retry_after_seconds(response.headers.get("Retry-After"), self.clock.now())
             if seconds is not None:
+                if status == 429:
+                    self._learn(key, sent, received, seconds)
                 # Block the key for every worker, then wait in wait_turn like anyone else.
                 self.store.block(key, self.clock.now() + seconds)
                 logger.info("%s: HTTP %s, Retry-After %.2f s", key, status, seconds)

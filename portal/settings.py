@@ -255,6 +255,9 @@ SYNC_RETRY_AFTER_MAX = env.float("SYNC_RETRY_AFTER_MAX", default=300.0)
 # A run asked to wait longer than this (seconds) goes back in the queue from its checkpoint,
 # due when the wait ends, and its worker serves other runs meanwhile; shorter waits sleep.
 SYNC_GIVE_BACK_AFTER = env.float("SYNC_GIVE_BACK_AFTER", default=5.0)
+# A key that met 429s is paced to the limit they showed (connections.pace) for this long
+# (seconds) after it was learnt, then goes at full speed again until the next 429.
+SYNC_PACE_FORGET_AFTER = env.float("SYNC_PACE_FORGET_AFTER", default=120.0)
 # A running run stuck longer than SYNC_STUCK_AFTER (below) is resumed from its checkpoint
 # by the beat's stuck detector up to this many times, then marked failed.
 SYNC_STUCK_MAX_RESUMES = env.int("SYNC_STUCK_MAX_RESUMES", default=3)
