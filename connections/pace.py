@@ -15,8 +15,8 @@ The pace is `limit` requests per `window` seconds, a sliding log: a request goes
 `window` after the answer to the `limit`-th request before it. The window chosen is the smallest
 whole number of seconds inside those bounds (Graph's limits are whole seconds), else the upper
 bound. A 429 met while paced says the window is longer than the one chosen: the bounds narrow and
-the next whole second is tried; bounds that contradict each other (another client spends the same
-budget) drop the pace, and the next 429 teaches it again. A pace is forgotten
+the next whole second is tried; bounds that contradict each other (the limit is smaller, or
+another client spends the same budget) are dropped and the pace is learnt again from this 429. A pace is forgotten
 SYNC_PACE_FORGET_AFTER seconds after it was learnt, so a key speeds up once throttling ends.
 Retry-After is honoured whatever the pace says (connections.throttle blocks the key).
 """
@@ -78,9 +78,10 @@ def learn(pace: Pace | None, served: list[tuple[float, float]], *, sent: float, 
         anchor_sent, anchor_received = served[-pace.limit]
         low = max(pace.low, pace.window, sent + retry_after - 1 - anchor_received)
         high = min(pace.high, received + retry_after - anchor_sent)
-        if low >= high:
-            return None  # no window fits what the service said: learn anew from the next 429
-        return Pace(pace.limit, _window(low, high), low, high, pace.expires)
+        if low < high:
+            return Pace(pace.limit, _window(low, high), low, high, pace.expires)
+        # No window fits `limit` requests: the limit is smaller (or another client spends the
+        # same budget). Learn both again from the requests this 429 ended.
     if served and sent - served[-1][1] > QUIET_GAP:
         return None  # refused after a pause: what was served before it says nothing of the window
     episode = _episode(served, since)

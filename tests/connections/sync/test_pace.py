@@ -99,6 +99,20 @@ def test_after_the_429s_that_teach_the_limit_no_more_are_met(settings, limit, wi
     assert service.budget_used() > unpaced.budget_used()
 
 
+def test_a_request_served_before_the_throttling_began_costs_at_most_one_more_429(settings):
+    """The request just before the storm is counted in the first window by mistake: the pace
+    learnt from it is one too many, the next 429 corrects it, and none follows."""
+    clock = Clock()
+    service = WindowService(clock, 20, 10, 0.08)
+    store = MemoryStore()
+    limit, service.limit = service.limit, 10_000
+    _run(service, clock, 1, store=store)
+    service.limit, service.started = limit, -math.inf
+    _run(service, clock, 200, store=store)
+    refused = [i for i, (_t, status, _w) in enumerate(service.log) if status == 429]
+    assert len(refused) == 2 and refused[1] < 50, refused
+
+
 def test_a_window_that_is_not_whole_seconds_is_still_met_at_most_once_more(settings):
     clock = Clock()
     service = WindowService(clock, 10, 2.5, 0.05)
