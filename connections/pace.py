@@ -7,10 +7,10 @@ https://learn.microsoft.com/graph/throttling-limits, whose limits all count whol
 20, 30, 150, 300...). Honouring Retry-After alone loses up to a second per window to the rounding,
 and one request per window is refused.
 
-From one 429 (sent at `sent`, answered at `received`, Retry-After R) after `limit` requests were
-served since the key last came out of a block or a quiet spell, the first of them (sent at
-a0, answered at a1) opened the window, which the service closes no later than received + R and
-after sent + R - 1. So the window lasts more than sent + R - 1 - a1 and at most received + R - a0.
+From a 429 (sent at `sent`, answered at `received`, Retry-After R) after `limit` requests were
+served since the key came out of the block the 429 before it asked for (the first of them, sent
+at a0 and answered at a1, opened the window), the service closes that window no later than
+received + R and after sent + R - 1. So the window lasts more than sent + R - 1 - a1 and at most received + R - a0.
 The pace is `limit` requests per `window` seconds, a sliding log: a request goes no earlier than
 `window` after the answer to the `limit`-th request before it. The window chosen is the smallest
 whole number of seconds inside those bounds (Graph's limits are whole seconds), else the upper
@@ -44,8 +44,9 @@ class Pace:
 
     @classmethod
     def from_dict(cls, data: dict) -> "Pace":
-        return cls(int(data["limit"]), float(data["window"]), float(data["low"]), float(data["high"]),
-                   float(data["expires"]))
+        return cls(
+            int(data["limit"]), float(data["window"]), float(data["low"]), float(data["high"]), float(data["expires"])
+        )
 
 
 def _window(low: float, high: float) -> float:
@@ -56,7 +57,8 @@ def _window(low: float, high: float) -> float:
 
 def _episode(served: list[tuple[float, float]], since: float) -> list[tuple[float, float]]:
     """The served requests (sent, answered) of the latest run of requests: sent at or after `since`
-    (the end of the last block) and after the last pause longer than QUIET_GAP."""
+    (the end of the last block) and after the last pause longer than QUIET_GAP (a pause cuts what
+    came before it off: those requests may not be in the window)."""
     start = len(served)
     while start > 0:
         sent, _received = served[start - 1]
@@ -68,8 +70,16 @@ def _episode(served: list[tuple[float, float]], since: float) -> list[tuple[floa
     return served[start:]
 
 
-def learn(pace: Pace | None, served: list[tuple[float, float]], *, sent: float, received: float,
-          retry_after: float, since: float, forget_after: float) -> Pace | None:
+def learn(
+    pace: Pace | None,
+    served: list[tuple[float, float]],
+    *,
+    sent: float,
+    received: float,
+    retry_after: float,
+    since: float,
+    forget_after: float,
+) -> Pace | None:
     """The pace after a 429 (see the module's docstring). `served`: the key's served requests,
     oldest first; `since`: when the key's last block ended (0 if none)."""
     expires = received + forget_after
@@ -82,10 +92,12 @@ def learn(pace: Pace | None, served: list[tuple[float, float]], *, sent: float, 
             return Pace(pace.limit, _window(low, high), low, high, pace.expires)
         # No window fits `limit` requests: the limit is smaller (or another client spends the
         # same budget). Learn both again from the requests this 429 ended.
-    if served and sent - served[-1][1] > QUIET_GAP:
-        return None  # refused after a pause: what was served before it says nothing of the window
+    # Learnt only between two 429s: from the requests served since the last block ended, all of
+    # them one run of requests. A lone 429 (a spike, an outage) paces nothing.
+    if not since or (served and sent - served[-1][1] > QUIET_GAP):
+        return None
     episode = _episode(served, since)
-    if not episode or len(episode) > LOG_MAX - 1:
+    if not episode or len(episode) > LOG_MAX - 1 or len(episode) != sum(1 for s, _r in served if s >= since):
         return None
     first_sent, first_received = episode[0]
     low = max(0.0, sent + retry_after - 1 - first_received)
