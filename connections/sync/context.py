@@ -9,7 +9,7 @@ from typing import Any
 
 from django.db import connection as db
 from django.db import transaction
-from django.db.models import F, Subquery
+from django.db.models import F, QuerySet, Subquery
 from django.db.models.expressions import CombinedExpression
 from django.utils import timezone
 
@@ -31,6 +31,7 @@ class RunContext:
         self.attempt = run.attempts
         self.logger = logging.getLogger(f"connections.sync.{run.kind}")
         self._in_batch = False  # inside ctx.batch(), which checked the run and holds the connection
+        self._lock_sql: tuple[str, tuple] | None = None
 
     # -- saving -------------------------------------------------------------------------
 
@@ -114,10 +115,10 @@ class RunContext:
         if state != SyncRun.State.RUNNING:
             raise RunStopped(f"the run is {state}")
 
-    def _lock_and_check(self) -> None:
-        """Lock the connection row (FOR NO KEY UPDATE) and check the run, in one query."""
+    def _locking_check(self) -> QuerySet:
+        """The connection row locked (FOR NO KEY UPDATE) with the run's state, in one query."""
         run = SyncRun.objects.filter(pk=self.run.pk)
-        locked = (
+        return (
             Connection.objects.filter(pk=self.connection.pk)
             .select_for_update(no_key=True)
             .annotate(
@@ -127,14 +128,18 @@ class RunContext:
             )
             .values_list("status", "run_state", "run_attempts", "run_cancel")
         )
+
+    def _lock_and_check(self) -> None:
         if db.vendor != "postgresql":
-            self._stop_unless_ours(locked.first())
+            self._stop_unless_ours(self._locking_check().first())
             return
-        sql, params = locked.query.sql_with_params()
+        if self._lock_sql is None:  # the same query every batch: compiled once
+            sql, params = self._locking_check().query.sql_with_params()
+            self._lock_sql = (f"SET LOCAL synchronous_commit TO OFF; {sql}", params)
         with db.cursor() as cursor:
             # One round trip for both statements (the batch pays one per page, and the page's
             # writes are a few more): a busy server makes each round trip count.
-            cursor.execute(f"SET LOCAL synchronous_commit TO OFF; {sql}", params)
+            cursor.execute(*self._lock_sql)
             cursor.nextset()
             self._stop_unless_ours(cursor.fetchone())
 
