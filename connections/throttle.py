@@ -15,8 +15,8 @@ connections.http.session() and returns the response) when `key` may be called ag
 - Each key has a token bucket (SYNC_TENANT_RATE per second, bursts of SYNC_TENANT_BURST).
   Keys are independent: a tenant that spends its budget waits; the others do not.
 - A key that met 429s is paced just under the limit they show (connections.pace): N requests
-  per T seconds, learnt from the requests served before a 429 and its Retry-After, forgotten
-  SYNC_PACE_FORGET_AFTER seconds later. A paced wait is waited like a block (GiveBack inside a
+  per T seconds, learnt from the requests served between two 429s and the second's Retry-After,
+  forgotten SYNC_PACE_FORGET_AFTER seconds later. A paced wait is waited like a block (GiveBack inside a
   run when longer than a run holds its worker).
 
 The state is shared through Redis when the broker is Redis (every worker sees the same
