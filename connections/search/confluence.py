@@ -24,8 +24,8 @@ import datetime as dt
 import json
 import threading
 from collections.abc import Callable, Iterator, Mapping
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -35,6 +35,7 @@ from django.conf import settings
 from ..atlassian import client as atlassian_client
 from ..atlassian import endpoints as ep
 from ..atlassian import refresh
+from ..sync import prefetch
 from ..sync.errors import JobError
 from ..throttle import Throttle, Throttled
 from .text import plain_text
@@ -174,6 +175,11 @@ class ConfluenceReader:
 
     # ------------------------------------------------------------------ transport
 
+    def connect(self) -> None:
+        """Build the client now (its credential is read from the database): the crawl calls this
+        in the run's own thread before handing a read to a helper thread."""
+        assert self.confluence is not None
+
     @property
     def confluence(self) -> Any:
         if self._confluence is None:
@@ -287,7 +293,8 @@ class ConfluenceReader:
                           missing_ok=missing_ok, content_id=content_id)
         if body is None:
             # An ancestor we may not read (a draft, 403/404): Confluence gives nothing to apply.
-            self.stats.unreadable_levels += 1
+            with self._lock:
+                self.stats.unreadable_levels += 1
             self._levels[content_id] = None
             return None
         restrictions = body.get("restrictions") or {}
@@ -407,16 +414,28 @@ class ConfluenceReader:
             icon_url=f"{base}/images/icons/contenttypes/{icon}_16.svg",
         )
 
-    def _prefetch_levels(self, ids: list[str]) -> None:
+    def _concurrently(self, requests: list[Callable[[], Any]]) -> list[Any]:
+        """Independent reads, SEARCH_CONFLUENCE_CONCURRENCY at a time, each through the throttle
+        (connections.sync.prefetch.gather: the run's throttle settings go with them)."""
+        self.connect()  # the client is built once, before the threads share it
+        return prefetch.gather(requests, max(1, int(settings.SEARCH_CONFLUENCE_CONCURRENCY)))
+
+    def _prefetch_levels(self, ids: list[str], *, missing_ok: bool = False) -> None:
         """Each item's own view restriction, read a few at a time (one request per item is the cost
         Confluence sets: no listing carries restrictions)."""
         wanted = [i for i in dict.fromkeys(ids) if i not in self._levels]
-        workers = max(1, int(getattr(settings, "SEARCH_CONFLUENCE_CONCURRENCY", 4)))
-        if len(wanted) < 2 or workers == 1:
-            return
-        assert self.confluence is not None  # the client is built once, before the threads share it
-        with ThreadPoolExecutor(max_workers=workers) as pool:
-            list(pool.map(self.level, wanted))
+        if len(wanted) > 1:
+            self._concurrently([partial(self.level, i, missing_ok=missing_ok) for i in wanted])
+
+    def _prefetch_chains(self, rows: list[Mapping[str, Any]]) -> None:
+        """The ancestors of the pages whose parent neither an earlier listing nor this one showed,
+        read a few at a time, then the view restrictions of those ancestors."""
+        listed = {str(r["id"]) for r in rows}
+        unknown = [r for r in rows if r.get("parentId") and str(r["id"]) not in self._parents
+                   and str(r["parentId"]) not in self._parents and str(r["parentId"]) not in listed]
+        if len(unknown) > 1:
+            self._concurrently([partial(self.ancestors, str(r["id"]), str(r["parentId"])) for r in unknown])
+        self._prefetch_levels([a for r in unknown for a in self._parents.get(str(r["id"]), ())], missing_ok=True)
 
     def _items(self, rows: list[Mapping[str, Any]], kind: ItemKind, space: Mapping[str, str], base: str,
                with_acl: bool) -> list[SourceItem]:
@@ -426,6 +445,8 @@ class ConfluenceReader:
                 self._parents.setdefault(str(row["id"]), [])
         if with_acl:
             self.space_access(space)
+            if kind == "page":
+                self._prefetch_chains(rows)
             self._prefetch_levels([str(r["id"]) for r in rows])
         self.names({r.get("authorId") or "" for r in rows} | {(r.get("version") or {}).get("authorId") or ""
                                                                for r in rows})
@@ -527,7 +548,7 @@ class ConfluenceReader:
         cql = scope_cql(scope, f'lastmodified >= "{start}"') + " ORDER BY lastmodified"
         body = self._search_page(cql, cursor or None)
         space_by_key = {s["key"]: s for s in self.spaces(scope)}
-        items = []
+        wanted: list[tuple[str, str]] = []
         for hit in body.get("results") or ():
             content = hit.get("content") or {}
             content_id, kind = str(content.get("id", "")), content.get("type", "")
@@ -540,12 +561,39 @@ class ConfluenceReader:
             if known is not None and version and known >= version:
                 self.stats.duplicates += 1  # seen in the overlap already: same id, same version
                 continue
-            item = self._fetch(kind, content_id, space_by_key)
-            if item is not None:
-                self._seen_versions[content_id] = item.version
-                items.append(item)
+            wanted.append((kind, content_id))
+        items = [i for i in self._fetch_many(wanted, space_by_key) if i is not None]
+        for item in items:
+            self._seen_versions[item.id] = item.version
         more = next_cursor(body) if body.get("results") else None
         return Page(items=tuple(items), cursor=more or "")
+
+    def _fetch_many(self, wanted: list[tuple[str, str]], space_by_key: Mapping[str, Mapping[str, str]]
+                    ) -> list[SourceItem | None]:
+        """_fetch for several items: their reads a few at a time, the items in the order asked."""
+        def read(kind: str, content_id: str) -> Any:
+            getter = ep.confluence_page if kind == "page" else ep.confluence_blogpost
+            return self._json(getter, f"Reading {kind} {content_id}", missing_ok=True,
+                              **{("page_id" if kind == "page" else "blogpost_id"): content_id})
+
+        rows = self._concurrently([partial(read, kind, cid) for kind, cid in wanted]) if wanted else []
+        found: dict[tuple[str, str], SourceItem] = {}
+        groups: dict[tuple[str, str], list[Mapping[str, Any]]] = {}
+        spaces: dict[str, Mapping[str, str]] = {}
+        for (kind, _cid), row in zip(wanted, rows, strict=True):
+            if row is None or row.get("status") not in (None, "current", "archived"):
+                continue
+            space = next((s for s in space_by_key.values() if s["id"] == str(row.get("spaceId"))), None)
+            if space is None:
+                continue
+            spaces[space["id"]] = space
+            groups.setdefault((kind, space["id"]), []).append(row)
+        base = self._base() if groups else ""
+        for (kind, space_id), group in groups.items():
+            item_kind: ItemKind = "page" if kind == "page" else "blogpost"
+            for item in self._items(group, item_kind, spaces[space_id], base, True):
+                found[(kind, item.id)] = item
+        return [found.get(key) for key in wanted]
 
     def trashed_ids(self, scope: Scope) -> Iterator[tuple[ItemKind, str]]:
         for space in self.spaces(scope):

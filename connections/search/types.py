@@ -118,6 +118,11 @@ class ConfluenceSource(Protocol):
     """What the crawl needs from the Confluence side. Cursors are opaque strings the crawl stores in
     its checkpoint so that a killed worker resumes where it stopped."""
 
+    def connect(self) -> None:
+        """Make the client ready (it may read a credential from the database). The crawl calls it
+        in the run's own thread; the reads that follow may run in helper threads."""
+        ...
+
     def items(self, scope: Scope, cursor: str = "", *, with_acl: bool = True) -> Page:
         """Every current page and blog post in scope, one page of results at a time."""
         ...

@@ -66,6 +66,9 @@ class MemorySource:
         following = start + PAGE_SIZE
         return Page(items=tuple(self._item(r) for r in chunk), cursor=str(following) if following < len(rows) else "")
 
+    def connect(self):
+        pass
+
     def items(self, scope, cursor="", *, with_acl=True):
         return self._page(self._in_scope(scope), cursor)
 
