@@ -588,6 +588,12 @@ class ConfluenceReader:
                 continue
             spaces[space["id"]] = space
             groups.setdefault((kind, space["id"]), []).append(row)
+        # What the items need, read for all of them at once rather than space by space.
+        self._concurrently([partial(self.space_access, space) for space in spaces.values()])
+        self._prefetch_chains([r for (kind, _s), group in groups.items() if kind == "page" for r in group])
+        self._prefetch_levels([str(r["id"]) for group in groups.values() for r in group])
+        self.names({a for group in groups.values() for r in group
+                    for a in (r.get("authorId") or "", (r.get("version") or {}).get("authorId") or "")})
         base = self._base() if groups else ""
         for (kind, space_id), group in groups.items():
             item_kind: ItemKind = "page" if kind == "page" else "blogpost"
@@ -596,19 +602,26 @@ class ConfluenceReader:
         return [found.get(key) for key in wanted]
 
     def trashed_ids(self, scope: Scope) -> Iterator[tuple[ItemKind, str]]:
-        for space in self.spaces(scope):
-            for kind, lister in (("page", ep.confluence_space_pages), ("blogpost", ep.confluence_space_blogposts)):
-                cursor = None
-                while True:
-                    body = self._json(
-                        lister, f"Listing the trashed {kind}s of space {space['key']}",
-                        space_id=space["id"], cursor=cursor, status="trashed",
-                    )
-                    for row in body.get("results") or ():
-                        yield ("page" if kind == "page" else "blogpost"), str(row["id"])
-                    cursor = next_cursor(body)
-                    if not cursor or not body.get("results"):
-                        break
+        """Each space's trashed pages and blog posts, the spaces listed a few at a time."""
+        def trashed(space: Mapping[str, str], kind: ItemKind, lister: Callable[..., requests.Response]
+                    ) -> list[tuple[ItemKind, str]]:
+            found: list[tuple[ItemKind, str]] = []
+            cursor = None
+            while True:
+                body = self._json(
+                    lister, f"Listing the trashed {kind}s of space {space['key']}",
+                    space_id=space["id"], cursor=cursor, status="trashed",
+                )
+                found += [(kind, str(row["id"])) for row in body.get("results") or ()]
+                cursor = next_cursor(body)
+                if not cursor or not body.get("results"):
+                    return found
+
+        listers: tuple[tuple[ItemKind, Callable[..., requests.Response]], ...] = (
+            ("page", ep.confluence_space_pages), ("blogpost", ep.confluence_space_blogposts))
+        listings = [partial(trashed, space, kind, lister) for space in self.spaces(scope) for kind, lister in listers]
+        for found in self._concurrently(listings):
+            yield from found
 
     # ------------------------------------------------------------------ groups and users
 
