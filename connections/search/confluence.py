@@ -20,6 +20,7 @@ What it guarantees (connections.search.types has the contract):
 from __future__ import annotations
 
 import base64
+import dataclasses
 import datetime as dt
 import json
 import threading
@@ -172,6 +173,7 @@ class ConfluenceReader:
         self._names: dict[str, str] = {}
         self._in_filter: dict[str, frozenset[str]] = {}
         self._seen_versions: dict[str, int] = {}
+        self._without_acl: dict[tuple[str, str], tuple[Mapping[str, Any], Mapping[str, str]]] = {}
 
     # ------------------------------------------------------------------ transport
 
@@ -465,6 +467,17 @@ class ConfluenceReader:
         return self._in_filter[cql]
 
     def items(self, scope: Scope, cursor: str = "", *, with_acl: bool = True) -> Page:
+        """One listing page's items; listings with nothing to index (a space without blog posts, a
+        page the CQL filter empties) are read through to the next one, so the page returned has
+        items unless the scope is done (the crawl reads a page ahead: an empty one would waste
+        the overlap)."""
+        while True:
+            page = self._listing_page(scope, cursor, with_acl=with_acl)
+            if page.items or not page.cursor:
+                return page
+            cursor = page.cursor
+
+    def _listing_page(self, scope: Scope, cursor: str, *, with_acl: bool) -> Page:
         state = _decode(cursor)
         spaces = self.spaces(scope)
         index, kind, inner = int(state.get("s", 0)), state.get("k", "page"), state.get("c")
@@ -540,7 +553,7 @@ class ConfluenceReader:
         site_url = (self.site.url or "").rstrip("/")
         return f"{site_url}/wiki" if site_url else url
 
-    def changed_since(self, scope: Scope, since: dt.datetime, cursor: str = "", *,
+    def changed_since(self, scope: Scope, since: dt.datetime, cursor: str = "", *, with_acl: bool = True,
                       indexed_versions: Mapping[str, int] | None = None) -> Page:
         """Items modified at or after `since` minus the overlap; each (id, version) once."""
         overlap = dt.timedelta(hours=float(getattr(settings, "SEARCH_CQL_OVERLAP_HOURS", 24)))
@@ -562,14 +575,14 @@ class ConfluenceReader:
                 self.stats.duplicates += 1  # seen in the overlap already: same id, same version
                 continue
             wanted.append((kind, content_id))
-        items = [i for i in self._fetch_many(wanted, space_by_key) if i is not None]
+        items = [i for i in self._fetch_many(wanted, space_by_key, with_acl=with_acl) if i is not None]
         for item in items:
             self._seen_versions[item.id] = item.version
         more = next_cursor(body) if body.get("results") else None
         return Page(items=tuple(items), cursor=more or "")
 
-    def _fetch_many(self, wanted: list[tuple[str, str]], space_by_key: Mapping[str, Mapping[str, str]]
-                    ) -> list[SourceItem | None]:
+    def _fetch_many(self, wanted: list[tuple[str, str]], space_by_key: Mapping[str, Mapping[str, str]], *,
+                    with_acl: bool = True) -> list[SourceItem | None]:
         """_fetch for several items: their reads a few at a time, the items in the order asked."""
         def read(kind: str, content_id: str) -> Any:
             getter = ep.confluence_page if kind == "page" else ep.confluence_blogpost
@@ -589,17 +602,37 @@ class ConfluenceReader:
             spaces[space["id"]] = space
             groups.setdefault((kind, space["id"]), []).append(row)
         # What the items need, read for all of them at once rather than space by space.
-        self._concurrently([partial(self.space_access, space) for space in spaces.values()])
-        self._prefetch_chains([r for (kind, _s), group in groups.items() if kind == "page" for r in group])
-        self._prefetch_levels([str(r["id"]) for group in groups.values() for r in group])
+        if with_acl:
+            self._concurrently([partial(self.space_access, space) for space in spaces.values()])
+            self._prefetch_chains([r for (kind, _s), group in groups.items() if kind == "page" for r in group])
+            self._prefetch_levels([str(r["id"]) for group in groups.values() for r in group])
+        else:
+            # Kept until with_acl asks (the crawl asks only for items it has not indexed yet).
+            self._without_acl = {(kind, str(r["id"])): (r, spaces[space_id])
+                                 for (kind, space_id), group in groups.items() for r in group}
         self.names({a for group in groups.values() for r in group
                     for a in (r.get("authorId") or "", (r.get("version") or {}).get("authorId") or "")})
         base = self._base() if groups else ""
         for (kind, space_id), group in groups.items():
             item_kind: ItemKind = "page" if kind == "page" else "blogpost"
-            for item in self._items(group, item_kind, spaces[space_id], base, True):
+            for item in self._items(group, item_kind, spaces[space_id], base, with_acl):
                 found[(kind, item.id)] = item
         return [found.get(key) for key in wanted]
+
+    def with_acl(self, items: list[SourceItem]) -> list[SourceItem]:
+        """The items of the last changed_since(with_acl=False) page, with their ACLs read (their
+        spaces' access, ancestors and restrictions, a few at a time)."""
+        kept, self._without_acl = self._without_acl, {}
+        rows = [(item.kind, *kept[(item.kind, item.id)]) for item in items if (item.kind, item.id) in kept]
+        spaces = {space["id"]: space for _kind, _row, space in rows}
+        self._concurrently([partial(self.space_access, space) for space in spaces.values()])
+        self._prefetch_chains([row for kind, row, _space in rows if kind == "page"])
+        self._prefetch_levels([str(row["id"]) for _kind, row, _space in rows])
+        filled = {}
+        for kind, row, space in rows:
+            chain = self.ancestors(str(row["id"]), row.get("parentId")) if kind == "page" else []
+            filled[(kind, str(row["id"]))] = self.acl(space, str(row["id"]), chain)
+        return [dataclasses.replace(item, acl=filled.get((item.kind, item.id), item.acl)) for item in items]
 
     def trashed_ids(self, scope: Scope) -> Iterator[tuple[ItemKind, str]]:
         """Each space's trashed pages and blog posts, the spaces listed a few at a time."""

@@ -468,9 +468,10 @@ def _incremental(ctx, search, graph, src) -> None:
     checkpoint.setdefault("since", since.isoformat())
     checkpoint.setdefault("phase", "changed")
     done = int(checkpoint.get("done", 0))
-    listing = _ahead(src, partial(src.changed_since, scope, since), checkpoint.get("cursor", ""))
+    listing = _ahead(src, partial(src.changed_since, scope, since, with_acl=False), checkpoint.get("cursor", ""))
     for _cursor, page in listing if checkpoint["phase"] == "changed" else ():
-        counts, pending = _index_page(ctx, search, graph, page.items, mapping, 0, reuse_acl=True)
+        counts, pending = _index_page(ctx, search, graph, _acls_for_new(search, src, page.items), mapping, 0,
+                                      reuse_acl=True)
         done += len(page.items)
         following = {**checkpoint, "cursor": page.cursor, "done": done,
                      "phase": "changed" if page.cursor else "trashed"}
@@ -488,6 +489,16 @@ def _incremental(ctx, search, graph, src) -> None:
         with ctx.batch():
             IndexedItem.objects.filter(search=search, item_id__in=indexed).delete()
             ctx.save_checkpoint({**checkpoint, "phase": "done"}, deleted=len(indexed))
+
+
+def _acls_for_new(search, src, page_items) -> list[SourceItem]:
+    """An incremental crawl sends known items with the ACL last sent (the permissions crawl
+    updates ACLs): only the items not indexed yet need theirs read from Confluence."""
+    known = set(IndexedItem.objects.filter(search=search, item_id__in=[items.item_id(i.kind, i.id) for i in page_items])
+                .exclude(acl=[]).values_list("item_id", flat=True))
+    fresh = [i for i in page_items if items.item_id(i.kind, i.id) not in known]
+    filled = {(i.kind, i.id): i for i in src.with_acl(fresh)} if fresh else {}
+    return [filled.get((i.kind, i.id), i) for i in page_items]
 
 
 def _finish(search, started, **stamps) -> None:

@@ -127,8 +127,13 @@ class ConfluenceSource(Protocol):
         """Every current page and blog post in scope, one page of results at a time."""
         ...
 
-    def changed_since(self, scope: Scope, since: dt.datetime, cursor: str = "") -> Page:
-        """Items modified at or after `since` (the reader applies its own time-zone overlap)."""
+    def changed_since(self, scope: Scope, since: dt.datetime, cursor: str = "", *, with_acl: bool = True) -> Page:
+        """Items modified at or after `since` (the reader applies its own time-zone overlap).
+        `with_acl=False`: their ACLs are left out (empty) until `with_acl` is asked for them."""
+        ...
+
+    def with_acl(self, items: list[SourceItem]) -> list[SourceItem]:
+        """Items of the last changed_since(with_acl=False) page, their ACLs read."""
         ...
 
     def trashed_ids(self, scope: Scope) -> Iterator[tuple[ItemKind, str]]:

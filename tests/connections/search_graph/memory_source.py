@@ -72,7 +72,10 @@ class MemorySource:
     def items(self, scope, cursor="", *, with_acl=True):
         return self._page(self._in_scope(scope), cursor)
 
-    def changed_since(self, scope, since, cursor=""):
+    def with_acl(self, items):
+        return list(items)
+
+    def changed_since(self, scope, since, cursor="", *, with_acl=True):
         rows = [r for r in self._in_scope(scope) if dt.datetime.fromisoformat(r["modified"]) >= since]
         return self._page(rows, cursor)
 
