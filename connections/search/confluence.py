@@ -393,7 +393,7 @@ class ConfluenceReader:
         body = ((row.get("body") or {}).get("storage") or {}).get("value", "")
         text, truncated = plain_text(body)
         self.stats.truncated += truncated
-        chain = self.ancestors(content_id, row.get("parentId")) if kind == "page" else []
+        chain = self.ancestors(content_id, row.get("parentId")) if kind == "page" and with_acl else []
         author, editor = row.get("authorId"), version.get("authorId")
         webui = (row.get("_links") or {}).get("webui", "")
         icon = "blog_post" if kind == "blogpost" else "page"
