@@ -193,15 +193,16 @@ def confluence(*, cloud_id, access_token):
     )
 
 
-def jira(*, cloud_id, access_token):
-    """Jira REST v3 through the API gateway, for one site (OAuth 2.0)."""
+def jira(*, cloud_id, access_token, session=None):
+    """Jira REST v3 through the API gateway, for one site (OAuth 2.0). `session`: an HTTP
+    session to reuse (its pooled connection), else a new one."""
     # Reference: https://developer.atlassian.com/cloud/jira/platform/rest/v3/intro/
     return Jira(
         url=jira_gateway_url(cloud_id),
         oauth2=_oauth2(access_token),
         cloud=True,
         api_version="3",
-        session=http.session(),
+        session=session or http.session(),
         timeout=TIMEOUT,
     )
 
@@ -212,13 +213,13 @@ def confluence_basic(*, site_url, email, api_token):
     )
 
 
-def jira_basic(*, site_url, email, api_token):
+def jira_basic(*, site_url, email, api_token, session=None):
     return Jira(
         url=jira_site_url(site_url),
         username=email,
         password=api_token,
         cloud=True,
         api_version="3",
-        session=http.session(),
+        session=session or http.session(),
         timeout=TIMEOUT,
     )

@@ -18,6 +18,7 @@ from __future__ import annotations
 import time
 from datetime import timedelta
 
+import requests
 from atlassian import ConfluenceV2, Jira
 from django.db import transaction
 from django.utils import timezone
@@ -135,14 +136,17 @@ def _check_usable(site: AtlassianSite) -> None:
         raise NeedsReauthorization(site, site.auth_error or f"{site} needs to be authorized again.")
 
 
-def jira_for(site: AtlassianSite) -> Jira:
-    """A Jira client for the site, with a fresh token (OAuth) or its API token."""
+def jira_for(site: AtlassianSite, session: requests.Session | None = None) -> Jira:
+    """A Jira client for the site, with a fresh token (OAuth) or its API token. `session`: an
+    HTTP session to reuse, so a job reading page after page keeps one connection."""
     _check_usable(site)
     if site.auth_mode == SiteAuthMode.OAUTH:
-        return client.jira(cloud_id=site.cloud_id, access_token=access_token(site))
+        return client.jira(cloud_id=site.cloud_id, access_token=access_token(site), session=session)
     if site.auth_mode == SiteAuthMode.API_TOKEN:
         credential = api_token_credential(site)
-        return client.jira_basic(site_url=site.url, email=credential.principal, api_token=credential.access_token)
+        return client.jira_basic(
+            site_url=site.url, email=credential.principal, api_token=credential.access_token, session=session
+        )
     raise NotAuthorized(site, f"{site} is not authorized yet.")
 
 

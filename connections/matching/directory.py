@@ -82,14 +82,15 @@ def jira_page(site, start_at, limit=None, *, throttle=None):
     return jira_request(site, start_at, limit, throttle=throttle)()
 
 
-def jira_request(site, start_at, limit=None, *, throttle=None):
+def jira_request(site, start_at, limit=None, *, throttle=None, session=None):
     """jira_page in two steps: the client with a fresh token now (it may read and refresh the
     stored credential), and the request to send, which touches no database (it may be sent
-    from a prefetching thread, see connections.sync.prefetch)."""
+    from a prefetching thread, see connections.sync.prefetch). `session`: the HTTP session of
+    the pages before (one connection for the whole listing, not a TLS handshake per page)."""
     limit = limit or JIRA_PAGE_SIZE
     throttle = throttle or Throttle()
     try:
-        jira = refresh.jira_for(site)
+        jira = refresh.jira_for(site, session=session)
     except refresh.NotAuthorized as exc:
         raise JiraUnavailable(str(exc)) from None
     key = f"atlassian:{site.cloud_id or site.url}"

@@ -24,6 +24,7 @@ from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
+from .. import http
 from ..models import (
     ManualMapping,
     MicrosoftUserKey,
@@ -155,8 +156,7 @@ def _read_microsoft(ctx, base, checkpoint, store):
         ms_users = 0
     # The next page is fetched while this one is written (the link comes from this page).
     pages = Pages(lambda link: partial(_graph_page, graph, link or None), _next_link, url or "")
-    for _link, page in pages:
-        ctx.check()
+    for _link, page in pages:  # each page's batch checks the run first
         rows = []
         for user in page.users:
             if "@removed" in user or not user.get("id"):
@@ -167,11 +167,12 @@ def _read_microsoft(ctx, base, checkpoint, store):
                 rows.append((ctx.connection.pk, user["id"], digest, kinds, address if store else "", generation))
         with _batch(ctx):
             writes.upsert_keys(rows)
+            # Neither side says its size up front: the bar counts up.
             ctx.save_checkpoint(
                 {**base, "phase": "microsoft", "next": page.next_link, "ms_users": ms_users},
                 fetched=len(page.users),
+                done=ms_users,
             )
-            ctx.progress(done=ms_users)  # neither side says its size up front: the bar counts up
         if not page.next_link:
             return index, page.delta_link, ms_users
     raise AssertionError("users/delta ended without a deltaLink page")  # Pages stops after that page
@@ -206,10 +207,15 @@ def _read_atlassian(ctx, rule, base, checkpoint, index, store):
     # The next page is fetched while this one is written; pages may be shorter than asked, so
     # the next one starts where this one ended, and only an empty page is the end.
     # Reference: https://developer.atlassian.com/cloud/jira/platform/rest/v3/intro/#pagination
-    pages = iter(Pages(lambda at: directory.jira_request(connection.site, at), _next_start,
-                       checkpoint.get("start_at", 0)))
-    while True:
-        ctx.check()
+    session = http.session()  # one connection for every page (requests are sent one at a time)
+    pages = iter(
+        Pages(
+            lambda at: directory.jira_request(connection.site, at, session=session),
+            _next_start,
+            checkpoint.get("start_at", 0),
+        )
+    )
+    while True:  # each page's batch checks the run first
         try:
             at, accounts = next(pages)
         except directory.JiraUnavailable as exc:
@@ -248,8 +254,12 @@ def _read_atlassian(ctx, rule, base, checkpoint, index, store):
         with _batch(ctx):
             counts = writes.upsert_matches(rows)
             start_at = at + len(accounts)
-            ctx.save_checkpoint({**base, "phase": "atlassian", "start_at": start_at}, fetched=len(accounts), **counts)
-            ctx.progress(done=base["ms_users"] + start_at)
+            ctx.save_checkpoint(
+                {**base, "phase": "atlassian", "start_at": start_at},
+                fetched=len(accounts),
+                done=base["ms_users"] + start_at,
+                **counts,
+            )
         if not accounts:
             return
 

@@ -69,11 +69,12 @@ def _upsert_sql(table: str, columns: Sequence[str], conflict: Sequence[str], upd
 def _stage(cursor, table: str, columns: Sequence[str], rows: Iterable[Sequence]) -> str:
     """COPY `rows` into this session's staging table for `table` (emptied at commit)."""
     stage = f"stage_{table}"
+    # One round trip for both (no parameters, so one simple query may hold two statements).
     cursor.execute(
         f"CREATE TEMPORARY TABLE IF NOT EXISTS {stage} ON COMMIT DELETE ROWS AS "  # noqa: S608
-        f"SELECT {', '.join(columns)} FROM {table} WITH NO DATA"
+        f"SELECT {', '.join(columns)} FROM {table} WITH NO DATA; "
+        f"TRUNCATE {stage}"  # a savepoint may have left rows
     )
-    cursor.execute(f"TRUNCATE {stage}")  # noqa: S608 (a savepoint may have left rows)
     with cursor.cursor.copy(f"COPY {stage} ({', '.join(columns)}) FROM STDIN") as copy:  # noqa: S608
         for row in rows:
             copy.write_row(row)
@@ -85,7 +86,8 @@ def upsert_keys(rows: list[tuple]) -> None:
     if not rows:
         return
     db, table = _db(MicrosoftUserKey), MicrosoftUserKey._meta.db_table
-    with transaction.atomic(using=db.alias), db.cursor() as cursor:
+    # No savepoint inside a batch: an error there fails the whole batch anyway.
+    with transaction.atomic(using=db.alias, savepoint=False), db.cursor() as cursor:
         if db.vendor == "postgresql":
             stage = _stage(cursor, table, KEY_COLUMNS, rows)
             source = f"SELECT {', '.join(KEY_COLUMNS)} FROM {stage}"  # noqa: S608 (names are ours)
@@ -101,7 +103,8 @@ def upsert_matches(rows: list[tuple]) -> dict[str, int]:
     if not rows:
         return {}
     db, table = _db(UserMatch), UserMatch._meta.db_table
-    with transaction.atomic(using=db.alias), db.cursor() as cursor:
+    # No savepoint inside a batch: an error there fails the whole batch anyway.
+    with transaction.atomic(using=db.alias, savepoint=False), db.cursor() as cursor:
         if db.vendor == "postgresql":
             stage = _stage(cursor, table, MATCH_COLUMNS, (_match_row(r) for r in rows))
             source = f"SELECT {', '.join(MATCH_COLUMNS)} FROM {stage}"  # noqa: S608 (names are ours)

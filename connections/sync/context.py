@@ -9,7 +9,7 @@ from typing import Any
 
 from django.db import connection as db
 from django.db import transaction
-from django.db.models import F
+from django.db.models import F, QuerySet, Subquery
 from django.db.models.expressions import CombinedExpression
 from django.utils import timezone
 
@@ -30,13 +30,24 @@ class RunContext:
         # Which claim of the run this worker holds; a resume by another worker bumps it.
         self.attempt = run.attempts
         self.logger = logging.getLogger(f"connections.sync.{run.kind}")
+        self._in_batch = False  # inside ctx.batch(), which checked the run and holds the connection
+        self._lock_sql: tuple[str, tuple] | None = None
 
     # -- saving -------------------------------------------------------------------------
 
-    def _update(self, **fields: Any) -> None:
+    def _update(self, **fields: Any) -> int:
         fields["heartbeat_at"] = timezone.now()
         # Only while it is still ours: the stuck detector may have taken the run over.
-        SyncRun.objects.filter(pk=self.run.pk, state=SyncRun.State.RUNNING, attempts=self.attempt).update(**fields)
+        return SyncRun.objects.filter(pk=self.run.pk, state=SyncRun.State.RUNNING, attempts=self.attempt).update(
+            **fields
+        )
+
+    def _update_and_check(self, **fields: Any) -> None:
+        # Inside a batch the run was checked at its start and the connection row is locked (a
+        # disconnect waits): an UPDATE that still found the run as ours needs no second look.
+        # Outside one, or when the run is no longer ours, check() says why to stop.
+        if not self._update(**fields) or not self._in_batch:
+            self.check()
 
     @staticmethod
     def _counter_updates(counts: Mapping[str, int]) -> dict[str, CombinedExpression]:
@@ -45,15 +56,19 @@ class RunContext:
             raise TypeError(f"unknown counters: {sorted(unknown)}")
         return {name: F(name) + value for name, value in counts.items() if value}
 
-    def save_checkpoint(self, checkpoint: Mapping[str, Any], **counts: int) -> None:
-        """Persist the checkpoint and add the counts in one UPDATE, then check whether to go on.
+    def save_checkpoint(
+        self, checkpoint: Mapping[str, Any], *, done: int | None = None, total: int | None = None, **counts: int
+    ) -> None:
+        """Persist the checkpoint, add the counts and set the progress (`done`/`total`, as
+        progress() does) in one UPDATE, then check whether to go on.
 
         Call it inside `ctx.batch()` with the batch's writes, so data and checkpoint commit
         together: a worker killed after the commit resumes after this batch, one killed
         before it redoes the batch (upserts, so no duplicates)."""
         self.checkpoint = dict(checkpoint)
-        self._update(checkpoint=self.checkpoint, **self._counter_updates(counts))
-        self.check()
+        self._update_and_check(
+            checkpoint=self.checkpoint, **self._counter_updates(counts), **self._progress_fields(done, total)
+        )
 
     def heartbeat(self) -> None:
         """Still alive (waiting counts): keeps the stuck detector off this run."""
@@ -62,14 +77,17 @@ class RunContext:
     def add_counts(self, **counts: int) -> None:
         self._update(**self._counter_updates(counts))
 
-    def progress(self, *, done: int | None = None, total: int | None = None) -> None:
+    @staticmethod
+    def _progress_fields(done: int | None, total: int | None) -> dict[str, int]:
         fields: dict[str, int] = {}
         if done is not None:
             fields["progress_done"] = done
         if total is not None:
             fields["progress_total"] = total
-        self._update(**fields)
-        self.check()
+        return fields
+
+    def progress(self, *, done: int | None = None, total: int | None = None) -> None:
+        self._update_and_check(**self._progress_fields(done, total))
 
     # -- stopping -----------------------------------------------------------------------
 
@@ -78,12 +96,16 @@ class RunContext:
         disconnected. Cheap (one indexed read); call it between pages."""
         row = (
             SyncRun.objects.filter(pk=self.run.pk)
-            .values_list("state", "attempts", "cancel_requested", "connection__status")
+            .values_list("connection__status", "state", "attempts", "cancel_requested")
             .first()
         )
-        if row is None:
+        self._stop_unless_ours(row)
+
+    def _stop_unless_ours(self, row: tuple | None) -> None:
+        """`row`: (connection status, run state, attempts, cancel requested), or None."""
+        if row is None or row[1] is None:
             raise RunStopped("the run was deleted")
-        state, attempt, cancel_requested, connection_status = row
+        connection_status, state, attempt, cancel_requested = row
         if cancel_requested:
             raise RunStopped("cancelled")
         if connection_status == Connection.Status.DISCONNECTED:
@@ -92,6 +114,34 @@ class RunContext:
             raise RunStopped("another worker resumed the run", taken_over=True)
         if state != SyncRun.State.RUNNING:
             raise RunStopped(f"the run is {state}")
+
+    def _locking_check(self) -> QuerySet:
+        """The connection row locked (FOR NO KEY UPDATE) with the run's state, in one query."""
+        run = SyncRun.objects.filter(pk=self.run.pk)
+        return (
+            Connection.objects.filter(pk=self.connection.pk)
+            .select_for_update(no_key=True)
+            .annotate(
+                run_state=Subquery(run.values("state")),
+                run_attempts=Subquery(run.values("attempts")),
+                run_cancel=Subquery(run.values("cancel_requested")),
+            )
+            .values_list("status", "run_state", "run_attempts", "run_cancel")
+        )
+
+    def _lock_and_check(self) -> None:
+        if db.vendor != "postgresql":
+            self._stop_unless_ours(self._locking_check().first())
+            return
+        if self._lock_sql is None:  # the same query every batch: compiled once
+            sql, params = self._locking_check().query.sql_with_params()
+            self._lock_sql = (f"SET LOCAL synchronous_commit TO OFF; {sql}", params)
+        with db.cursor() as cursor:
+            # One round trip for both statements (the batch pays one per page, and the page's
+            # writes are a few more): a busy server makes each round trip count.
+            cursor.execute(*self._lock_sql)
+            cursor.nextset()
+            self._stop_unless_ours(cursor.fetchone())
 
     @contextmanager
     def batch(self) -> Iterator[None]:
@@ -105,9 +155,9 @@ class RunContext:
         them first. This spares a disk flush per page, most of a batch's cost on a busy server.
         Reference: https://www.postgresql.org/docs/current/wal-async-commit.html"""
         with transaction.atomic():
-            if db.vendor == "postgresql":
-                with db.cursor() as cursor:
-                    cursor.execute("SET LOCAL synchronous_commit TO OFF")
-            Connection.objects.select_for_update(no_key=True).filter(pk=self.connection.pk).first()
-            self.check()
-            yield
+            self._lock_and_check()
+            outer, self._in_batch = self._in_batch, True
+            try:
+                yield
+            finally:
+                self._in_batch = outer

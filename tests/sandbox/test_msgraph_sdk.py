@@ -3,8 +3,8 @@ and azure-identity, as an integrator would write it: 403 bodies as Microsoft sen
 messages under v1.0 and their delta, creating chats, users/delta's own page size."""
 
 import asyncio
-import concurrent.futures
 import datetime
+import threading
 
 import pytest
 from msgraph.generated.models.aad_user_conversation_member import AadUserConversationMember
@@ -16,12 +16,19 @@ from msgraph_core import PageIterator
 
 from tests.sandbox.msgraph_clients import GRAPH_DEFAULT, credential, graph_client
 
+_loop: asyncio.AbstractEventLoop | None = None
+
 
 def run(coroutine):
-    # In a thread of its own: Playwright's sync API (the browser tests of the same session) keeps
-    # an event loop running in the main thread, where asyncio.run() refuses to start another.
-    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
-        return pool.submit(asyncio.run, coroutine).result()
+    """On one event loop for the module, running in a thread of its own, as an application
+    keeps one: the SDK's httpx client pools connections (Graph keeps them alive) and a pooled
+    connection belongs to the loop that opened it. (Playwright's sync API, in the browser tests
+    of the same session, keeps an event loop running in the main thread.)"""
+    global _loop
+    if _loop is None:
+        _loop = asyncio.new_event_loop()
+        threading.Thread(target=_loop.run_forever, daemon=True).start()
+    return asyncio.run_coroutine_threadsafe(coroutine, _loop).result()
 
 
 def test_azure_identity_gets_an_app_only_token(sandbox):

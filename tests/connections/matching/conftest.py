@@ -4,10 +4,12 @@ happen, and a way to run the user matching job."""
 
 import logging
 from collections import Counter
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import pytest
 from django.conf import settings
+from django.db import transaction
 
 from connections.models import Connection, Credential
 from tenants.models import Role
@@ -33,7 +35,7 @@ class FakeContext:
         self.kill_after = kill_after
         self.logger = logging.getLogger("tests.matching")
 
-    def save_checkpoint(self, checkpoint, **counts):
+    def save_checkpoint(self, checkpoint, *, done=None, total=None, **counts):
         self.checkpoint = dict(checkpoint)
         self.counts.update({k: v for k, v in counts.items() if v})
         self.saves += 1
@@ -47,6 +49,13 @@ class FakeContext:
     def check(self):
         if self.kill_after is not None and self.saves >= self.kill_after:
             raise Killed()
+
+    @contextmanager
+    def batch(self):
+        # As RunContext.batch: one transaction, the run checked before the batch's writes.
+        with transaction.atomic():
+            self.check()
+            yield
 
 
 @dataclass
