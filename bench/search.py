@@ -19,7 +19,8 @@
    the sandbox's Microsoft Search allows a connection (`--ingest-rate`, Graph documents 25
    items/s), never counted shorter than their count divided by the rate. The crawl reads the
    next Confluence page while it sends the current page's PUTs, so floor = the longer of the
-   two (`floor.confluence_seconds`, `floor.graph_seconds`).
+   two (`floor.confluence_seconds`, `floor.graph_seconds`). `ratios.full_vs_rate_bound` compares
+   the crawl with the longer of the reads and the PUTs' count divided by the rate alone.
 Prints JSON: items/s, requests per item on each side, peak RSS, ratios.full_vs_floor and
 ratios.incremental_vs_full. Replaces the sandbox's data. Needs DEBUG=true SANDBOX_ENABLED=true.
 """
@@ -296,6 +297,9 @@ class Benchmark:
             "peak_rss_mb": {"before_runs": rss_before, "after_runs": peak},
             "ratios": {
                 "full_vs_floor": round(full_wall / floor["seconds"], 2),
+                # Against the bound no replay can beat: the reads, or the PUTs at exactly the rate.
+                "full_vs_rate_bound": round(
+                    full_wall / max(floor["confluence_seconds"], floor["graph_seconds_at_allowed_rate_alone"]), 2),
                 "incremental_vs_full": round(incr_wall / full_wall, 4),
             },
             "targets": {
