@@ -17,10 +17,10 @@
    restrictions SEARCH_CONFLUENCE_CONCURRENCY at a time (a session per thread), as the crawl
    reads them; and the same Graph PUTs sent again SEARCH_INGEST_CONCURRENCY at a time at the rate
    the sandbox's Microsoft Search allows a connection (`--ingest-rate`, Graph documents 25
-   items/s), never counted shorter than their count divided by the rate. The crawl reads the
+   items/s). The PUT part of the floor is their count divided by that rate (nothing sends them
+   sooner); the replay, which can only be longer, is reported beside it. The crawl reads the
    next Confluence page while it sends the current page's PUTs, so floor = the longer of the
-   two (`floor.confluence_seconds`, `floor.graph_seconds`). `ratios.full_vs_rate_bound` compares
-   the crawl with the longer of the reads and the PUTs' count divided by the rate alone.
+   two (`floor.confluence_seconds`, `floor.graph_seconds`).
 Prints JSON: items/s, requests per item on each side, peak RSS, ratios.full_vs_floor and
 ratios.incremental_vs_full. Replaces the sandbox's data. Needs DEBUG=true SANDBOX_ENABLED=true.
 """
@@ -297,9 +297,6 @@ class Benchmark:
             "peak_rss_mb": {"before_runs": rss_before, "after_runs": peak},
             "ratios": {
                 "full_vs_floor": round(full_wall / floor["seconds"], 2),
-                # Against the bound no replay can beat: the reads, or the PUTs at exactly the rate.
-                "full_vs_rate_bound": round(
-                    full_wall / max(floor["confluence_seconds"], floor["graph_seconds_at_allowed_rate_alone"]), 2),
                 "incremental_vs_full": round(incr_wall / full_wall, 4),
             },
             "targets": {
@@ -314,9 +311,9 @@ class Benchmark:
 
         Reads: each listing page in turn (its cursor comes from the one before), and its items'
         view restrictions SEARCH_CONFLUENCE_CONCURRENCY at a time, one bare session per thread, as
-        the crawl reads them. PUTs: SEARCH_INGEST_CONCURRENCY at a time, never faster than the
-        allowed rate, and never counted shorter than puts / rate. The crawl reads the next page
-        while it sends the current one's PUTs, so floor = the longer of the two."""
+        the crawl reads them. PUTs: puts / rate; replayed SEARCH_INGEST_CONCURRENCY at a time at
+        the allowed rate for the record. The crawl reads the next page while it sends the current
+        one's PUTs, so floor = the longer of the two."""
         workers = max(1, int(settings.SEARCH_CONFLUENCE_CONCURRENCY))
         sessions = threading.local()
         base = f"{settings.ATLASSIAN_EXTRA_SITE_PREFIXES[0]}{SITE}/wiki"
@@ -359,7 +356,11 @@ class Benchmark:
                             list(pool.map(restriction, rows))
         confluence_seconds = time.perf_counter() - started
         at_rate = puts / self.ingest_rate
-        graph_seconds = max(self._put_floor(), at_rate)
+        replayed = self._put_floor()
+        # The PUT part is their count at the allowed rate: nothing sends them sooner. The replay
+        # shows the sandbox takes them at that rate; it can only be longer (sent at exactly the
+        # rate, some land in a second already full and wait out a Retry-After).
+        graph_seconds = at_rate
         return {
             "seconds": round(max(confluence_seconds, graph_seconds), 1),
             "combined": "max: the crawl reads the next Confluence page while it sends the current page's PUTs",
@@ -368,7 +369,7 @@ class Benchmark:
             "confluence_concurrency": workers,
             "graph_puts": puts,
             "graph_seconds": round(graph_seconds, 1),
-            "graph_seconds_at_allowed_rate_alone": round(at_rate, 1),
+            "graph_seconds_replayed_at_allowed_rate": round(max(replayed, at_rate), 1),
             "graph_concurrency": max(1, int(settings.SEARCH_INGEST_CONCURRENCY)),
         }
 

@@ -269,6 +269,7 @@ def _index_page(ctx, search, graph, page_items, mapping, generation, *, reuse_ac
     seen: list[str] = []
     unmapped: list[Principal] = []
     gone: list[str] = []  # indexed, but nobody mapped may read it now
+    indexed_whole: list[str] = []
     puts: list[tuple[SourceItem, str, dict, bool, items.Acl, IndexedItem | None]] = []
     for source_item in page_items:
         counts["fetched"] += 1
@@ -309,9 +310,11 @@ def _index_page(ctx, search, graph, page_items, mapping, generation, *, reuse_ac
         if truncated:
             _skip(search, ctx.run.pk, source_item, SkippedItem.Reason.TRUNCATED, "indexed with its text cut")
         else:
-            SkippedItem.objects.filter(search=search, item_id=iid).delete()
+            indexed_whole.append(iid)
         counts["created" if row is None else "updated"] += 1
         writes.append((iid, source_item.version, acl.digest, acl.entries, source_item.title[:255]))
+    if indexed_whole:  # no longer skipped: one statement for the page, between its PUTs and the next page's
+        SkippedItem.objects.filter(search=search, item_id__in=indexed_whole).delete()
     counts["deleted"] += len(gone)
     return counts, (writes, seen, unmapped, generation, gone)
 
@@ -330,12 +333,14 @@ def _commit_page(ctx, search, pending) -> None:
     now = timezone.now()
     if gone:
         IndexedItem.objects.filter(search=search, item_id__in=gone).delete()
-    for iid, version, digest, acl, title in writes:
-        IndexedItem.objects.update_or_create(
-            search=search, item_id=iid,
-            defaults={"version": version, "acl_digest": digest, "acl": acl, "title": title,
-                      "seen_by_run": generation or 0, "indexed_at": now},
-        )
+    # One upsert for the page (unique on search and item id): the run's thread is back to sending sooner.
+    IndexedItem.objects.bulk_create(
+        [IndexedItem(search=search, item_id=iid, version=version, acl_digest=digest, acl=acl, title=title,
+                     seen_by_run=generation or 0, indexed_at=now)
+         for iid, version, digest, acl, title in writes],
+        update_conflicts=True, unique_fields=["search", "item_id"],
+        update_fields=["version", "acl_digest", "acl", "title", "seen_by_run", "indexed_at"],
+    )
     if generation and seen:
         IndexedItem.objects.filter(search=search, item_id__in=seen).update(seen_by_run=generation)
     _note_unmapped(search, ctx.run.pk, unmapped)
