@@ -24,7 +24,7 @@ import dataclasses
 import datetime as dt
 import json
 import threading
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
@@ -416,7 +416,7 @@ class ConfluenceReader:
             icon_url=f"{base}/images/icons/contenttypes/{icon}_16.svg",
         )
 
-    def _concurrently(self, requests: list[Callable[[], Any]]) -> list[Any]:
+    def _concurrently(self, requests: Sequence[Callable[[], Any]]) -> list[Any]:
         """Independent reads, SEARCH_CONFLUENCE_CONCURRENCY at a time, each through the throttle
         (connections.sync.prefetch.gather: the run's throttle settings go with them)."""
         self.connect()  # the client is built once, before the threads share it

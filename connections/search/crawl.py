@@ -10,7 +10,7 @@ of indexed items (IndexedItem) commits with the checkpoint, so its counts are ex
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from functools import partial
 from typing import Any
 
@@ -319,7 +319,7 @@ def _index_page(ctx, search, graph, page_items, mapping, generation, *, reuse_ac
     return counts, (writes, seen, unmapped, generation, gone)
 
 
-def _send(requests: list[Callable[[], Response]]) -> list[Response]:
+def _send(requests: Sequence[Callable[[], Response]]) -> list[Response]:
     """Graph writes of one page, SEARCH_INGEST_CONCURRENCY at a time, each through the
     connection's shared throttle (its token bucket, Retry-After for every worker); the answers in
     order. Microsoft Search takes up to 25 concurrent operations per connection and app.
