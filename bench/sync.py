@@ -387,6 +387,8 @@ class Benchmark:
             result["naive"] = {**sorted(naives, key=lambda r: r["wall_s"])[len(naives) // 2], "wall_s": naive_wall,
                                "walls_s": walls["naive"]}  # fmt: skip
             result["ratios"]["naive_vs_full"] = round(naive_wall / full_wall, 2)
+            # What naive_vs_full would be were the full run exactly as cheap as the floor.
+            result["ratios"]["naive_vs_floor"] = round(naive_wall / floor_wall, 2)
             result["targets"]["naive_at_least_10x_full"] = naive_wall >= 10 * full_wall
         if in_worker:
             result["targets"]["worker_peak_under_200_mb"] = in_worker["peak_rss_mb"] <= 200

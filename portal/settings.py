@@ -245,6 +245,13 @@ CELERY_BEAT_SCHEDULE["portal.outbox_relay"] = {"task": "portal.outbox_relay", "s
 # together, and the burst it may spend at once: one large tenant cannot starve the others.
 SYNC_TENANT_RATE = env.float("SYNC_TENANT_RATE", default=20.0)
 SYNC_TENANT_BURST = env.int("SYNC_TENANT_BURST", default=40)
+# Microsoft Graph's budget per tenant, for the same purpose. Microsoft documents the identity
+# service's limit per app and tenant as 3,500, 5,000 or 8,000 resource units per 10 seconds by
+# tenant size, most reads costing 1 or 2 units: 100 requests a second stays well within the
+# smallest, and a 429 still blocks the tenant for its Retry-After (and paces it after).
+# Reference: https://learn.microsoft.com/graph/throttling-limits#identity-and-access-service-limits
+SYNC_GRAPH_RATE = env.float("SYNC_GRAPH_RATE", default=100.0)
+SYNC_GRAPH_BURST = env.int("SYNC_GRAPH_BURST", default=100)
 # Tries per request on 5xx / connection errors (jittered backoff) and on 429/503 (Retry-After).
 SYNC_HTTP_MAX_ATTEMPTS = env.int("SYNC_HTTP_MAX_ATTEMPTS", default=6)
 # Inside a sync run, a failing request is retried for this long (seconds) after it first

@@ -177,7 +177,7 @@ class Graph:
         self.tenant_id = str(tenant.tenant_id)
         self.cloud = getattr(tenant, "cloud", "public") or "public"
         self.base = graph_base(self.cloud)
-        self.throttle = throttle or Throttle()
+        self.throttle = throttle or Throttle(rate=settings.SYNC_GRAPH_RATE, burst=settings.SYNC_GRAPH_BURST)
         self.key = f"graph:{self.tenant_id.lower()}"
         self.session = http.session()
         self.requests_made = 0
