@@ -275,9 +275,15 @@ SYNC_AUTO_RETRIES = env.int("SYNC_AUTO_RETRIES", default=3)
 SYNC_AUTO_RETRY_DELAY = env.int("SYNC_AUTO_RETRY_DELAY", default=300)
 
 # Confluence in Microsoft Search. Graph ingests at most 25 items/s per connection
-# (https://learn.microsoft.com/graph/connecting-external-content-api-limits): stay under it.
+# (https://learn.microsoft.com/graph/connecting-external-content-api-limits): stay under it. A
+# token bucket sends up to rate + burst in any one second, so the two together stay within 25
+# (a burst as large as the rate would be throttled every second, waiting out a Retry-After each time).
 SEARCH_INGEST_RATE = env.float("SEARCH_INGEST_RATE", default=20.0)
-SEARCH_INGEST_BURST = env.int("SEARCH_INGEST_BURST", default=20)
+SEARCH_INGEST_BURST = env.int("SEARCH_INGEST_BURST", default=5)
+# Graph writes of one crawled page in flight at once (Graph takes 25 concurrent operations per
+# connection and app), and Confluence reads of one listing page (view restrictions, ancestors).
+SEARCH_INGEST_CONCURRENCY = env.int("SEARCH_INGEST_CONCURRENCY", default=8)
+SEARCH_CONFLUENCE_CONCURRENCY = env.int("SEARCH_CONFLUENCE_CONCURRENCY", default=4)
 # Seconds between polls of the schema registration (Graph says it takes 5 to 15 minutes), and
 # how long to poll before the setup run gives up.
 SEARCH_SCHEMA_POLL = env.float("SEARCH_SCHEMA_POLL", default=15.0)

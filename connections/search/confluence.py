@@ -20,12 +20,13 @@ What it guarantees (connections.search.types has the contract):
 from __future__ import annotations
 
 import base64
+import dataclasses
 import datetime as dt
 import json
 import threading
-from collections.abc import Callable, Iterator, Mapping
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -35,6 +36,7 @@ from django.conf import settings
 from ..atlassian import client as atlassian_client
 from ..atlassian import endpoints as ep
 from ..atlassian import refresh
+from ..sync import prefetch
 from ..sync.errors import JobError
 from ..throttle import Throttle, Throttled
 from .text import plain_text
@@ -171,8 +173,14 @@ class ConfluenceReader:
         self._names: dict[str, str] = {}
         self._in_filter: dict[str, frozenset[str]] = {}
         self._seen_versions: dict[str, int] = {}
+        self._without_acl: dict[tuple[str, str], tuple[Mapping[str, Any], Mapping[str, str]]] = {}
 
     # ------------------------------------------------------------------ transport
+
+    def connect(self) -> None:
+        """Build the client now (its credential is read from the database): the crawl calls this
+        in the run's own thread before handing a read to a helper thread."""
+        assert self.confluence is not None
 
     @property
     def confluence(self) -> Any:
@@ -287,7 +295,8 @@ class ConfluenceReader:
                           missing_ok=missing_ok, content_id=content_id)
         if body is None:
             # An ancestor we may not read (a draft, 403/404): Confluence gives nothing to apply.
-            self.stats.unreadable_levels += 1
+            with self._lock:
+                self.stats.unreadable_levels += 1
             self._levels[content_id] = None
             return None
         restrictions = body.get("restrictions") or {}
@@ -384,7 +393,7 @@ class ConfluenceReader:
         body = ((row.get("body") or {}).get("storage") or {}).get("value", "")
         text, truncated = plain_text(body)
         self.stats.truncated += truncated
-        chain = self.ancestors(content_id, row.get("parentId")) if kind == "page" else []
+        chain = self.ancestors(content_id, row.get("parentId")) if kind == "page" and with_acl else []
         author, editor = row.get("authorId"), version.get("authorId")
         webui = (row.get("_links") or {}).get("webui", "")
         icon = "blog_post" if kind == "blogpost" else "page"
@@ -407,16 +416,28 @@ class ConfluenceReader:
             icon_url=f"{base}/images/icons/contenttypes/{icon}_16.svg",
         )
 
-    def _prefetch_levels(self, ids: list[str]) -> None:
+    def _concurrently(self, requests: Sequence[Callable[[], Any]]) -> list[Any]:
+        """Independent reads, SEARCH_CONFLUENCE_CONCURRENCY at a time, each through the throttle
+        (connections.sync.prefetch.gather: the run's throttle settings go with them)."""
+        self.connect()  # the client is built once, before the threads share it
+        return prefetch.gather(requests, max(1, int(settings.SEARCH_CONFLUENCE_CONCURRENCY)))
+
+    def _prefetch_levels(self, ids: list[str], *, missing_ok: bool = False) -> None:
         """Each item's own view restriction, read a few at a time (one request per item is the cost
         Confluence sets: no listing carries restrictions)."""
         wanted = [i for i in dict.fromkeys(ids) if i not in self._levels]
-        workers = max(1, int(getattr(settings, "SEARCH_CONFLUENCE_CONCURRENCY", 4)))
-        if len(wanted) < 2 or workers == 1:
-            return
-        assert self.confluence is not None  # the client is built once, before the threads share it
-        with ThreadPoolExecutor(max_workers=workers) as pool:
-            list(pool.map(self.level, wanted))
+        if len(wanted) > 1:
+            self._concurrently([partial(self.level, i, missing_ok=missing_ok) for i in wanted])
+
+    def _prefetch_chains(self, rows: list[Mapping[str, Any]]) -> None:
+        """The ancestors of the pages whose parent neither an earlier listing nor this one showed,
+        read a few at a time, then the view restrictions of those ancestors."""
+        listed = {str(r["id"]) for r in rows}
+        unknown = [r for r in rows if r.get("parentId") and str(r["id"]) not in self._parents
+                   and str(r["parentId"]) not in self._parents and str(r["parentId"]) not in listed]
+        if len(unknown) > 1:
+            self._concurrently([partial(self.ancestors, str(r["id"]), str(r["parentId"])) for r in unknown])
+        self._prefetch_levels([a for r in unknown for a in self._parents.get(str(r["id"]), ())], missing_ok=True)
 
     def _items(self, rows: list[Mapping[str, Any]], kind: ItemKind, space: Mapping[str, str], base: str,
                with_acl: bool) -> list[SourceItem]:
@@ -426,6 +447,8 @@ class ConfluenceReader:
                 self._parents.setdefault(str(row["id"]), [])
         if with_acl:
             self.space_access(space)
+            if kind == "page":
+                self._prefetch_chains(rows)
             self._prefetch_levels([str(r["id"]) for r in rows])
         self.names({r.get("authorId") or "" for r in rows} | {(r.get("version") or {}).get("authorId") or ""
                                                                for r in rows})
@@ -444,6 +467,17 @@ class ConfluenceReader:
         return self._in_filter[cql]
 
     def items(self, scope: Scope, cursor: str = "", *, with_acl: bool = True) -> Page:
+        """One listing page's items; listings with nothing to index (a space without blog posts, a
+        page the CQL filter empties) are read through to the next one, so the page returned has
+        items unless the scope is done (the crawl reads a page ahead: an empty one would waste
+        the overlap)."""
+        while True:
+            page = self._listing_page(scope, cursor, with_acl=with_acl)
+            if page.items or not page.cursor:
+                return page
+            cursor = page.cursor
+
+    def _listing_page(self, scope: Scope, cursor: str, *, with_acl: bool) -> Page:
         state = _decode(cursor)
         spaces = self.spaces(scope)
         index, kind, inner = int(state.get("s", 0)), state.get("k", "page"), state.get("c")
@@ -519,7 +553,7 @@ class ConfluenceReader:
         site_url = (self.site.url or "").rstrip("/")
         return f"{site_url}/wiki" if site_url else url
 
-    def changed_since(self, scope: Scope, since: dt.datetime, cursor: str = "", *,
+    def changed_since(self, scope: Scope, since: dt.datetime, cursor: str = "", *, with_acl: bool = True,
                       indexed_versions: Mapping[str, int] | None = None) -> Page:
         """Items modified at or after `since` minus the overlap; each (id, version) once."""
         overlap = dt.timedelta(hours=float(getattr(settings, "SEARCH_CQL_OVERLAP_HOURS", 24)))
@@ -527,7 +561,7 @@ class ConfluenceReader:
         cql = scope_cql(scope, f'lastmodified >= "{start}"') + " ORDER BY lastmodified"
         body = self._search_page(cql, cursor or None)
         space_by_key = {s["key"]: s for s in self.spaces(scope)}
-        items = []
+        wanted: list[tuple[str, str]] = []
         for hit in body.get("results") or ():
             content = hit.get("content") or {}
             content_id, kind = str(content.get("id", "")), content.get("type", "")
@@ -540,27 +574,87 @@ class ConfluenceReader:
             if known is not None and version and known >= version:
                 self.stats.duplicates += 1  # seen in the overlap already: same id, same version
                 continue
-            item = self._fetch(kind, content_id, space_by_key)
-            if item is not None:
-                self._seen_versions[content_id] = item.version
-                items.append(item)
+            wanted.append((kind, content_id))
+        items = [i for i in self._fetch_many(wanted, space_by_key, with_acl=with_acl) if i is not None]
+        for item in items:
+            self._seen_versions[item.id] = item.version
         more = next_cursor(body) if body.get("results") else None
         return Page(items=tuple(items), cursor=more or "")
 
+    def _fetch_many(self, wanted: list[tuple[str, str]], space_by_key: Mapping[str, Mapping[str, str]], *,
+                    with_acl: bool = True) -> list[SourceItem | None]:
+        """_fetch for several items: their reads a few at a time, the items in the order asked."""
+        def read(kind: str, content_id: str) -> Any:
+            getter = ep.confluence_page if kind == "page" else ep.confluence_blogpost
+            return self._json(getter, f"Reading {kind} {content_id}", missing_ok=True,
+                              **{("page_id" if kind == "page" else "blogpost_id"): content_id})
+
+        rows = self._concurrently([partial(read, kind, cid) for kind, cid in wanted]) if wanted else []
+        found: dict[tuple[str, str], SourceItem] = {}
+        groups: dict[tuple[str, str], list[Mapping[str, Any]]] = {}
+        spaces: dict[str, Mapping[str, str]] = {}
+        for (kind, _cid), row in zip(wanted, rows, strict=True):
+            if row is None or row.get("status") not in (None, "current", "archived"):
+                continue
+            space = next((s for s in space_by_key.values() if s["id"] == str(row.get("spaceId"))), None)
+            if space is None:
+                continue
+            spaces[space["id"]] = space
+            groups.setdefault((kind, space["id"]), []).append(row)
+        # What the items need, read for all of them at once rather than space by space.
+        if with_acl:
+            self._concurrently([partial(self.space_access, space) for space in spaces.values()])
+            self._prefetch_chains([r for (kind, _s), group in groups.items() if kind == "page" for r in group])
+            self._prefetch_levels([str(r["id"]) for group in groups.values() for r in group])
+        else:
+            # Kept until with_acl asks (the crawl asks only for items it has not indexed yet).
+            self._without_acl = {(kind, str(r["id"])): (r, spaces[space_id])
+                                 for (kind, space_id), group in groups.items() for r in group}
+        self.names({a for group in groups.values() for r in group
+                    for a in (r.get("authorId") or "", (r.get("version") or {}).get("authorId") or "")})
+        base = self._base() if groups else ""
+        for (kind, space_id), group in groups.items():
+            item_kind: ItemKind = "page" if kind == "page" else "blogpost"
+            for item in self._items(group, item_kind, spaces[space_id], base, with_acl):
+                found[(kind, item.id)] = item
+        return [found.get(key) for key in wanted]
+
+    def with_acl(self, items: list[SourceItem]) -> list[SourceItem]:
+        """The items of the last changed_since(with_acl=False) page, with their ACLs read (their
+        spaces' access, ancestors and restrictions, a few at a time)."""
+        kept, self._without_acl = self._without_acl, {}
+        rows = [(item.kind, *kept[(item.kind, item.id)]) for item in items if (item.kind, item.id) in kept]
+        spaces = {space["id"]: space for _kind, _row, space in rows}
+        self._concurrently([partial(self.space_access, space) for space in spaces.values()])
+        self._prefetch_chains([row for kind, row, _space in rows if kind == "page"])
+        self._prefetch_levels([str(row["id"]) for _kind, row, _space in rows])
+        filled = {}
+        for kind, row, space in rows:
+            chain = self.ancestors(str(row["id"]), row.get("parentId")) if kind == "page" else []
+            filled[(kind, str(row["id"]))] = self.acl(space, str(row["id"]), chain)
+        return [dataclasses.replace(item, acl=filled.get((item.kind, item.id), item.acl)) for item in items]
+
     def trashed_ids(self, scope: Scope) -> Iterator[tuple[ItemKind, str]]:
-        for space in self.spaces(scope):
-            for kind, lister in (("page", ep.confluence_space_pages), ("blogpost", ep.confluence_space_blogposts)):
-                cursor = None
-                while True:
-                    body = self._json(
-                        lister, f"Listing the trashed {kind}s of space {space['key']}",
-                        space_id=space["id"], cursor=cursor, status="trashed",
-                    )
-                    for row in body.get("results") or ():
-                        yield ("page" if kind == "page" else "blogpost"), str(row["id"])
-                    cursor = next_cursor(body)
-                    if not cursor or not body.get("results"):
-                        break
+        """Each space's trashed pages and blog posts, the spaces listed a few at a time."""
+        def trashed(space: Mapping[str, str], kind: ItemKind, lister: Callable[..., requests.Response]
+                    ) -> list[tuple[ItemKind, str]]:
+            found: list[tuple[ItemKind, str]] = []
+            cursor = None
+            while True:
+                body = self._json(
+                    lister, f"Listing the trashed {kind}s of space {space['key']}",
+                    space_id=space["id"], cursor=cursor, status="trashed",
+                )
+                found += [(kind, str(row["id"])) for row in body.get("results") or ()]
+                cursor = next_cursor(body)
+                if not cursor or not body.get("results"):
+                    return found
+
+        listers: tuple[tuple[ItemKind, Callable[..., requests.Response]], ...] = (
+            ("page", ep.confluence_space_pages), ("blogpost", ep.confluence_space_blogposts))
+        listings = [partial(trashed, space, kind, lister) for space in self.spaces(scope) for kind, lister in listers]
+        for found in self._concurrently(listings):
+            yield from found
 
     # ------------------------------------------------------------------ groups and users
 

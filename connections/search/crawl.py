@@ -10,13 +10,15 @@ of indexed items (IndexedItem) commits with the checkpoint, so its counts are ex
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Sequence
+from functools import partial
 from typing import Any
 
 from django.conf import settings
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
+from requests import Response
 
 from .. import throttle
 from ..microsoft import search_endpoints as api
@@ -32,10 +34,11 @@ from ..models import (
     UnmappedPrincipal,
     UserMatch,
 )
+from ..sync import prefetch
 from ..sync.errors import JobError, RunWaits
 from ..sync.services import sync_run_start
 from . import errors, items, source
-from .types import Principal, Scope, SourceItem
+from .types import Page, Principal, Scope, SourceItem
 
 DELETE_BATCH = 50
 
@@ -254,7 +257,10 @@ def _skip(search, run_id, item: SourceItem, reason, detail="") -> None:
 def _index_page(ctx, search, graph, page_items, mapping, generation, *, reuse_acl: bool,
                 only_acl_changes: bool = False) -> tuple[dict[str, int], tuple]:
     """PUT each changed item of one page (skipping those nobody mapped may read); returns the
-    counts and what to commit with the checkpoint (see _commit_page)."""
+    counts and what to commit with the checkpoint (see _commit_page).
+
+    Decided in the run's thread, then the page's PUTs and deletes sent at once (_send), then
+    their answers recorded here again: only the requests run in helper threads."""
     names = [n for n in items.chosen(search.properties) if n in set(search.registered_properties) | {"title", "url"}]
     known = {i.item_id: i for i in IndexedItem.objects.filter(
         search=search, item_id__in=[items.item_id(s.kind, s.id) for s in page_items])}
@@ -262,6 +268,9 @@ def _index_page(ctx, search, graph, page_items, mapping, generation, *, reuse_ac
     writes: list[tuple[str, int, str, list, str]] = []
     seen: list[str] = []
     unmapped: list[Principal] = []
+    gone: list[str] = []  # indexed, but nobody mapped may read it now
+    indexed_whole: list[str] = []
+    puts: list[tuple[SourceItem, str, dict, bool, items.Acl, IndexedItem | None]] = []
     for source_item in page_items:
         counts["fetched"] += 1
         iid = items.item_id(source_item.kind, source_item.id)
@@ -276,9 +285,7 @@ def _index_page(ctx, search, graph, page_items, mapping, generation, *, reuse_ac
             _skip(search, ctx.run.pk, source_item, SkippedItem.Reason.NO_MAPPED_READER,
                   f"{len(acl.unmapped)} reader(s) without a Microsoft match")
             if row is not None:
-                api.delete_item(graph, search.graph_connection_id, iid)
-                row.delete()
-                counts["deleted"] += 1
+                gone.append(iid)
             continue
         unchanged = row is not None and row.acl_digest == acl.digest and (
             only_acl_changes or row.version == source_item.version)
@@ -287,7 +294,11 @@ def _index_page(ctx, search, graph, page_items, mapping, generation, *, reuse_ac
             seen.append(iid)
             continue
         body, truncated = items.external_item(source_item, names, acl)
-        response = api.put_item(graph, search.graph_connection_id, iid, body)
+        puts.append((source_item, iid, body, truncated, acl, row))
+    connection_id = search.graph_connection_id
+    answers = _send([partial(api.put_item, graph, connection_id, iid, body) for _, iid, body, *_ in puts]
+                    + [partial(api.delete_item, graph, connection_id, iid) for iid in gone])
+    for (source_item, iid, _body, truncated, acl, row), response in zip(puts, answers, strict=False):
         if response.status_code >= 400:
             reason = SkippedItem.Reason.TOO_LARGE if response.status_code == 413 else SkippedItem.Reason.REFUSED
             try:
@@ -299,22 +310,37 @@ def _index_page(ctx, search, graph, page_items, mapping, generation, *, reuse_ac
         if truncated:
             _skip(search, ctx.run.pk, source_item, SkippedItem.Reason.TRUNCATED, "indexed with its text cut")
         else:
-            SkippedItem.objects.filter(search=search, item_id=iid).delete()
+            indexed_whole.append(iid)
         counts["created" if row is None else "updated"] += 1
         writes.append((iid, source_item.version, acl.digest, acl.entries, source_item.title[:255]))
-    return counts, (writes, seen, unmapped, generation)
+    if indexed_whole:  # no longer skipped: one statement for the page, between its PUTs and the next page's
+        SkippedItem.objects.filter(search=search, item_id__in=indexed_whole).delete()
+    counts["deleted"] += len(gone)
+    return counts, (writes, seen, unmapped, generation, gone)
+
+
+def _send(requests: Sequence[Callable[[], Response]]) -> list[Response]:
+    """Graph writes of one page, SEARCH_INGEST_CONCURRENCY at a time, each through the
+    connection's shared throttle (its token bucket, Retry-After for every worker); the answers in
+    order. Microsoft Search takes up to 25 concurrent operations per connection and app.
+    Reference: https://learn.microsoft.com/graph/connecting-external-content-api-limits"""
+    return prefetch.gather(requests, max(1, int(settings.SEARCH_INGEST_CONCURRENCY)))
 
 
 def _commit_page(ctx, search, pending) -> None:
     """The page's rows, written in the batch that saves the checkpoint."""
-    writes, seen, unmapped, generation = pending
+    writes, seen, unmapped, generation, gone = pending
     now = timezone.now()
-    for iid, version, digest, acl, title in writes:
-        IndexedItem.objects.update_or_create(
-            search=search, item_id=iid,
-            defaults={"version": version, "acl_digest": digest, "acl": acl, "title": title,
-                      "seen_by_run": generation or 0, "indexed_at": now},
-        )
+    if gone:
+        IndexedItem.objects.filter(search=search, item_id__in=gone).delete()
+    # One upsert for the page (unique on search and item id): the run's thread is back to sending sooner.
+    IndexedItem.objects.bulk_create(
+        [IndexedItem(search=search, item_id=iid, version=version, acl_digest=digest, acl=acl, title=title,
+                     seen_by_run=generation or 0, indexed_at=now)
+         for iid, version, digest, acl, title in writes],
+        update_conflicts=True, unique_fields=["search", "item_id"],
+        update_fields=["version", "acl_digest", "acl", "title", "seen_by_run", "indexed_at"],
+    )
     if generation and seen:
         IndexedItem.objects.filter(search=search, item_id__in=seen).update(seen_by_run=generation)
     _note_unmapped(search, ctx.run.pk, unmapped)
@@ -392,8 +418,8 @@ def _full(ctx, search, graph, src, *, sweep: bool) -> None:
     if checkpoint["phase"] == "groups":
         checkpoint = {**checkpoint, "phase": "items", "cursor": ""}
     done = int(checkpoint.get("done", 0))
-    while checkpoint["phase"] == "items":
-        page = src.items(scope, checkpoint.get("cursor", ""), with_acl=True)
+    listing = _ahead(src, partial(src.items, scope, with_acl=True), checkpoint.get("cursor", ""))
+    for _cursor, page in listing if checkpoint["phase"] == "items" else ():
         counts, pending = _index_page(ctx, search, graph, page.items, mapping, generation, reuse_acl=False,
                                       only_acl_changes=not sweep)
         done += len(page.items)
@@ -408,6 +434,19 @@ def _full(ctx, search, graph, src, *, sweep: bool) -> None:
         _sweep(ctx, search, graph, generation)
 
 
+def _ahead(src, read: Callable[[str], Page], first: str) -> prefetch.Pages[str, Page]:
+    """`read(cursor)` page by page, the next page read while this one is indexed (in a helper
+    thread, see connections.sync.prefetch): a crawl takes about as long as the slower of its
+    Confluence reads and its Graph writes, not their sum. The source's client is made ready in
+    the run's own thread first (its credential lives in the database)."""
+
+    def start(cursor: str) -> Callable[[], Page]:
+        src.connect()
+        return partial(read, cursor)
+
+    return prefetch.Pages(start, lambda page, _cursor: page.cursor or None, first)
+
+
 def _sweep(ctx, search, graph, generation) -> None:
     """Delete every indexed item this crawl did not see (deleted, moved out of scope, purged)."""
     while True:
@@ -415,8 +454,7 @@ def _sweep(ctx, search, graph, generation) -> None:
                     .values_list("item_id", flat=True)[:DELETE_BATCH])
         if not gone:
             break
-        for iid in gone:
-            api.delete_item(graph, search.graph_connection_id, iid)
+        _send([partial(api.delete_item, graph, search.graph_connection_id, iid) for iid in gone])
         with ctx.batch():
             IndexedItem.objects.filter(search=search, item_id__in=gone).delete()
             SkippedItem.objects.filter(search=search, item_id__in=gone).delete()
@@ -435,9 +473,10 @@ def _incremental(ctx, search, graph, src) -> None:
     checkpoint.setdefault("since", since.isoformat())
     checkpoint.setdefault("phase", "changed")
     done = int(checkpoint.get("done", 0))
-    while checkpoint["phase"] == "changed":
-        page = src.changed_since(scope, since, checkpoint.get("cursor", ""))
-        counts, pending = _index_page(ctx, search, graph, page.items, mapping, 0, reuse_acl=True)
+    listing = _ahead(src, partial(src.changed_since, scope, since, with_acl=False), checkpoint.get("cursor", ""))
+    for _cursor, page in listing if checkpoint["phase"] == "changed" else ():
+        counts, pending = _index_page(ctx, search, graph, _acls_for_new(search, src, page.items), mapping, 0,
+                                      reuse_acl=True)
         done += len(page.items)
         following = {**checkpoint, "cursor": page.cursor, "done": done,
                      "phase": "changed" if page.cursor else "trashed"}
@@ -449,11 +488,22 @@ def _incremental(ctx, search, graph, src) -> None:
     if checkpoint["phase"] == "trashed":
         trashed = [items.item_id(kind, cid) for kind, cid in src.trashed_ids(scope)]
         indexed = list(IndexedItem.objects.filter(search=search, item_id__in=trashed).values_list("item_id", flat=True))
-        for iid in indexed:
-            api.delete_item(graph, search.graph_connection_id, iid)
+        for offset in range(0, len(indexed), DELETE_BATCH):
+            _send([partial(api.delete_item, graph, search.graph_connection_id, iid)
+                   for iid in indexed[offset:offset + DELETE_BATCH]])
         with ctx.batch():
             IndexedItem.objects.filter(search=search, item_id__in=indexed).delete()
             ctx.save_checkpoint({**checkpoint, "phase": "done"}, deleted=len(indexed))
+
+
+def _acls_for_new(search, src, page_items) -> list[SourceItem]:
+    """An incremental crawl sends known items with the ACL last sent (the permissions crawl
+    updates ACLs): only the items not indexed yet need theirs read from Confluence."""
+    known = set(IndexedItem.objects.filter(search=search, item_id__in=[items.item_id(i.kind, i.id) for i in page_items])
+                .exclude(acl=[]).values_list("item_id", flat=True))
+    fresh = [i for i in page_items if items.item_id(i.kind, i.id) not in known]
+    filled = {(i.kind, i.id): i for i in src.with_acl(fresh)} if fresh else {}
+    return [filled.get((i.kind, i.id), i) for i in page_items]
 
 
 def _finish(search, started, **stamps) -> None:

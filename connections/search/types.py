@@ -118,12 +118,22 @@ class ConfluenceSource(Protocol):
     """What the crawl needs from the Confluence side. Cursors are opaque strings the crawl stores in
     its checkpoint so that a killed worker resumes where it stopped."""
 
+    def connect(self) -> None:
+        """Make the client ready (it may read a credential from the database). The crawl calls it
+        in the run's own thread; the reads that follow may run in helper threads."""
+        ...
+
     def items(self, scope: Scope, cursor: str = "", *, with_acl: bool = True) -> Page:
         """Every current page and blog post in scope, one page of results at a time."""
         ...
 
-    def changed_since(self, scope: Scope, since: dt.datetime, cursor: str = "") -> Page:
-        """Items modified at or after `since` (the reader applies its own time-zone overlap)."""
+    def changed_since(self, scope: Scope, since: dt.datetime, cursor: str = "", *, with_acl: bool = True) -> Page:
+        """Items modified at or after `since` (the reader applies its own time-zone overlap).
+        `with_acl=False`: their ACLs are left out (empty) until `with_acl` is asked for them."""
+        ...
+
+    def with_acl(self, items: list[SourceItem]) -> list[SourceItem]:
+        """Items of the last changed_since(with_acl=False) page, their ACLs read."""
         ...
 
     def trashed_ids(self, scope: Scope) -> Iterator[tuple[ItemKind, str]]:

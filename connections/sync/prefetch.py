@@ -9,12 +9,16 @@ thread, so the run's transactions and locks are never shared with another thread
 
 Order, checkpoints and request counts are those of a plain loop: page N+1 is asked for once
 page N is in hand (its cursor comes from page N), and nothing beyond the last page is asked for.
+
+`gather(requests, workers)` is the same arrangement for requests that do not depend on each
+other (one per item of a page): up to `workers` of them in flight at once in helper threads,
+their answers handed back in order to the run's thread, which alone touches the database.
 """
 
 from __future__ import annotations
 
 import contextvars
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from typing import Generic, TypeVar
@@ -76,3 +80,42 @@ def _result(pending: Future[P]) -> P:
             return pending.result(timeout=every)
         except FutureTimeout:
             heartbeat()
+
+
+def gather(requests: Sequence[Request[P]], workers: int) -> list[P]:
+    """Each request's answer, in order, with at most `workers` requests in flight at once.
+
+    The requests run in helper threads with the run's throttle settings (a short Retry-After is
+    waited out there while this thread beats the heartbeat; a long one raises GiveBack, which
+    reaches the caller like any other exception). On the first exception the requests not yet
+    started are dropped, the ones in flight are waited for, and the exception is raised: the
+    caller commits nothing of the batch, so a redone batch neither loses nor counts twice."""
+    if not requests:
+        return []
+    if workers <= 1 or len(requests) == 1:
+        return [request() for request in requests]
+    executor = ThreadPoolExecutor(max_workers=min(workers, len(requests)), thread_name_prefix="gather")
+    try:
+        pending = [executor.submit(contextvars.copy_context().run, _in_helper, request) for request in requests]
+        answers: list[P] = []
+        for future in pending:
+            try:
+                answers.append(_result(future))
+            except BaseException:
+                for other in pending:
+                    other.cancel()
+                for other in pending:
+                    if not other.cancelled():
+                        _settled(other)
+                raise
+        return answers
+    finally:
+        executor.shutdown(wait=True, cancel_futures=True)
+
+
+def _settled(pending: Future[P]) -> None:
+    """Wait for a request in flight to end, whatever it answered (the batch fails anyway)."""
+    try:
+        _result(pending)
+    except BaseException:  # noqa: BLE001, S110 - the first failure is the one raised
+        pass

@@ -165,6 +165,37 @@ def test_ingestion_is_throttled_per_connection_with_retry_after(sandbox, graph):
     assert graph.put(f"{graph.base}/{other}/items/p1", json=_item(everyone), timeout=10).status_code == 200
 
 
+def test_concurrent_ingestion_is_counted_exactly_against_the_connections_budget(sandbox, graph, monkeypatch):
+    """The server serves requests at once, and its per-connection count is shared by them: of 12
+    PUTs sent together within one second exactly the budget gets through, every other one is told
+    when to come back, and no accepted item is lost."""
+    from concurrent.futures import ThreadPoolExecutor
+    from threading import Barrier
+
+    from sandbox.microsoft.graph import connectors
+    from sandbox.microsoft.search_models import ExternalItem
+
+    connection = _ready_connection(sandbox, graph)
+    SearchFaults.objects.create(tenant=sandbox.tenant("northwind"), ingest_rate=3)
+    everyone = [{"type": "everyone", "accessType": "grant", "value": str(sandbox.tenant("northwind").pk)}]
+    second = connectors.time.time()
+    monkeypatch.setattr(connectors, "time", type("OneSecond", (), {"time": staticmethod(lambda: second)}))
+    together = Barrier(12)
+    sessions = [_session(sandbox) for _ in range(12)]
+
+    def put(n):
+        together.wait(timeout=30)
+        return sessions[n].put(f"{graph.base}/{connection}/items/c{n}", json=_item(everyone), timeout=30)
+
+    with ThreadPoolExecutor(max_workers=12) as pool:
+        answers = list(pool.map(put, range(12)))
+    accepted = [n for n, r in enumerate(answers) if r.status_code == 200]
+    assert len(accepted) == 3
+    assert all(r.status_code == 429 and int(r.headers["Retry-After"]) >= 1 for r in answers if r.status_code != 200)
+    stored = ExternalItem.objects.filter(connection__connection_id=connection).values_list("item_id", flat=True)
+    assert sorted(stored) == sorted(f"c{n}" for n in accepted)
+
+
 def test_owned_by_reaches_only_the_apps_own_connections(sandbox, graph):
     _ready_connection(sandbox, graph)
     tenant = sandbox.tenant("northwind")

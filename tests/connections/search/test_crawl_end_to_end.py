@@ -72,3 +72,38 @@ def test_a_full_crawl_indexes_exactly_who_may_read_each_page(e2e):
     assert {path for _, path, _ in calls} >= {"/wiki/rest/api/group", "/wiki/api/v2/users-bulk"}
     undeclared, extra_fields = undeclared_atlassian(calls)
     assert not undeclared and not extra_fields, (undeclared, extra_fields)
+
+
+def test_an_incremental_crawl_reads_the_acl_of_new_pages_only_and_keeps_restrictions(e2e):
+    """A page edited since the full crawl is sent with the ACL last sent; a page created since is
+    sent with its own, its restricted parent's included."""
+    from django.utils import timezone
+
+    from sandbox.atlassian.models import Page
+
+    world, w = e2e
+    world.setup()
+    search = world.publish()
+    assert search.state == SearchConnection.State.INDEXED, (search.error, search.remedy)
+    parent = w.page("Engineering page 5")  # restricted to the leads: Bea may not read below it
+    edited = w.page("Engineering page 42")  # restricted itself; no ancestor of the new page
+    now = timezone.now()
+    Page.objects.filter(pk=edited.pk).update(version=edited.version + 1, title="Engineering page 42 (edited)",
+                                             modified_at=now)
+    newest = Page.objects.order_by("-page_id").values_list("page_id", flat=True).first()
+    born = Page.objects.create(
+        site=parent.site, space=parent.space, page_id=newest + 1, type="page", title="Engineering page new",
+        body="<p>New</p>", author_id=parent.author_id, created_at=now, modified_at=now, version=1, parent_id=parent.pk,
+    )
+    restriction_reads = len(world.sandbox.requests(path_contains="/restriction/byOperation/read"))
+    run = world.crawl("incremental")
+    assert run.state == "succeeded", (run.error, run.remedy)
+    indexed = world.indexed()
+    assert indexed[f"page{edited.page_id}"].properties["title"] == "Engineering page 42 (edited)"
+    assert f"page{edited.page_id}" in world.finds("ada") and f"page{edited.page_id}" not in world.finds("hal")
+    new_id = f"page{born.page_id}"
+    assert new_id in world.finds("ada") & world.finds("hal") and new_id not in world.finds("bea")
+    # Restrictions were read for the new page and its ancestors, not for the edited one.
+    reads = [r.path for r in world.sandbox.requests(path_contains="/restriction/byOperation/read")][restriction_reads:]
+    assert any(f"/content/{born.page_id}/" in path for path in reads)
+    assert not any(f"/content/{edited.page_id}/" in path for path in reads)

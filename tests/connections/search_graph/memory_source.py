@@ -66,10 +66,16 @@ class MemorySource:
         following = start + PAGE_SIZE
         return Page(items=tuple(self._item(r) for r in chunk), cursor=str(following) if following < len(rows) else "")
 
+    def connect(self):
+        pass
+
     def items(self, scope, cursor="", *, with_acl=True):
         return self._page(self._in_scope(scope), cursor)
 
-    def changed_since(self, scope, since, cursor=""):
+    def with_acl(self, items):
+        return list(items)
+
+    def changed_since(self, scope, since, cursor="", *, with_acl=True):
         rows = [r for r in self._in_scope(scope) if dt.datetime.fromisoformat(r["modified"]) >= since]
         return self._page(rows, cursor)
 
