@@ -24,6 +24,7 @@ import dataclasses
 import datetime as dt
 import json
 import threading
+import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import partial
@@ -52,6 +53,10 @@ from .types import (
     SourceItem,
     SourceUser,
 )
+
+# Seconds a client (and its token) is used before connect() builds it again; below the token
+# refresh margin (connections.atlassian.refresh.MARGIN_SECONDS), so a token is never sent stale.
+CLIENT_MAX_AGE = 240
 
 LIST_LIMIT = 250  # v2 lists serve at most 250 a page
 SEARCH_LIMIT = 100  # CQL search pages
@@ -161,6 +166,8 @@ class ConfluenceReader:
     def __init__(self, site: Any, *, confluence: Any = None, throttle: Throttle | None = None) -> None:
         self.site = site
         self._confluence = confluence
+        self._own_client = confluence is None  # one handed in (tests) is kept as it is
+        self._built_at = time.monotonic()
         self.throttle = throttle or Throttle()
         self.key = f"atlassian:{site.cloud_id or site.url}"
         self.stats = Stats()
@@ -179,7 +186,13 @@ class ConfluenceReader:
 
     def connect(self) -> None:
         """Build the client now (its credential is read from the database): the crawl calls this
-        in the run's own thread before handing a read to a helper thread."""
+        in the run's own thread before handing a read to a helper thread. A client older than
+        CLIENT_MAX_AGE is built again, which refreshes an OAuth token before it goes stale: an
+        access token lasts an hour, and a large site's crawl takes longer (a request already
+        in flight keeps the client it started with)."""
+        stale = time.monotonic() - self._built_at > CLIENT_MAX_AGE
+        if self._confluence is not None and self._own_client and stale:
+            self._confluence = None
         assert self.confluence is not None
 
     @property
@@ -192,7 +205,7 @@ class ConfluenceReader:
             # atlassian-python-api would sleep a 429's whole Retry-After itself, uncapped (an
             # hour if Atlassian says so) before the throttle sees it: the throttle decides.
             confluence.retry_with_header = False
-            self._confluence = confluence
+            self._confluence, self._built_at = confluence, time.monotonic()
         return self._confluence
 
     def _send(self, call: Callable[..., requests.Response], what: str, **kwargs: Any) -> requests.Response:

@@ -270,3 +270,24 @@ def _crawl_from(reader, scope, cursor):
         items += page.items
         cursor = page.cursor
     return items, None
+
+
+def test_a_long_crawl_gets_a_new_client_and_token_before_the_old_one_goes_stale(search_world, monkeypatch):
+    from connections.atlassian import refresh
+    from connections.search import confluence
+
+    built = []
+    real = refresh.confluence_for
+    monkeypatch.setattr(refresh, "confluence_for", lambda site: built.append(site) or real(site))
+    reader = search_world.reader()
+    reader.connect()
+    first = reader.confluence
+    reader.connect()
+    assert reader.confluence is first and len(built) == 1  # within CLIENT_MAX_AGE: kept
+
+    # An hour's crawl: each connect() past the age builds the client again from the stored
+    # credential (refresh.confluence_for refreshes an OAuth token that is about to go stale).
+    monkeypatch.setattr(confluence, "CLIENT_MAX_AGE", -1)
+    reader.connect()
+    assert reader.confluence is not first and len(built) == 2
+    assert [g.name for g in reader.groups()]  # and the new client reads
