@@ -20,6 +20,8 @@ from tests.processes import RedisServer
 ROOT = Path(__file__).resolve().parents[2]
 TINY = "--users 300 --runs 1"
 PAGES_TINY = "--connections 16 --audit-events 200 --repeat 1"
+# Graph's rate raised so the tiny crawl is quick; --replay so the PUTs' replay runs too.
+SEARCH_TINY = "--pages 300 --spaces 3 --edits 10 --ingest-rate 200 --replay"
 
 
 def _blocks():
@@ -31,6 +33,12 @@ def _blocks():
     postgres = next(b for b in sync if "DATABASE_URL" in b)
     sqlite = next(b for b in sync if "DATABASE_URL" not in b)
     return postgres, sqlite, next(b for b in blocks if "benchmark pages" in b)
+
+
+def _search_block():
+    readme = (ROOT / "README.md").read_text()
+    section = re.search(r"### Benchmarks\n(.*?)(?=\n##|\Z)", readme, re.S).group(1)
+    return next(b for b in re.findall(r"```\n(.*?)```", section, re.S) if "benchmark search" in b)
 
 
 def _run_block(block, env, database=None):
@@ -50,6 +58,7 @@ def _run_block(block, env, database=None):
             assert words[:2] == ["python", "manage.py"], line
             args = line.replace("--users 100000", TINY) if "benchmark" in line else line
             args = args.replace("--connections 10000 --audit-events 1000000", PAGES_TINY)
+            args = args.replace("--pages 100000 --spaces 200", SEARCH_TINY)
             done = subprocess.run([sys.executable, *shlex.split(args)[1:]], cwd=ROOT, env=env,
                                   capture_output=True, text=True, timeout=900)  # fmt: skip
             assert done.returncode == 0, f"{line}\n{done.stdout}\n{done.stderr}"
@@ -119,3 +128,30 @@ def test_the_readme_pages_benchmark_steps_work_on_postgres(tmp_path, bench_datab
     assert result["connections"] == 16 and result["audit_events"] == 200
     assert {"dashboard", "connection_list", "audit_deep_page", "support_organization_list"} <= set(result["pages"])
     assert all(page["empty"]["queries"] > 0 and page["ratio"] > 0 for page in result["pages"].values())
+
+
+def test_the_readme_search_benchmark_steps_work_on_postgres(tmp_path, bench_database):
+    """`benchmark search` after the PostgreSQL setup lines it shares with `benchmark sync`."""
+    postgres, _, _ = _blocks()
+    server = _server()
+    setup = "\n".join(line for line in postgres.splitlines() if "benchmark sync" not in line)
+    block = (setup + "\n" + _search_block()).replace("portal_bench", bench_database).replace(
+        "postgres@127.0.0.1:5432", f"{server['user']}@{server['host']}:{server['port']}"
+    )
+    redis = RedisServer(tmp_path / "redis").start()
+    try:
+        env = {**_fresh_shell(tmp_path), "CELERY_BROKER_URL": redis.url(0), "CELERY_RESULT_BACKEND": redis.url(1)}
+        result = _run_block(block, env, database=bench_database)
+    finally:
+        redis.stop()
+    assert result["pages"] == 300 and result["spaces"] == 3
+    # Every 100th page is restricted to a group Ada belongs to: all are readable by someone mapped.
+    assert result["items_indexed"] == 300
+    assert result["full"]["graph_requests_per_item"] >= 1 and result["full"]["confluence_requests_per_item"] >= 1
+    assert result["incremental"]["edits"] == 10 and result["incremental"]["graph_requests"] >= 10
+    floor = result["floor"]
+    assert floor["graph_puts"] == 300 and floor["seconds"] == max(floor["confluence_seconds"], floor["graph_seconds"])
+    assert floor["graph_seconds_replayed_at_allowed_rate"] >= floor["graph_seconds"]
+    rss = result["peak_rss_mb"]
+    assert 0 < rss["before_runs"] <= rss["after_crawls"] <= rss["after_runs"] < 1000
+    assert {"full_vs_floor", "incremental_vs_full"} <= set(result["ratios"])
