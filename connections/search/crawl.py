@@ -254,23 +254,36 @@ def _skip(search, run_id, item: SourceItem, reason, detail="") -> None:
     )
 
 
-def _index_page(ctx, search, graph, page_items, mapping, generation, *, reuse_acl: bool,
-                only_acl_changes: bool = False) -> tuple[dict[str, int], tuple]:
-    """PUT each changed item of one page (skipping those nobody mapped may read); returns the
-    counts and what to commit with the checkpoint (see _commit_page).
+class _Prepared:
+    """One page decided in the run's thread: the Graph requests to send and what their answers
+    are recorded against (see _record_page)."""
 
-    Decided in the run's thread, then the page's PUTs and deletes sent at once (_send), then
-    their answers recorded here again: only the requests run in helper threads."""
+    def __init__(self, graph: Graph, search: SearchConnection, generation: int) -> None:
+        self.graph, self.search, self.generation = graph, search, generation
+        self.counts = {"fetched": 0, "created": 0, "updated": 0, "unchanged": 0, "deleted": 0}
+        self.seen: list[str] = []
+        self.unmapped: list[Principal] = []
+        self.gone: list[str] = []  # indexed, but nobody mapped may read it now
+        self.puts: list[tuple[SourceItem, str, dict, bool, items.Acl, IndexedItem | None]] = []
+
+    @property
+    def requests(self) -> list[Callable[[], Response]]:
+        connection_id = self.search.graph_connection_id
+        sends: list[Callable[[], Response]] = [partial(api.put_item, self.graph, connection_id, iid, body)
+                                               for _, iid, body, *_ in self.puts]
+        sends.extend(partial(api.delete_item, self.graph, connection_id, iid) for iid in self.gone)
+        return sends
+
+
+def _prepare_page(ctx, search, graph, page_items, mapping, generation, *, reuse_acl: bool,
+                  only_acl_changes: bool = False) -> _Prepared:
+    """What one page needs sent: a PUT for each changed item, a delete for each indexed item
+    nobody mapped may read now (skipped, fail closed)."""
     names = [n for n in items.chosen(search.properties) if n in set(search.registered_properties) | {"title", "url"}]
     known = {i.item_id: i for i in IndexedItem.objects.filter(
         search=search, item_id__in=[items.item_id(s.kind, s.id) for s in page_items])}
-    counts = {"fetched": 0, "created": 0, "updated": 0, "unchanged": 0, "deleted": 0}
-    writes: list[tuple[str, int, str, list, str]] = []
-    seen: list[str] = []
-    unmapped: list[Principal] = []
-    gone: list[str] = []  # indexed, but nobody mapped may read it now
-    indexed_whole: list[str] = []
-    puts: list[tuple[SourceItem, str, dict, bool, items.Acl, IndexedItem | None]] = []
+    prepared = _Prepared(graph, search, generation)
+    counts = prepared.counts
     for source_item in page_items:
         counts["fetched"] += 1
         iid = items.item_id(source_item.kind, source_item.id)
@@ -279,26 +292,32 @@ def _index_page(ctx, search, graph, page_items, mapping, generation, *, reuse_ac
             acl = items.Acl(list(row.acl), [])
         else:
             acl = items.acl_of(source_item, search, mapping)
-            unmapped.extend(acl.unmapped)
+            prepared.unmapped.extend(acl.unmapped)
         if not acl.entries:
             # Fail closed: nobody with a Microsoft match may read it, so nobody finds it.
             _skip(search, ctx.run.pk, source_item, SkippedItem.Reason.NO_MAPPED_READER,
                   f"{len(acl.unmapped)} reader(s) without a Microsoft match")
             if row is not None:
-                gone.append(iid)
+                prepared.gone.append(iid)
             continue
         unchanged = row is not None and row.acl_digest == acl.digest and (
             only_acl_changes or row.version == source_item.version)
         if unchanged:
             counts["unchanged"] += 1
-            seen.append(iid)
+            prepared.seen.append(iid)
             continue
         body, truncated = items.external_item(source_item, names, acl)
-        puts.append((source_item, iid, body, truncated, acl, row))
-    connection_id = search.graph_connection_id
-    answers = _send([partial(api.put_item, graph, connection_id, iid, body) for _, iid, body, *_ in puts]
-                    + [partial(api.delete_item, graph, connection_id, iid) for iid in gone])
-    for (source_item, iid, _body, truncated, acl, row), response in zip(puts, answers, strict=False):
+        prepared.puts.append((source_item, iid, body, truncated, acl, row))
+    return prepared
+
+
+def _record_page(ctx, search, prepared: _Prepared, answers: list[Response]) -> tuple[dict[str, int], tuple]:
+    """The page's answers, in the run's thread: the counts and what to commit with the
+    checkpoint (see _commit_page)."""
+    counts = prepared.counts
+    writes: list[tuple[str, int, str, list, str]] = []
+    indexed_whole: list[str] = []
+    for (source_item, iid, _body, truncated, acl, row), response in zip(prepared.puts, answers, strict=False):
         if response.status_code >= 400:
             reason = SkippedItem.Reason.TOO_LARGE if response.status_code == 413 else SkippedItem.Reason.REFUSED
             try:
@@ -313,10 +332,46 @@ def _index_page(ctx, search, graph, page_items, mapping, generation, *, reuse_ac
             indexed_whole.append(iid)
         counts["created" if row is None else "updated"] += 1
         writes.append((iid, source_item.version, acl.digest, acl.entries, source_item.title[:255]))
-    if indexed_whole:  # no longer skipped: one statement for the page, between its PUTs and the next page's
+    if indexed_whole:  # no longer skipped: one statement for the page
         SkippedItem.objects.filter(search=search, item_id__in=indexed_whole).delete()
-    counts["deleted"] += len(gone)
-    return counts, (writes, seen, unmapped, generation, gone)
+    counts["deleted"] += len(prepared.gone)
+    return counts, (writes, prepared.seen, prepared.unmapped, prepared.generation, prepared.gone)
+
+
+def _index_pages(ctx, search, listing, checkpoint: dict, prepare: Callable[[Page], _Prepared], *, phase: str,
+                 last_phase: str) -> dict:
+    """Each listed page decided (`prepare`), sent, and committed with the checkpoint that resumes
+    after it; returns the last checkpoint.
+
+    A page's requests are handed to the Sender as soon as it is decided, before the page ahead of
+    it is settled: the workers free during that page's slowest answers start on this one. Pages
+    still commit one by one, in order, each once all its answers are in. A worker killed with a
+    page sent but not committed redoes that page from the checkpoint: PUTs and deletes are
+    idempotent by item id, and its counts were never committed."""
+    done = int(checkpoint.get("done", 0))
+
+    def settle(page: Page, prepared: _Prepared, batch: prefetch.Batch) -> None:
+        nonlocal done, checkpoint
+        counts, pending = _record_page(ctx, search, prepared, batch.results())
+        done += len(page.items)
+        checkpoint = {**checkpoint, "cursor": page.cursor, "done": done,
+                      "phase": phase if page.cursor else last_phase}
+        with ctx.batch():
+            _commit_page(ctx, search, pending)
+            ctx.save_checkpoint(checkpoint, **counts)
+            ctx.progress(done=done)
+
+    with prefetch.Sender(settings.SEARCH_INGEST_CONCURRENCY) as sender:
+        held: tuple[Page, _Prepared, prefetch.Batch] | None = None
+        for _cursor, page in listing:
+            prepared = prepare(page)
+            batch = sender.submit(prepared.requests)
+            if held is not None:
+                settle(*held)
+            held = (page, prepared, batch)
+        if held is not None:
+            settle(*held)
+    return checkpoint
 
 
 def _send(requests: Sequence[Callable[[], Response]]) -> list[Response]:
@@ -417,19 +472,13 @@ def _full(ctx, search, graph, src, *, sweep: bool) -> None:
     scope = _scope(search)
     if checkpoint["phase"] == "groups":
         checkpoint = {**checkpoint, "phase": "items", "cursor": ""}
-    done = int(checkpoint.get("done", 0))
-    listing = _ahead(src, partial(src.items, scope, with_acl=True), checkpoint.get("cursor", ""))
-    for _cursor, page in listing if checkpoint["phase"] == "items" else ():
-        counts, pending = _index_page(ctx, search, graph, page.items, mapping, generation, reuse_acl=False,
-                                      only_acl_changes=not sweep)
-        done += len(page.items)
-        following = {**checkpoint, "cursor": page.cursor, "done": done,
-                     "phase": "items" if page.cursor else ("sweep" if sweep else "done")}
-        with ctx.batch():
-            _commit_page(ctx, search, pending)
-            ctx.save_checkpoint(following, **counts)
-            ctx.progress(done=done)
-        checkpoint = following
+    if checkpoint["phase"] == "items":
+        listing = _ahead(src, partial(src.items, scope, with_acl=True), checkpoint.get("cursor", ""))
+        checkpoint = _index_pages(
+            ctx, search, listing, checkpoint,
+            lambda page: _prepare_page(ctx, search, graph, page.items, mapping, generation, reuse_acl=False,
+                                       only_acl_changes=not sweep),
+            phase="items", last_phase="sweep" if sweep else "done")
     if checkpoint["phase"] == "sweep":
         _sweep(ctx, search, graph, generation)
 
@@ -472,19 +521,13 @@ def _incremental(ctx, search, graph, src) -> None:
     scope = _scope(search)
     checkpoint.setdefault("since", since.isoformat())
     checkpoint.setdefault("phase", "changed")
-    done = int(checkpoint.get("done", 0))
-    listing = _ahead(src, partial(src.changed_since, scope, since, with_acl=False), checkpoint.get("cursor", ""))
-    for _cursor, page in listing if checkpoint["phase"] == "changed" else ():
-        counts, pending = _index_page(ctx, search, graph, _acls_for_new(search, src, page.items), mapping, 0,
-                                      reuse_acl=True)
-        done += len(page.items)
-        following = {**checkpoint, "cursor": page.cursor, "done": done,
-                     "phase": "changed" if page.cursor else "trashed"}
-        with ctx.batch():
-            _commit_page(ctx, search, pending)
-            ctx.save_checkpoint(following, **counts)
-            ctx.progress(done=done)
-        checkpoint = following
+    if checkpoint["phase"] == "changed":
+        listing = _ahead(src, partial(src.changed_since, scope, since, with_acl=False), checkpoint.get("cursor", ""))
+        checkpoint = _index_pages(
+            ctx, search, listing, checkpoint,
+            lambda page: _prepare_page(ctx, search, graph, _acls_for_new(search, src, page.items), mapping, 0,
+                                       reuse_acl=True),
+            phase="changed", last_phase="trashed")
     if checkpoint["phase"] == "trashed":
         trashed = [items.item_id(kind, cid) for kind, cid in src.trashed_ids(scope)]
         indexed = list(IndexedItem.objects.filter(search=search, item_id__in=trashed).values_list("item_id", flat=True))

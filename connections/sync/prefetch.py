@@ -13,6 +13,8 @@ page N is in hand (its cursor comes from page N), and nothing beyond the last pa
 `gather(requests, workers)` is the same arrangement for requests that do not depend on each
 other (one per item of a page): up to `workers` of them in flight at once in helper threads,
 their answers handed back in order to the run's thread, which alone touches the database.
+`Sender(workers)` keeps those helper threads for a whole run, so the next page's requests can be
+handed over before the current page's last answers are in (see Sender).
 """
 
 from __future__ import annotations
@@ -97,20 +99,68 @@ def gather(requests: Sequence[Request[P]], workers: int) -> list[P]:
     executor = ThreadPoolExecutor(max_workers=min(workers, len(requests)), thread_name_prefix="gather")
     try:
         pending = [executor.submit(contextvars.copy_context().run, _in_helper, request) for request in requests]
-        answers: list[P] = []
-        for future in pending:
-            try:
-                answers.append(_result(future))
-            except BaseException:
-                for other in pending:
-                    other.cancel()
-                for other in pending:
-                    if not other.cancelled():
-                        _settled(other)
-                raise
-        return answers
+        return _in_order(pending)
     finally:
         executor.shutdown(wait=True, cancel_futures=True)
+
+
+class Sender:
+    """`with Sender(workers) as sender: batch = sender.submit(requests); ...; batch.results()`.
+
+    One pool of `workers` helper threads for a run's batches, taken in the order handed over:
+    while one batch's slowest answers are awaited, the workers already free start on the next
+    batch, where `gather` would leave them idle until the whole batch is in (at a provider's rate
+    limit, every idle moment is budget lost). Leaving the block drops the requests not yet
+    started and waits for those in flight; with `workers` <= 1 a batch's requests run in the run's
+    own thread when its results are asked for, as with `gather`."""
+
+    def __init__(self, workers: int):
+        self.workers = max(1, int(workers))
+        self._executor: ThreadPoolExecutor | None = None
+
+    def __enter__(self) -> Sender:
+        if self.workers > 1:
+            self._executor = ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="sender")
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        if self._executor is not None:
+            self._executor.shutdown(wait=True, cancel_futures=True)
+
+    def submit(self, requests: Sequence[Request[P]]) -> Batch[P]:
+        if self._executor is None:
+            return Batch(list(requests), [])
+        # Each with the run's throttle settings, as in gather.
+        return Batch([], [self._executor.submit(contextvars.copy_context().run, _in_helper, r) for r in requests])
+
+
+class Batch(Generic[P]):
+    """The answers of one Sender batch, in order (see gather for what an exception does)."""
+
+    def __init__(self, inline: list[Request[P]], pending: list[Future[P]]):
+        self._inline, self._pending = inline, pending
+
+    def results(self) -> list[P]:
+        if self._inline:
+            return [request() for request in self._inline]
+        return _in_order(self._pending)
+
+
+def _in_order(pending: list[Future[P]]) -> list[P]:
+    """The futures' answers in order; on the first exception, those not started are cancelled,
+    those in flight waited for, and the exception raised."""
+    answers: list[P] = []
+    for future in pending:
+        try:
+            answers.append(_result(future))
+        except BaseException:
+            for other in pending:
+                other.cancel()
+            for other in pending:
+                if not other.cancelled():
+                    _settled(other)
+            raise
+    return answers
 
 
 def _settled(pending: Future[P]) -> None:

@@ -113,3 +113,27 @@ def test_a_page_that_fails_half_sent_is_redone_from_its_checkpoint_and_counted_o
     assert IndexedItem.objects.count() == ITEMS
     assert sorted(i.item_id for i in ExternalItem.objects.all()) == sorted(f"page{i}" for i in range(1, ITEMS + 1))
     assert world.finds("ann") == {f"page{i}" for i in range(1, ITEMS + 1)}
+
+
+def test_the_next_pages_puts_go_out_while_a_pages_slowest_answer_is_awaited(search_world, monkeypatch, settings):
+    """At Graph's rate every idle moment is budget lost: the workers a page's last PUT leaves
+    free start on the next page instead of waiting for it; pages still commit in order."""
+    world = search_world
+    _index_from_empty(world, monkeypatch, settings, per_page=6, concurrency=3)
+    real = search_endpoints.put_item
+    next_page_started = threading.Event()
+    waited: list[bool] = []
+
+    def put_item(graph, connection_id, item_id, item):
+        if item_id == "page7":  # the second page's first item
+            next_page_started.set()
+        if item_id == "page6":  # the first page's last item answers only once the next page is going
+            waited.append(next_page_started.wait(timeout=20))
+        return real(graph, connection_id, item_id, item)
+
+    monkeypatch.setattr(search_endpoints, "put_item", put_item)
+    run = world.crawl("full")
+    assert run.state == SyncRun.State.SUCCEEDED, (run.error, run.remedy)
+    assert waited == [True]
+    assert run.created == ITEMS and run.checkpoint["done"] == ITEMS and IndexedItem.objects.count() == ITEMS
+    assert world.finds("ann") == {f"page{i}" for i in range(1, ITEMS + 1)}
