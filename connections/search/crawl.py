@@ -361,10 +361,20 @@ def _index_pages(ctx, search, listing, checkpoint: dict, prepare: Callable[[Page
             ctx.save_checkpoint(checkpoint, **counts)
             ctx.progress(done=done)
 
+    pages = iter(listing)
     with prefetch.Sender(settings.SEARCH_INGEST_CONCURRENCY) as sender:
         held: tuple[Page, _Prepared, prefetch.Batch] | None = None
-        for _cursor, page in listing:
-            prepared = prepare(page)
+        while True:
+            try:
+                _cursor, page = next(pages)
+                prepared = prepare(page)
+            except StopIteration:
+                break
+            except Exception:
+                # The next page could not be read or decided: the page already sent is kept.
+                if held is not None:
+                    settle(*held)
+                raise
             batch = sender.submit(prepared.requests)
             if held is not None:
                 settle(*held)

@@ -10,6 +10,7 @@ from django.utils import timezone
 from connections.microsoft import search_endpoints
 from connections.microsoft.graph import GraphError
 from connections.models import IndexedItem, SyncRun
+from connections.search.confluence import ConfluenceUnavailable
 from connections.sync import schedules
 from sandbox.microsoft.search_models import ExternalItem, SearchFaults
 
@@ -137,3 +138,22 @@ def test_the_next_pages_puts_go_out_while_a_pages_slowest_answer_is_awaited(sear
     assert waited == [True]
     assert run.created == ITEMS and run.checkpoint["done"] == ITEMS and IndexedItem.objects.count() == ITEMS
     assert world.finds("ann") == {f"page{i}" for i in range(1, ITEMS + 1)}
+
+
+def test_a_page_that_cannot_be_read_keeps_the_page_sent_before_it(search_world, monkeypatch, settings):
+    world = search_world
+    _index_from_empty(world, monkeypatch, settings, per_page=6, concurrency=3)
+    real = memory_source.MemorySource.items
+
+    def items(self, scope, cursor="", *, with_acl=True):
+        if cursor == "6":
+            raise ConfluenceUnavailable("Listing the pages of space ENG: Confluence answered HTTP 503.",
+                                        transient=True, status=503)
+        return real(self, scope, cursor, with_acl=with_acl)
+
+    monkeypatch.setattr(memory_source.MemorySource, "items", items)
+    run = world.crawl("full")
+    assert run.state == SyncRun.State.FAILED and "HTTP 503" in run.error
+    # The first page's PUTs went out while the second was read: committed, so a retry starts after it.
+    assert run.checkpoint["done"] == 6 and run.created == 6
+    assert sorted(IndexedItem.objects.values_list("item_id", flat=True)) == sorted(f"page{i}" for i in range(1, 7))
