@@ -350,7 +350,8 @@ def reset_default_store():
 
 
 class Throttle:
-    def __init__(self, *, rate=None, burst=None, max_attempts=None, max_wait=None, clock=None, store=None, rng=None):
+    def __init__(self, *, rate=None, burst=None, max_attempts=None, max_wait=None, clock=None, store=None, rng=None,
+                 learn_pace=True):
         self.rate = float(rate or settings.SYNC_TENANT_RATE)
         self.burst = float(burst or settings.SYNC_TENANT_BURST)
         self.max_attempts = int(max_attempts or settings.SYNC_HTTP_MAX_ATTEMPTS)
@@ -359,6 +360,11 @@ class Throttle:
         self.store = store or default_store()
         self.rng = rng or random.Random()  # noqa: S311 (jitter, not secrets)
         self.forget_after = float(settings.SYNC_PACE_FORGET_AFTER)
+        # Off for a limit documented per second (the token bucket is already set under it): a
+        # pace learnt from two 429s assumes a window that opened with the first request after
+        # the last block, and a per-second limit's occasional 429 (requests that arrive bunched)
+        # would pace the key well under its rate.
+        self.learn_pace = learn_pace
         self.waited = 0.0  # seconds this throttle slept (figures for the run's log)
 
     def _sleep(self, seconds):
@@ -380,7 +386,8 @@ class Throttle:
         """Sleep until `key` may be called: past any Retry-After, and a budget token taken."""
         while True:
             now = self.clock.now()
-            blocked = max(self.store.blocked_until(key), self._paced_until(key, now)) - now
+            paced = self._paced_until(key, now) if self.learn_pace else now
+            blocked = max(self.store.blocked_until(key), paced) - now
             if blocked > 0:
                 if blocked > self.max_wait:
                     raise Throttled(key, blocked)
@@ -445,7 +452,7 @@ class Throttle:
                 continue
             status = response.status_code
             received = self.clock.now()
-            if status != 429:
+            if status != 429 and self.learn_pace:
                 self.store.note_served(key, sent, received)  # it counted against the service's limit
             if status not in (429, 500, 502, 503, 504):
                 return response
@@ -455,7 +462,7 @@ class Throttle:
             if status in (429, 503):
                 seconds = retry_after_seconds(response.headers.get("Retry-After"), self.clock.now())
             if seconds is not None:
-                if status == 429:
+                if status == 429 and self.learn_pace:
                     self._learn(key, sent, received, seconds)
                 # Block the key for every worker, then wait in wait_turn like anyone else.
                 self.store.block(key, self.clock.now() + seconds)

@@ -202,3 +202,15 @@ def test_against_the_sandboxs_storm_the_pace_meets_fewer_429s_and_never_cuts_ret
             seconds=float(seen[i][1])
         )
     assert time.monotonic() - started < 30
+
+
+def test_a_throttle_for_a_per_second_limit_learns_no_window_and_honours_retry_after(settings):
+    """Microsoft Search's ingestion is limited per second and its token bucket is set under the
+    rate: two 429s close together (requests that arrived bunched) must not pace the key to a
+    window guessed from them, well under its rate."""
+    clock = Clock()
+    service = WindowService(clock, 20, 10, 0.08)
+    store = MemoryStore()
+    _run(service, clock, 10 * 20 + 1, store=store, learn_pace=False)
+    assert store.pace("graph:tenant") is None
+    assert service.refused() == 10  # one 429 per window, each waited out: Retry-After alone
