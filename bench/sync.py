@@ -47,6 +47,7 @@ from connections.models import Connection, ConsentRequest, Credential, Microsoft
 from connections.sync.runner import run_execute
 from connections.sync.services import sync_run_start
 from sandbox import db as sandbox_db
+from sandbox import defaults
 from sandbox import faults
 from sandbox.atlassian.models import Account, ApiToken
 from sandbox.microsoft import directory
@@ -396,7 +397,7 @@ class Benchmark:
 
     def storm(self, limit: int, window: float, page: int) -> dict:
         """A full run while Graph allows `limit` requests per `window` seconds and answers 429
-        with Retry-After past that. `budget_used`: the fastest the budget allows for the pages
+        with Retry-After past that (its pages of users counted). `budget_used`: the fastest the budget allows for the pages
         served (the N-th request no earlier than floor((N-1)/limit) windows after the first)
         over the time the run took for them; 1.0 is every allowed request used at once."""
         target = faults.tenant_target(str(self.connection.tenant.tenant_id))
@@ -409,9 +410,8 @@ class Benchmark:
         finally:
             faults.clear(Fault.Kind.RATE_LIMIT, target)
             faults.clear(Fault.Kind.PAGE_LIMIT, target)
-        graph = list(
-            RequestLog.objects.filter(pk__gt=first, path__contains="/users/delta").values_list("created", "status")
-        )
+        listing = RequestLog.objects.filter(pk__gt=first, path=f"{defaults.GRAPH_PATH}/v1.0/users")
+        graph = list(listing.values_list("created", "status"))
         served = [when for when, status in graph if status == 200]
         refused = sum(1 for _when, status in graph if status == 429)
         span = (max(served) - min(served)).total_seconds() if len(served) > 1 else 0.0
@@ -451,8 +451,12 @@ class Benchmark:
         token, auth = self._graph_token(), self._jira_auth()
         first = _last_request_id()
         started = time.perf_counter()
-        url: str | None = matching_directory.delta_start_url()
-        params: dict[str, str] | None = matching_directory.delta_start_params()
+        headers = {"Authorization": f"Bearer {token}"}
+        self.session.get(
+            matching_directory.delta_now_url(), params=matching_directory.delta_now_params(), headers=headers, timeout=60
+        ).json()
+        url: str | None = matching_directory.users_start_url()
+        params: dict[str, str] | None = matching_directory.users_start_params()
         while url:
             body = self.session.get(url, params=params, headers={"Authorization": f"Bearer {token}"}, timeout=60).json()
             url, params = body.get("@odata.nextLink"), None

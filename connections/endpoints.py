@@ -18,6 +18,7 @@ suite holds the sandbox's request log to: a call that matches no declaration is 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 GRAPH = "graph"
@@ -105,10 +106,10 @@ def all_endpoints() -> list[Endpoint]:
     return sorted(_REGISTRY.values(), key=lambda e: e.key)
 
 
-def find(provider: str, method: str, path: str) -> Endpoint | None:
-    """The declaration a request (method + URL path, no query) belongs to, if any; where two
-    declare the same call, the later one (the more specific use) answers."""
-    for endpoint in reversed(_REGISTRY.values()):
-        if endpoint.provider == provider and endpoint.matches(method, path):
-            return endpoint
-    return None
+def find(provider: str, method: str, path: str, reads: Iterable[str] = ()) -> Endpoint | None:
+    """The declaration a request (method + URL path, no query) belongs to, if any. Where two
+    declare the same call, the later one (the more specific use) answers, unless `reads` (the
+    fields the request selected) tells them apart: then the latest whose reads cover them."""
+    matching = [e for e in reversed(_REGISTRY.values()) if e.provider == provider and e.matches(method, path)]
+    wanted = set(reads)
+    return next((e for e in matching if wanted <= set(e.reads)), matching[0] if matching else None)

@@ -1,9 +1,13 @@
 """Reading both directories, a page at a time (nothing here holds a whole directory).
 
-Microsoft: Graph `users/delta` for full runs too. Its first round pages through every user
-(with `$select`, which Graph takes only on the first call, and `$top=999`) and its last page
-carries the deltaLink, so a full run gets the starting point of the next incremental run
-for free. Later rounds (the deltaLink) return only what changed.
+Microsoft, full runs: first a deltaLink for this moment (users/delta with `$deltatoken=latest`,
+Graph's "sync from now" for directory objects), then every user from `/users` with `$select`
+and `$top=999`. The deltaLink is the starting point of the next incremental run: what changes
+while the list is read comes back then (replacing a user's keys is idempotent). The first round
+of users/delta would give the same users at most 200 to a page, five times the requests.
+Reference: https://learn.microsoft.com/graph/delta-query-overview
+Reference: https://learn.microsoft.com/graph/api/user-list (`$top` 1 to 999)
+Incremental runs: the deltaLink's rounds return only what changed (incl. `@removed`).
 
 Atlassian: Jira's `users/search` (every account of the site, paged by startAt). Jira has no
 change feed for users, so accounts are re-read on full runs only; incremental runs follow
@@ -41,13 +45,41 @@ def graph_for(connection: Any) -> Graph:
     return Graph(connection)
 
 
-def delta_start_url() -> str:
-    """Where a full round of users/delta starts (for callers that send the request themselves)."""
+def delta_now_url() -> str:
+    """Where a full run asks for its deltaLink (for callers that send the request themselves)."""
     return f"{settings.MICROSOFT_GRAPH_URL}{graph_endpoints.USERS_DELTA.path}"
 
 
-def delta_start_params():
+def delta_now_params():
+    return {"$select": ",".join(GRAPH_USER_FIELDS), "$deltatoken": "latest"}
+
+
+def users_start_url() -> str:
+    """Where a full run's listing of users starts (for callers that send the request themselves)."""
+    return f"{settings.MICROSOFT_GRAPH_URL}{graph_endpoints.USERS_DIRECTORY.path}"
+
+
+def users_start_params():
     return {"$select": ",".join(GRAPH_USER_FIELDS), "$top": str(GRAPH_PAGE_SIZE)}
+
+
+def graph_delta_now(graph: Graph) -> str:
+    """The deltaLink from this moment on (no users)."""
+    body = graph_endpoints.users_delta_now(graph)
+    link = body.get("@odata.deltaLink", "")
+    if not link:
+        raise GraphError(200, "noDeltaLink", "users/delta with $deltatoken=latest answered without a deltaLink.")
+    return link
+
+
+def graph_users_page(graph: Graph, link: str | None = None) -> GraphPage:
+    """One page of a full run's listing: the first (no link) or the one a nextLink names. (A
+    run resumed from a checkpoint written while full runs read users/delta goes on with a
+    delta nextLink: its last page carries the deltaLink.)"""
+    if link and "/users/delta" in link:
+        return graph_page(graph, link)
+    body = graph_endpoints.users_page(graph, top=GRAPH_PAGE_SIZE, link=link)
+    return GraphPage(users=body.get("value") or [], next_link=body.get("@odata.nextLink", ""))
 
 
 def graph_page(graph: Graph, link: str | None = None) -> GraphPage:

@@ -1,9 +1,9 @@
 """The user matching job: full runs and incremental runs, written batch by batch.
 
 Full run, in two phases, each page written as one set-based batch with its checkpoint:
-1. microsoft: Graph users/delta from the start; each user's address digests go to
-   MicrosoftUserKey (an upsert of plain rows, see writes.py) and into an in-memory index of
-   small tuples. The last page's deltaLink is kept for the next incremental run.
+1. microsoft: a deltaLink for now, then Graph's /users page by page (directory.py); each
+   user's address digests go to MicrosoftUserKey (an upsert of plain rows, see writes.py) and
+   into an in-memory index of small tuples. The deltaLink is kept for the next incremental run.
 2. atlassian: Jira users/search page by page; each account is decided against the index and
    its UserMatch row upserted (unique on connection + account id).
 Then rows of both tables this run did not see (an older `generation`) are deleted.
@@ -99,15 +99,19 @@ def _graph(ctx):
         raise _job_error(str(exc), exc.remedy, cause=exc) from None
 
 
-def _graph_page(graph, link=None):
+def _graph_call(read, *args):
     try:
-        return directory.graph_page(graph, link)
+        return read(*args)
     except directory.DeltaExpired:
         raise
     except directory.Forbidden as exc:
         raise _job_error("Microsoft Graph refused to list the tenant's users.", exc.remedy) from None
     except directory.GraphError as exc:
         raise _job_error(str(exc), exc.remedy, cause=exc) from None
+
+
+def _graph_page(graph, link=None):
+    return _graph_call(directory.graph_page, graph, link)
 
 
 # --- full run ------------------------------------------------------------------------------
@@ -151,12 +155,17 @@ def _read_microsoft(ctx, base, checkpoint, store):
     if checkpoint.get("next"):  # resumed: what was written already is the start of the index
         index, url = _load_index(ctx.connection, generation), checkpoint["next"]
         ms_users = checkpoint.get("ms_users", 0)
+        delta_link = checkpoint.get("delta_link", "")  # none: an older run's users/delta round
     else:
-        index, url = Index(), None  # the first round of users/delta
-        ms_users = 0
+        # The deltaLink first: whatever changes while the users are listed, the next
+        # incremental run sees (directory.py).
+        index, url, ms_users = Index(), None, 0
+        delta_link = _graph_call(directory.graph_delta_now, graph)
     # The next page is fetched while this one is written (the link comes from this page).
-    pages = Pages(lambda link: partial(_graph_page, graph, link or None), _next_link, url or "")
+    read = partial(_graph_call, directory.graph_users_page, graph)
+    pages = Pages(lambda link: partial(read, link or None), _next_link, url or "")
     for _link, page in pages:  # each page's batch checks the run first
+        delta_link = page.delta_link or delta_link
         rows = []
         for user in page.users:
             if "@removed" in user or not user.get("id"):
@@ -169,13 +178,13 @@ def _read_microsoft(ctx, base, checkpoint, store):
             writes.upsert_keys(rows)
             # Neither side says its size up front: the bar counts up.
             ctx.save_checkpoint(
-                {**base, "phase": "microsoft", "next": page.next_link, "ms_users": ms_users},
+                {**base, "phase": "microsoft", "next": page.next_link, "delta_link": delta_link, "ms_users": ms_users},
                 fetched=len(page.users),
                 done=ms_users,
             )
         if not page.next_link:
-            return index, page.delta_link, ms_users
-    raise AssertionError("users/delta ended without a deltaLink page")  # Pages stops after that page
+            return index, delta_link, ms_users
+    raise AssertionError("the listing ended without a last page")  # Pages stops after that page
 
 
 def _next_link(page, _link):

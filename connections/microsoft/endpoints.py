@@ -82,8 +82,9 @@ USERS_DELTA = declare(
     reads=USER_FIELDS,
     keeps=("id",),  # email addresses only as keyed digests, unless the organization stores them
     # Reference: https://learn.microsoft.com/graph/api/user-delta
+    # Reference: https://learn.microsoft.com/graph/delta-query-overview ("sync from now": $deltatoken=latest)
     reference="https://learn.microsoft.com/graph/api/user-delta",
-    purpose="User matching: every user's addresses, then only what changed (deltaLink).",
+    purpose="User matching: a deltaLink for now, taken as a full run starts, then only the users that changed.",
 )
 
 
@@ -93,6 +94,33 @@ def users_delta_page(graph: Graph, *, top: int, link: str | None = None) -> Page
     if link:
         return graph.get(link)
     return graph.get(USERS_DELTA.path, {"$select": ",".join(USER_FIELDS), "$top": str(top)})
+
+
+def users_delta_now(graph: Graph) -> Page:
+    """users/delta with `$deltatoken=latest`: no users, and a deltaLink from this moment on
+    (Graph's "sync from now" for directory objects) that carries the `$select`."""
+    return graph.get(USERS_DELTA.path, {"$select": ",".join(USER_FIELDS), "$deltatoken": "latest"})
+
+
+USERS_DIRECTORY = declare(
+    "graph.users_directory",
+    "GET",
+    "/v1.0/users",
+    permissions=("User.Read.All",),
+    reads=USER_FIELDS,
+    keeps=("id",),  # email addresses only as keyed digests, unless the organization stores them
+    # Reference: https://learn.microsoft.com/graph/api/user-list ($top: 1 to 999)
+    reference="https://learn.microsoft.com/graph/api/user-list",
+    purpose="User matching, full runs: every user's addresses, 999 to a page.",
+)
+
+
+def users_page(graph: Graph, *, top: int, link: str | None = None) -> Page:
+    """One page of the tenant's users with the addresses matching reads: the first (`$select`,
+    `$top`), or the page a nextLink names (it carries the query)."""
+    if link:
+        return graph.get(link)
+    return graph.get(USERS_DIRECTORY.path, {"$select": ",".join(USER_FIELDS), "$top": str(top)})
 
 
 # --- teams and channels -----------------------------------------------------------------------

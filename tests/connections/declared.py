@@ -60,11 +60,11 @@ def _asked(values):
 def undeclared_graph(calls):
     undeclared, extra = [], []
     for method, path, query in calls:
-        endpoint = endpoints.find(endpoints.GRAPH, method, path)
+        asked = _asked(query.get("$select", []))
+        endpoint = endpoints.find(endpoints.GRAPH, method, path, asked)
         if endpoint is None:
             undeclared.append(f"{method} {path}")
             continue
-        asked = _asked(query.get("$select", []))
         if not asked <= set(endpoint.reads):
             extra.append(f"{method} {path}: {sorted(asked - set(endpoint.reads))}")
     return sorted(set(undeclared)), sorted(set(extra))

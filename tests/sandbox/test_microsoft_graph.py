@@ -71,6 +71,27 @@ def test_delta_reports_deletions_then_gives_a_new_delta_link(sandbox, graph):
     assert quiet["value"] == [] and "@odata.deltaLink" in quiet
 
 
+def test_delta_token_latest_gives_no_users_and_a_delta_link_that_keeps_the_select(sandbox, graph):
+    # "Sync from now": no users, a deltaLink from this moment; the round's $select is kept.
+    now = graph.get(f"{graph.base}/v1.0/users/delta?$select=id,mail&$deltatoken=latest", timeout=10).json()
+    assert now["value"] == [] and "@odata.nextLink" not in now
+    assert graph.get(now["@odata.deltaLink"], timeout=10).json()["value"] == []  # nothing changed since
+    domain = sandbox.tenants["northwind"].domain
+    sandbox.update_user("northwind", f"bob.case@{domain}", display_name="Bob Renamed")
+    changed = graph.get(now["@odata.deltaLink"], timeout=10).json()["value"]
+    assert [set(u) for u in changed] == [{"id", "mail"}]
+    bad = graph.get(f"{graph.base}/v1.0/users/delta?$select=nope&$deltatoken=latest", timeout=10)
+    assert bad.status_code == 400
+
+
+def test_a_page_limit_makes_the_user_list_pages_smaller_than_top(sandbox, graph):
+    sandbox.set_fault("page_limit", "northwind", max=4)
+    pages = _all_pages(graph, f"{graph.base}/v1.0/users?$select=id&$top=999")
+    assert [len(p["value"]) for p in pages] == [4, 4, 4]
+    sandbox.clear_faults()
+    assert len(_all_pages(graph, f"{graph.base}/v1.0/users?$select=id&$top=999")) == 1
+
+
 def test_expired_delta_token_is_400_sync_state_not_found(sandbox, graph):
     pages = _all_pages(graph, f"{graph.base}/v1.0/users/delta?$select=id")
     sandbox.set_fault("delta_expiry", "northwind", seconds=0)

@@ -197,6 +197,9 @@ def list_users(request, caller, version):
         top, failure = parse_top(request, 999, 100)
         if failure:
             return failure
+        # Server-side paging may give fewer than $top (the `page_limit` fault sets how many).
+        # Reference: https://learn.microsoft.com/graph/paging
+        top = min(top, faults.page_limit(faults.tenant_target(caller.tenant.pk), top))
         select, clauses, failure = _parse_common(request)
         if failure:
             return failure
@@ -261,11 +264,19 @@ def users_delta(request, caller, version):
     tenant_seq = Tenant.objects.values_list("change_seq", flat=True).get(pk=caller.tenant.pk)
     token = request.GET.get("$deltatoken") or request.GET.get("$skiptoken")
     if token == "latest":
-        body = {"@odata.context": context_url(request, version, "users(id)"), "value": []}
+        # "Sync from now": directory resources (users, groups) answer `$deltatoken=latest` with a
+        # deltaLink and no resource data. It is the round's first request, so the state token
+        # carries its `$select` as it would the first page's.
+        # Reference: https://learn.microsoft.com/graph/delta-query-overview (state tokens; sync from now)
+        try:
+            select = parse_select(request.GET.get("$select"))
+        except QueryError as bad:
+            return error(400, "Request_BadRequest", str(bad), request=request)
+        body = {"@odata.context": context_url(request, version, "users(" + ",".join(select) + ")"), "value": []}
         body["@odata.deltaLink"] = link(
             request,
             f"/{version}/users/delta",
-            **{"$deltatoken": pack({"sel": DEFAULT_SELECT, "since": tenant_seq, "t": str(caller.tenant.pk)})},
+            **{"$deltatoken": pack({"sel": select, "since": tenant_seq, "t": str(caller.tenant.pk)})},
         )
         return ok(body)
     if token:

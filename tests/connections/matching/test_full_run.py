@@ -100,12 +100,14 @@ def test_only_the_declared_fields_are_requested(matching, cases):
     w.run()
     graph = [r for r in w.sandbox.requests(since_id=since) if "/users" in r.path and "graph" in r.path]
     assert graph, "the run read the directory through Graph"
-    first = graph[0]
-    assert "users/delta" in first.path
-    assert "%24select=id%2Cmail%2CuserPrincipalName%2CproxyAddresses" in first.query or (
-        "$select=id,mail,userPrincipalName,proxyAddresses" in first.query
-    ), first.query
-    assert "top=999" in first.query
+    selected = "%24select=id%2Cmail%2CuserPrincipalName%2CproxyAddresses"
+    # First the deltaLink for the next incremental run ("sync from now"), then the users, 999 a page.
+    first, listing = graph[0], graph[1]
+    assert first.path.endswith("/v1.0/users/delta")
+    assert selected in first.query and "deltatoken=latest" in first.query, first.query
+    assert listing.path.endswith("/v1.0/users")
+    assert selected in listing.query and "top=999" in listing.query, listing.query
+    assert all(not r.path.endswith("/users/delta") for r in graph[1:]), "users are listed once, not twice"
 
 
 def test_a_killed_run_resumes_without_duplicates(matching, cases, monkeypatch):

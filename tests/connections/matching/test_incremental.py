@@ -3,7 +3,7 @@
 import pytest
 from django.core.exceptions import ValidationError
 
-from connections.matching import services
+from connections.matching import directory, services
 from connections.models import ManualMapping, MicrosoftUserKey, SyncRun, UserMatch, UserMatchingState
 from tenants.models import AuditEvent
 
@@ -48,6 +48,30 @@ def test_delta_brings_additions_changes_and_deletions(matching):
     assert len(calls) == 1 and "deltatoken" in calls[0].query
     assert not [r for r in w.sandbox.requests(since_id=since) if "users/search" in r.path]
     assert not MicrosoftUserKey.objects.filter(connection=w.connection, user_id=w.ms_id(f"alice@{DOMAIN}")).exists()
+
+
+def test_a_user_added_while_a_full_run_lists_the_directory_is_matched_by_the_next_incremental_run(
+    matching, monkeypatch
+):
+    # A full run takes its deltaLink before it lists the users: what changes in between is
+    # not lost, it comes with the next incremental run.
+    w = matching
+    account = w.add_account(f"latecomer@{DOMAIN}")
+    listed, added = directory.graph_users_page, []
+
+    def list_then_add(graph, link=None):
+        page = listed(graph, link)
+        if not added:
+            added.append(w.add_ms_user(f"latecomer@{DOMAIN}", mail=f"latecomer@{DOMAIN}"))
+        return page
+
+    monkeypatch.setattr(directory, "graph_users_page", list_then_add)
+    w.run()
+    assert added and row(w, account).outcome == "unmatched"  # the listing was read before the user came
+
+    run = w.run(mode="incremental")
+    assert run.mode == "incremental" and run.fetched == 1
+    assert (row(w, account).outcome, row(w, account).microsoft_user_id) == ("matched", added[0])
 
 
 @pytest.mark.parametrize("expired_status", [400, 410])
