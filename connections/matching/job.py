@@ -5,7 +5,9 @@ Full run, in two phases, each page written as one set-based batch with its check
    user's address digests go to MicrosoftUserKey (an upsert of plain rows, see writes.py) and
    into an in-memory index of small tuples. The deltaLink is kept for the next incremental run.
 2. atlassian: Jira users/search page by page; each account is decided against the index and
-   its UserMatch row upserted (unique on connection + account id).
+   its UserMatch row upserted (unique on connection + account id). The listing itself starts
+   with the run and reads ahead (bounded) while phase 1 is written, so few of its pages are
+   waited for.
 Then rows of both tables this run did not see (an older `generation`) are deleted.
 A resumed run reloads the index it already wrote from the database and carries on from the
 checkpoint's page: upserts make a page written twice a no-op, never a duplicate.
@@ -18,8 +20,10 @@ delta token (410 syncStateNotFound) turns the run into a full run by itself; the
 says "full" afterwards and its checkpoint says why.
 """
 
+from collections import deque
 from functools import partial
 
+from django.conf import settings
 from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
@@ -128,16 +132,22 @@ def _full(ctx, state, rule, checkpoint):
     base = {"generation": generation, **({"fallback": checkpoint["fallback"]} if "fallback" in checkpoint else {})}
     store = stores_emails(ctx.organization)
     phase = checkpoint.get("phase", "microsoft")
-    if phase == "microsoft":
-        index, delta_link, ms_users = _read_microsoft(ctx, base, checkpoint, store)
-    else:
-        index, delta_link, ms_users = (
-            _load_index(ctx.connection, generation),
-            checkpoint["delta_link"],
-            checkpoint["ms_users"],
-        )
-    base = {**base, "delta_link": delta_link, "ms_users": ms_users}
-    _read_atlassian(ctx, rule, base, checkpoint if phase == "atlassian" else {}, index, store)
+    # Jira's listing starts now and runs ahead of its use: its first pages come in while the
+    # Microsoft side is read and written (they do not depend on each other).
+    accounts = _AccountPages(ctx.connection.site, checkpoint.get("start_at", 0) if phase == "atlassian" else 0)
+    try:
+        if phase == "microsoft":
+            index, delta_link, ms_users = _read_microsoft(ctx, base, checkpoint, store, accounts.collect)
+        else:
+            index, delta_link, ms_users = (
+                _load_index(ctx.connection, generation),
+                checkpoint["delta_link"],
+                checkpoint["ms_users"],
+            )
+        base = {**base, "delta_link": delta_link, "ms_users": ms_users}
+        _read_atlassian(ctx, rule, base, index, store, accounts)
+    finally:
+        accounts.close()
     del index
     with _batch(ctx):
         deleted, _ = UserMatch.objects.filter(connection=ctx.connection).exclude(generation=generation).delete()
@@ -149,7 +159,7 @@ def _full(ctx, state, rule, checkpoint):
         ctx.save_checkpoint({**base, "phase": "done"}, deleted=deleted)
 
 
-def _read_microsoft(ctx, base, checkpoint, store):
+def _read_microsoft(ctx, base, checkpoint, store, between_pages):
     graph = _graph(ctx)
     generation = base["generation"]
     if checkpoint.get("next"):  # resumed: what was written already is the start of the index
@@ -182,6 +192,7 @@ def _read_microsoft(ctx, base, checkpoint, store):
                 fetched=len(page.users),
                 done=ms_users,
             )
+        between_pages()
         if not page.next_link:
             return index, delta_link, ms_users
     raise AssertionError("the listing ended without a last page")  # Pages stops after that page
@@ -201,32 +212,72 @@ def _load_index(connection, generation=None):
     return index
 
 
-def _account_keys(account, rule):
-    """(email digest, derived-UPN digest, normalized email) of one Jira account."""
-    email = keys.normalize(account.get("emailAddress"))
+def _account_keys(email, rule):
+    """(email digest, derived-UPN digest, normalized email) of one Jira account's email."""
+    email = keys.normalize(email)
     if not email:
         return "", "", ""
     upn = rule.upn_for(email)
     return keys.digest(email), keys.digest(upn), email
 
 
-def _read_atlassian(ctx, rule, base, checkpoint, index, store):
+class _AccountPages:
+    """Jira's users/search pages in order, read ahead of their use by a helper thread: `collect()`
+    (between other work, never waiting) keeps the pages that are in, as small tuples, up to
+    SYNC_LOOKAHEAD_ACCOUNTS accounts; `next()` gives the next page, waiting only if it is not in
+    yet. Pages may be shorter than asked, so each starts where the one before ended, and only
+    an empty page is the end.
+    Reference: https://developer.atlassian.com/cloud/jira/platform/rest/v3/intro/#pagination"""
+
+    def __init__(self, site, start_at):
+        session = http.session()  # one connection for every page (requests are sent one at a time)
+        pages = Pages(lambda at: directory.jira_request(site, at, session=session), _next_start, start_at)
+        self._reader = pages.reader()
+        self._held: deque[tuple[int, int, list[tuple]]] = deque()
+        self._holding, self._limit = 0, settings.SYNC_LOOKAHEAD_ACCOUNTS
+
+    def collect(self) -> None:
+        while self._holding < self._limit and self._reader.ready():
+            self._keep(self._reader.take())
+
+    def next(self) -> tuple[int, int, list[tuple]] | None:
+        """(start_at, accounts on the page, [(account id, name, type, active, email)]), None after
+        the last; raises directory.JiraUnavailable as the listing does."""
+        if not self._held:
+            self._keep(self._reader.take())
+        if not self._held:
+            return None
+        item = self._held.popleft()
+        self._holding -= item[1]
+        return item
+
+    def close(self) -> None:
+        self._reader.close()
+
+    def _keep(self, item) -> None:
+        if item is None:
+            return
+        at, accounts = item
+        rows = [
+            (
+                a.get("accountId"),
+                (a.get("displayName") or "")[:255],
+                (a.get("accountType") or "")[:32],
+                bool(a.get("active", True)),
+                a.get("emailAddress"),
+            )
+            for a in accounts
+        ]
+        self._held.append((at, len(accounts), rows))
+        self._holding += len(accounts)
+
+
+def _read_atlassian(ctx, rule, base, index, store, pages):
     connection, generation = ctx.connection, base["generation"]
     manual = dict(ManualMapping.objects.filter(connection=connection).values_list("account_id", "microsoft_user_id"))
-    # The next page is fetched while this one is written; pages may be shorter than asked, so
-    # the next one starts where this one ended, and only an empty page is the end.
-    # Reference: https://developer.atlassian.com/cloud/jira/platform/rest/v3/intro/#pagination
-    session = http.session()  # one connection for every page (requests are sent one at a time)
-    pages = iter(
-        Pages(
-            lambda at: directory.jira_request(connection.site, at, session=session),
-            _next_start,
-            checkpoint.get("start_at", 0),
-        )
-    )
     while True:  # each page's batch checks the run first
         try:
-            at, accounts = next(pages)
+            page = pages.next()
         except directory.JiraUnavailable as exc:
             remedy = (
                 "Atlassian is unavailable or busy; the run can be retried later."
@@ -234,21 +285,23 @@ def _read_atlassian(ctx, rule, base, checkpoint, index, store):
                 else "Check the site's authorization on the connection page (authorize again if asked), then retry."
             )
             raise _job_error(str(exc), remedy, cause=exc) from None
+        if page is None:
+            return
+        at, size, accounts = page
         now = timezone.now()
         rows = []
-        for account in accounts:
-            account_id = account.get("accountId")
+        for account_id, name, account_type, active, address in accounts:
             if not account_id:
                 continue
-            email_key, upn_key, email = _account_keys(account, rule)
+            email_key, upn_key, email = _account_keys(address, rule)
             decision = decide(email_key, upn_key, rule, index, manual.get(account_id, ""))
             rows.append(
                 (
                     connection.pk,
                     account_id,
-                    (account.get("displayName") or "")[:255],
-                    (account.get("accountType") or "")[:32],
-                    bool(account.get("active", True)),
+                    name,
+                    account_type,
+                    active,
                     email_key,
                     upn_key,
                     email if store else "",
@@ -262,14 +315,15 @@ def _read_atlassian(ctx, rule, base, checkpoint, index, store):
             )
         with _batch(ctx):
             counts = writes.upsert_matches(rows)
-            start_at = at + len(accounts)
+            start_at = at + size
             ctx.save_checkpoint(
                 {**base, "phase": "atlassian", "start_at": start_at},
-                fetched=len(accounts),
+                fetched=size,
                 done=base["ms_users"] + start_at,
                 **counts,
             )
-        if not accounts:
+        pages.collect()
+        if not size:
             return
 
 

@@ -45,24 +45,51 @@ class Pages(Generic[C, P]):
         self.start, self.next_cursor, self.first = start, next_cursor, first
 
     def __iter__(self) -> Iterator[tuple[C, P]]:
-        executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="prefetch")
+        reader = self.reader()
         try:
-            cursor: C | None = self.first
-            pending = self._submit(executor, self.first)
-            while cursor is not None:
-                page = _result(pending)
-                following = self.next_cursor(page, cursor)
-                if following is not None:
-                    pending = self._submit(executor, following)  # in flight while the caller works
-                yield cursor, page
-                cursor = following
+            while (item := reader.take()) is not None:
+                yield item
         finally:
-            executor.shutdown(wait=False, cancel_futures=True)
+            reader.close()
+
+    def reader(self) -> Reader[C, P]:
+        """The same pages taken one call at a time, with a way to tell whether the next one is
+        already in (`ready`), so a caller can collect pages between other work without waiting."""
+        return Reader(self)
 
     def _submit(self, executor: ThreadPoolExecutor, cursor: C) -> Future[P]:
         request = self.start(cursor)
         context = contextvars.copy_context()  # the run's throttle settings (outage window, give back)
         return executor.submit(context.run, _in_helper, request)
+
+
+class Reader(Generic[C, P]):
+    """Pages one `take()` at a time (see Pages.reader); `close()` when done with it."""
+
+    def __init__(self, pages: Pages[C, P]):
+        self._pages = pages
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="prefetch")
+        self._cursor: C | None = pages.first
+        self._pending: Future[P] | None = pages._submit(self._executor, pages.first)
+
+    def ready(self) -> bool:
+        """The next page is in, and was read without an error (an error waits for `take`)."""
+        pending = self._pending
+        return pending is not None and pending.done() and pending.exception() is None
+
+    def take(self) -> tuple[C, P] | None:
+        """The next (cursor, page), waiting for it if need be; None after the last page. The
+        page after it is asked for before this returns."""
+        if self._cursor is None or self._pending is None:
+            return None
+        cursor, page = self._cursor, _result(self._pending)
+        following = self._pages.next_cursor(page, cursor)
+        self._pending = self._pages._submit(self._executor, following) if following is not None else None
+        self._cursor = following
+        return cursor, page
+
+    def close(self) -> None:
+        self._executor.shutdown(wait=False, cancel_futures=True)
 
 
 def _in_helper(request: Request[P]) -> P:

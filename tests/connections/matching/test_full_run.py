@@ -110,6 +110,34 @@ def test_only_the_declared_fields_are_requested(matching, cases):
     assert all(not r.path.endswith("/users/delta") for r in graph[1:]), "users are listed once, not twice"
 
 
+def _jira_pages_asked_before_the_last_graph_page(world, since):
+    asked = [r for r in world.sandbox.requests(since_id=since) if r.path.endswith(("/users", "/users/search"))]
+    last_graph = max(i for i, r in enumerate(asked) if r.path.endswith("/v1.0/users"))
+    return sum(1 for r in asked[:last_graph] if r.path.endswith("/users/search"))
+
+
+@pytest.mark.parametrize("lookahead, ahead", [(25_000, "several"), (0, "one")])
+def test_the_jira_listing_reads_ahead_while_the_microsoft_side_is_written_within_its_bound(
+    matching, cases, monkeypatch, settings, lookahead, ahead
+):
+    w = matching
+    w.sandbox.set_fault("page_limit", "fabrikam", max=1)  # a Graph page per user, a Jira page per account
+    monkeypatch.setattr(directory, "JIRA_PAGE_SIZE", 1)
+    settings.SYNC_LOOKAHEAD_ACCOUNTS = lookahead
+    reference = w.run_fake()  # a plain run's rows, to compare with
+    expected = set(UserMatch.objects.filter(connection=w.connection).values_list("account_id", "outcome"))
+
+    since = max([r.pk for r in w.sandbox.requests()] or [0])
+    w.run()
+    early = _jira_pages_asked_before_the_last_graph_page(w, since)
+    if ahead == "several":
+        assert early >= 2, "Jira's pages came in while the Microsoft side was still being read"
+    else:
+        assert early <= 1, "with no room to hold pages, only the first Jira request is in flight"
+    assert set(UserMatch.objects.filter(connection=w.connection).values_list("account_id", "outcome")) == expected
+    assert reference.checkpoint["phase"] == "done"
+
+
 def test_a_killed_run_resumes_without_duplicates(matching, cases, monkeypatch):
     w = matching
     w.sandbox.set_fault("page_limit", "fabrikam", max=4)  # Graph's page size for users/delta is its own
