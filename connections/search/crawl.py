@@ -278,13 +278,19 @@ class _Prepared:
         return sends
 
 
+def _known_rows(search, page_items) -> dict[str, IndexedItem]:
+    """The index's rows of a page's items, by item id."""
+    ids = [items.item_id(s.kind, s.id) for s in page_items]
+    return {i.item_id: i for i in IndexedItem.objects.filter(search=search, item_id__in=ids)}
+
+
 def _prepare_page(ctx, search, graph, page_items, mapping, generation, *, reuse_acl: bool,
-                  only_acl_changes: bool = False) -> _Prepared:
+                  only_acl_changes: bool = False, known: dict[str, IndexedItem] | None = None) -> _Prepared:
     """What one page needs sent: a PUT for each changed item, a delete for each indexed item
-    nobody mapped may read now (skipped, fail closed)."""
+    nobody mapped may read now (skipped, fail closed). `known`: the page's rows, if read already."""
     names = [n for n in items.chosen(search.properties) if n in set(search.registered_properties) | {"title", "url"}]
-    known = {i.item_id: i for i in IndexedItem.objects.filter(
-        search=search, item_id__in=[items.item_id(s.kind, s.id) for s in page_items])}
+    if known is None:
+        known = _known_rows(search, page_items)
     prepared = _Prepared(graph, search, generation)
     counts = prepared.counts
     for source_item in page_items:
@@ -538,8 +544,7 @@ def _incremental(ctx, search, graph, src) -> None:
         listing = _ahead(src, partial(src.changed_since, scope, since, with_acl=False), checkpoint.get("cursor", ""))
         checkpoint = _index_pages(
             ctx, search, listing, checkpoint,
-            lambda page: _prepare_page(ctx, search, graph, _acls_for_new(search, src, page.items), mapping, 0,
-                                       reuse_acl=True),
+            lambda page: _prepare_changed(ctx, search, graph, src, page.items, mapping),
             phase="changed", last_phase="trashed")
     if checkpoint["phase"] == "trashed":
         trashed = [items.item_id(kind, cid) for kind, cid in src.trashed_ids(scope)]
@@ -552,12 +557,19 @@ def _incremental(ctx, search, graph, src) -> None:
             ctx.save_checkpoint({**checkpoint, "phase": "done"}, deleted=len(indexed))
 
 
-def _acls_for_new(search, src, page_items) -> list[SourceItem]:
+def _prepare_changed(ctx, search, graph, src, page_items, mapping) -> _Prepared:
+    """A page of an incremental crawl: its rows in the index are read once, both for the ACLs
+    to reuse and for what changed."""
+    known = _known_rows(search, page_items)
+    return _prepare_page(ctx, search, graph, _acls_for_new(src, page_items, known), mapping, 0, reuse_acl=True,
+                         known=known)
+
+
+def _acls_for_new(src, page_items, known) -> list[SourceItem]:
     """An incremental crawl sends known items with the ACL last sent (the permissions crawl
-    updates ACLs): only the items not indexed yet need theirs read from Confluence."""
-    known = set(IndexedItem.objects.filter(search=search, item_id__in=[items.item_id(i.kind, i.id) for i in page_items])
-                .exclude(acl=[]).values_list("item_id", flat=True))
-    fresh = [i for i in page_items if items.item_id(i.kind, i.id) not in known]
+    updates ACLs): only the items not indexed yet (or indexed without one) need theirs read
+    from Confluence."""
+    fresh = [i for i in page_items if not getattr(known.get(items.item_id(i.kind, i.id)), "acl", None)]
     filled = {(i.kind, i.id): i for i in src.with_acl(fresh)} if fresh else {}
     return [filled.get((i.kind, i.id), i) for i in page_items]
 

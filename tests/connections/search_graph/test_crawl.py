@@ -4,6 +4,8 @@ incremental and permissions crawls, Graph throttling, disconnect."""
 
 from datetime import timedelta
 
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from connections.health.services import health_checks_run
@@ -135,6 +137,21 @@ def test_incremental_sends_edits_and_removes_trashed_pages(search_world):
     assert "page3" not in indexed and indexed["page2"].puts == 1
     assert world.finds("ann") == {"page1", "page5", "blogpost6"}
     assert world.search.last_incremental_at
+
+
+def test_an_incremental_page_reads_its_items_rows_in_the_index_once(search_world):
+    world = search_world
+    _published(world)
+    _confluence(world, items={"1": page(1, version=2, body="Edited", acl=[("group", WRITERS)],
+                                        modified="2999-01-01T00:00:00+00:00")})
+    table = IndexedItem._meta.db_table
+    with CaptureQueriesContext(connection) as queries:
+        run = world.crawl("incremental")
+    assert run.state == SyncRun.State.SUCCEEDED, run.error
+    reads = [q["sql"] for q in queries.captured_queries
+             if q["sql"].startswith("SELECT") and table in q["sql"] and ' IN (' in q["sql"]]
+    assert len(reads) == 1, reads  # one page changed: its rows give both the ACL to reuse and what changed
+    assert world.indexed()["page1"].content["value"] == "Edited"
 
 
 def test_the_permissions_crawl_changes_who_finds_what_without_resending_the_rest(search_world):
