@@ -253,7 +253,7 @@ SYNC_TENANT_BURST = env.int("SYNC_TENANT_BURST", default=40)
 SYNC_GRAPH_RATE = env.float("SYNC_GRAPH_RATE", default=100.0)
 SYNC_GRAPH_BURST = env.int("SYNC_GRAPH_BURST", default=100)
 # User matching: how many Jira accounts a full run may hold read ahead of their use (the listing
-# runs while the Microsoft side is read and written), as small tuples: about 6 MB at 25,000.
+# runs while the Microsoft side is read and written), as small tuples: about 10 MB at 25,000.
 SYNC_LOOKAHEAD_ACCOUNTS = env.int("SYNC_LOOKAHEAD_ACCOUNTS", default=25_000)
 # Tries per request on 5xx / connection errors (jittered backoff) and on 429/503 (Retry-After).
 SYNC_HTTP_MAX_ATTEMPTS = env.int("SYNC_HTTP_MAX_ATTEMPTS", default=6)

@@ -82,10 +82,9 @@ def graph_users_page(graph: Graph, link: str | None = None) -> GraphPage:
     return GraphPage(users=body.get("value") or [], next_link=body.get("@odata.nextLink", ""))
 
 
-def graph_page(graph: Graph, link: str | None = None) -> GraphPage:
-    """One page of users/delta: the first of a full round (no link), or the page a
-    nextLink/deltaLink names."""
-    body = graph_endpoints.users_delta_page(graph, top=GRAPH_PAGE_SIZE, link=link)
+def graph_page(graph: Graph, link: str) -> GraphPage:
+    """The page of users/delta a nextLink/deltaLink names."""
+    body = graph_endpoints.users_delta_page(graph, link)
     return GraphPage(
         users=body.get("value") or [],
         next_link=body.get("@odata.nextLink", ""),
@@ -115,18 +114,27 @@ def jira_page(site, start_at, limit=None, *, throttle=None):
 
 
 def jira_request(site, start_at, limit=None, *, throttle=None, session=None):
-    """jira_page in two steps: the client with a fresh token now (it may read and refresh the
-    stored credential), and the request to send, which touches no database (it may be sent
-    from a prefetching thread, see connections.sync.prefetch). `session`: the HTTP session of
-    the pages before (one connection for the whole listing, not a TLS handshake per page)."""
-    limit = limit or JIRA_PAGE_SIZE
-    throttle = throttle or Throttle()
+    """jira_page in two steps: the client with a fresh token now (jira_client), and the request
+    to send, which touches no database. `session`: the HTTP session of the pages before (one
+    connection for the whole listing, not a TLS handshake per page)."""
+    jira = jira_client(site, session=session)
+    return lambda: send_jira_page(jira, site, start_at, limit, throttle=throttle)
+
+
+def jira_client(site, *, session=None):
+    """The site's Jira client with a fresh token (it may read and refresh the stored
+    credential: call it in the run's thread)."""
     try:
-        jira = refresh.jira_for(site, session=session)
+        return refresh.jira_for(site, session=session)
     except refresh.NotAuthorized as exc:
         raise JiraUnavailable(str(exc)) from None
+
+
+def send_jira_page(jira, site, start_at, limit=None, *, throttle=None):
+    """One page of the site's accounts with a client from jira_client (touches no database:
+    it may run in a helper thread)."""
     key = f"atlassian:{site.cloud_id or site.url}"
-    return lambda: _send_jira_page(jira, key, start_at, limit, throttle)
+    return _send_jira_page(jira, key, start_at, limit or JIRA_PAGE_SIZE, throttle or Throttle())
 
 
 def _send_jira_page(jira, key, start_at, limit, throttle):

@@ -20,7 +20,6 @@ delta token (410 syncStateNotFound) turns the run into a full run by itself; the
 says "full" afterwards and its checkpoint says why.
 """
 
-from collections import deque
 from functools import partial
 
 from django.conf import settings
@@ -37,7 +36,7 @@ from ..models import (
     UserMatchingState,
 )
 from ..sync.errors import JobError
-from ..sync.prefetch import Pages
+from ..sync.prefetch import Ahead, Pages
 from . import directory, keys, writes
 from .match import Index, Rule, decide, user_digests
 
@@ -114,7 +113,7 @@ def _graph_call(read, *args):
         raise _job_error(str(exc), exc.remedy, cause=exc) from None
 
 
-def _graph_page(graph, link=None):
+def _graph_page(graph, link):
     return _graph_call(directory.graph_page, graph, link)
 
 
@@ -137,7 +136,7 @@ def _full(ctx, state, rule, checkpoint):
     accounts = _AccountPages(ctx.connection.site, checkpoint.get("start_at", 0) if phase == "atlassian" else 0)
     try:
         if phase == "microsoft":
-            index, delta_link, ms_users = _read_microsoft(ctx, base, checkpoint, store, accounts.collect)
+            index, delta_link, ms_users = _read_microsoft(ctx, base, checkpoint, store, accounts.hand_over)
         else:
             index, delta_link, ms_users = (
                 _load_index(ctx.connection, generation),
@@ -222,54 +221,75 @@ def _account_keys(email, rule):
 
 
 class _AccountPages:
-    """Jira's users/search pages in order, read ahead of their use by a helper thread: `collect()`
-    (between other work, never waiting) keeps the pages that are in, as small tuples, up to
-    SYNC_LOOKAHEAD_ACCOUNTS accounts; `next()` gives the next page, waiting only if it is not in
-    yet. Pages may be shorter than asked, so each starts where the one before ended, and only
-    an empty page is the end.
+    """Jira's users/search pages in order, read ahead of their use (prefetch.Ahead) as small
+    tuples, up to SYNC_LOOKAHEAD_ACCOUNTS accounts. Pages may be shorter than asked, so each
+    starts where the one before ended, and only an empty page is the end.
     Reference: https://developer.atlassian.com/cloud/jira/platform/rest/v3/intro/#pagination"""
 
     def __init__(self, site, start_at):
         session = http.session()  # one connection for every page (requests are sent one at a time)
-        pages = Pages(lambda at: directory.jira_request(site, at, session=session), _next_start, start_at)
-        self._reader = pages.reader()
-        self._held: deque[tuple[int, int, list[tuple]]] = deque()
-        self._holding, self._limit = 0, settings.SYNC_LOOKAHEAD_ACCOUNTS
+        self._ahead: Ahead | None = None
+        self._refused: directory.JiraUnavailable | None = None
+        try:
+            self._ahead = Ahead(
+                lambda: directory.jira_client(site, session=session),
+                lambda jira, at: _compact(directory.send_jira_page(jira, site, at)),
+                _next_start,
+                start_at,
+                limit=settings.SYNC_LOOKAHEAD_ACCOUNTS,
+                size=len,
+            )
+        except directory.JiraUnavailable as exc:  # no authorization to read with: said when the pages are due
+            self._refused = exc
 
-    def collect(self) -> None:
-        while self._holding < self._limit and self._reader.ready():
-            self._keep(self._reader.take())
+    def hand_over(self) -> None:
+        """Between other work: the helper's next requests go with a freshly read token."""
+        if self._ahead is not None:
+            try:
+                self._ahead.hand_over()
+            except directory.JiraUnavailable:
+                pass  # the helper keeps the client it has; the next take says what is wrong
 
-    def next(self) -> tuple[int, int, list[tuple]] | None:
-        """(start_at, accounts on the page, [(account id, name, type, active, email)]), None after
-        the last; raises directory.JiraUnavailable as the listing does."""
-        if not self._held:
-            self._keep(self._reader.take())
-        if not self._held:
+    def next(self, up_to: int) -> tuple[int, int, list[tuple]] | None:
+        """(start_at, accounts listed, [(account id, name, type, active, email)]) of the next
+        page, with the non-empty pages after it that are in already, up to `up_to` accounts (one
+        batch); (start_at, 0, []) for the empty page that ends the listing; None after it.
+        Raises directory.JiraUnavailable as the listing does."""
+        if self._refused is not None:
+            raise self._refused
+        assert self._ahead is not None
+        item = self._ahead.take()
+        if item is None:
             return None
-        item = self._held.popleft()
-        self._holding -= item[1]
-        return item
+        at, rows = item
+        while rows and (more := self._ahead.ready_size()) and len(rows) + more <= up_to:
+            taken = self._ahead.take()
+            assert taken is not None
+            rows = rows + taken[1]
+        return at, len(rows), rows
 
     def close(self) -> None:
-        self._reader.close()
+        if self._ahead is not None:
+            self._ahead.close()
 
-    def _keep(self, item) -> None:
-        if item is None:
-            return
-        at, accounts = item
-        rows = [
-            (
-                a.get("accountId"),
-                (a.get("displayName") or "")[:255],
-                (a.get("accountType") or "")[:32],
-                bool(a.get("active", True)),
-                a.get("emailAddress"),
-            )
-            for a in accounts
-        ]
-        self._held.append((at, len(accounts), rows))
-        self._holding += len(accounts)
+
+def _compact(accounts) -> list[tuple]:
+    return [
+        (
+            a.get("accountId"),
+            (a.get("displayName") or "")[:255],
+            (a.get("accountType") or "")[:32],
+            bool(a.get("active", True)),
+            a.get("emailAddress"),
+        )
+        for a in accounts
+    ]
+
+
+# At most this many accounts are written in one batch, from pages already read (a batch never
+# waits for a page to merge): fewer, larger transactions, each with its checkpoint after its
+# last page.
+ATLASSIAN_BATCH = 2000
 
 
 def _read_atlassian(ctx, rule, base, index, store, pages):
@@ -277,7 +297,7 @@ def _read_atlassian(ctx, rule, base, index, store, pages):
     manual = dict(ManualMapping.objects.filter(connection=connection).values_list("account_id", "microsoft_user_id"))
     while True:  # each page's batch checks the run first
         try:
-            page = pages.next()
+            page = pages.next(up_to=ATLASSIAN_BATCH)
         except directory.JiraUnavailable as exc:
             remedy = (
                 "Atlassian is unavailable or busy; the run can be retried later."
@@ -322,7 +342,6 @@ def _read_atlassian(ctx, rule, base, index, store, pages):
                 done=base["ms_users"] + start_at,
                 **counts,
             )
-        pages.collect()
         if not size:
             return
 

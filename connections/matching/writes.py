@@ -56,7 +56,8 @@ def _db(model):
 def _match_row(row: Sequence) -> list:
     """The row as the database takes it: candidates as JSON text."""
     values = list(row)
-    values[_CANDIDATES] = json.dumps(list(values[_CANDIDATES]))
+    candidates = values[_CANDIDATES]
+    values[_CANDIDATES] = json.dumps(list(candidates)) if candidates else "[]"  # most rows have none
     return values
 
 
@@ -141,16 +142,19 @@ def upsert_matches(rows: list[tuple]) -> dict[str, int]:
                 else:
                     updated += 1
             values = ", ".join(["%s"] * len(MATCH_COLUMNS))
+            adapted: dict[datetime, object] = {}  # a page's rows share their time: adapted once
             cursor.executemany(
                 _upsert_sql(table, MATCH_COLUMNS, MATCH_CONFLICT, MATCH_UPDATE, f"VALUES ({values})"),
-                [_sqlite_row(db, r) for r in rows],
+                [_sqlite_row(db, r, adapted) for r in rows],
             )
     return {"created": created, "updated": updated, "unchanged": unchanged}
 
 
-def _sqlite_row(db, row: Sequence) -> list:
+def _sqlite_row(db, row: Sequence, adapted: dict) -> list:
     values = _match_row(row)
     when = values[_UPDATED_AT]
     if isinstance(when, datetime):
-        values[_UPDATED_AT] = db.ops.adapt_datetimefield_value(when)
+        if when not in adapted:
+            adapted[when] = db.ops.adapt_datetimefield_value(when)
+        values[_UPDATED_AT] = adapted[when]
     return values

@@ -88,12 +88,9 @@ USERS_DELTA = declare(
 )
 
 
-def users_delta_page(graph: Graph, *, top: int, link: str | None = None) -> Page:
-    """One page of users/delta: the first round with `$select` and `$top` (Graph takes them only
-    there), or the page a nextLink/deltaLink names."""
-    if link:
-        return graph.get(link)
-    return graph.get(USERS_DELTA.path, {"$select": ",".join(USER_FIELDS), "$top": str(top)})
+def users_delta_page(graph: Graph, link: str) -> Page:
+    """The page of users/delta a nextLink/deltaLink names (it carries the round's `$select`)."""
+    return graph.get(link)
 
 
 def users_delta_now(graph: Graph) -> Page:

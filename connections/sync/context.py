@@ -130,12 +130,16 @@ class RunContext:
         )
 
     def _lock_and_check(self) -> None:
-        if db.vendor != "postgresql":
-            self._stop_unless_ours(self._locking_check().first())
-            return
         if self._lock_sql is None:  # the same query every batch: compiled once
             sql, params = self._locking_check().query.sql_with_params()
-            self._lock_sql = (f"SET LOCAL synchronous_commit TO OFF; {sql}", params)
+            if db.vendor == "postgresql":
+                sql = f"SET LOCAL synchronous_commit TO OFF; {sql}"
+            self._lock_sql = (sql, params)
+        if db.vendor != "postgresql":  # SQLite: no row locks (the write transaction is the lock)
+            with db.cursor() as cursor:
+                cursor.execute(*self._lock_sql)
+                self._stop_unless_ours(cursor.fetchone())
+            return
         with db.cursor() as cursor:
             # One round trip for both statements (the batch pays one per page, and the page's
             # writes are a few more): a busy server makes each round trip count.

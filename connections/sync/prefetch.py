@@ -15,11 +15,15 @@ other (one per item of a page): up to `workers` of them in flight at once in hel
 their answers handed back in order to the run's thread, which alone touches the database.
 `Sender(workers)` keeps those helper threads for a whole run, so the next page's requests can be
 handed over before the current page's last answers are in (see Sender).
+`Ahead(...)` reads a listing further ahead, in a thread that goes from page to page by itself
+(bounded), for a listing that can be read long before it is used (see Ahead).
 """
 
 from __future__ import annotations
 
 import contextvars
+import threading
+from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
@@ -45,17 +49,19 @@ class Pages(Generic[C, P]):
         self.start, self.next_cursor, self.first = start, next_cursor, first
 
     def __iter__(self) -> Iterator[tuple[C, P]]:
-        reader = self.reader()
+        executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="prefetch")
         try:
-            while (item := reader.take()) is not None:
-                yield item
+            cursor: C | None = self.first
+            pending = self._submit(executor, self.first)
+            while cursor is not None:
+                page = _result(pending)
+                following = self.next_cursor(page, cursor)
+                if following is not None:
+                    pending = self._submit(executor, following)  # in flight while the caller works
+                yield cursor, page
+                cursor = following
         finally:
-            reader.close()
-
-    def reader(self) -> Reader[C, P]:
-        """The same pages taken one call at a time, with a way to tell whether the next one is
-        already in (`ready`), so a caller can collect pages between other work without waiting."""
-        return Reader(self)
+            executor.shutdown(wait=False, cancel_futures=True)
 
     def _submit(self, executor: ThreadPoolExecutor, cursor: C) -> Future[P]:
         request = self.start(cursor)
@@ -63,33 +69,107 @@ class Pages(Generic[C, P]):
         return executor.submit(context.run, _in_helper, request)
 
 
-class Reader(Generic[C, P]):
-    """Pages one `take()` at a time (see Pages.reader); `close()` when done with it."""
+S = TypeVar("S")  # what a helper thread sends with: a client holding a fresh token
 
-    def __init__(self, pages: Pages[C, P]):
-        self._pages = pages
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="prefetch")
-        self._cursor: C | None = pages.first
-        self._pending: Future[P] | None = pages._submit(self._executor, pages.first)
 
-    def ready(self) -> bool:
-        """The next page is in, and was read without an error (an error waits for `take`)."""
-        pending = self._pending
-        return pending is not None and pending.done() and pending.exception() is None
+class Ahead(Generic[S, C, P]):
+    """Pages read ahead of their use by a helper thread that goes on from page to page by
+    itself (each cursor from the page before) while the pages it holds have fewer than `limit`
+    items, so a caller that writes slower than the provider answers never waits for a page.
+
+    What needs the database stays in the caller's thread: `client()` runs there, at every
+    `hand_over()` and `take()`, and the helper sends with the latest one it was handed (a
+    token refreshed by the run, never by the helper). `send(client, cursor)` runs in the helper
+    and returns the page as it is to be held (small); `size(page)` counts its items. An error
+    (GiveBack included) is held in its place and raised by the `take` that reaches it.
+    `close()` when done: the helper stops before its next request."""
+
+    def __init__(
+        self,
+        client: Callable[[], S],
+        send: Callable[[S, C], P],
+        next_cursor: Callable[[P, C], C | None],
+        first: C,
+        *,
+        limit: int,
+        size: Callable[[P], int],
+    ):
+        self._client_of, self._send, self._next_cursor, self._size, self._limit = client, send, next_cursor, size, limit
+        self._ready: deque[tuple[C, P] | BaseException] = deque()
+        self._holding, self._ended, self._closed = 0, False, False
+        self._changed = threading.Condition()
+        self._client = client()
+        context = contextvars.copy_context()  # the run's throttle settings (outage window, give back)
+        self._thread = threading.Thread(target=context.run, args=(self._read, first), name="ahead", daemon=True)
+        self._thread.start()
+
+    def hand_over(self) -> None:
+        """A fresh client for the helper's next requests (call it between other work)."""
+        client = self._client_of()
+        with self._changed:
+            self._client = client
+
+    def ready_size(self) -> int | None:
+        """How many items the next page holds, if it is in (None: not yet, or an error is next)."""
+        with self._changed:
+            head = self._ready[0] if self._ready else None
+        return None if head is None or isinstance(head, BaseException) else self._size(head[1])
 
     def take(self) -> tuple[C, P] | None:
-        """The next (cursor, page), waiting for it if need be; None after the last page. The
-        page after it is asked for before this returns."""
-        if self._cursor is None or self._pending is None:
-            return None
-        cursor, page = self._cursor, _result(self._pending)
-        following = self._pages.next_cursor(page, cursor)
-        self._pending = self._pages._submit(self._executor, following) if following is not None else None
-        self._cursor = following
-        return cursor, page
+        """The next (cursor, page), waiting for it (the run's heartbeat beats meanwhile); None
+        after the last page."""
+        self.hand_over()
+        hook = throttle.heartbeat_hook()
+        with self._changed:
+            while not self._ready and not self._ended:
+                if hook is None:
+                    self._changed.wait()
+                elif not self._changed.wait(timeout=hook[1]):
+                    self._changed.release()
+                    try:
+                        hook[0]()
+                    finally:
+                        self._changed.acquire()
+            if not self._ready:
+                return None
+            item = self._ready.popleft()
+            if isinstance(item, BaseException):
+                self._ended = True
+                raise item
+            self._holding -= self._size(item[1])
+            self._changed.notify_all()
+            return item
 
     def close(self) -> None:
-        self._executor.shutdown(wait=False, cancel_futures=True)
+        with self._changed:
+            self._closed = True
+            self._changed.notify_all()
+
+    def _read(self, cursor: C | None) -> None:
+        throttle.without_heartbeat()
+        while cursor is not None:
+            with self._changed:
+                while self._holding >= self._limit and self._ready and not self._closed:
+                    self._changed.wait()
+                if self._closed:
+                    return
+                client = self._client
+            try:
+                page = self._send(client, cursor)
+                following = self._next_cursor(page, cursor)
+            except BaseException as exc:  # noqa: BLE001 - handed to the run's thread, which raises it
+                with self._changed:
+                    self._ready.append(exc)
+                    self._changed.notify_all()
+                return
+            with self._changed:
+                self._ready.append((cursor, page))
+                self._holding += self._size(page)
+                self._changed.notify_all()
+            cursor = following
+        with self._changed:
+            self._ended = True
+            self._changed.notify_all()
 
 
 def _in_helper(request: Request[P]) -> P:

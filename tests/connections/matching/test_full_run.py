@@ -3,8 +3,11 @@
 import pytest
 
 from connections.matching import directory
+from connections.matching import job as matching_job
 from connections.matching.job import match_users
 from connections.models import MicrosoftUserKey, UserMatch, UserMatchingState
+from connections.sync.errors import JobError
+from tenants.models.directory import SiteAuthStatus
 
 from .conftest import FakeContext, Killed
 
@@ -138,10 +141,23 @@ def test_the_jira_listing_reads_ahead_while_the_microsoft_side_is_written_within
     assert reference.checkpoint["phase"] == "done"
 
 
+def test_a_site_to_authorize_again_fails_the_run_with_that_remedy_once_the_microsoft_side_is_read(matching, cases):
+    w = matching
+    site = w.connection.site
+    site.auth_status = SiteAuthStatus.NEEDS_REAUTH
+    site.save(update_fields=["auth_status"])
+    with pytest.raises(JobError) as failed:
+        w.run_fake()
+    assert "authorize again" in failed.value.remedy and not failed.value.transient
+    assert MicrosoftUserKey.objects.filter(connection=w.connection).exists()  # kept for the retry
+    assert not UserMatch.objects.filter(connection=w.connection).exists()
+
+
 def test_a_killed_run_resumes_without_duplicates(matching, cases, monkeypatch):
     w = matching
     w.sandbox.set_fault("page_limit", "fabrikam", max=4)  # Graph's page size for users/delta is its own
     monkeypatch.setattr(directory, "JIRA_PAGE_SIZE", 5)
+    monkeypatch.setattr(matching_job, "ATLASSIAN_BATCH", 5)  # a batch per Jira page: kill points on both sides
     reference = w.run_fake()
     expected = set(
         UserMatch.objects.filter(connection=w.connection).values_list("account_id", "outcome", "microsoft_user_id")
