@@ -62,3 +62,15 @@ def test_production_refuses_to_start_without_audit_chain_keys():
                      AUDIT_CHAIN_KEYS="")
     assert result.returncode != 0
     assert "AUDIT_CHAIN_KEYS is not set" in result.stderr
+
+
+def test_the_embedded_sqlite_database_runs_in_wal_mode_with_a_checkpoint_per_10000_pages():
+    # A sync run commits a page at a time: a checkpoint at SQLite's default (1,000 WAL pages)
+    # would copy the WAL back into the file at almost every commit.
+    show = (
+        "from django.db import connection; c = connection.cursor(); "
+        "print(c.execute('PRAGMA journal_mode').fetchone()[0], c.execute('PRAGMA wal_autocheckpoint').fetchone()[0])"
+    )
+    result = _manage("shell", "-c", show, DEBUG="true")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split()[-2:] == ["wal", "10000"]
