@@ -47,8 +47,7 @@ from connections.models import Connection, ConsentRequest, Credential, Microsoft
 from connections.sync.runner import run_execute
 from connections.sync.services import sync_run_start
 from sandbox import db as sandbox_db
-from sandbox import defaults
-from sandbox import faults
+from sandbox import defaults, faults
 from sandbox.atlassian.models import Account, ApiToken
 from sandbox.microsoft import directory
 from sandbox.microsoft.models import DirectoryUser, Tenant
@@ -397,9 +396,10 @@ class Benchmark:
 
     def storm(self, limit: int, window: float, page: int) -> dict:
         """A full run while Graph allows `limit` requests per `window` seconds and answers 429
-        with Retry-After past that (its pages of users counted). `budget_used`: the fastest the budget allows for the pages
-        served (the N-th request no earlier than floor((N-1)/limit) windows after the first)
-        over the time the run took for them; 1.0 is every allowed request used at once."""
+        with Retry-After past that (its pages of /users counted). `budget_used`: the fastest the
+        budget allows for the pages served (the N-th request no earlier than floor((N-1)/limit)
+        windows after the first) over the time the run took for them; 1.0 is every allowed
+        request used at once."""
         target = faults.tenant_target(str(self.connection.tenant.tenant_id))
         faults.set_fault(Fault.Kind.PAGE_LIMIT, target, max=page)
         faults.set_fault(Fault.Kind.RATE_LIMIT, target, limit=limit, window=window)
@@ -452,9 +452,8 @@ class Benchmark:
         first = _last_request_id()
         started = time.perf_counter()
         headers = {"Authorization": f"Bearer {token}"}
-        self.session.get(
-            matching_directory.delta_now_url(), params=matching_directory.delta_now_params(), headers=headers, timeout=60
-        ).json()
+        now = matching_directory.delta_now_url()
+        self.session.get(now, params=matching_directory.delta_now_params(), headers=headers, timeout=60).json()
         url: str | None = matching_directory.users_start_url()
         params: dict[str, str] | None = matching_directory.users_start_params()
         while url:
