@@ -110,20 +110,13 @@ def jira_page(site, start_at, limit=None, *, throttle=None):
 
     Sent through connections.throttle (key per site): Atlassian's 429 Retry-After is honoured
     exactly and the site's request budget is shared with every other job and worker."""
-    return jira_request(site, start_at, limit, throttle=throttle)()
-
-
-def jira_request(site, start_at, limit=None, *, throttle=None, session=None):
-    """jira_page in two steps: the client with a fresh token now (jira_client), and the request
-    to send, which touches no database. `session`: the HTTP session of the pages before (one
-    connection for the whole listing, not a TLS handshake per page)."""
-    jira = jira_client(site, session=session)
-    return lambda: send_jira_page(jira, site, start_at, limit, throttle=throttle)
+    return send_jira_page(jira_client(site), site, start_at, limit, throttle=throttle)
 
 
 def jira_client(site, *, session=None):
     """The site's Jira client with a fresh token (it may read and refresh the stored
-    credential: call it in the run's thread)."""
+    credential: call it in the run's thread). `session`: the HTTP session of the pages before
+    (one connection for a whole listing, not a TLS handshake per page)."""
     try:
         return refresh.jira_for(site, session=session)
     except refresh.NotAuthorized as exc:

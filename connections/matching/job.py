@@ -262,15 +262,18 @@ class _AccountPages:
         if item is None:
             return None
         at, rows = item
-        while rows and (more := self._ahead.ready_size()) and len(rows) + more <= up_to:
-            taken = self._ahead.take()
-            assert taken is not None
+        while rows and (taken := self._ahead.take_ready(partial(_fits, up_to - len(rows)))):
             rows = rows + taken[1]
         return at, len(rows), rows
 
     def close(self) -> None:
         if self._ahead is not None:
             self._ahead.close()
+
+
+def _fits(room: int, page: list) -> bool:
+    """A page that can join the batch: not the empty last page, and within the room left."""
+    return 0 < len(page) <= room
 
 
 def _compact(accounts) -> list[tuple]:

@@ -135,16 +135,12 @@ class RunContext:
             if db.vendor == "postgresql":
                 sql = f"SET LOCAL synchronous_commit TO OFF; {sql}"
             self._lock_sql = (sql, params)
-        if db.vendor != "postgresql":  # SQLite: no row locks (the write transaction is the lock)
-            with db.cursor() as cursor:
-                cursor.execute(*self._lock_sql)
-                self._stop_unless_ours(cursor.fetchone())
-            return
         with db.cursor() as cursor:
-            # One round trip for both statements (the batch pays one per page, and the page's
-            # writes are a few more): a busy server makes each round trip count.
+            # On PostgreSQL one round trip for both statements (the batch pays one per page, and
+            # the page's writes are a few more): a busy server makes each round trip count.
             cursor.execute(*self._lock_sql)
-            cursor.nextset()
+            if db.vendor == "postgresql":
+                cursor.nextset()
             self._stop_unless_ours(cursor.fetchone())
 
     @contextmanager

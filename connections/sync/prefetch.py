@@ -109,11 +109,17 @@ class Ahead(Generic[S, C, P]):
         with self._changed:
             self._client = client
 
-    def ready_size(self) -> int | None:
-        """How many items the next page holds, if it is in (None: not yet, or an error is next)."""
+    def take_ready(self, fits: Callable[[P], bool]) -> tuple[C, P] | None:
+        """The next (cursor, page) if it is in already and `fits` it, else None (never waits;
+        an error is left for `take`). No new client: the caller just took one."""
         with self._changed:
             head = self._ready[0] if self._ready else None
-        return None if head is None or isinstance(head, BaseException) else self._size(head[1])
+            if head is None or isinstance(head, BaseException) or not fits(head[1]):
+                return None
+            self._ready.popleft()
+            self._holding -= self._size(head[1])
+            self._changed.notify_all()
+            return head
 
     def take(self) -> tuple[C, P] | None:
         """The next (cursor, page), waiting for it (the run's heartbeat beats meanwhile); None
